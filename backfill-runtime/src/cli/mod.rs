@@ -1,0 +1,1 @@
+//! The command line a service embeds (being written).

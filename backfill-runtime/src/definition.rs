@@ -1,0 +1,267 @@
+//! The contract between `#[derive(Backfill)]` and the runtime: a backfill's whole definition,
+//! built at compile time as `'static` data, with the SQL of every statement for every engine.
+//!
+//! The runtime never builds SQL from user input: it only binds values ([`Param`]) into the
+//! statements the macro generated, checked and quoted.
+
+use std::fmt;
+
+/// A database engine the backfill can run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Engine {
+    /// PostgreSQL 11 or newer.
+    Postgres,
+    /// MySQL 8.0.19+ or MariaDB 10.5+ (the MySQL protocol).
+    MySql,
+    /// SQLite 3.25 or newer.
+    Sqlite,
+}
+
+impl Engine {
+    /// Every engine, in a fixed order.
+    pub const ALL: [Engine; 3] = [Engine::Postgres, Engine::MySql, Engine::Sqlite];
+
+    /// The engine's lowercase name as used in attributes and on the command line
+    /// (`postgres`, `mysql`, `sqlite`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgres",
+            Engine::MySql => "mysql",
+            Engine::Sqlite => "sqlite",
+        }
+    }
+
+    /// The engine's name for people (`PostgreSQL`, `MySQL/MariaDB`, `SQLite`).
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Engine::Postgres => "PostgreSQL",
+            Engine::MySql => "MySQL/MariaDB",
+            Engine::Sqlite => "SQLite",
+        }
+    }
+
+    /// Parses `postgres`/`postgresql`, `mysql`/`mariadb` or `sqlite`.
+    pub fn parse(name: &str) -> Option<Engine> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" | "pg" => Some(Engine::Postgres),
+            "mysql" | "mariadb" => Some(Engine::MySql),
+            "sqlite" => Some(Engine::Sqlite),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.display_name())
+    }
+}
+
+/// How a key column's values are bound and stored in the cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// Any Rust integer type; bound and read as `i64`.
+    Int,
+    /// `String`; bound and read as text.
+    Text,
+}
+
+/// One column of the conflict key.
+#[derive(Debug)]
+pub struct KeyPart {
+    /// The Rust field name.
+    pub field: &'static str,
+    /// The target column name, unquoted, as written.
+    pub column: &'static str,
+    /// How values of this key part are bound.
+    pub kind: KeyKind,
+}
+
+/// How a column's new value is combined with the stored one on conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// Overwrite with the recomputed value (the default).
+    Overwrite,
+    /// `GREATEST(stored, new)`, NULLs ignored.
+    Greatest,
+    /// `LEAST(stored, new)`, NULLs ignored.
+    Least,
+    /// Keep the stored value; only an inserted row gets the recomputed one.
+    Keep,
+}
+
+/// One column of the target table written by the backfill.
+#[derive(Debug)]
+pub struct TargetColumn {
+    /// The Rust field name.
+    pub field: &'static str,
+    /// The target column name, unquoted, as written.
+    pub column: &'static str,
+    /// The Rust type of the field as written in the struct (for error messages).
+    pub rust_type: &'static str,
+    /// Whether the column is part of the conflict key.
+    pub key: bool,
+    /// How the value is merged on conflict.
+    pub merge: Merge,
+}
+
+/// A value bound into a statement, in the order of [`Stmt::params`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Param {
+    /// Part `i` of the cursor: the last key of the previous batch (exclusive lower bound).
+    Cursor(usize),
+    /// Part `i` of the batch's upper key bound (inclusive).
+    Hi(usize),
+    /// The batch size in distinct keys, bound as `i64`.
+    Limit,
+}
+
+/// A statement and the values it binds, in order.
+#[derive(Debug)]
+pub struct Stmt {
+    /// The SQL text, placeholders in the engine's syntax (`$1` or `?`).
+    pub sql: &'static str,
+    /// What to bind for each placeholder, in order (a `?` repeated on MySQL/SQLite is bound
+    /// again; `$n` on PostgreSQL is bound once).
+    pub params: &'static [Param],
+}
+
+/// A statement in two variants: for the first range (no lower bound) and for every next one
+/// (`key > cursor`). Two statements, not a `cursor IS NULL OR ...` condition, so each can use the
+/// key index for its range.
+#[derive(Debug)]
+pub struct Ranged {
+    /// Without a lower bound: binds no [`Param::Cursor`].
+    pub first: Stmt,
+    /// With `key > cursor`.
+    pub next: Stmt,
+}
+
+/// Every statement of one backfill on one engine.
+#[derive(Debug)]
+pub struct Statements {
+    /// The engine these statements are written for.
+    pub engine: Engine,
+    /// Hex hash of all the statements below: stored with the job, so a changed definition is
+    /// detected before it writes.
+    pub fingerprint: &'static str,
+    /// The batch's upper bound: returns one row, the key columns of the largest of the next
+    /// `Limit` distinct non-NULL source keys (cast to `bigint`/`text`), and the number of
+    /// distinct keys found (`i64`); no row when the source has no more keys.
+    pub bounds: Ranged,
+    /// The upsert of a range `cursor < key <= hi`.
+    pub upsert: Ranged,
+    /// Read-only: the recomputed rows of a range that are missing from the target or differ from
+    /// it. Returns the key columns (cast like `bounds`) and a text column `'missing'` or
+    /// `'different'`. Merged and kept columns are compared for presence only.
+    pub verify_diff: Ranged,
+    /// Read-only: keys of the target in a range that no source row produces. Returns key
+    /// columns (cast like `bounds`).
+    pub verify_extra: Ranged,
+    /// Read-only: keys of the target above the last source key (`key > cursor`, no upper bound).
+    pub verify_extra_tail: Stmt,
+    /// Number of rows of the target in a range (`i64`), for counting rows written on engines
+    /// whose affected-row count includes unchanged rows.
+    pub target_count: Ranged,
+    /// Number of target rows (`i64`).
+    pub target_rows: Stmt,
+    /// Number of source rows (after the filter) whose key is NULL (`i64`).
+    pub null_keys: Stmt,
+    /// Smallest and largest source key (first key column only, cast like `bounds`); used to
+    /// estimate progress of integer keys without a full scan. No params.
+    pub key_span: Stmt,
+    /// The recompute of the whole source as one statement, the article's single
+    /// `INSERT ... SELECT ... GROUP BY ... ON CONFLICT`: the baseline for tests and benchmarks.
+    pub upsert_all: Stmt,
+}
+
+impl Statements {
+    /// Every statement with a name, in a fixed order: for review, printing and fingerprints.
+    pub fn named(&self) -> Vec<(&'static str, &Stmt)> {
+        vec![
+            ("bounds (first batch)", &self.bounds.first),
+            ("bounds", &self.bounds.next),
+            ("upsert (first batch)", &self.upsert.first),
+            ("upsert", &self.upsert.next),
+            ("verify differences (first batch)", &self.verify_diff.first),
+            ("verify differences", &self.verify_diff.next),
+            ("verify extra keys (first batch)", &self.verify_extra.first),
+            ("verify extra keys", &self.verify_extra.next),
+            (
+                "verify extra keys (after the last key)",
+                &self.verify_extra_tail,
+            ),
+            (
+                "target rows in range (first batch)",
+                &self.target_count.first,
+            ),
+            ("target rows in range", &self.target_count.next),
+            ("target rows", &self.target_rows),
+            ("source rows with a NULL key", &self.null_keys),
+            ("source key span", &self.key_span),
+            ("single-statement recompute", &self.upsert_all),
+        ]
+    }
+}
+
+/// A whole backfill definition, generated by `#[derive(Backfill)]` as a `static`.
+#[derive(Debug)]
+pub struct Definition {
+    /// The Rust struct's name.
+    pub name: &'static str,
+    /// The target table as written in the attribute (`schema.name` or `name`), unquoted.
+    pub table: &'static str,
+    /// The source FROM clause as written.
+    pub from: &'static str,
+    /// The source filter as written, if any.
+    pub filter: Option<&'static str>,
+    /// The job name in the progress table (defaults to the table name).
+    pub job: &'static str,
+    /// A fixed batch size from the attribute; `None` means adaptive sizing.
+    pub batch_size: Option<u64>,
+    /// `on_conflict = "nothing"`: write-once rows, never updated.
+    pub write_once: bool,
+    /// MySQL: accept unique keys besides the conflict key.
+    pub allow_other_unique_keys: bool,
+    /// Whether the mapping is grouped (aggregates) or row to row.
+    pub grouped: bool,
+    /// The conflict key, in order.
+    pub key: &'static [KeyPart],
+    /// Every target column written, key columns included, in field order.
+    pub columns: &'static [TargetColumn],
+    /// PostgreSQL statements, if generated for it.
+    pub postgres: Option<Statements>,
+    /// MySQL/MariaDB statements, if generated for it.
+    pub mysql: Option<Statements>,
+    /// SQLite statements, if generated for it.
+    pub sqlite: Option<Statements>,
+}
+
+impl Definition {
+    /// The statements for `engine`, or `None` when the struct was not generated for it.
+    pub fn statements(&self, engine: Engine) -> Option<&Statements> {
+        match engine {
+            Engine::Postgres => self.postgres.as_ref(),
+            Engine::MySql => self.mysql.as_ref(),
+            Engine::Sqlite => self.sqlite.as_ref(),
+        }
+    }
+
+    /// The key columns joined for messages: `user_id` or `(tenant_id, user_id)`.
+    pub fn key_columns(&self) -> String {
+        let cols: Vec<&str> = self.key.iter().map(|k| k.column).collect();
+        if cols.len() == 1 {
+            cols[0].to_string()
+        } else {
+            format!("({})", cols.join(", "))
+        }
+    }
+}
+
+/// Implemented by `#[derive(Backfill)]`: the definition of a backfill.
+pub trait Backfill {
+    /// The key as a tuple of the key fields' types, e.g. `(i64,)`.
+    type Key;
+    /// The whole definition, built at compile time.
+    const DEFINITION: &'static Definition;
+}

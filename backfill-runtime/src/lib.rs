@@ -1,0 +1,41 @@
+//! The runtime of [`backfill`](https://docs.rs/backfill): runs the batches that
+//! `#[derive(Backfill)]` generated, on PostgreSQL, MySQL/MariaDB and SQLite.
+//!
+//! Users depend on the `backfill` facade, not on this crate. The pieces:
+//!
+//! - [`definition`]: what the derive generates (statements per engine, key, columns);
+//! - [`pool`]: `run_backfill`, `check` and `verify` for `PgPool`, `MySqlPool`, `SqlitePool`;
+//! - `engine`: everything that differs per engine, behind one trait;
+//! - `batch`: the engine-agnostic batch loop (one transaction per key range);
+//! - `progress`: the progress table (cursor committed with the data);
+//! - `preflight`: catalog checks before the first write;
+//! - [`verify`]: the read-only recompute-and-compare;
+//! - [`throttle`]: rate limit and replica-lag guard; `sizing`: adaptive batch size;
+//! - [`cli`]: the command line a service embeds.
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod definition;
+pub mod error;
+pub mod options;
+pub mod pool;
+pub mod throttle;
+pub mod value;
+pub mod verify;
+
+mod batch;
+mod engine;
+mod preflight;
+mod progress;
+mod sizing;
+
+pub use definition::{Backfill, Definition, Engine};
+pub use error::Error;
+pub use options::{JobStatus, Plan, Progress, Report, RunOptions, StopReason};
+pub use pool::BackfillPool;
+pub use tokio_util::sync::CancellationToken;
+pub use value::{Key, KeyValue};
+pub use verify::VerifyReport;
+
+#[doc(hidden)]
+pub use sqlx as sqlx_reexport;

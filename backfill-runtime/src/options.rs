@@ -1,0 +1,343 @@
+//! What a run is asked to do ([`RunOptions`]) and what it reports ([`Report`], [`Progress`]).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::throttle::LagProbe;
+use crate::value::Key;
+
+/// A progress callback, called after every committed batch and while throttled.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// Options of one run. Every option has a safe default; build with the chained setters.
+///
+/// ```
+/// use std::time::Duration;
+/// use backfill_runtime::RunOptions;
+///
+/// let options = RunOptions::default()
+///     .batch_size(5_000)
+///     .pause(Duration::from_millis(50))
+///     .max_retries(10);
+/// assert_eq!(options.batch_size, Some(5_000));
+/// ```
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Job name in the progress table; default: the definition's `job`.
+    pub job: Option<String>,
+    /// Fixed batch size in distinct keys; overrides the attribute and turns adaptive sizing off.
+    pub batch_size: Option<u64>,
+    /// Start over from the first key, accepting a changed definition.
+    pub restart: bool,
+    /// Stop (resumably) after this many batches of this run.
+    pub max_batches: Option<u64>,
+    /// Sleep between batches.
+    pub pause: Duration,
+    /// Name of the progress table (default `backfill_progress`); may be `schema.name`.
+    pub progress_table: String,
+    /// How many times a batch that failed with a transient error is retried.
+    pub max_retries: u32,
+    /// Backoff before the first retry; doubled for each next one, with jitter, capped at 30 s.
+    pub retry_backoff: Duration,
+    /// Adaptive sizing aims for batches of this duration.
+    pub target_batch_time: Duration,
+    /// Smallest adaptive batch size.
+    pub min_batch_size: u64,
+    /// Largest adaptive batch size.
+    pub max_batch_size: u64,
+    /// Batch size of the first adaptive batch.
+    pub initial_batch_size: u64,
+    /// Per-statement timeout inside a batch.
+    pub statement_timeout: Option<Duration>,
+    /// How long a batch waits for a row lock before it fails (and is retried).
+    pub lock_timeout: Option<Duration>,
+    /// Limit on rows written per second, averaged over the run.
+    pub max_rows_per_sec: Option<u64>,
+    /// Pause while this probe reports a lag above `lag_threshold`.
+    pub lag_probe: Option<Arc<dyn LagProbe>>,
+    /// Largest replication lag tolerated before pausing.
+    pub lag_threshold: Duration,
+    /// How often a throttled run probes again.
+    pub throttle_interval: Duration,
+    /// Graceful shutdown: once cancelled, the batch in flight commits or rolls back and the run
+    /// returns a resumable report.
+    pub shutdown: CancellationToken,
+    /// Called after every batch and while waiting.
+    pub on_progress: Option<ProgressFn>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            job: None,
+            batch_size: None,
+            restart: false,
+            max_batches: None,
+            pause: Duration::ZERO,
+            progress_table: "backfill_progress".to_string(),
+            max_retries: 5,
+            retry_backoff: Duration::from_millis(100),
+            target_batch_time: Duration::from_millis(250),
+            min_batch_size: 100,
+            max_batch_size: 100_000,
+            initial_batch_size: 1_000,
+            statement_timeout: None,
+            lock_timeout: None,
+            max_rows_per_sec: None,
+            lag_probe: None,
+            lag_threshold: Duration::from_secs(1),
+            throttle_interval: Duration::from_millis(500),
+            shutdown: CancellationToken::new(),
+            on_progress: None,
+        }
+    }
+}
+
+impl fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("job", &self.job)
+            .field("batch_size", &self.batch_size)
+            .field("restart", &self.restart)
+            .field("max_batches", &self.max_batches)
+            .field("pause", &self.pause)
+            .field("progress_table", &self.progress_table)
+            .field("max_retries", &self.max_retries)
+            .field("target_batch_time", &self.target_batch_time)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("max_rows_per_sec", &self.max_rows_per_sec)
+            .field("lag_probe", &self.lag_probe.as_ref().map(|p| p.describe()))
+            .field("lag_threshold", &self.lag_threshold)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunOptions {
+    /// Sets the job name.
+    pub fn job(mut self, job: impl Into<String>) -> Self {
+        self.job = Some(job.into());
+        self
+    }
+    /// Sets a fixed batch size (distinct keys per batch); turns adaptive sizing off.
+    pub fn batch_size(mut self, keys: u64) -> Self {
+        self.batch_size = Some(keys);
+        self
+    }
+    /// Starts over from the first key and accepts a changed definition.
+    pub fn restart(mut self, restart: bool) -> Self {
+        self.restart = restart;
+        self
+    }
+    /// Stops after `n` batches; the job stays resumable.
+    pub fn max_batches(mut self, n: u64) -> Self {
+        self.max_batches = Some(n);
+        self
+    }
+    /// Sleeps this long between batches.
+    pub fn pause(mut self, pause: Duration) -> Self {
+        self.pause = pause;
+        self
+    }
+    /// Uses another progress table (`name` or `schema.name`).
+    pub fn progress_table(mut self, table: impl Into<String>) -> Self {
+        self.progress_table = table.into();
+        self
+    }
+    /// Retries a batch up to `n` times on transient errors.
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+    /// Sets the first retry's backoff.
+    pub fn retry_backoff(mut self, backoff: Duration) -> Self {
+        self.retry_backoff = backoff;
+        self
+    }
+    /// Aims adaptive batches at this duration.
+    pub fn target_batch_time(mut self, target: Duration) -> Self {
+        self.target_batch_time = target;
+        self
+    }
+    /// Bounds adaptive batch sizes.
+    pub fn batch_size_bounds(mut self, min: u64, max: u64) -> Self {
+        self.min_batch_size = min.max(1);
+        self.max_batch_size = max.max(self.min_batch_size);
+        self
+    }
+    /// Sets the statement timeout of every statement in a batch.
+    pub fn statement_timeout(mut self, timeout: Duration) -> Self {
+        self.statement_timeout = Some(timeout);
+        self
+    }
+    /// Sets how long a batch waits for a lock before it fails and is retried.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = Some(timeout);
+        self
+    }
+    /// Limits rows written per second.
+    pub fn max_rows_per_sec(mut self, rows: u64) -> Self {
+        self.max_rows_per_sec = Some(rows);
+        self
+    }
+    /// Pauses while `probe` reports more lag than `threshold`.
+    pub fn lag_guard(mut self, probe: Arc<dyn LagProbe>, threshold: Duration) -> Self {
+        self.lag_probe = Some(probe);
+        self.lag_threshold = threshold;
+        self
+    }
+    /// How often a throttled run looks again.
+    pub fn throttle_interval(mut self, interval: Duration) -> Self {
+        self.throttle_interval = interval;
+        self
+    }
+    /// Uses this token as the shutdown signal.
+    pub fn shutdown(mut self, token: CancellationToken) -> Self {
+        self.shutdown = token;
+        self
+    }
+    /// Cancels the run's shutdown token when `signal` completes (e.g. `tokio::signal::ctrl_c()`).
+    pub fn shutdown_on<F>(self, signal: F) -> Self
+    where
+        F: Future + Send + 'static,
+    {
+        let token = self.shutdown.clone();
+        let signal: Pin<Box<dyn Future<Output = F::Output> + Send>> = Box::pin(signal);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = signal => token.cancel(),
+                _ = token.cancelled() => {}
+            }
+        });
+        self
+    }
+    /// Calls `f` after every batch and while throttled.
+    pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.on_progress = Some(Arc::new(f));
+        self
+    }
+}
+
+/// A snapshot of a running job, passed to the progress callback.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// The job name.
+    pub job: String,
+    /// Batches committed by this run.
+    pub batches: u64,
+    /// Keys processed by this run.
+    pub keys: u64,
+    /// Rows written (inserted or changed) by this run.
+    pub rows_written: u64,
+    /// The last committed key.
+    pub cursor: Option<Key>,
+    /// The last batch's range, lower bound exclusive.
+    pub last_range: Option<(Option<Key>, Key)>,
+    /// The last batch's duration.
+    pub last_batch_time: Duration,
+    /// The batch size the next batch will use.
+    pub batch_size: u64,
+    /// Elapsed time of this run.
+    pub elapsed: Duration,
+    /// Estimated fraction done (0.0..=1.0), for integer keys, from the source's min/max key.
+    pub fraction_done: Option<f64>,
+    /// Set while the run waits: why (`replica lag 4.2s`, `rate limit`).
+    pub waiting: Option<String>,
+}
+
+/// Why a run stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// Every key was processed.
+    Done,
+    /// The job was already done before this run; nothing was written.
+    AlreadyDone,
+    /// `max_batches` was reached.
+    MaxBatches,
+    /// The shutdown signal fired.
+    Shutdown,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The job name.
+    pub job: String,
+    /// Batches committed by this run.
+    pub batches: u64,
+    /// Distinct keys processed by this run.
+    pub keys: u64,
+    /// Rows inserted or changed by this run (unchanged rows are not counted).
+    pub rows_written: u64,
+    /// Batches retried after a transient error.
+    pub retries: u64,
+    /// Time spent waiting for throttles.
+    pub throttled: Duration,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+    /// The cursor this run resumed from, `None` if it started at the first key.
+    pub resumed_from: Option<Key>,
+    /// The last committed key.
+    pub cursor: Option<Key>,
+    /// Source rows with a NULL key: no range can contain them, so they were skipped.
+    pub null_keys: u64,
+    /// Why the run stopped.
+    pub stop: StopReason,
+}
+
+impl Report {
+    /// Whether the job is complete (`Done` or `AlreadyDone`).
+    pub fn finished(&self) -> bool {
+        matches!(self.stop, StopReason::Done | StopReason::AlreadyDone)
+    }
+}
+
+/// A job's row in the progress table, as `status` shows it.
+#[derive(Debug, Clone)]
+pub struct JobStatus {
+    /// The job name.
+    pub job: String,
+    /// Fingerprint of the definition that started the job.
+    pub fingerprint: String,
+    /// `running` (started, not finished: running now or interrupted) or `done`.
+    pub state: String,
+    /// The last committed key; `None` before the first batch.
+    pub cursor: Option<Key>,
+    /// Rows written since the job (re)started.
+    pub rows_written: u64,
+    /// Batches committed since the job (re)started.
+    pub batches: u64,
+    /// Keys processed since the job (re)started.
+    pub keys: u64,
+    /// When the job (re)started.
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// When the last batch committed.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// When the job finished.
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What a run would do, from [`BackfillPool::plan`](crate::pool::BackfillPool::plan); writes nothing.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Smallest and largest non-NULL source key (first key column).
+    pub key_span: Option<(KeyValueSpan, KeyValueSpan)>,
+    /// Estimated distinct source keys (integer keys: from the span; else the engine's statistics).
+    pub estimated_keys: Option<u64>,
+    /// Batch size the run would start with.
+    pub batch_size: u64,
+    /// Estimated number of batches.
+    pub estimated_batches: Option<u64>,
+    /// The first batch's range: upper bound and number of keys.
+    pub first_range: Option<(Key, u64)>,
+    /// The engine's plan (EXPLAIN) of the first batch's upsert.
+    pub explain: String,
+}
+
+/// One end of the source key span (the first key column's value).
+pub type KeyValueSpan = crate::value::KeyValue;

@@ -1,0 +1,57 @@
+//! The entry points the derive and the CLI call: [`BackfillPool`] is implemented for `PgPool`,
+//! `MySqlPool` and `SqlitePool` (each behind its engine's feature).
+
+use std::future::Future;
+
+use crate::definition::{Definition, Engine};
+use crate::error::Error;
+use crate::options::{JobStatus, Plan, Report, RunOptions};
+use crate::verify::VerifyReport;
+
+/// A connection pool a backfill can run on.
+pub trait BackfillPool: Sync {
+    /// The engine of this pool.
+    fn engine(&self) -> Engine;
+
+    /// Runs (or resumes) the backfill: preflight, then one transaction per key range.
+    fn run_backfill(
+        &self,
+        definition: &'static Definition,
+        options: RunOptions,
+    ) -> impl Future<Output = Result<Report, Error>> + Send;
+
+    /// Preflight only: checks the target's schema and prepares every statement; writes nothing.
+    fn check(
+        &self,
+        definition: &'static Definition,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Recomputes every range read-only and compares it with the target.
+    fn verify(
+        &self,
+        definition: &'static Definition,
+    ) -> impl Future<Output = Result<VerifyReport, Error>> + Send;
+
+    /// The job's progress row (`options.job` / `options.progress_table` respected); `None` if the
+    /// job never ran or the progress table does not exist.
+    fn status(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<Option<JobStatus>, Error>> + Send;
+
+    /// Deletes the job's progress row, so the next run starts from the first key; `true` if
+    /// there was one. The target table is not touched.
+    fn reset(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<bool, Error>> + Send;
+
+    /// What a run would do: key span, estimated batches, the first range and its EXPLAIN.
+    fn plan(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<Plan, Error>> + Send;
+}
