@@ -1,0 +1,13 @@
+use backfill::Backfill;
+
+/// The batch size written as a string.
+#[derive(Backfill)]
+#[backfill(table = "user_stats", from = "events e", batch_size = "1000")]
+pub struct UserStats {
+    #[backfill(key, expr = "e.user_id")]
+    pub user_id: i64,
+    #[backfill(expr = "count(*)")]
+    pub event_count: i64,
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+use backfill::Backfill;
+
+/// MySQL's deprecated `VALUES(col)` in a value.
+#[derive(Backfill)]
+#[backfill(table = "user_stats", from = "events e")]
+pub struct UserStats {
+    #[backfill(key, expr = "e.user_id")]
+    pub user_id: i64,
+    #[backfill(expr = "VALUES(event_count) + count(*)")]
+    pub event_count: i64,
+}
+
+fn main() {}

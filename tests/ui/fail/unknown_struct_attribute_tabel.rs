@@ -1,0 +1,13 @@
+use backfill::Backfill;
+
+/// `tabel` is a typo of `table`.
+#[derive(Backfill)]
+#[backfill(tabel = "user_stats", from = "events e")]
+pub struct UserStats {
+    #[backfill(key, expr = "e.user_id")]
+    pub user_id: i64,
+    #[backfill(expr = "count(*)")]
+    pub event_count: i64,
+}
+
+fn main() {}

@@ -1,0 +1,17 @@
+use backfill::Backfill;
+
+/// A moving window: a re-run an hour later touches other rows.
+#[derive(Backfill)]
+#[backfill(
+    table = "user_stats",
+    from = "events e",
+    filter = "e.created_at > now() - interval '1 day'"
+)]
+pub struct UserStats {
+    #[backfill(key, expr = "e.user_id")]
+    pub user_id: i64,
+    #[backfill(expr = "count(*)")]
+    pub event_count: i64,
+}
+
+fn main() {}
