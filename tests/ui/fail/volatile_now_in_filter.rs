@@ -5,6 +5,7 @@ use backfill::Backfill;
 #[backfill(
     table = "user_stats",
     from = "events e",
+    engines = "postgres",
     filter = "e.created_at > now() - interval '1 day'"
 )]
 pub struct UserStats {
