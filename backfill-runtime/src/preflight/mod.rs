@@ -1,0 +1,416 @@
+//! Preflight: catalog checks before the first write of a run (and all of `check`).
+//!
+//! In order, the first failure wins: the target table exists; every target column exists; a
+//! PRIMARY KEY or UNIQUE index covers exactly the key columns (any order), so the upsert has
+//! something to conflict on; on MySQL no other unique index exists (unless
+//! `allow_other_unique_keys`); each target column's type can hold its field's Rust type; every
+//! generated statement prepares on the server. Catalogs are read with the names bound as values,
+//! never formatted into SQL, and nothing is written.
+//!
+//! This module holds what is engine-agnostic (splitting the table name, classifying Rust and SQL
+//! types, matching key columns, the suggested `CREATE UNIQUE INDEX`); each engine's catalog
+//! queries live in their own module.
+
+#![cfg_attr(
+    not(any(feature = "postgres", feature = "mysql", feature = "sqlite")),
+    allow(dead_code, unused_imports)
+)]
+
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+#[cfg(feature = "mysql")]
+pub(crate) use mysql::check_mysql;
+#[cfg(feature = "postgres")]
+pub(crate) use postgres::check_postgres;
+#[cfg(feature = "sqlite")]
+pub(crate) use sqlite::check_sqlite;
+
+use crate::definition::{Definition, Engine, TargetColumn};
+use crate::error::Error;
+
+/// The target table split into its schema (if written) and its name, both unquoted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TableName {
+    /// The schema (PostgreSQL), database (MySQL) or attached database (SQLite), if written.
+    pub schema: Option<&'static str>,
+    /// The table's own name.
+    pub name: &'static str,
+}
+
+impl TableName {
+    /// Splits `schema.name` at the first dot; a name without a dot has no schema.
+    pub fn parse(table: &'static str) -> TableName {
+        match table.split_once('.') {
+            Some((schema, name)) if !schema.is_empty() && !name.is_empty() => TableName {
+                schema: Some(schema),
+                name,
+            },
+            _ => TableName {
+                schema: None,
+                name: table,
+            },
+        }
+    }
+}
+
+/// Quotes an identifier for `engine` (doubling the quote character inside it).
+pub(crate) fn quote(engine: Engine, ident: &str) -> String {
+    match engine {
+        Engine::MySql => format!("`{}`", ident.replace('`', "``")),
+        Engine::Postgres | Engine::Sqlite => format!("\"{}\"", ident.replace('"', "\"\"")),
+    }
+}
+
+/// An engine-valid `CREATE UNIQUE INDEX` on the key columns of `def`, every identifier quoted.
+pub(crate) fn unique_index_suggestion(engine: Engine, def: &Definition) -> String {
+    let table = TableName::parse(def.table);
+    let key: Vec<&str> = def.key.iter().map(|k| k.column).collect();
+    // An index name of at most 60 characters: every engine accepts it (MySQL's limit is 64).
+    let mut index: String = format!("{}_{}_key", table.name, key.join("_"))
+        .chars()
+        .take(60)
+        .collect();
+    if index.is_empty() {
+        index.push_str("backfill_key");
+    }
+    let columns: Vec<String> = key.iter().map(|c| quote(engine, c)).collect();
+    let columns = columns.join(", ");
+    match (engine, table.schema) {
+        // SQLite puts the schema on the index, and the table must be in that schema.
+        (Engine::Sqlite, Some(schema)) => format!(
+            "CREATE UNIQUE INDEX {}.{} ON {} ({columns})",
+            quote(engine, schema),
+            quote(engine, &index),
+            quote(engine, table.name)
+        ),
+        (_, Some(schema)) => format!(
+            "CREATE UNIQUE INDEX {} ON {}.{} ({columns})",
+            quote(engine, &index),
+            quote(engine, schema),
+            quote(engine, table.name)
+        ),
+        (_, None) => format!(
+            "CREATE UNIQUE INDEX {} ON {} ({columns})",
+            quote(engine, &index),
+            quote(engine, table.name)
+        ),
+    }
+}
+
+/// The error for a missing target table.
+pub(crate) fn missing_table(engine: Engine, def: &Definition) -> Error {
+    Error::MissingTable {
+        table: def.table.to_string(),
+        key: def.key_columns(),
+        engine,
+    }
+}
+
+/// The error for a target column that does not exist.
+pub(crate) fn missing_column(def: &Definition, column: &TargetColumn) -> Error {
+    Error::MissingColumn {
+        table: def.table.to_string(),
+        column: column.column.to_string(),
+        field: column.field.to_string(),
+    }
+}
+
+/// The error for a target without a unique index on exactly the key columns.
+pub(crate) fn no_unique_index(engine: Engine, def: &Definition) -> Error {
+    Error::NoUniqueIndex {
+        table: def.table.to_string(),
+        columns: def
+            .key
+            .iter()
+            .map(|k| k.column)
+            .collect::<Vec<_>>()
+            .join(", "),
+        suggestion: unique_index_suggestion(engine, def),
+    }
+}
+
+/// Whether `index_columns` are exactly the key columns of `def`, in any order. `same` compares
+/// two column names the way the engine does (exactly on PostgreSQL, ignoring ASCII case on
+/// MySQL and SQLite).
+pub(crate) fn covers_exactly_key(
+    def: &Definition,
+    index_columns: &[String],
+    same: fn(&str, &str) -> bool,
+) -> bool {
+    if index_columns.len() != def.key.len() {
+        return false;
+    }
+    let key_in_index = def
+        .key
+        .iter()
+        .all(|k| index_columns.iter().any(|c| same(c, k.column)));
+    let index_in_key = index_columns
+        .iter()
+        .all(|c| def.key.iter().any(|k| same(c, k.column)));
+    key_in_index && index_in_key
+}
+
+/// Exact comparison of names (PostgreSQL identifiers, quoted).
+pub(crate) fn same_exact(a: &str, b: &str) -> bool {
+    a == b
+}
+
+/// Comparison ignoring ASCII case (MySQL column names, SQLite identifiers).
+pub(crate) fn same_ignore_case(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// What a Rust field type is, as far as the type check cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RustKind {
+    /// An integer type with its largest value.
+    Int { max: i128 },
+    /// `f32`, `f64`.
+    Float,
+    /// `rust_decimal::Decimal`, `bigdecimal::BigDecimal`.
+    Decimal,
+    /// `String`, `&str`, `Cow<str>`.
+    Text,
+    /// `bool`.
+    Bool,
+    /// A date, time or timestamp type (chrono, time).
+    Temporal,
+    /// `serde_json::Value`, `sqlx::types::Json<T>`.
+    Json,
+    /// Anything else: not checked.
+    Other,
+}
+
+/// Classifies a Rust type as written in the struct (`Option<i64>`, `chrono::NaiveDateTime`).
+pub(crate) fn rust_kind(ty: &str) -> RustKind {
+    let mut ty: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
+    // Unwrap `Option<...>` (any path to it) as often as it is nested.
+    loop {
+        let inner = ty
+            .strip_suffix('>')
+            .and_then(|t| t.split_once('<'))
+            .filter(|(outer, _)| last_segment(outer) == "Option")
+            .map(|(_, inner)| inner.to_string());
+        match inner {
+            Some(inner) => ty = inner,
+            None => break,
+        }
+    }
+    if ty.starts_with('&') {
+        return if ty.ends_with("str") {
+            RustKind::Text
+        } else {
+            RustKind::Other
+        };
+    }
+    let outer = ty.split_once('<').map_or(ty.as_str(), |(outer, _)| outer);
+    let int = |max: i128| RustKind::Int { max };
+    match last_segment(outer) {
+        "i8" => int(i8::MAX.into()),
+        "i16" => int(i16::MAX.into()),
+        "i32" => int(i32::MAX.into()),
+        "i64" | "isize" => int(i64::MAX.into()),
+        "i128" => int(i128::MAX),
+        "u8" => int(u8::MAX.into()),
+        "u16" => int(u16::MAX.into()),
+        "u32" => int(u32::MAX.into()),
+        "u64" | "usize" | "u128" => int(u64::MAX.into()),
+        "f32" | "f64" => RustKind::Float,
+        "Decimal" | "BigDecimal" => RustKind::Decimal,
+        "String" | "str" | "Cow" => RustKind::Text,
+        "bool" => RustKind::Bool,
+        "NaiveDateTime" | "NaiveDate" | "NaiveTime" | "DateTime" | "OffsetDateTime"
+        | "PrimitiveDateTime" | "Date" | "Time" => RustKind::Temporal,
+        "Value" | "JsonValue" | "Json" => RustKind::Json,
+        _ => RustKind::Other,
+    }
+}
+
+fn last_segment(path: &str) -> &str {
+    path.rsplit("::").next().unwrap_or(path)
+}
+
+/// What a target column's SQL type is, as far as the type check cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SqlKind {
+    /// An integer column with its largest value.
+    Int { max: i128 },
+    /// `numeric`/`decimal`.
+    Numeric,
+    /// A floating point column.
+    Float,
+    /// A text column.
+    Text,
+    /// A boolean column.
+    Bool,
+    /// A date, time, timestamp or interval column.
+    Temporal,
+    /// A JSON type with an equality operator (`jsonb`, MySQL `json`).
+    Json,
+    /// PostgreSQL `json`: no equality operator, so the unchanged-row guard cannot compare it.
+    JsonWithoutEquality,
+    /// Anything else: not checked.
+    Other,
+}
+
+/// Whether a field of kind `rust` fits a column of kind `sql`: `None` if it does (or the
+/// combination is not clearly wrong), else the hint of the error. Deliberately conservative:
+/// only what cannot hold the value is rejected.
+pub(crate) fn type_mismatch_hint(rust: RustKind, sql: SqlKind) -> Option<String> {
+    match (rust, sql) {
+        (_, SqlKind::JsonWithoutEquality) => Some(
+            "use jsonb: the json type has no equality operator, so the upsert cannot tell an \
+             unchanged row from a changed one (ALTER the column to jsonb)"
+                .to_string(),
+        ),
+        (RustKind::Int { max: field }, SqlKind::Int { max: column }) if field > column => {
+            Some(format!(
+                "the column holds values up to {column} but the field's type allows {field}; \
+                 widen the column (e.g. to bigint) or use a narrower field type"
+            ))
+        }
+        (RustKind::Int { .. } | RustKind::Float | RustKind::Decimal, SqlKind::Temporal) => Some(
+            "a number cannot be stored in a date/time column; map a date/time expression to a \
+             date/time field type (e.g. chrono::NaiveDateTime), or change the column's type"
+                .to_string(),
+        ),
+        (RustKind::Text, SqlKind::Int { .. } | SqlKind::Numeric | SqlKind::Float) => Some(
+            "text cannot be stored in a numeric column; use a numeric field type, or change the \
+             column to a text type"
+                .to_string(),
+        ),
+        (RustKind::Temporal, SqlKind::Int { .. } | SqlKind::Numeric | SqlKind::Float) => Some(
+            "a date/time cannot be stored in a numeric column; change the column to a date/time \
+             type, or map the field to a number"
+                .to_string(),
+        ),
+        _ => None,
+    }
+}
+
+/// The type-mismatch error of `column`, if its SQL type cannot hold the field.
+pub(crate) fn type_mismatch(
+    def: &Definition,
+    column: &TargetColumn,
+    sql_kind: SqlKind,
+    sql_type: &str,
+) -> Option<Error> {
+    type_mismatch_hint(rust_kind(column.rust_type), sql_kind).map(|hint| Error::TypeMismatch {
+        table: def.table.to_string(),
+        column: column.column.to_string(),
+        sql_type: sql_type.to_string(),
+        field: column.field.to_string(),
+        rust_type: column.rust_type.to_string(),
+        hint,
+    })
+}
+
+/// Turns a failed prepare into [`Error::Prepare`] (a server's refusal) or [`Error::Database`]
+/// (the connection failed).
+pub(crate) fn prepare_error(
+    engine: Engine,
+    def: &Definition,
+    statement: &str,
+    sql: &str,
+    error: sqlx::Error,
+) -> Error {
+    match error {
+        sqlx::Error::Database(db) => Error::Prepare {
+            statement: statement.to_string(),
+            table: def.table.to_string(),
+            engine,
+            message: db.message().to_string(),
+            sql: sql.to_string(),
+        },
+        other => Error::database(
+            format!(
+                "preflight of {} on {engine}: preparing the {statement} statement",
+                def.table
+            ),
+            other,
+        ),
+    }
+}
+
+/// The context of a catalog query that failed.
+pub(crate) fn catalog_context(engine: Engine, def: &Definition, what: &str) -> String {
+    format!("preflight of {} on {engine}: {what}", def.table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_rust_types() {
+        assert_eq!(
+            rust_kind("i64"),
+            RustKind::Int {
+                max: i64::MAX.into()
+            }
+        );
+        assert_eq!(
+            rust_kind("Option<i32>"),
+            RustKind::Int {
+                max: i32::MAX.into()
+            }
+        );
+        assert_eq!(
+            rust_kind("std::option::Option < u16 >"),
+            RustKind::Int { max: 65535 }
+        );
+        assert_eq!(rust_kind("chrono::NaiveDateTime"), RustKind::Temporal);
+        assert_eq!(
+            rust_kind("Option<chrono::DateTime<chrono::Utc>>"),
+            RustKind::Temporal
+        );
+        assert_eq!(rust_kind("String"), RustKind::Text);
+        assert_eq!(rust_kind("&'static str"), RustKind::Text);
+        assert_eq!(rust_kind("rust_decimal::Decimal"), RustKind::Decimal);
+        assert_eq!(rust_kind("serde_json::Value"), RustKind::Json);
+        assert_eq!(rust_kind("Vec<u8>"), RustKind::Other);
+        assert_eq!(rust_kind("uuid::Uuid"), RustKind::Other);
+    }
+
+    #[test]
+    fn rejects_only_clear_mismatches() {
+        let i64_ = rust_kind("i64");
+        let int4 = SqlKind::Int {
+            max: i32::MAX.into(),
+        };
+        let int8 = SqlKind::Int {
+            max: i64::MAX.into(),
+        };
+        assert!(type_mismatch_hint(i64_, int4).is_some());
+        assert!(type_mismatch_hint(i64_, int8).is_none());
+        assert!(type_mismatch_hint(rust_kind("i32"), int4).is_none());
+        assert!(type_mismatch_hint(i64_, SqlKind::Text).is_none());
+        assert!(type_mismatch_hint(i64_, SqlKind::Numeric).is_none());
+        assert!(type_mismatch_hint(rust_kind("bool"), int4).is_none());
+        assert!(type_mismatch_hint(RustKind::Text, int8).is_some());
+        assert!(type_mismatch_hint(RustKind::Text, SqlKind::Numeric).is_some());
+        assert!(type_mismatch_hint(i64_, SqlKind::Temporal).is_some());
+        assert!(type_mismatch_hint(RustKind::Json, SqlKind::JsonWithoutEquality).is_some());
+        assert!(type_mismatch_hint(RustKind::Json, SqlKind::Json).is_none());
+        assert!(type_mismatch_hint(RustKind::Other, int4).is_none());
+    }
+
+    #[test]
+    fn splits_schema_qualified_names() {
+        let t = TableName::parse("analytics.user_stats");
+        assert_eq!((t.schema, t.name), (Some("analytics"), "user_stats"));
+        let t = TableName::parse("user's \"stats\"");
+        assert_eq!((t.schema, t.name), (None, "user's \"stats\""));
+    }
+
+    #[test]
+    fn quotes_identifiers_per_engine() {
+        assert_eq!(quote(Engine::Postgres, "a\"b"), "\"a\"\"b\"");
+        assert_eq!(quote(Engine::MySql, "a`b"), "`a``b`");
+    }
+}

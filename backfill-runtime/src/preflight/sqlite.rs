@@ -1,0 +1,127 @@
+//! SQLite preflight: the `pragma_*` table-valued functions (names bound; an unqualified table
+//! resolves as SQLite resolves it, a qualified one in that attached database) and a prepare of
+//! every statement. Column types are not checked: SQLite's type affinity stores any value.
+
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{Executor, SqlitePool};
+
+use super::{
+    catalog_context, covers_exactly_key, missing_column, missing_table, no_unique_index,
+    prepare_error, same_ignore_case, TableName,
+};
+use crate::definition::{Definition, Engine, Statements};
+use crate::error::Error;
+
+const ENGINE: Engine = Engine::Sqlite;
+
+/// Whether an attached database of that name exists (`main`, `temp`, or attached).
+const SCHEMA_SQL: &str = "SELECT count(*) FROM pragma_database_list WHERE name = ?1 COLLATE NOCASE";
+
+/// The table's columns and their position in the primary key (0 when not in it). A NULL schema
+/// searches the databases in SQLite's own order.
+const COLUMNS_SQL: &str = "SELECT name, pk FROM pragma_table_info(?1, ?2) ORDER BY cid";
+
+/// Unique, non-partial indexes (those created by UNIQUE and PRIMARY KEY constraints included).
+const INDEXES_SQL: &str = "SELECT name FROM pragma_index_list(?1, ?2) \
+     WHERE \"unique\" = 1 AND partial = 0 ORDER BY seq";
+
+/// An index's key columns in order; an expression part has a NULL name.
+const INDEX_COLUMNS_SQL: &str = "SELECT name FROM pragma_index_info(?1, ?2) ORDER BY seqno";
+
+/// Checks the target of `def` on SQLite and prepares every statement; writes nothing.
+pub(crate) async fn check_sqlite(
+    pool: &SqlitePool,
+    def: &'static Definition,
+    stmts: &Statements,
+) -> Result<(), Error> {
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| Error::database(catalog_context(ENGINE, def, "opening a connection"), e))?;
+    check_schema(&mut conn, def).await?;
+    prepare_all(&mut conn, def, stmts).await
+}
+
+async fn check_schema(conn: &mut SqliteConnection, def: &'static Definition) -> Result<(), Error> {
+    let table = TableName::parse(def.table);
+    let lookup = |what: &'static str| {
+        move |e: sqlx::Error| Error::database(catalog_context(ENGINE, def, what), e)
+    };
+
+    if let Some(schema) = table.schema {
+        let attached: i64 = sqlx::query_scalar(SCHEMA_SQL)
+            .bind(schema)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(lookup("listing the attached databases"))?;
+        if attached == 0 {
+            return Err(missing_table(ENGINE, def));
+        }
+    }
+
+    let columns: Vec<(String, i64)> = sqlx::query_as(COLUMNS_SQL)
+        .bind(table.name)
+        .bind(table.schema)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(lookup("reading the columns"))?;
+    if columns.is_empty() {
+        return Err(missing_table(ENGINE, def));
+    }
+    for column in def.columns {
+        if !columns
+            .iter()
+            .any(|(name, _)| same_ignore_case(name, column.column))
+        {
+            return Err(missing_column(def, column));
+        }
+    }
+
+    // The primary key: an `INTEGER PRIMARY KEY` (the rowid alias) has no index of its own, so
+    // it is read from the columns; any other primary key is unique all the same.
+    let mut primary: Vec<(i64, String)> = columns
+        .iter()
+        .filter(|(_, pk)| *pk > 0)
+        .map(|(name, pk)| (*pk, name.clone()))
+        .collect();
+    primary.sort();
+    let primary: Vec<String> = primary.into_iter().map(|(_, name)| name).collect();
+    if covers_exactly_key(def, &primary, same_ignore_case) {
+        return Ok(());
+    }
+
+    let indexes: Vec<String> = sqlx::query_scalar(INDEXES_SQL)
+        .bind(table.name)
+        .bind(table.schema)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(lookup("reading the indexes"))?;
+    for index in indexes {
+        let parts: Vec<Option<String>> = sqlx::query_scalar(INDEX_COLUMNS_SQL)
+            .bind(&index)
+            .bind(table.schema)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(lookup("reading an index's columns"))?;
+        let columns: Option<Vec<String>> = parts.into_iter().collect();
+        if columns.is_some_and(|c| covers_exactly_key(def, &c, same_ignore_case)) {
+            return Ok(());
+        }
+    }
+    Err(no_unique_index(ENGINE, def))
+}
+
+/// Prepares every statement (SQLite checks tables, columns and the conflict target then).
+async fn prepare_all(
+    conn: &mut SqliteConnection,
+    def: &'static Definition,
+    stmts: &Statements,
+) -> Result<(), Error> {
+    for (name, stmt) in stmts.named() {
+        (&mut *conn)
+            .prepare(stmt.sql)
+            .await
+            .map_err(|e| prepare_error(ENGINE, def, name, stmt.sql, e))?;
+    }
+    Ok(())
+}
