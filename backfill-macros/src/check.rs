@@ -1,0 +1,870 @@
+//! The rules: from the parsed attributes to a validated [`model::Backfill`], or errors, all of
+//! them at once. Each rule is a small function named for what it refuses; the SQL facts they
+//! decide on come from [`analyze`], never from looking at the text.
+
+use syn::{Data, DeriveInput, Fields, LitStr};
+
+use crate::analyze::{self, ColumnRef, Facts};
+use crate::attr::{self, Container, OnConflict};
+use crate::ctxt::Ctxt;
+use crate::model::{self, Engine, KeyKind, Merge};
+
+/// One SQL fragment the user wrote, parsed for every checked engine.
+struct Fragment<'a> {
+    lit: &'a LitStr,
+    /// The facts per engine that parsed (an engine that did not parse was reported).
+    facts: Vec<(Engine, Facts)>,
+}
+
+impl Fragment<'_> {
+    /// The first engine's facts: the rules below report each mistake once per literal, not
+    /// once per dialect.
+    fn first(&self) -> Option<&Facts> {
+        self.facts.first().map(|(_, f)| f)
+    }
+}
+
+/// A field, its attributes and its parsed expressions.
+struct FieldInfo<'a> {
+    attrs: attr::Field,
+    column: String,
+    /// Parsed `expr` / per-engine expressions; empty when the field copies its column.
+    fragments: Vec<Fragment<'a>>,
+}
+
+impl FieldInfo<'_> {
+    fn is_key(&self) -> bool {
+        self.attrs.key.is_some()
+    }
+}
+
+/// Validates the derive input; `None` when any error was recorded in `cx`.
+pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
+    let named = struct_with_named_fields(cx, input)?;
+    let container = attr::container(cx, &input.attrs);
+    let raw_fields: Vec<attr::Field> = named
+        .iter()
+        .filter_map(|f| f.ident.as_ref().map(|ident| attr::field(cx, f, ident)))
+        .collect();
+
+    let name = input.ident.to_string();
+    let (table, from) = required_table_and_from(cx, input, &container);
+    batch_size_positive(cx, &container);
+    let checked = checked_engines(&container);
+
+    // Parse every fragment once per checked engine.
+    let from_fragment = container
+        .from
+        .as_ref()
+        .map(|lit| parse_fragment(cx, lit, "from", &checked, FragmentKind::From));
+    let filter_fragment = container
+        .filter
+        .as_ref()
+        .map(|lit| parse_fragment(cx, lit, "filter", &checked, FragmentKind::Expr));
+    let fields: Vec<FieldInfo> = raw_fields
+        .iter()
+        .map(|f| {
+            let mut fragments = Vec::new();
+            if let Some(lit) = &f.expr {
+                let engines: Vec<Engine> = checked
+                    .iter()
+                    .copied()
+                    .filter(|e| f.engine_exprs[e.index()].is_none())
+                    .collect();
+                if !engines.is_empty() {
+                    fragments.push(parse_fragment(
+                        cx,
+                        lit,
+                        "expr",
+                        &engines,
+                        FragmentKind::Expr,
+                    ));
+                }
+            }
+            for engine in Engine::ALL {
+                if let Some(lit) = &f.engine_exprs[engine.index()] {
+                    if checked.contains(&engine) {
+                        fragments.push(parse_fragment(
+                            cx,
+                            lit,
+                            engine.name(),
+                            &[engine],
+                            FragmentKind::Expr,
+                        ));
+                    } else {
+                        engine_not_checked(cx, lit, engine, &container);
+                    }
+                }
+            }
+            FieldInfo {
+                column: f.column_name(),
+                fragments,
+                attrs: clone_field(f),
+            }
+        })
+        .collect();
+
+    let target = table.as_deref().map(table_parts);
+    for field in &fields {
+        key_type_is_bindable(cx, field);
+        for frag in &field.fragments {
+            let mut reported = no_upsert_row_reference(cx, frag);
+            if let Some(target) = &target {
+                reported |= no_target_qualifier(cx, frag, target, &field.column);
+                no_subquery_reading_target(cx, frag, target);
+            }
+            if !reported {
+                no_own_column_in_larger_expression(cx, frag, &field.column);
+            }
+            if !field.attrs.allow_volatile {
+                no_volatile_value(cx, frag, &field.column);
+            }
+        }
+    }
+    if let Some(frag) = &filter_fragment {
+        no_upsert_row_reference(cx, frag);
+        if let Some(target) = &target {
+            no_target_qualifier(cx, frag, target, "");
+            no_subquery_reading_target(cx, frag, target);
+        }
+        no_volatile_filter(cx, frag, "filter");
+    }
+    if let Some(frag) = &from_fragment {
+        no_volatile_filter(cx, frag, "from");
+    }
+
+    has_key(cx, input, &fields);
+    for field in &fields {
+        key_is_not_aggregate(cx, field);
+        key_is_not_merged(cx, field);
+        merge_needs_update(cx, field, &container);
+    }
+    no_column_written_twice(cx, &fields);
+    let grouped = grouping(cx, input, &fields, &checked);
+
+    if cx.has_errors() {
+        return None;
+    }
+    let (table, from) = (table?, from?);
+    let generated: Vec<Engine> = checked
+        .iter()
+        .copied()
+        .filter(|e| e.feature_enabled())
+        .collect();
+    Some(model::Backfill {
+        name,
+        job: container
+            .job
+            .as_ref()
+            .map(LitStr::value)
+            .unwrap_or_else(|| table.clone()),
+        table,
+        from,
+        filter: container.filter.as_ref().map(LitStr::value),
+        batch_size: container.batch_size.as_ref().map(|(n, _)| *n),
+        write_once: matches!(container.on_conflict, Some((OnConflict::Nothing, _))),
+        allow_other_unique_keys: container.allow_other_unique_keys,
+        grouped,
+        engines: generated,
+        columns: fields.iter().map(model_column).collect(),
+    })
+}
+
+fn clone_field(f: &attr::Field) -> attr::Field {
+    attr::Field {
+        ident: f.ident.clone(),
+        ty: f.ty.clone(),
+        key: f.key,
+        expr: f.expr.clone(),
+        engine_exprs: f.engine_exprs.clone(),
+        column: f.column.clone(),
+        merge: f.merge.clone(),
+        allow_volatile: f.allow_volatile,
+    }
+}
+
+fn model_column(field: &FieldInfo) -> model::Column {
+    let f = &field.attrs;
+    let exprs = Engine::ALL.map(|e| {
+        f.engine_exprs[e.index()]
+            .as_ref()
+            .or(f.expr.as_ref())
+            .map(LitStr::value)
+    });
+    model::Column {
+        field: f.ident.to_string(),
+        column: field.column.clone(),
+        rust_type: type_name(&f.ty),
+        key: f.key.map(|_| key_kind(&f.ty).unwrap_or(KeyKind::Int)),
+        merge: f.merge.as_ref().map_or(Merge::Overwrite, |(m, _)| *m),
+        exprs,
+    }
+}
+
+/// The type as written, without the token stream's spacing (`Option<i64>`).
+pub fn type_name(ty: &syn::Type) -> String {
+    let text = quote::quote!(#ty).to_string();
+    let mut out = String::new();
+    for part in text.split(' ') {
+        let glue = out.ends_with(['<', ':', '&', '(', '['])
+            || part.starts_with(['<', '>', ':', ',', ')', ']'])
+            || out.is_empty();
+        if !glue {
+            out.push(' ');
+        }
+        out.push_str(part);
+    }
+    out
+}
+
+#[derive(Clone, Copy)]
+enum FragmentKind {
+    Expr,
+    From,
+}
+
+fn parse_fragment<'a>(
+    cx: &Ctxt,
+    lit: &'a LitStr,
+    attr_name: &str,
+    engines: &[Engine],
+    kind: FragmentKind,
+) -> Fragment<'a> {
+    let text = lit.value();
+    let mut facts = Vec::new();
+    let mut failures = Vec::new();
+    for &engine in engines {
+        let parsed = match kind {
+            FragmentKind::Expr => {
+                analyze::parse_expr(engine, &text).map(|e| analyze::expr_facts(&e))
+            }
+            FragmentKind::From => analyze::parse_from(engine, &text).map(|f| analyze::facts(&f)),
+        };
+        match parsed {
+            Ok(f) => facts.push((engine, f)),
+            Err(err) => failures.push(format!("{}: {err}", engine.display_name())),
+        }
+    }
+    if !failures.is_empty() {
+        let what = match kind {
+            FragmentKind::Expr => "SQL expression",
+            FragmentKind::From => "FROM clause",
+        };
+        cx.error_spanned_by(
+            lit,
+            format!(
+                "`{attr_name} = \"{text}\"` does not parse as a {what} ({}); write it in the syntax of every engine it is generated for, or give per-engine versions with `postgres = \"...\"`, `mysql = \"...\"`, `sqlite = \"...\"`",
+                failures.join("; ")
+            ),
+        );
+    }
+    Fragment { lit, facts }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shape and required attributes
+
+/// Enums, unions, tuple and unit structs, and generic structs are refused.
+fn struct_with_named_fields<'a>(
+    cx: &Ctxt,
+    input: &'a DeriveInput,
+) -> Option<&'a syn::punctuated::Punctuated<syn::Field, syn::Token![,]>> {
+    let name = &input.ident;
+    let why = "#[derive(Backfill)] maps a struct's named fields to the target table's columns";
+    let fields = match &input.data {
+        Data::Struct(data) => match &data.fields {
+            Fields::Named(named) => Some(&named.named),
+            Fields::Unnamed(_) => {
+                cx.error_spanned_by(
+                    name,
+                    format!("`{name}` is a tuple struct: {why}; name each field after its column"),
+                );
+                None
+            }
+            Fields::Unit => {
+                cx.error_spanned_by(name, format!("`{name}` is a unit struct: {why}; add a field per column, the key fields marked `#[backfill(key)]`"));
+                None
+            }
+        },
+        Data::Enum(data) => {
+            cx.error_spanned_by(
+                data.enum_token,
+                format!("`{name}` is an enum: {why}; write a struct with one field per column"),
+            );
+            None
+        }
+        Data::Union(data) => {
+            cx.error_spanned_by(
+                data.union_token,
+                format!("`{name}` is a union: {why}; write a struct with one field per column"),
+            );
+            None
+        }
+    };
+    if !input.generics.params.is_empty() {
+        cx.error_spanned_by(
+            &input.generics,
+            format!("`{name}` is generic: a backfill's statements are fixed at compile time, so #[derive(Backfill)] needs a struct without type, lifetime or const parameters"),
+        );
+        return None;
+    }
+    fields
+}
+
+fn required_table_and_from(
+    cx: &Ctxt,
+    input: &DeriveInput,
+    c: &Container,
+) -> (Option<String>, Option<String>) {
+    let name = &input.ident;
+    if c.table.is_none() {
+        cx.error_spanned_by(
+            name,
+            format!("missing `table` on `{name}`: name the target table the backfill writes, e.g. `#[backfill(table = \"user_stats\", from = \"events\")]`"),
+        );
+    }
+    if c.from.is_none() {
+        cx.error_spanned_by(
+            name,
+            format!("missing `from` on `{name}`: name the source the values are recomputed from, e.g. `#[backfill(table = \"user_stats\", from = \"events\")]` or a join such as `from = \"events e JOIN users u ON u.id = e.user_id\"`"),
+        );
+    }
+    let table = c.table.as_ref().and_then(|lit| {
+        let value = lit.value();
+        let parts: Vec<&str> = value.split('.').collect();
+        if value.trim().is_empty() || parts.iter().any(|p| p.trim().is_empty()) || parts.len() > 2 {
+            cx.error_spanned_by(lit, format!("`table = \"{value}\"` is not a table name: write `name` or `schema.name`, unquoted"));
+            return None;
+        }
+        Some(value)
+    });
+    let from = c.from.as_ref().map(LitStr::value);
+    (table, from)
+}
+
+fn batch_size_positive(cx: &Ctxt, c: &Container) {
+    if let Some((0, lit)) = &c.batch_size {
+        cx.error_spanned_by(
+            lit,
+            "`batch_size = 0`: a batch holds at least one key; write a positive number such as `batch_size = 1000`, or leave it out for adaptive sizing",
+        );
+    }
+}
+
+/// The engines the fragments are parsed and checked for: the `engines` attribute, or every
+/// engine whose feature is on.
+fn checked_engines(c: &Container) -> Vec<Engine> {
+    match &c.engines {
+        Some((list, _)) => Engine::ALL
+            .into_iter()
+            .filter(|e| list.contains(e))
+            .collect(),
+        None => Engine::ALL
+            .into_iter()
+            .filter(|e| e.feature_enabled())
+            .collect(),
+    }
+}
+
+fn engine_not_checked(cx: &Ctxt, lit: &LitStr, engine: Engine, c: &Container) {
+    if let Some((_, engines)) = &c.engines {
+        cx.error_spanned_by(
+            lit,
+            format!(
+                "a `{}` expression, but the struct is generated only for `engines = \"{}\"`: add {} to `engines` or remove this expression",
+                engine.name(),
+                engines.value(),
+                engine.name()
+            ),
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idempotence: no reference to the value being replaced
+
+fn table_parts(table: &str) -> Vec<String> {
+    table.split('.').map(|p| p.trim().to_string()).collect()
+}
+
+/// `user_stats` matches `user_stats`, `public.user_stats` and (for target `s.user_stats`) `s.user_stats`.
+fn names_target(parts: &[String], target: &[String]) -> bool {
+    let n = parts.len().min(target.len());
+    n > 0
+        && parts[parts.len() - n..]
+            .iter()
+            .zip(&target[target.len() - n..])
+            .all(|(a, b)| a.eq_ignore_ascii_case(b))
+}
+
+const ABSOLUTE_HINT: &str = "recompute the absolute value from the source rows instead (e.g. `sum(amount)`, `count(*)`), so a retried batch converges";
+
+fn no_target_qualifier(cx: &Ctxt, frag: &Fragment, target: &[String], column: &str) -> bool {
+    let Some(facts) = frag.first() else {
+        return false;
+    };
+    let target_name = target.join(".");
+    for r in &facts.qualified {
+        if names_target(&r.qualifier, target) {
+            let same_name = if column.is_empty() {
+                r.column.clone()
+            } else {
+                column.to_string()
+            };
+            cx.error_spanned_by(
+                frag.lit,
+                format!(
+                    "`{}` reads the target table `{target_name}`: that is the value being replaced, so a re-run builds on what the previous run wrote and the backfill is not idempotent; {ABSOLUTE_HINT}; a source column of the same name is written with the source's alias, e.g. `e.{same_name}`",
+                    r.display()
+                ),
+            );
+            return true;
+        }
+    }
+    false
+}
+
+fn no_upsert_row_reference(cx: &Ctxt, frag: &Fragment) -> bool {
+    for (_, facts) in &frag.facts {
+        for r in &facts.qualified {
+            let q = r.qualifier.first().map(|q| q.to_ascii_lowercase());
+            let what = match q.as_deref() {
+                Some("excluded") => "the upsert's EXCLUDED row",
+                Some("new") => "MySQL's inserted-row alias `new`",
+                _ => continue,
+            };
+            cx.error_spanned_by(
+                frag.lit,
+                format!(
+                    "`{}` refers to {what}, i.e. the target row being written, not the source: the generated upsert already assigns each column its recomputed value, and `expr` is that value itself; {ABSOLUTE_HINT}",
+                    r.display()
+                ),
+            );
+            return true;
+        }
+        if let Some(call) = facts.values_calls.first() {
+            cx.error_spanned_by(
+                frag.lit,
+                format!(
+                    "`{call}` is MySQL's reference to the row being inserted, i.e. the target row, not the source: the generated upsert already assigns each column its recomputed value, and `expr` is that value itself; {ABSOLUTE_HINT}"
+                ),
+            );
+            return true;
+        }
+    }
+    false
+}
+
+fn no_subquery_reading_target(cx: &Ctxt, frag: &Fragment, target: &[String]) {
+    let Some(facts) = frag.first() else { return };
+    if facts.relations.iter().any(|r| names_target(r, target)) {
+        cx.error_spanned_by(
+            frag.lit,
+            format!(
+                "a subquery reads the target table `{}`: the value being replaced feeds its own recompute, so every re-run drifts further and the backfill is not idempotent; compute it from the source tables only",
+                target.join(".")
+            ),
+        );
+    }
+}
+
+fn no_own_column_in_larger_expression(cx: &Ctxt, frag: &Fragment, column: &str) {
+    let Some(facts) = frag.first() else { return };
+    // `expr = "total_amount"` alone copies the source column of that name: fine.
+    if facts
+        .single_column
+        .as_ref()
+        .is_some_and(|c| c.qualifier.is_empty())
+    {
+        return;
+    }
+    if facts
+        .unqualified
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(column))
+    {
+        cx.error_spanned_by(
+            frag.lit,
+            format!(
+                "`{}` uses `{column}`, the column this field writes: if it means the stored value, a re-run adds to what the previous run wrote (`{column} = {column} + n` is not idempotent); {ABSOLUTE_HINT}; if it means a source column of the same name, qualify it with the source's alias, e.g. `e.{column}`",
+                frag.lit.value()
+            ),
+        );
+    }
+}
+
+fn no_volatile_value(cx: &Ctxt, frag: &Fragment, column: &str) {
+    let Some(call) = frag.facts.iter().find_map(|(_, f)| f.volatile.first()) else {
+        return;
+    };
+    cx.error_spanned_by(
+        frag.lit,
+        format!(
+            "`{call}` is volatile: a retried or repeated batch writes a different `{column}`, so the backfill never converges and verify always finds differences; derive the value from the source rows (e.g. `max(e.created_at)`), or add `allow_volatile` to this field if a new value on every run is intended"
+        ),
+    );
+}
+
+fn no_volatile_filter(cx: &Ctxt, frag: &Fragment, attr_name: &str) {
+    let Some(call) = frag.facts.iter().find_map(|(_, f)| f.volatile.first()) else {
+        return;
+    };
+    cx.error_spanned_by(
+        frag.lit,
+        format!(
+            "`{attr_name}` uses `{call}`, which changes between runs: a moving window selects other rows on every batch and re-run, so a resumed backfill and its verify disagree about which rows belong to it; use a fixed bound such as `created_at > '2024-01-01'` (there is no `allow_volatile` for the `{attr_name}`)"
+        ),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+
+fn has_key(cx: &Ctxt, input: &DeriveInput, fields: &[FieldInfo]) {
+    if !fields.is_empty() && !fields.iter().any(FieldInfo::is_key) {
+        let name = &input.ident;
+        cx.error_spanned_by(
+            name,
+            format!("`{name}` has no key field: mark the field(s) of the target's primary key or unique index with `#[backfill(key)]`; the upsert conflicts on them and batches are ranges of them"),
+        );
+    }
+}
+
+/// Integers that fit in `i64`, or `String`.
+fn key_kind(ty: &syn::Type) -> Option<KeyKind> {
+    let syn::Type::Path(p) = ty else { return None };
+    if p.qself.is_some() {
+        return None;
+    }
+    let last = p.path.segments.last()?;
+    if !last.arguments.is_empty() {
+        return None;
+    }
+    match last.ident.to_string().as_str() {
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" => Some(KeyKind::Int),
+        "String" => Some(KeyKind::Text),
+        _ => None,
+    }
+}
+
+fn key_type_is_bindable(cx: &Ctxt, field: &FieldInfo) {
+    if field.is_key() && key_kind(&field.attrs.ty).is_none() {
+        let ty = &field.attrs.ty;
+        cx.error_spanned_by(
+            ty,
+            format!(
+                "key field `{}` has type `{}`: a key must be an integer that fits in i64 (i8, i16, i32, i64, u8, u16, u32) or `String`, because batch ranges bind key values as i64 or text and store them in the cursor",
+                field.attrs.ident,
+                type_name(ty)
+            ),
+        );
+    }
+}
+
+fn key_is_not_aggregate(cx: &Ctxt, field: &FieldInfo) {
+    if !field.is_key() {
+        return;
+    }
+    for frag in &field.fragments {
+        if let Some(agg) = frag.first().and_then(|f| f.aggregates.first()) {
+            cx.error_spanned_by(
+                frag.lit,
+                format!(
+                    "key `{}` uses the aggregate `{agg}(...)`: the source is grouped by the key, so a key is a source column or a per-row expression, e.g. `expr = \"e.{}\"`",
+                    field.column, field.column
+                ),
+            );
+        }
+    }
+}
+
+fn key_is_not_merged(cx: &Ctxt, field: &FieldInfo) {
+    if let (true, Some((_, lit))) = (field.is_key(), &field.attrs.merge) {
+        cx.error_spanned_by(
+            lit,
+            format!("key `{}` is merged: a key column is what the upsert conflicts on and is never updated; remove `merge`", field.column),
+        );
+    }
+}
+
+fn merge_needs_update(cx: &Ctxt, field: &FieldInfo, c: &Container) {
+    if let (Some((OnConflict::Nothing, _)), Some((_, lit))) = (&c.on_conflict, &field.attrs.merge) {
+        cx.error_spanned_by(
+            lit,
+            format!("`merge` on `{}` has no effect with `on_conflict = \"nothing\"`, which never updates a stored row; remove one of them", field.column),
+        );
+    }
+}
+
+fn no_column_written_twice(cx: &Ctxt, fields: &[FieldInfo]) {
+    for (i, field) in fields.iter().enumerate() {
+        if let Some(first) = fields[..i]
+            .iter()
+            .find(|f| f.column.eq_ignore_ascii_case(&field.column))
+        {
+            let spanned = field
+                .attrs
+                .column
+                .as_ref()
+                .map(quote::ToTokens::to_token_stream)
+                .unwrap_or_else(|| quote::ToTokens::to_token_stream(&field.attrs.ident));
+            cx.error_spanned_by(
+                spanned,
+                format!(
+                    "fields `{}` and `{}` both write column `{}`: map each target column once (rename one with `column = \"...\"`)",
+                    first.attrs.ident, field.attrs.ident, field.column
+                ),
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grouping
+
+/// Whether the mapping is grouped (any non-key value aggregates); in a grouped mapping every
+/// non-key column must be aggregated or be a key expression.
+fn grouping(cx: &Ctxt, input: &DeriveInput, fields: &[FieldInfo], engines: &[Engine]) -> bool {
+    let mut grouped_on = Vec::new();
+    let mut first_aggregate: Option<(String, String)> = None;
+    for &engine in engines {
+        let aggregate = fields.iter().filter(|f| !f.is_key()).find_map(|f| {
+            f.fragments.iter().find_map(|frag| {
+                frag.facts
+                    .iter()
+                    .find(|(e, _)| *e == engine)
+                    .and_then(|(_, facts)| facts.aggregates.first())
+                    .map(|agg| (f.column.clone(), agg.clone()))
+            })
+        });
+        if let Some(a) = aggregate {
+            grouped_on.push(engine);
+            first_aggregate.get_or_insert(a);
+        }
+    }
+    let Some((agg_column, agg)) = first_aggregate else {
+        return false;
+    };
+    if grouped_on.len() != engines.len() {
+        let flat: Vec<&str> = engines
+            .iter()
+            .filter(|e| !grouped_on.contains(e))
+            .map(|e| e.name())
+            .collect();
+        cx.error_spanned_by(
+            &input.ident,
+            format!(
+                "the mapping aggregates on {} but not on {}: a backfill is grouped by its key on every engine or on none; make the per-engine expressions agree",
+                grouped_on.iter().map(|e| e.name()).collect::<Vec<_>>().join(", "),
+                flat.join(", ")
+            ),
+        );
+        return true;
+    }
+
+    let key_refs: Vec<ColumnRef> = fields
+        .iter()
+        .filter(|f| f.is_key())
+        .flat_map(|f| {
+            let mut refs: Vec<ColumnRef> = f
+                .fragments
+                .iter()
+                .filter_map(|frag| frag.first().and_then(|x| x.single_column.clone()))
+                .collect();
+            if f.fragments.is_empty() {
+                refs.push(ColumnRef {
+                    qualifier: Vec::new(),
+                    column: f.column.clone(),
+                });
+            }
+            refs
+        })
+        .collect();
+    let key_list = fields
+        .iter()
+        .filter(|f| f.is_key())
+        .map(|f| f.column.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let is_key_column = |r: &ColumnRef| {
+        key_refs.iter().any(|k| {
+            k.column.eq_ignore_ascii_case(&r.column)
+                && (k.qualifier.is_empty()
+                    || r.qualifier.is_empty()
+                    || names_target(&k.qualifier, &r.qualifier))
+        })
+    };
+    let reason = format!("`{agg_column}` aggregates with `{agg}(...)`");
+    for field in fields.iter().filter(|f| !f.is_key()) {
+        if field.fragments.is_empty() {
+            let r = ColumnRef {
+                qualifier: Vec::new(),
+                column: field.column.clone(),
+            };
+            if !is_key_column(&r) {
+                cx.error_spanned_by(
+                    &field.attrs.ident,
+                    format!(
+                        "`{}` copies the source column `{}`, but the mapping is grouped by the key ({key_list}) because {reason}: give it an aggregate, e.g. `#[backfill(expr = \"max({})\")]`",
+                        field.attrs.ident, field.column, field.column
+                    ),
+                );
+            }
+            continue;
+        }
+        for frag in &field.fragments {
+            let Some(facts) = frag.first() else { continue };
+            if let Some(r) = facts.outside_aggregate.iter().find(|r| !is_key_column(r)) {
+                let col = r.display();
+                cx.error_spanned_by(
+                    frag.lit,
+                    format!(
+                        "`{}` uses `{col}` outside an aggregate, but the mapping is grouped by the key ({key_list}) because {reason}: one key has many source rows, so wrap it in an aggregate (e.g. `max({col})`) or make it part of the key",
+                        frag.lit.value()
+                    ),
+                );
+            }
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(input: DeriveInput) -> Vec<String> {
+        let cx = Ctxt::new();
+        let model = derive_input(&cx, &input);
+        match cx.check() {
+            Ok(()) => {
+                assert!(model.is_some());
+                Vec::new()
+            }
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn aggregate_mapping_is_valid_and_grouped() {
+        let input: DeriveInput = syn::parse_quote! {
+            #[backfill(table = "user_stats", from = "events e", filter = "e.kind <> 'user_stats.x'")]
+            struct UserStats {
+                #[backfill(key, expr = "e.user_id")] user_id: i64,
+                #[backfill(expr = "count(*)")] event_count: i64,
+                #[backfill(expr = "sum(e.total_amount)")] total_amount: i64,
+                #[backfill(expr = "'now()'")] note: String,
+            }
+        };
+        let cx = Ctxt::new();
+        let model = derive_input(&cx, &input);
+        cx.check().unwrap();
+        let model = model.unwrap();
+        assert!(model.grouped);
+        assert_eq!(model.job, "user_stats");
+        assert_eq!(model.columns[0].key, Some(KeyKind::Int));
+    }
+
+    #[test]
+    fn every_mistake_is_reported_at_once() {
+        let errs = errors(syn::parse_quote! {
+            #[backfill(table = "s.user_stats", from = "events", batch_size = 0, filter = "created_at > now() - interval '1 day'")]
+            struct UserStats {
+                #[backfill(key, expr = "max(user_id)")] user_id: i64,
+                #[backfill(expr = "total_amount + amount")] total_amount: i64,
+                #[backfill(expr = "user_stats.event_count + 1")] event_count: i64,
+                #[backfill(expr = "random()")] salt: f64,
+                #[backfill(expr = "(SELECT max(x) FROM s.user_stats)")] y: i64,
+                #[backfill(column = "salt")] other: i64,
+            }
+        });
+        let all = errs.join("\n");
+        for needle in [
+            "`batch_size = 0`",
+            "key `user_id` uses the aggregate `max(...)`",
+            "`total_amount + amount` uses `total_amount`, the column this field writes",
+            "`user_stats.event_count` reads the target table `s.user_stats`",
+            "`random()` is volatile",
+            "a subquery reads the target table `s.user_stats`",
+            "`filter` uses `now()`",
+            "fields `salt` and `other` both write column `salt`",
+        ] {
+            assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+        }
+    }
+
+    #[test]
+    fn a_bare_copy_of_the_own_column_is_fine_and_volatile_can_be_allowed() {
+        assert!(errors(syn::parse_quote! {
+            #[backfill(table = "t", from = "s")]
+            struct T {
+                #[backfill(key)] id: i64,
+                #[backfill(expr = "total_amount")] total_amount: i64,
+                #[backfill(expr = "now()", allow_volatile)] seen: String,
+            }
+        })
+        .is_empty());
+    }
+
+    #[test]
+    fn grouped_mapping_refuses_bare_columns() {
+        let errs = errors(syn::parse_quote! {
+            #[backfill(table = "t", from = "events e")]
+            struct T {
+                #[backfill(key, expr = "e.user_id")] user_id: i64,
+                #[backfill(expr = "sum(e.amount)")] total: i64,
+                #[backfill(expr = "e.kind")] kind: String,
+                #[backfill(expr = "e.user_id * 2")] twice: i64,
+                region: String,
+            }
+        });
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(
+            errs[0].contains("`e.kind` uses `e.kind` outside an aggregate"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].contains("`region` copies the source column `region`"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn upsert_row_references_and_shapes() {
+        let errs = errors(syn::parse_quote! {
+            #[backfill(table = "t", from = "s", engines = "mysql")]
+            struct T {
+                #[backfill(key)] id: u64,
+                #[backfill(expr = "EXCLUDED.a")] a: i64,
+                #[backfill(expr = "new.b + 1")] b: i64,
+                #[backfill(expr = "VALUES(c)")] c: i64,
+            }
+        });
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(
+            errs[0].contains("key field `id` has type `u64`"),
+            "{errs:?}"
+        );
+        assert!(errs[1].contains("EXCLUDED row"), "{errs:?}");
+        assert!(errs[2].contains("inserted-row alias `new`"), "{errs:?}");
+        assert!(errs[3].contains("`VALUES(c)`"), "{errs:?}");
+
+        let errs = errors(syn::parse_quote! { enum E { A } });
+        assert!(errs[0].contains("is an enum"), "{errs:?}");
+        let errs = errors(syn::parse_quote! { #[backfill(table = "t")] struct G<T> { a: T } });
+        assert!(errs[0].contains("is generic"), "{errs:?}");
+        let errs = errors(syn::parse_quote! { struct N { a: i64 } });
+        assert_eq!(errs.len(), 3, "{errs:?}");
+    }
+
+    #[test]
+    fn type_names_read_like_rust() {
+        let ty: syn::Type = syn::parse_quote!(Option<std::collections::HashMap<String, Vec<u8>>>);
+        assert_eq!(
+            type_name(&ty),
+            "Option<std::collections::HashMap<String, Vec<u8>>>"
+        );
+        let ty: syn::Type = syn::parse_quote!(&'static str);
+        assert_eq!(type_name(&ty), "&'static str");
+    }
+}

@@ -1,0 +1,329 @@
+//! Tokens: the `Backfill` impl with the whole `Definition` as `'static` data, the inherent
+//! `run_backfill`/`check`/`verify`/`sql`/`definition` methods, `sqlx::FromRow` per engine and a
+//! bindability assertion per field and engine. Hygienic: every item is named by absolute path
+//! through `::backfill::__private`, nothing is imported into the user's module.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Fields};
+
+use crate::check;
+use crate::ctxt::Ctxt;
+use crate::model::{Backfill, Engine, KeyKind, Merge};
+use crate::sql::{self, Param, Ranged, Statements, Stmt};
+
+/// The whole derive: validate, generate SQL, emit tokens.
+pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
+    let cx = Ctxt::new();
+    let model = check::derive_input(&cx, input);
+    cx.check()?;
+    let Some(model) = model else {
+        // `derive_input` returns `None` only after recording an error.
+        return Err(syn::Error::new_spanned(&input.ident, "invalid backfill"));
+    };
+    let fields = named_fields(input);
+    Ok(emit(input, &model, &fields))
+}
+
+fn named_fields(input: &DeriveInput) -> Vec<(syn::Ident, syn::Type)> {
+    match &input.data {
+        Data::Struct(data) => match &data.fields {
+            Fields::Named(named) => named
+                .named
+                .iter()
+                .filter_map(|f| f.ident.clone().map(|i| (i, f.ty.clone())))
+                .collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+fn private() -> TokenStream {
+    quote!(::backfill::__private)
+}
+
+fn emit(input: &DeriveInput, model: &Backfill, fields: &[(syn::Ident, syn::Type)]) -> TokenStream {
+    let pv = private();
+    let ident = &input.ident;
+    let key_types: Vec<&syn::Type> = model
+        .columns
+        .iter()
+        .zip(fields)
+        .filter(|(c, _)| c.key.is_some())
+        .map(|(_, (_, ty))| ty)
+        .collect();
+    let definition = definition(model);
+    let from_rows = Engine::ALL
+        .iter()
+        .filter(|e| model.engines.contains(e))
+        .map(|e| from_row(ident, *e, model, fields));
+    let assertions = Engine::ALL
+        .iter()
+        .filter(|e| model.engines.contains(e))
+        .map(|e| bindable(*e, fields));
+    let name = ident.to_string();
+    let run_doc = format!(
+        "Runs (or resumes) the `{name}` backfill into `{}` on `pool`: preflight, then one transaction per key range, the cursor committed with the data.",
+        model.table
+    );
+    let check_doc = format!(
+        "Preflight only for the `{name}` backfill: checks `{}` (columns, the unique index on the key) and prepares every statement; writes nothing.",
+        model.table
+    );
+    let verify_doc = format!(
+        "Recomputes every range of the `{name}` backfill read-only and compares it with `{}`.",
+        model.table
+    );
+    quote! {
+        #[automatically_derived]
+        impl #pv::Backfill for #ident {
+            type Key = ( #(#key_types,)* );
+            const DEFINITION: &'static #pv::Definition = &#definition;
+        }
+
+        #[automatically_derived]
+        impl #ident {
+            #[doc = #run_doc]
+            pub async fn run_backfill<P: #pv::BackfillPool>(
+                pool: &P,
+                options: #pv::RunOptions,
+            ) -> ::core::result::Result<#pv::Report, #pv::Error> {
+                #pv::BackfillPool::run_backfill(
+                    pool,
+                    <Self as #pv::Backfill>::DEFINITION,
+                    options,
+                )
+                .await
+            }
+
+            #[doc = #check_doc]
+            pub async fn check<P: #pv::BackfillPool>(
+                pool: &P,
+            ) -> ::core::result::Result<(), #pv::Error> {
+                #pv::BackfillPool::check(pool, <Self as #pv::Backfill>::DEFINITION).await
+            }
+
+            #[doc = #verify_doc]
+            pub async fn verify<P: #pv::BackfillPool>(
+                pool: &P,
+            ) -> ::core::result::Result<#pv::VerifyReport, #pv::Error> {
+                #pv::BackfillPool::verify(pool, <Self as #pv::Backfill>::DEFINITION).await
+            }
+
+            /// The generated statements for `engine`, for review; `None` when this backfill
+            /// was not generated for it.
+            pub fn sql(engine: #pv::Engine) -> ::core::option::Option<&'static #pv::Statements> {
+                <Self as #pv::Backfill>::DEFINITION.statements(engine)
+            }
+
+            /// The whole generated definition: table, source, key, columns and statements.
+            pub fn definition() -> &'static #pv::Definition {
+                <Self as #pv::Backfill>::DEFINITION
+            }
+        }
+
+        #(#from_rows)*
+
+        #(#assertions)*
+    }
+}
+
+fn engine_tokens(engine: Engine) -> TokenStream {
+    let pv = private();
+    match engine {
+        Engine::Postgres => quote!(#pv::Engine::Postgres),
+        Engine::MySql => quote!(#pv::Engine::MySql),
+        Engine::Sqlite => quote!(#pv::Engine::Sqlite),
+    }
+}
+
+fn definition(model: &Backfill) -> TokenStream {
+    let pv = private();
+    let name = &model.name;
+    let table = &model.table;
+    let from = &model.from;
+    let filter = match &model.filter {
+        Some(f) => quote!(::core::option::Option::Some(#f)),
+        None => quote!(::core::option::Option::None),
+    };
+    let job = &model.job;
+    let batch_size = match model.batch_size {
+        Some(n) => quote!(::core::option::Option::Some(#n)),
+        None => quote!(::core::option::Option::None),
+    };
+    let write_once = model.write_once;
+    let allow_other = model.allow_other_unique_keys;
+    let grouped = model.grouped;
+    let keys = model.key_columns().map(|c| {
+        let field = &c.field;
+        let column = &c.column;
+        let kind = match c.key {
+            Some(KeyKind::Text) => quote!(#pv::KeyKind::Text),
+            _ => quote!(#pv::KeyKind::Int),
+        };
+        quote!(#pv::KeyPart { field: #field, column: #column, kind: #kind })
+    });
+    let columns = model.columns.iter().map(|c| {
+        let field = &c.field;
+        let column = &c.column;
+        let rust_type = &c.rust_type;
+        let key = c.key.is_some();
+        let merge = match c.merge {
+            Merge::Overwrite => quote!(#pv::Merge::Overwrite),
+            Merge::Greatest => quote!(#pv::Merge::Greatest),
+            Merge::Least => quote!(#pv::Merge::Least),
+            Merge::Keep => quote!(#pv::Merge::Keep),
+        };
+        quote!(#pv::TargetColumn {
+            field: #field,
+            column: #column,
+            rust_type: #rust_type,
+            key: #key,
+            merge: #merge,
+        })
+    });
+    let per_engine = Engine::ALL.map(|e| {
+        if model.engines.contains(&e) {
+            let s = statements_tokens(&sql::statements(model, e));
+            quote!(::core::option::Option::Some(#s))
+        } else {
+            quote!(::core::option::Option::None)
+        }
+    });
+    let [postgres, mysql, sqlite] = per_engine;
+    quote! {
+        #pv::Definition {
+            name: #name,
+            table: #table,
+            from: #from,
+            filter: #filter,
+            job: #job,
+            batch_size: #batch_size,
+            write_once: #write_once,
+            allow_other_unique_keys: #allow_other,
+            grouped: #grouped,
+            key: &[ #(#keys),* ],
+            columns: &[ #(#columns),* ],
+            postgres: #postgres,
+            mysql: #mysql,
+            sqlite: #sqlite,
+        }
+    }
+}
+
+fn stmt_tokens(stmt: &Stmt) -> TokenStream {
+    let pv = private();
+    let sql = &stmt.sql;
+    let params = stmt.params.iter().map(|p| match p {
+        Param::Cursor(i) => quote!(#pv::Param::Cursor(#i)),
+        Param::Hi(i) => quote!(#pv::Param::Hi(#i)),
+        Param::Limit => quote!(#pv::Param::Limit),
+    });
+    quote!(#pv::Stmt { sql: #sql, params: &[ #(#params),* ] })
+}
+
+fn ranged_tokens(r: &Ranged) -> TokenStream {
+    let pv = private();
+    let first = stmt_tokens(&r.first);
+    let next = stmt_tokens(&r.next);
+    quote!(#pv::Ranged { first: #first, next: #next })
+}
+
+fn statements_tokens(s: &Statements) -> TokenStream {
+    let pv = private();
+    let engine = engine_tokens(s.engine);
+    let fingerprint = &s.fingerprint;
+    let bounds = ranged_tokens(&s.bounds);
+    let upsert = ranged_tokens(&s.upsert);
+    let verify_diff = ranged_tokens(&s.verify_diff);
+    let verify_extra = ranged_tokens(&s.verify_extra);
+    let verify_extra_tail = stmt_tokens(&s.verify_extra_tail);
+    let target_count = ranged_tokens(&s.target_count);
+    let target_rows = stmt_tokens(&s.target_rows);
+    let null_keys = stmt_tokens(&s.null_keys);
+    let key_span = stmt_tokens(&s.key_span);
+    let upsert_all = stmt_tokens(&s.upsert_all);
+    quote! {
+        #pv::Statements {
+            engine: #engine,
+            fingerprint: #fingerprint,
+            bounds: #bounds,
+            upsert: #upsert,
+            verify_diff: #verify_diff,
+            verify_extra: #verify_extra,
+            verify_extra_tail: #verify_extra_tail,
+            target_count: #target_count,
+            target_rows: #target_rows,
+            null_keys: #null_keys,
+            key_span: #key_span,
+            upsert_all: #upsert_all,
+        }
+    }
+}
+
+/// The sqlx database and row types of an engine.
+fn sqlx_types(engine: Engine) -> (TokenStream, TokenStream) {
+    let pv = private();
+    match engine {
+        Engine::Postgres => (
+            quote!(#pv::sqlx::Postgres),
+            quote!(#pv::sqlx::postgres::PgRow),
+        ),
+        Engine::MySql => (quote!(#pv::sqlx::MySql), quote!(#pv::sqlx::mysql::MySqlRow)),
+        Engine::Sqlite => (
+            quote!(#pv::sqlx::Sqlite),
+            quote!(#pv::sqlx::sqlite::SqliteRow),
+        ),
+    }
+}
+
+/// `sqlx::FromRow` reading each field by its target column name.
+fn from_row(
+    ident: &syn::Ident,
+    engine: Engine,
+    model: &Backfill,
+    fields: &[(syn::Ident, syn::Type)],
+) -> TokenStream {
+    let pv = private();
+    let (_, row) = sqlx_types(engine);
+    let reads = model.columns.iter().zip(fields).map(|(c, (field, _))| {
+        let column = &c.column;
+        quote!(#field: #pv::sqlx::Row::try_get(row, #column)?)
+    });
+    quote! {
+        #[automatically_derived]
+        impl<'r> #pv::sqlx::FromRow<'r, #row> for #ident {
+            fn from_row(row: &'r #row) -> ::core::result::Result<Self, #pv::sqlx::Error> {
+                ::core::result::Result::Ok(Self { #(#reads,)* })
+            }
+        }
+    }
+}
+
+/// A compile-time assertion per field that its type can be bound and read on `engine`, spanned
+/// at the field's type so the compiler names it.
+fn bindable(engine: Engine, fields: &[(syn::Ident, syn::Type)]) -> TokenStream {
+    let pv = private();
+    let (db, _) = sqlx_types(engine);
+    let assert_fn = format_ident!("assert_bindable_on_{}", engine.name());
+    let calls = fields
+        .iter()
+        .map(|(_, ty)| quote_spanned!(ty.span()=> #assert_fn::<#ty>();));
+    quote! {
+        #[automatically_derived]
+        const _: () = {
+            fn #assert_fn<T>()
+            where
+                T: #pv::sqlx::Type<#db>
+                    + for<'q> #pv::sqlx::Encode<'q, #db>
+                    + for<'r> #pv::sqlx::Decode<'r, #db>,
+            {
+            }
+            fn assert_fields() {
+                #(#calls)*
+            }
+        };
+    }
+}

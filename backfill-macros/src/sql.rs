@@ -1,0 +1,991 @@
+//! Model + engine -> every statement of the `Statements` contract, as plain strings. Pure
+//! functions: unit-tested and snapshot-tested here without any proc-macro machinery.
+//!
+//! Every identifier is quoted for its engine; the user's expressions, filter and FROM clause
+//! are inserted as written (they were parsed and checked for every engine); values are never
+//! formatted in, only placeholders for the batch range and the limit.
+
+use crate::model::{Backfill, Column, Engine, KeyKind, Merge};
+
+/// A value bound into a statement: mirrors `backfill::__private::Param`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Param {
+    /// Part `i` of the cursor (exclusive lower bound).
+    Cursor(usize),
+    /// Part `i` of the batch's upper bound (inclusive).
+    Hi(usize),
+    /// The batch size.
+    Limit,
+}
+
+/// One statement and its binds, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stmt {
+    /// The SQL text.
+    pub sql: String,
+    /// What each placeholder binds.
+    pub params: Vec<Param>,
+}
+
+/// The first-range and next-range variants of a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ranged {
+    /// No lower bound.
+    pub first: Stmt,
+    /// `key > cursor`.
+    pub next: Stmt,
+}
+
+/// Every statement of one backfill on one engine, as in the runtime's `Statements`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statements {
+    /// The engine.
+    pub engine: Engine,
+    /// FNV-1a 64 of every statement, hex.
+    pub fingerprint: String,
+    /// The batch's upper bound.
+    pub bounds: Ranged,
+    /// The upsert of a range.
+    pub upsert: Ranged,
+    /// Recomputed rows missing from or different in the target.
+    pub verify_diff: Ranged,
+    /// Target keys in a range no source row produces.
+    pub verify_extra: Ranged,
+    /// Target keys above the last source key.
+    pub verify_extra_tail: Stmt,
+    /// Target rows in a range.
+    pub target_count: Ranged,
+    /// Target rows.
+    pub target_rows: Stmt,
+    /// Source rows with a NULL key.
+    pub null_keys: Stmt,
+    /// Smallest and largest first key part of the source.
+    pub key_span: Stmt,
+    /// The whole recompute as one upsert.
+    pub upsert_all: Stmt,
+}
+
+impl Statements {
+    /// Every statement with its runtime name, in the runtime's fixed order.
+    pub fn named(&self) -> Vec<(&'static str, &Stmt)> {
+        vec![
+            ("bounds (first batch)", &self.bounds.first),
+            ("bounds", &self.bounds.next),
+            ("upsert (first batch)", &self.upsert.first),
+            ("upsert", &self.upsert.next),
+            ("verify differences (first batch)", &self.verify_diff.first),
+            ("verify differences", &self.verify_diff.next),
+            ("verify extra keys (first batch)", &self.verify_extra.first),
+            ("verify extra keys", &self.verify_extra.next),
+            (
+                "verify extra keys (after the last key)",
+                &self.verify_extra_tail,
+            ),
+            (
+                "target rows in range (first batch)",
+                &self.target_count.first,
+            ),
+            ("target rows in range", &self.target_count.next),
+            ("target rows", &self.target_rows),
+            ("source rows with a NULL key", &self.null_keys),
+            ("source key span", &self.key_span),
+            ("single-statement recompute", &self.upsert_all),
+        ]
+    }
+}
+
+/// Quotes an identifier for `engine`: `"x"` (PostgreSQL, SQLite) or `` `x` `` (MySQL), the
+/// quote character doubled inside.
+pub fn quote_ident(engine: Engine, name: &str) -> String {
+    match engine {
+        Engine::MySql => format!("`{}`", name.replace('`', "``")),
+        Engine::Postgres | Engine::Sqlite => format!("\"{}\"", name.replace('"', "\"\"")),
+    }
+}
+
+/// Quotes a possibly schema-qualified table name: `a.b` -> `"a"."b"`.
+pub fn quote_table(engine: Engine, name: &str) -> String {
+    name.split('.')
+        .map(|part| quote_ident(engine, part.trim()))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// FNV-1a 64 of every statement's SQL and params, in the runtime's order, as 16 hex digits.
+pub fn fingerprint(statements: &Statements) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (name, stmt) in statements.named() {
+        let text = format!("{name}\0{}\0{:?}\0", stmt.sql, stmt.params);
+        for byte in text.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+/// Every statement of `model` for `engine`.
+pub fn statements(model: &Backfill, engine: Engine) -> Statements {
+    let w = Writer::new(model, engine);
+    let mut out = Statements {
+        engine,
+        fingerprint: String::new(),
+        bounds: w.ranged(|w, r| w.bounds(r), Range::Whole, Range::Above),
+        upsert: w.ranged(|w, r| w.upsert(r), Range::UpTo, Range::Between),
+        verify_diff: w.ranged(|w, r| w.verify_diff(r), Range::UpTo, Range::Between),
+        verify_extra: w.ranged(|w, r| w.verify_extra(r), Range::UpTo, Range::Between),
+        verify_extra_tail: w.stmt(|w, b| w.verify_extra(b), Range::Above),
+        target_count: w.ranged(|w, r| w.target_count(r), Range::UpTo, Range::Between),
+        target_rows: w.stmt(|w, _| w.target_rows(), Range::Whole),
+        null_keys: w.stmt(|w, _| w.null_keys(), Range::Whole),
+        key_span: w.stmt(|w, _| w.key_span(), Range::Whole),
+        upsert_all: w.stmt(|w, b| w.upsert(b), Range::Whole),
+    };
+    out.fingerprint = fingerprint(&out);
+    out
+}
+
+/// Which part of the key space a statement covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Range {
+    /// No key condition.
+    Whole,
+    /// `key <= hi` (the first batch).
+    UpTo,
+    /// `key > cursor AND key <= hi`.
+    Between,
+    /// `key > cursor` (bounds of a next batch, the tail after the last key).
+    Above,
+}
+
+/// Placeholders in the engine's syntax, recording what each binds.
+struct Binder {
+    engine: Engine,
+    params: Vec<Param>,
+}
+
+impl Binder {
+    fn bind(&mut self, param: Param) -> String {
+        match self.engine {
+            Engine::Postgres => {
+                let n = match self.params.iter().position(|p| *p == param) {
+                    Some(i) => i + 1,
+                    None => {
+                        self.params.push(param);
+                        self.params.len()
+                    }
+                };
+                format!("${n}")
+            }
+            Engine::MySql | Engine::Sqlite => {
+                self.params.push(param);
+                "?".to_string()
+            }
+        }
+    }
+}
+
+struct Writer<'m> {
+    m: &'m Backfill,
+    e: Engine,
+    keys: Vec<&'m Column>,
+}
+
+impl<'m> Writer<'m> {
+    fn new(m: &'m Backfill, e: Engine) -> Self {
+        Writer {
+            m,
+            e,
+            keys: m.key_columns().collect(),
+        }
+    }
+
+    fn ranged(
+        &self,
+        f: impl Fn(&Self, (Range, &mut Binder)) -> String,
+        first: Range,
+        next: Range,
+    ) -> Ranged {
+        Ranged {
+            first: self.stmt(&f, first),
+            next: self.stmt(&f, next),
+        }
+    }
+
+    fn stmt(&self, f: impl Fn(&Self, (Range, &mut Binder)) -> String, range: Range) -> Stmt {
+        let mut binder = Binder {
+            engine: self.e,
+            params: Vec::new(),
+        };
+        let sql = f(self, (range, &mut binder));
+        Stmt {
+            sql,
+            params: binder.params,
+        }
+    }
+
+    fn q(&self, name: &str) -> String {
+        quote_ident(self.e, name)
+    }
+
+    fn table(&self) -> String {
+        quote_table(self.e, &self.m.table)
+    }
+
+    /// The source expression of a column: as written, or the same-named source column.
+    fn source(&self, c: &Column) -> String {
+        match &c.exprs[self.e.index()] {
+            Some(expr) => expr.clone(),
+            None => self.q(&c.column),
+        }
+    }
+
+    fn key_sources(&self) -> Vec<String> {
+        self.keys.iter().map(|c| self.source(c)).collect()
+    }
+
+    fn key_alias(&self, i: usize) -> String {
+        self.q(&format!("__k{i}"))
+    }
+
+    fn cast(&self, expr: &str, kind: KeyKind) -> String {
+        match (self.e, kind) {
+            (Engine::Postgres, KeyKind::Int) => format!("CAST({expr} AS BIGINT)"),
+            (Engine::Postgres, KeyKind::Text) => format!("CAST({expr} AS TEXT)"),
+            (Engine::MySql, KeyKind::Int) => format!("CAST({expr} AS SIGNED)"),
+            (Engine::MySql, KeyKind::Text) => format!("CAST({expr} AS CHAR)"),
+            (Engine::Sqlite, _) => expr.to_string(),
+        }
+    }
+
+    fn kind(&self, i: usize) -> KeyKind {
+        self.keys[i].key.unwrap_or(KeyKind::Int)
+    }
+
+    /// `keys > cursor` (`strict_greater`) or `keys <= hi`, lexicographic for composite keys:
+    /// row values on PostgreSQL and SQLite, expanded on MySQL (index-friendly on MariaDB).
+    fn compare(&self, exprs: &[String], above: bool, b: &mut Binder) -> String {
+        let param = |i| {
+            if above {
+                Param::Cursor(i)
+            } else {
+                Param::Hi(i)
+            }
+        };
+        let (strict, last) = if above { (">", ">") } else { ("<", "<=") };
+        if exprs.len() == 1 {
+            return format!("{} {last} {}", exprs[0], b.bind(param(0)));
+        }
+        match self.e {
+            Engine::Postgres | Engine::Sqlite => {
+                let ps: Vec<String> = (0..exprs.len()).map(|i| b.bind(param(i))).collect();
+                format!("({}) {last} ({})", exprs.join(", "), ps.join(", "))
+            }
+            Engine::MySql => self.expanded(exprs, 0, strict, last, &param, b),
+        }
+    }
+
+    fn expanded(
+        &self,
+        exprs: &[String],
+        i: usize,
+        strict: &str,
+        last: &str,
+        param: &dyn Fn(usize) -> Param,
+        b: &mut Binder,
+    ) -> String {
+        if i == exprs.len() - 1 {
+            return format!("{} {last} {}", exprs[i], b.bind(param(i)));
+        }
+        let lt = format!("{} {strict} {}", exprs[i], b.bind(param(i)));
+        let eq = format!("{} = {}", exprs[i], b.bind(param(i)));
+        let rest = self.expanded(exprs, i + 1, strict, last, param, b);
+        format!("({lt} OR ({eq} AND {rest}))")
+    }
+
+    /// The key range over `exprs` (source key expressions or target key columns).
+    fn range(&self, exprs: &[String], range: Range, b: &mut Binder) -> Vec<String> {
+        match range {
+            Range::Whole => Vec::new(),
+            Range::UpTo => vec![self.compare(exprs, false, b)],
+            Range::Above => vec![self.compare(exprs, true, b)],
+            Range::Between => vec![self.compare(exprs, true, b), self.compare(exprs, false, b)],
+        }
+    }
+
+    /// ` WHERE (filter) AND k IS NOT NULL AND <range>` over the source.
+    fn source_where(&self, range: Range, b: &mut Binder) -> String {
+        let keys = self.key_sources();
+        let mut conds = Vec::new();
+        if let Some(filter) = &self.m.filter {
+            conds.push(format!("({filter})"));
+        }
+        conds.extend(keys.iter().map(|k| format!("{k} IS NOT NULL")));
+        conds.extend(self.range(&keys, range, b));
+        format!(" WHERE {}", conds.join(" AND "))
+    }
+
+    fn group_by(&self) -> String {
+        if self.m.grouped {
+            format!(" GROUP BY {}", self.key_sources().join(", "))
+        } else {
+            String::new()
+        }
+    }
+
+    fn from(&self) -> String {
+        format!(" FROM {}", self.m.from)
+    }
+
+    /// `SELECT DISTINCT` the next `Limit` keys, then the largest of them and how many.
+    fn bounds(&self, (range, b): (Range, &mut Binder)) -> String {
+        let keys = self.key_sources();
+        let aliases: Vec<String> = (0..keys.len()).map(|i| self.key_alias(i)).collect();
+        let inner_select: Vec<String> = keys
+            .iter()
+            .zip(&aliases)
+            .map(|(k, a)| format!("{k} AS {a}"))
+            .collect();
+        let source_where = self.source_where(range, b);
+        let limit = b.bind(Param::Limit);
+        let inner = format!(
+            "SELECT DISTINCT {}{}{} ORDER BY {} LIMIT {limit}",
+            inner_select.join(", "),
+            self.from(),
+            source_where,
+            aliases.join(", ")
+        );
+        let b_alias = self.q("__b");
+        let outer: Vec<String> = aliases
+            .iter()
+            .enumerate()
+            .map(|(i, a)| self.cast(&format!("{b_alias}.{a}"), self.kind(i)))
+            .collect();
+        let order: Vec<String> = aliases
+            .iter()
+            .map(|a| format!("{b_alias}.{a} DESC"))
+            .collect();
+        format!(
+            "SELECT {}, count(*) OVER () FROM ({inner}) AS {b_alias} ORDER BY {} LIMIT 1",
+            outer.join(", "),
+            order.join(", ")
+        )
+    }
+
+    fn insert_columns(&self) -> String {
+        self.m
+            .columns
+            .iter()
+            .map(|c| self.q(&c.column))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The recompute's SELECT list and source, shared by the upserts: `expr, ...` (aliased
+    /// when `alias` is set, as the MySQL derived table needs).
+    fn recompute(&self, alias: bool, range: Range, b: &mut Binder) -> String {
+        let select: Vec<String> = self
+            .m
+            .columns
+            .iter()
+            .map(|c| {
+                let src = self.source(c);
+                if alias {
+                    format!("{src} AS {}", self.q(&c.column))
+                } else {
+                    src
+                }
+            })
+            .collect();
+        let source_where = self.source_where(range, b);
+        format!(
+            "SELECT {}{}{}{}",
+            select.join(", "),
+            self.from(),
+            source_where,
+            self.group_by()
+        )
+    }
+
+    /// Columns the upsert updates, with how (`keep` and key columns are left out).
+    fn updated(&self) -> Vec<&'m Column> {
+        if self.m.write_once {
+            return Vec::new();
+        }
+        self.m
+            .value_columns()
+            .filter(|c| c.merge != Merge::Keep)
+            .collect()
+    }
+
+    /// The new value of an updated column, given how to name the stored and the new value.
+    fn merged(&self, c: &Column, old: &str, new: &str) -> String {
+        let (pick, nulls) = match (c.merge, self.e) {
+            (Merge::Greatest, Engine::Sqlite) => ("max", true),
+            (Merge::Least, Engine::Sqlite) => ("min", true),
+            (Merge::Greatest, _) => ("GREATEST", true),
+            (Merge::Least, _) => ("LEAST", true),
+            (Merge::Overwrite | Merge::Keep, _) => ("", false),
+        };
+        if nulls {
+            // GREATEST/LEAST are NULL on MySQL (and SQLite's max/min) as soon as one side
+            // is: COALESCE keeps the side that is not.
+            format!("COALESCE({pick}({old}, {new}), {old}, {new})")
+        } else {
+            new.to_string()
+        }
+    }
+
+    fn upsert(&self, (range, b): (Range, &mut Binder)) -> String {
+        let table = self.table();
+        let cols = self.insert_columns();
+        let updated = self.updated();
+        match self.e {
+            Engine::Postgres | Engine::Sqlite => {
+                let t = self.q("__t");
+                let excluded = if self.e == Engine::Postgres {
+                    "EXCLUDED"
+                } else {
+                    "excluded"
+                };
+                let select = self.recompute(false, range, b);
+                let conflict: Vec<String> = self.keys.iter().map(|c| self.q(&c.column)).collect();
+                let action = if updated.is_empty() {
+                    "DO NOTHING".to_string()
+                } else {
+                    let set: Vec<(String, String, String)> = updated
+                        .iter()
+                        .map(|c| {
+                            let col = self.q(&c.column);
+                            let value =
+                                self.merged(c, &format!("{t}.{col}"), &format!("{excluded}.{col}"));
+                            (col.clone(), format!("{t}.{col}"), value)
+                        })
+                        .collect();
+                    let assignments: Vec<String> =
+                        set.iter().map(|(c, _, v)| format!("{c} = {v}")).collect();
+                    // Only rows whose values change are rewritten: no new row version, no WAL.
+                    let guard = if self.e == Engine::Postgres {
+                        format!(
+                            "({}) IS DISTINCT FROM ({})",
+                            set.iter()
+                                .map(|(_, o, _)| o.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            set.iter()
+                                .map(|(_, _, v)| v.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    } else {
+                        set.iter()
+                            .map(|(_, o, v)| format!("{o} IS NOT {v}"))
+                            .collect::<Vec<_>>()
+                            .join(" OR ")
+                    };
+                    format!("DO UPDATE SET {} WHERE {guard}", assignments.join(", "))
+                };
+                format!(
+                    "INSERT INTO {table} AS {t} ({cols}) {select} ON CONFLICT ({}) {action}",
+                    conflict.join(", ")
+                )
+            }
+            Engine::MySql => {
+                let n = self.q("n");
+                let select = self.recompute(true, range, b);
+                let outer: Vec<String> = self
+                    .m
+                    .columns
+                    .iter()
+                    .map(|c| format!("{n}.{}", self.q(&c.column)))
+                    .collect();
+                // The stored value is named through the table: a bare name would be ambiguous
+                // with the derived table's column of the same name.
+                let assignments: Vec<String> = if updated.is_empty() {
+                    // A no-op update, never INSERT IGNORE (which also ignores other errors).
+                    self.keys
+                        .iter()
+                        .take(1)
+                        .map(|c| {
+                            let col = self.q(&c.column);
+                            format!("{col} = {table}.{col}")
+                        })
+                        .collect()
+                } else {
+                    updated
+                        .iter()
+                        .map(|c| {
+                            let col = self.q(&c.column);
+                            let value =
+                                self.merged(c, &format!("{table}.{col}"), &format!("{n}.{col}"));
+                            format!("{col} = {value}")
+                        })
+                        .collect()
+                };
+                format!(
+                    "INSERT INTO {table} ({cols}) SELECT {} FROM ({select}) AS {n} ON DUPLICATE KEY UPDATE {}",
+                    outer.join(", "),
+                    assignments.join(", ")
+                )
+            }
+        }
+    }
+
+    /// Columns verify compares by value: overwritten ones (merged and kept columns, and every
+    /// column of write-once rows, are compared for presence only).
+    fn compared(&self) -> Vec<(usize, &'m Column)> {
+        if self.m.write_once {
+            return Vec::new();
+        }
+        self.m
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.key.is_none() && c.merge == Merge::Overwrite)
+            .collect()
+    }
+
+    fn distinct(&self, a: &str, b: &str) -> String {
+        match self.e {
+            Engine::Postgres => format!("{a} IS DISTINCT FROM {b}"),
+            Engine::MySql => format!("NOT ({a} <=> {b})"),
+            Engine::Sqlite => format!("{a} IS NOT {b}"),
+        }
+    }
+
+    fn target_keys(&self) -> Vec<String> {
+        let t = self.q("__t");
+        self.keys
+            .iter()
+            .map(|c| format!("{t}.{}", self.q(&c.column)))
+            .collect()
+    }
+
+    fn verify_diff(&self, (range, b): (Range, &mut Binder)) -> String {
+        let r = self.q("__r");
+        let t = self.q("__t");
+        let keys = self.key_sources();
+        let compared = self.compared();
+        let mut select: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{k} AS {}", self.key_alias(i)))
+            .collect();
+        select.extend(
+            compared
+                .iter()
+                .map(|(i, c)| format!("{} AS {}", self.source(c), self.q(&format!("__v{i}")))),
+        );
+        let source_where = self.source_where(range, b);
+        let inner = format!(
+            "SELECT {}{}{}{}",
+            select.join(", "),
+            self.from(),
+            source_where,
+            self.group_by()
+        );
+        let target_keys = self.target_keys();
+        let out: Vec<String> = (0..keys.len())
+            .map(|i| self.cast(&format!("{r}.{}", self.key_alias(i)), self.kind(i)))
+            .collect();
+        let on: Vec<String> = target_keys
+            .iter()
+            .enumerate()
+            .map(|(i, tk)| format!("{tk} = {r}.{}", self.key_alias(i)))
+            .collect();
+        let mut differs = vec![format!("{} IS NULL", target_keys[0])];
+        differs.extend(compared.iter().map(|(i, c)| {
+            self.distinct(
+                &format!("{r}.{}", self.q(&format!("__v{i}"))),
+                &format!("{t}.{}", self.q(&c.column)),
+            )
+        }));
+        let order: Vec<String> = (0..keys.len())
+            .map(|i| format!("{r}.{}", self.key_alias(i)))
+            .collect();
+        format!(
+            "SELECT {}, CASE WHEN {} IS NULL THEN 'missing' ELSE 'different' END FROM ({inner}) AS {r} LEFT JOIN {} AS {t} ON {} WHERE {} ORDER BY {}",
+            out.join(", "),
+            target_keys[0],
+            self.table(),
+            on.join(" AND "),
+            differs.join(" OR "),
+            order.join(", ")
+        )
+    }
+
+    fn verify_extra(&self, (range, b): (Range, &mut Binder)) -> String {
+        let t = self.q("__t");
+        let target_keys = self.target_keys();
+        let out: Vec<String> = target_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| self.cast(k, self.kind(i)))
+            .collect();
+        let mut conds = self.range(&target_keys, range, b);
+        let mut source_conds = Vec::new();
+        if let Some(filter) = &self.m.filter {
+            source_conds.push(format!("({filter})"));
+        }
+        source_conds.extend(
+            self.key_sources()
+                .iter()
+                .zip(&target_keys)
+                .map(|(s, tk)| format!("{s} = {tk}")),
+        );
+        conds.push(format!(
+            "NOT EXISTS (SELECT 1{} WHERE {})",
+            self.from(),
+            source_conds.join(" AND ")
+        ));
+        format!(
+            "SELECT {} FROM {} AS {t} WHERE {} ORDER BY {}",
+            out.join(", "),
+            self.table(),
+            conds.join(" AND "),
+            target_keys.join(", ")
+        )
+    }
+
+    fn target_count(&self, (range, b): (Range, &mut Binder)) -> String {
+        let t = self.q("__t");
+        let conds = self.range(&self.target_keys(), range, b);
+        format!(
+            "SELECT count(*) FROM {} AS {t} WHERE {}",
+            self.table(),
+            conds.join(" AND ")
+        )
+    }
+
+    fn target_rows(&self) -> String {
+        format!("SELECT count(*) FROM {}", self.table())
+    }
+
+    fn null_keys(&self) -> String {
+        let any_null: Vec<String> = self
+            .key_sources()
+            .iter()
+            .map(|k| format!("{k} IS NULL"))
+            .collect();
+        let any_null = any_null.join(" OR ");
+        match &self.m.filter {
+            Some(filter) => format!(
+                "SELECT count(*){} WHERE ({filter}) AND ({any_null})",
+                self.from()
+            ),
+            None => format!("SELECT count(*){} WHERE {any_null}", self.from()),
+        }
+    }
+
+    fn key_span(&self) -> String {
+        let first = self.source(self.keys[0]);
+        let kind = self.kind(0);
+        let filter = self
+            .m
+            .filter
+            .as_ref()
+            .map(|f| format!(" WHERE ({f})"))
+            .unwrap_or_default();
+        format!(
+            "SELECT {}, {}{}{filter}",
+            self.cast(&format!("min({first})"), kind),
+            self.cast(&format!("max({first})"), kind),
+            self.from()
+        )
+    }
+}
+
+/// All statements as text, for review and snapshots.
+#[cfg(test)]
+pub fn render(statements: &Statements) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "-- {} (fingerprint {})",
+        statements.engine.display_name(),
+        statements.fingerprint
+    );
+    for (name, stmt) in statements.named() {
+        let _ = writeln!(out, "\n-- {name}; binds {:?}\n{};", stmt.params, stmt.sql);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Backfill, Column, Engine, KeyKind, Merge};
+
+    fn col(field: &str, expr: Option<&str>) -> Column {
+        Column {
+            field: field.to_string(),
+            column: field.to_string(),
+            rust_type: "i64".to_string(),
+            key: None,
+            merge: Merge::Overwrite,
+            exprs: [expr, expr, expr].map(|e| e.map(str::to_string)),
+        }
+    }
+
+    fn key(field: &str, expr: Option<&str>, kind: KeyKind) -> Column {
+        Column {
+            key: Some(kind),
+            ..col(field, expr)
+        }
+    }
+
+    fn backfill(table: &str, from: &str, columns: Vec<Column>) -> Backfill {
+        Backfill {
+            name: "T".to_string(),
+            table: table.to_string(),
+            from: from.to_string(),
+            filter: None,
+            job: table.to_string(),
+            batch_size: None,
+            write_once: false,
+            allow_other_unique_keys: false,
+            grouped: false,
+            engines: Engine::ALL.to_vec(),
+            columns,
+        }
+    }
+
+    fn user_stats() -> Backfill {
+        Backfill {
+            grouped: true,
+            filter: Some("kind <> 'test'".to_string()),
+            ..backfill(
+                "user_stats",
+                "events",
+                vec![
+                    key("user_id", None, KeyKind::Int),
+                    col("event_count", Some("count(*)")),
+                    col("total_amount", Some("sum(amount)")),
+                    col("last_seen", Some("max(created_at)")),
+                ],
+            )
+        }
+    }
+
+    fn copy() -> Backfill {
+        backfill(
+            "orders_copy",
+            "orders o",
+            vec![
+                key("id", Some("o.id"), KeyKind::Int),
+                col("total", Some("o.total")),
+                col("status", None),
+            ],
+        )
+    }
+
+    fn region_revenue() -> Backfill {
+        Backfill {
+            grouped: true,
+            filter: Some("o.status <> 'cancelled'".to_string()),
+            ..backfill(
+                "reports.region_revenue",
+                "orders o JOIN shops s ON s.id = o.shop_id",
+                vec![
+                    key("shop_id", Some("o.shop_id"), KeyKind::Int),
+                    key("region", Some("s.region"), KeyKind::Text),
+                    col("orders", Some("count(*)")),
+                    col("revenue", Some("sum(o.total)")),
+                ],
+            )
+        }
+    }
+
+    fn shop_seen() -> Backfill {
+        let merged = |f, e, m| Column {
+            merge: m,
+            ..col(f, Some(e))
+        };
+        Backfill {
+            grouped: true,
+            ..backfill(
+                "shop_seen",
+                "orders",
+                vec![
+                    key("shop_id", None, KeyKind::Int),
+                    merged("biggest", "max(total)", Merge::Greatest),
+                    merged("smallest", "min(total)", Merge::Least),
+                    merged("note", "'first seen by backfill'", Merge::Keep),
+                    col("orders", Some("count(*)")),
+                ],
+            )
+        }
+    }
+
+    fn shop_settings() -> Backfill {
+        Backfill {
+            write_once: true,
+            ..backfill(
+                "shop_settings",
+                "shops",
+                vec![
+                    key("shop_id", Some("id"), KeyKind::Int),
+                    col("report_every", Some("'daily'")),
+                ],
+            )
+        }
+    }
+
+    fn reserved_names() -> Backfill {
+        let mut order = col("order_value", Some("total * 10"));
+        order.column = "order".to_string();
+        let mut label = col("label", None);
+        label.column = "Label".to_string();
+        backfill(
+            "UserStats",
+            "orders",
+            vec![key("id", None, KeyKind::Int), order, label],
+        )
+    }
+
+    fn snapshot(name: &str, model: &Backfill) {
+        for engine in Engine::ALL {
+            let text = render(&statements(model, engine));
+            insta::assert_snapshot!(format!("{name}_{}", engine.name()), text);
+        }
+    }
+
+    #[test]
+    fn snapshot_aggregate_mapping() {
+        snapshot("aggregate", &user_stats());
+    }
+
+    #[test]
+    fn snapshot_one_to_one_copy() {
+        snapshot("copy", &copy());
+    }
+
+    #[test]
+    fn snapshot_composite_key_join_and_filter() {
+        snapshot("composite_join_filter", &region_revenue());
+    }
+
+    #[test]
+    fn snapshot_merge_columns() {
+        snapshot("merge", &shop_seen());
+    }
+
+    #[test]
+    fn snapshot_on_conflict_nothing() {
+        snapshot("on_conflict_nothing", &shop_settings());
+    }
+
+    #[test]
+    fn snapshot_reserved_and_mixed_case_identifiers() {
+        snapshot("reserved_identifiers", &reserved_names());
+    }
+
+    #[test]
+    fn identifiers_are_quoted_per_engine_with_the_quote_doubled() {
+        assert_eq!(quote_ident(Engine::Postgres, "a\"b"), "\"a\"\"b\"");
+        assert_eq!(quote_ident(Engine::MySql, "a`b"), "`a``b`");
+        assert_eq!(
+            quote_table(Engine::Sqlite, "s.UserStats"),
+            "\"s\".\"UserStats\""
+        );
+        assert_eq!(quote_table(Engine::MySql, "s.t"), "`s`.`t`");
+    }
+
+    #[test]
+    fn postgres_binds_each_param_once_and_mysql_repeats_them() {
+        let m = region_revenue();
+        let pg = statements(&m, Engine::Postgres);
+        assert_eq!(
+            pg.upsert.next.params,
+            [
+                Param::Cursor(0),
+                Param::Cursor(1),
+                Param::Hi(0),
+                Param::Hi(1)
+            ]
+        );
+        assert!(pg
+            .upsert
+            .next
+            .sql
+            .contains("(o.shop_id, s.region) > ($1, $2)"));
+        assert!(pg
+            .upsert
+            .next
+            .sql
+            .contains("(o.shop_id, s.region) <= ($3, $4)"));
+        let my = statements(&m, Engine::MySql);
+        assert_eq!(
+            my.upsert.next.params,
+            [
+                Param::Cursor(0),
+                Param::Cursor(0),
+                Param::Cursor(1),
+                Param::Hi(0),
+                Param::Hi(0),
+                Param::Hi(1)
+            ]
+        );
+        assert!(my
+            .upsert
+            .next
+            .sql
+            .contains("(o.shop_id > ? OR (o.shop_id = ? AND s.region > ?))"));
+        assert_eq!(my.bounds.first.params, [Param::Limit]);
+        assert_eq!(
+            statements(&m, Engine::Sqlite).bounds.next.params,
+            [Param::Cursor(0), Param::Cursor(1), Param::Limit]
+        );
+        for engine in Engine::ALL {
+            let s = statements(&m, engine);
+            for (name, stmt) in s.named() {
+                let holes = match engine {
+                    Engine::Postgres => (1..=9)
+                        .filter(|n| stmt.sql.contains(&format!("${n}")))
+                        .count(),
+                    _ => stmt.sql.matches('?').count(),
+                };
+                assert_eq!(holes, stmt.params.len(), "{engine:?} {name}: {}", stmt.sql);
+            }
+            assert!(s.key_span.params.is_empty());
+            assert!(s
+                .verify_extra_tail
+                .params
+                .iter()
+                .all(|p| matches!(p, Param::Cursor(_))));
+        }
+    }
+
+    #[test]
+    fn fingerprint_changes_with_the_sql_and_differs_per_engine() {
+        let a = statements(&user_stats(), Engine::Postgres);
+        let mut changed = user_stats();
+        changed.columns[2].exprs[0] = Some("sum(amount) * 2".to_string());
+        let b = statements(&changed, Engine::Postgres);
+        assert_eq!(a.fingerprint.len(), 16);
+        assert_ne!(a.fingerprint, b.fingerprint);
+        assert_ne!(
+            a.fingerprint,
+            statements(&user_stats(), Engine::Sqlite).fingerprint
+        );
+        assert_eq!(a, statements(&user_stats(), Engine::Postgres));
+    }
+
+    #[test]
+    fn write_once_and_keep_only_never_update() {
+        let s = statements(&shop_settings(), Engine::Postgres);
+        assert!(s
+            .upsert
+            .first
+            .sql
+            .ends_with("ON CONFLICT (\"shop_id\") DO NOTHING"));
+        let s = statements(&shop_settings(), Engine::MySql);
+        assert!(s
+            .upsert
+            .first
+            .sql
+            .ends_with("ON DUPLICATE KEY UPDATE `shop_id` = `shop_settings`.`shop_id`"));
+        assert!(!s.upsert.first.sql.contains("IGNORE"));
+    }
+}
