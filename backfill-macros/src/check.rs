@@ -12,6 +12,8 @@ use crate::model::{self, Engine, KeyKind, Merge};
 /// One SQL fragment the user wrote, parsed for every checked engine.
 struct Fragment<'a> {
     lit: &'a LitStr,
+    /// An idempotence error was reported for it: the grouping rule does not pile on.
+    reported: std::cell::Cell<bool>,
     /// The facts per engine that parsed (an engine that did not parse was reported).
     facts: Vec<(Engine, Facts)>,
 }
@@ -114,8 +116,9 @@ pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
                 no_subquery_reading_target(cx, frag, target);
             }
             if !reported {
-                no_own_column_in_larger_expression(cx, frag, &field.column);
+                reported = no_own_column_in_larger_expression(cx, frag, &field.column);
             }
+            frag.reported.set(reported);
             if !field.attrs.allow_volatile {
                 no_volatile_value(cx, frag, &field.column);
             }
@@ -258,7 +261,11 @@ fn parse_fragment<'a>(
             ),
         );
     }
-    Fragment { lit, facts }
+    Fragment {
+        lit,
+        reported: std::cell::Cell::new(false),
+        facts,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -468,15 +475,17 @@ fn no_subquery_reading_target(cx: &Ctxt, frag: &Fragment, target: &[String]) {
     }
 }
 
-fn no_own_column_in_larger_expression(cx: &Ctxt, frag: &Fragment, column: &str) {
-    let Some(facts) = frag.first() else { return };
+fn no_own_column_in_larger_expression(cx: &Ctxt, frag: &Fragment, column: &str) -> bool {
+    let Some(facts) = frag.first() else {
+        return false;
+    };
     // `expr = "total_amount"` alone copies the source column of that name: fine.
     if facts
         .single_column
         .as_ref()
         .is_some_and(|c| c.qualifier.is_empty())
     {
-        return;
+        return false;
     }
     if facts
         .unqualified
@@ -490,7 +499,9 @@ fn no_own_column_in_larger_expression(cx: &Ctxt, frag: &Fragment, column: &str) 
                 frag.lit.value()
             ),
         );
+        return true;
     }
+    false
 }
 
 fn no_volatile_value(cx: &Ctxt, frag: &Fragment, column: &str) {
@@ -712,7 +723,7 @@ fn grouping(cx: &Ctxt, input: &DeriveInput, fields: &[FieldInfo], engines: &[Eng
             }
             continue;
         }
-        for frag in &field.fragments {
+        for frag in field.fragments.iter().filter(|f| !f.reported.get()) {
             let Some(facts) = frag.first() else { continue };
             if let Some(r) = facts.outside_aggregate.iter().find(|r| !is_key_column(r)) {
                 let col = r.display();

@@ -1,10 +1,10 @@
 //! Tokens: the `Backfill` impl with the whole `Definition` as `'static` data, the inherent
-//! `run_backfill`/`check`/`verify`/`sql`/`definition` methods, `sqlx::FromRow` per engine and a
-//! bindability assertion per field and engine. Hygienic: every item is named by absolute path
+//! `run_backfill`/`check`/`verify`/`sql`/`definition` methods, and `sqlx::FromRow` per engine
+//! whose reads assert that every field's type binds on that engine. Hygienic: every item is named by absolute path
 //! through `::backfill::__private`, nothing is imported into the user's module.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields};
 
@@ -59,10 +59,6 @@ fn emit(input: &DeriveInput, model: &Backfill, fields: &[(syn::Ident, syn::Type)
         .iter()
         .filter(|e| model.engines.contains(e))
         .map(|e| from_row(ident, *e, model, fields));
-    let assertions = Engine::ALL
-        .iter()
-        .filter(|e| model.engines.contains(e))
-        .map(|e| bindable(*e, fields));
     let name = ident.to_string();
     let run_doc = format!(
         "Runs (or resumes) the `{name}` backfill into `{}` on `pool`: preflight, then one transaction per key range, the cursor committed with the data.",
@@ -125,8 +121,6 @@ fn emit(input: &DeriveInput, model: &Backfill, fields: &[(syn::Ident, syn::Type)
         }
 
         #(#from_rows)*
-
-        #(#assertions)*
     }
 }
 
@@ -279,7 +273,10 @@ fn sqlx_types(engine: Engine) -> (TokenStream, TokenStream) {
     }
 }
 
-/// `sqlx::FromRow` reading each field by its target column name.
+/// `sqlx::FromRow` reading each field by its target column name. Every field is read through a
+/// `Bindable` bound (`sqlx::Type + Encode + Decode` for the engine), spanned at the field's
+/// type: a type that cannot be bound fails to compile with an error naming the type and the
+/// engine.
 fn from_row(
     ident: &syn::Ident,
     engine: Engine,
@@ -287,42 +284,46 @@ fn from_row(
     fields: &[(syn::Ident, syn::Type)],
 ) -> TokenStream {
     let pv = private();
-    let (_, row) = sqlx_types(engine);
-    let reads = model.columns.iter().zip(fields).map(|(c, (field, _))| {
+    let (db, row) = sqlx_types(engine);
+    let display = engine.display_name();
+    let message = format!("`{{Self}}` cannot be bound to or read from a {display} column");
+    let label = format!("no sqlx encoding of this type for {display}");
+    let note = format!(
+        "a backfill field needs `sqlx::Type + sqlx::Encode + sqlx::Decode` for {display}: use a type sqlx maps (integers, floats, String, bool, chrono types, Option of them), or leave {} out with `engines = \"...\"`",
+        engine.name()
+    );
+    let reads = model.columns.iter().zip(fields).map(|(c, (field, ty))| {
         let column = &c.column;
-        quote!(#field: #pv::sqlx::Row::try_get(row, #column)?)
+        let read = quote_spanned!(ty.span()=> read::<#ty>(row, #column)?);
+        quote!(#field: #read)
     });
     quote! {
         #[automatically_derived]
-        impl<'r> #pv::sqlx::FromRow<'r, #row> for #ident {
-            fn from_row(row: &'r #row) -> ::core::result::Result<Self, #pv::sqlx::Error> {
-                ::core::result::Result::Ok(Self { #(#reads,)* })
-            }
-        }
-    }
-}
-
-/// A compile-time assertion per field that its type can be bound and read on `engine`, spanned
-/// at the field's type so the compiler names it.
-fn bindable(engine: Engine, fields: &[(syn::Ident, syn::Type)]) -> TokenStream {
-    let pv = private();
-    let (db, _) = sqlx_types(engine);
-    let assert_fn = format_ident!("assert_bindable_on_{}", engine.name());
-    let calls = fields
-        .iter()
-        .map(|(_, ty)| quote_spanned!(ty.span()=> #assert_fn::<#ty>();));
-    quote! {
-        #[automatically_derived]
         const _: () = {
-            fn #assert_fn<T>()
-            where
-                T: #pv::sqlx::Type<#db>
-                    + for<'q> #pv::sqlx::Encode<'q, #db>
-                    + for<'r> #pv::sqlx::Decode<'r, #db>,
+            #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
+            trait Bindable<'r>:
+                #pv::sqlx::Type<#db>
+                + #pv::sqlx::Decode<'r, #db>
+                + for<'q> #pv::sqlx::Encode<'q, #db>
             {
             }
-            fn assert_fields() {
-                #(#calls)*
+            impl<'r, T> Bindable<'r> for T where
+                T: #pv::sqlx::Type<#db>
+                    + #pv::sqlx::Decode<'r, #db>
+                    + for<'q> #pv::sqlx::Encode<'q, #db>
+            {
+            }
+            fn read<'r, T: Bindable<'r>>(
+                row: &'r #row,
+                column: &str,
+            ) -> ::core::result::Result<T, #pv::sqlx::Error> {
+                <#row as #pv::sqlx::Row>::try_get(row, column)
+            }
+            #[automatically_derived]
+            impl<'r> #pv::sqlx::FromRow<'r, #row> for #ident {
+                fn from_row(row: &'r #row) -> ::core::result::Result<Self, #pv::sqlx::Error> {
+                    ::core::result::Result::Ok(Self { #(#reads,)* })
+                }
             }
         };
     }
