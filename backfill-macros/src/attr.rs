@@ -115,7 +115,7 @@ impl Field {
     pub fn column_name(&self) -> String {
         match &self.column {
             Some(lit) => lit.value(),
-            None => self.ident.to_string(),
+            None => syn::ext::IdentExt::unraw(&self.ident).to_string(),
         }
     }
 }
@@ -187,11 +187,9 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
                     job.set(&meta.path, lit);
                 }
                 "batch_size" => {
-                    let lit: LitInt = meta.value()?.parse().map_err(|e| {
-                        syn::Error::new(e.span(), "`batch_size` takes a positive integer, e.g. `batch_size = 1000`")
-                    })?;
-                    let n = lit.base10_parse::<u64>()?;
-                    batch_size.set(&meta.path, (n, lit));
+                    if let Some(parsed) = batch_size_value(cx, &meta)? {
+                        batch_size.set(&meta.path, parsed);
+                    }
                 }
                 "on_conflict" => {
                     let lit = string_value(&meta)?;
@@ -282,9 +280,6 @@ pub fn field(cx: &Ctxt, field: &syn::Field, ident: &Ident) -> Field {
                 }
                 "column" => {
                     let lit = string_value(&meta)?;
-                    if lit.value().trim().is_empty() {
-                        cx.error_spanned_by(&lit, "`column` is empty: name the target column, or leave it out to use the field name");
-                    }
                     column.set(&meta.path, lit);
                 }
                 "merge" => {
@@ -294,6 +289,14 @@ pub fn field(cx: &Ctxt, field: &syn::Field, ident: &Ident) -> Field {
                         "least" => Some(Merge::Least),
                         "keep" => Some(Merge::Keep),
                         "overwrite" => Some(Merge::Overwrite),
+                        "max" | "maximum" | "greater" => {
+                            cx.error_spanned_by(&lit, "unknown merge `max`: write `merge = \"greatest\"` (keeps the larger of the stored and the recomputed value, NULLs ignored)");
+                            None
+                        }
+                        "min" | "minimum" | "lesser" | "smallest" => {
+                            cx.error_spanned_by(&lit, "unknown merge `min`: write `merge = \"least\"` (keeps the smaller of the stored and the recomputed value, NULLs ignored)");
+                            None
+                        }
                         other => {
                             let relative = matches!(other, "add" | "sum" | "increment" | "append" | "concat" | "+" | "+=" | "-=" | "-" | "subtract");
                             let why = if relative {
@@ -415,6 +418,35 @@ fn sql_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<LitStr> {
     Ok(lit)
 }
 
+/// `batch_size = 1000`; anything else (a string, a negative number, a float) gets a message
+/// saying what to write. `Ok(None)` when the error was recorded.
+fn batch_size_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<(u64, LitInt)>> {
+    const WHAT: &str = "`batch_size` is the number of distinct keys per batch: write a positive integer such as `batch_size = 1000`, or leave it out for adaptive sizing";
+    let expr: syn::Expr = meta.value()?.parse()?;
+    match &expr {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(lit),
+            ..
+        }) => match lit.base10_parse::<u64>() {
+            Ok(n) => Ok(Some((n, lit.clone()))),
+            Err(_) => {
+                cx.error_spanned_by(lit, WHAT);
+                Ok(None)
+            }
+        },
+        _ => {
+            cx.error_spanned_by(
+                &expr,
+                format!(
+                    "`batch_size = {}`: {WHAT}",
+                    expr.to_token_stream().to_string().replace(' ', "")
+                ),
+            );
+            Ok(None)
+        }
+    }
+}
+
 fn flag(meta: &ParseNestedMeta) -> syn::Result<()> {
     if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
         let name = path_name(meta);
@@ -453,12 +485,23 @@ fn unknown_key(cx: &Ctxt, meta: &ParseNestedMeta, name: &str, place: &str, known
 /// The known name nearest to `name`, if it is a plausible typo.
 pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     let lower = name.to_ascii_lowercase();
-    known
+    let near = known
         .iter()
         .map(|k| (edit_distance(&lower, k), *k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 3) && *d < k.len())
         .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
+        .map(|(_, k)| k);
+    // `expression` for `expr`, `allow_volatile_fn` for `allow_volatile`.
+    near.or_else(|| {
+        known
+            .iter()
+            .find(|k| {
+                k.len() >= 3
+                    && lower.len() >= 3
+                    && (lower.starts_with(**k) || k.starts_with(&lower))
+            })
+            .copied()
+    })
 }
 
 /// Levenshtein distance over chars.
@@ -516,6 +559,7 @@ mod tests {
         assert_eq!(closest("batchsize", STRUCT_KEYS), Some("batch_size"));
         assert_eq!(closest("exp", FIELD_KEYS), Some("expr"));
         assert_eq!(closest("allow_volatil", FIELD_KEYS), Some("allow_volatile"));
+        assert_eq!(closest("expression", FIELD_KEYS), Some("expr"));
         assert_eq!(closest("wibble", FIELD_KEYS), None);
         assert_eq!(closest("x", FIELD_KEYS), None);
     }

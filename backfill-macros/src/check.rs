@@ -142,6 +142,7 @@ pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
         key_is_not_merged(cx, field);
         merge_needs_update(cx, field, &container);
     }
+    column_names_are_plain(cx, &fields);
     no_column_written_twice(cx, &fields);
     let grouped = grouping(cx, input, &fields, &checked);
 
@@ -195,7 +196,7 @@ fn model_column(field: &FieldInfo) -> model::Column {
             .map(LitStr::value)
     });
     model::Column {
-        field: f.ident.to_string(),
+        field: syn::ext::IdentExt::unraw(&f.ident).to_string(),
         column: field.column.clone(),
         rust_type: type_name(&f.ty),
         key: f.key.map(|_| key_kind(&f.ty).unwrap_or(KeyKind::Int)),
@@ -245,10 +246,19 @@ fn parse_fragment<'a>(
         };
         match parsed {
             Ok(f) => facts.push((engine, f)),
-            Err(err) => failures.push(format!("{}: {err}", engine.display_name())),
+            Err(err) => failures.push((engine, err)),
         }
     }
     if !failures.is_empty() {
+        let same = failures.iter().all(|(_, err)| *err == failures[0].1);
+        let failures: Vec<String> = if same && failures.len() > 1 {
+            vec![format!("every engine: {}", failures[0].1)]
+        } else {
+            failures
+                .iter()
+                .map(|(engine, err)| format!("{}: {err}", engine.display_name()))
+                .collect()
+        };
         let what = match kind {
             FragmentKind::Expr => "SQL expression",
             FragmentKind::From => "FROM clause",
@@ -339,14 +349,40 @@ fn required_table_and_from(
     let table = c.table.as_ref().and_then(|lit| {
         let value = lit.value();
         let parts: Vec<&str> = value.split('.').collect();
-        if value.trim().is_empty() || parts.iter().any(|p| p.trim().is_empty()) || parts.len() > 2 {
-            cx.error_spanned_by(lit, format!("`table = \"{value}\"` is not a table name: write `name` or `schema.name`, unquoted"));
+        if parts.len() > 2 || !parts.iter().all(|p| is_plain_identifier(p)) {
+            cx.error_spanned_by(
+                lit,
+                format!("`table = \"{value}\"` is not a table name: write `name` or `schema.name`, unquoted, each part letters, digits and `_` (the generated SQL quotes it for every engine)"),
+            );
             return None;
         }
         Some(value)
     });
     let from = c.from.as_ref().map(LitStr::value);
     (table, from)
+}
+
+/// A name the generated SQL can quote the same way on every engine.
+fn is_plain_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+}
+
+/// `column = "..."` names one target column.
+fn column_names_are_plain(cx: &Ctxt, fields: &[FieldInfo]) {
+    for field in fields {
+        if let Some(lit) = &field.attrs.column {
+            if !is_plain_identifier(&field.column) {
+                cx.error_spanned_by(
+                    lit,
+                    format!("`column = \"{}\"` is not a column name: write the target column unquoted, letters, digits and `_` (the generated SQL quotes it for every engine, so reserved words such as `order` are fine)", field.column),
+                );
+            }
+        }
+    }
 }
 
 fn batch_size_positive(cx: &Ctxt, c: &Container) {
