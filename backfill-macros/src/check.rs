@@ -12,6 +12,8 @@ use crate::model::{self, Engine, KeyKind, Merge};
 /// One SQL fragment the user wrote, parsed for every checked engine.
 struct Fragment<'a> {
     lit: &'a LitStr,
+    /// Engines it did not parse for (reported already).
+    failed: Vec<Engine>,
     /// An idempotence error was reported for it: the grouping rule does not pile on.
     reported: std::cell::Cell<bool>,
     /// The facts per engine that parsed (an engine that did not parse was reported).
@@ -251,7 +253,8 @@ fn parse_fragment<'a>(
     }
     if !failures.is_empty() {
         let same = failures.iter().all(|(_, err)| *err == failures[0].1);
-        let failures: Vec<String> = if same && failures.len() > 1 {
+        let failures: Vec<String> = if same && failures.len() > 1 && failures.len() == engines.len()
+        {
             vec![format!("every engine: {}", failures[0].1)]
         } else {
             failures
@@ -273,6 +276,7 @@ fn parse_fragment<'a>(
     }
     Fragment {
         lit,
+        failed: failures.iter().map(|(e, _)| *e).collect(),
         reported: std::cell::Cell::new(false),
         facts,
     }
@@ -672,9 +676,19 @@ fn no_column_written_twice(cx: &Ctxt, fields: &[FieldInfo]) {
 /// Whether the mapping is grouped (any non-key value aggregates); in a grouped mapping every
 /// non-key column must be aggregated or be a key expression.
 fn grouping(cx: &Ctxt, input: &DeriveInput, fields: &[FieldInfo], engines: &[Engine]) -> bool {
+    // An engine some fragment did not parse for was reported already and has no facts.
+    let engines: Vec<Engine> = engines
+        .iter()
+        .copied()
+        .filter(|e| {
+            !fields
+                .iter()
+                .any(|f| f.fragments.iter().any(|x| x.failed.contains(e)))
+        })
+        .collect();
     let mut grouped_on = Vec::new();
     let mut first_aggregate: Option<(String, String)> = None;
-    for &engine in engines {
+    for &engine in &engines {
         let aggregate = fields.iter().filter(|f| !f.is_key()).find_map(|f| {
             f.fragments.iter().find_map(|frag| {
                 frag.facts

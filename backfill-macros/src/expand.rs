@@ -274,7 +274,7 @@ fn sqlx_types(engine: Engine) -> (TokenStream, TokenStream) {
 }
 
 /// `sqlx::FromRow` reading each field by its target column name. Every field is read through a
-/// `Bindable` bound (`sqlx::Type + Encode + Decode` for the engine), spanned at the field's
+/// `__BackfillBindable` bound (names that cannot shadow the user's types) (`sqlx::Type + Encode + Decode` for the engine), spanned at the field's
 /// type: a type that cannot be bound fails to compile with an error naming the type and the
 /// engine.
 fn from_row(
@@ -294,26 +294,26 @@ fn from_row(
     );
     let reads = model.columns.iter().zip(fields).map(|(c, (field, ty))| {
         let column = &c.column;
-        let read = quote_spanned!(ty.span()=> read::<#ty>(row, #column)?);
+        let read = quote_spanned!(ty.span()=> __backfill_read::<#ty>(row, #column)?);
         quote!(#field: #read)
     });
     quote! {
         #[automatically_derived]
         const _: () = {
             #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
-            trait Bindable<'r>:
+            trait __BackfillBindable<'r>:
                 #pv::sqlx::Type<#db>
                 + #pv::sqlx::Decode<'r, #db>
                 + for<'q> #pv::sqlx::Encode<'q, #db>
             {
             }
-            impl<'r, T> Bindable<'r> for T where
+            impl<'r, T> __BackfillBindable<'r> for T where
                 T: #pv::sqlx::Type<#db>
                     + #pv::sqlx::Decode<'r, #db>
                     + for<'q> #pv::sqlx::Encode<'q, #db>
             {
             }
-            fn read<'r, T: Bindable<'r>>(
+            fn __backfill_read<'r, T: __BackfillBindable<'r>>(
                 row: &'r #row,
                 column: &str,
             ) -> ::core::result::Result<T, #pv::sqlx::Error> {
