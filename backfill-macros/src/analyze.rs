@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{
     Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectName, Query,
-    TableWithJoins, Value, Visit, Visitor,
+    TableFactor, TableWithJoins, Value, Visit, Visitor,
 };
 use sqlparser::dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
@@ -123,6 +123,8 @@ pub struct Facts {
     pub relations: Vec<Vec<String>>,
     /// MySQL's `VALUES(col)` calls, shown as written.
     pub values_calls: Vec<String>,
+    /// Tables of the top-level FROM clause (not of subqueries): name parts and alias.
+    pub tables: Vec<(Vec<String>, Option<String>)>,
     /// The whole fragment is a single column reference.
     pub single_column: Option<ColumnRef>,
 }
@@ -410,6 +412,21 @@ impl Visitor for Walker {
             .map(|i| i.value.clone())
             .collect();
         self.facts.relations.push(parts);
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+        if let (TableFactor::Table { name, alias, .. }, 0) = (factor, self.query_depth) {
+            let parts = name
+                .0
+                .iter()
+                .filter_map(|p| p.as_ident())
+                .map(|i| i.value.clone())
+                .collect();
+            self.facts
+                .tables
+                .push((parts, alias.as_ref().map(|a| a.name.value.clone())));
+        }
         ControlFlow::Continue(())
     }
 

@@ -126,6 +126,26 @@ pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
             }
         }
     }
+    if let (Some(from), Some(target)) = (&from_fragment, &target) {
+        let written: Vec<&str> = fields
+            .iter()
+            .filter(|f| !f.is_key())
+            .map(|f| f.column.as_str())
+            .collect();
+        let aliases = target_aliases(from, target);
+        if !aliases.is_empty() {
+            for field in &fields {
+                for frag in field.fragments.iter().filter(|f| !f.reported.get()) {
+                    let reported =
+                        no_written_column_read_from_target(cx, frag, &aliases, &written, target);
+                    frag.reported.set(reported);
+                }
+            }
+            if let Some(frag) = &filter_fragment {
+                no_written_column_read_from_target(cx, frag, &aliases, &written, target);
+            }
+        }
+    }
     if let Some(frag) = &filter_fragment {
         no_upsert_row_reference(cx, frag);
         if let Some(target) = &target {
@@ -500,6 +520,66 @@ fn no_upsert_row_reference(cx: &Ctxt, frag: &Fragment) -> bool {
         }
     }
     false
+}
+
+/// How the top-level `from` names the target table, when it reads it (a table recomputed in
+/// place from its own other columns, or the target joined in).
+fn target_aliases(from: &Fragment, target: &[String]) -> Vec<String> {
+    let Some(facts) = from.first() else {
+        return Vec::new();
+    };
+    facts
+        .tables
+        .iter()
+        .filter(|(parts, _)| names_target(parts, target))
+        .map(|(parts, alias)| {
+            alias
+                .clone()
+                .unwrap_or_else(|| parts.last().cloned().unwrap_or_default())
+        })
+        .collect()
+}
+
+/// With the target in `from`, a column the backfill writes is the value being replaced: reading
+/// it (through the target's alias, or unqualified) is a relative update in disguise.
+fn no_written_column_read_from_target(
+    cx: &Ctxt,
+    frag: &Fragment,
+    aliases: &[String],
+    written: &[&str],
+    target: &[String],
+) -> bool {
+    let Some(facts) = frag.first() else {
+        return false;
+    };
+    // `expr = "total"` alone writes the column back unchanged: harmless.
+    if facts
+        .single_column
+        .as_ref()
+        .is_some_and(|c| c.qualifier.is_empty())
+    {
+        return false;
+    }
+    let is_written = |c: &str| written.iter().any(|w| w.eq_ignore_ascii_case(c));
+    let through_alias = facts.qualified.iter().find(|r| {
+        r.qualifier.len() == 1
+            && aliases
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(&r.qualifier[0]))
+            && is_written(&r.column)
+    });
+    let read = through_alias
+        .map(ColumnRef::display)
+        .or_else(|| facts.unqualified.iter().find(|c| is_written(c)).cloned());
+    let Some(read) = read else { return false };
+    cx.error_spanned_by(
+        frag.lit,
+        format!(
+            "`{read}` reads a column this backfill writes, from the target table `{}` that `from` reads: that is the value being replaced, so a re-run builds on what the previous run wrote and the backfill is not idempotent; {ABSOLUTE_HINT}; read only columns the backfill does not write",
+            target.join(".")
+        ),
+    );
+    true
 }
 
 fn no_subquery_reading_target(cx: &Ctxt, frag: &Fragment, target: &[String]) {
@@ -916,6 +996,32 @@ mod tests {
         assert!(errs[0].contains("is generic"), "{errs:?}");
         let errs = errors(syn::parse_quote! { struct N { a: i64 } });
         assert_eq!(errs.len(), 3, "{errs:?}");
+    }
+
+    #[test]
+    fn target_joined_in_from_cannot_feed_written_columns() {
+        let errs = errors(syn::parse_quote! {
+            #[backfill(table = "user_stats", from = "events e JOIN user_stats s ON s.user_id = e.user_id")]
+            struct T {
+                #[backfill(key, expr = "e.user_id")] user_id: i64,
+                #[backfill(expr = "max(s.total) + sum(e.amount)")] total: i64,
+                #[backfill(expr = "max(s.region)")] region2: String,
+            }
+        });
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].starts_with("`s.total` reads a column this backfill writes"),
+            "{errs:?}"
+        );
+        // Recomputed in place from the table's other columns: fine.
+        assert!(errors(syn::parse_quote! {
+            #[backfill(table = "users", from = "users")]
+            struct U {
+                #[backfill(key)] id: i64,
+                #[backfill(expr = "lower(email)")] email_lower: String,
+            }
+        })
+        .is_empty());
     }
 
     #[test]
