@@ -1,1 +1,670 @@
-//! (being written)
+//! The batch loop, written once for every engine.
+//!
+//! One batch is one transaction ([`Run::transaction`]): lock the job's progress row and read
+//! the cursor from it, find the range's upper key, upsert the range, write the upper key as the
+//! new cursor, commit. A crash, a kill or a dropped future anywhere before the commit rolls the
+//! whole batch back, cursor included; a second worker on the same job waits on the row lock and
+//! then takes the next range. Around it, [`run`] handles registration, retries of transient
+//! errors with backoff, the shutdown signal, throttles, batch sizing and reporting.
+
+// `Error` is the crate's one public error type, large because its variants name tables,
+// columns and ranges; it is returned rarely, so it is not boxed.
+#![allow(clippy::result_large_err)]
+
+use std::time::{Duration, Instant};
+
+use crate::definition::{Definition, KeyKind, Merge, Ranged, Statements, Stmt};
+use crate::engine::{self, Col, Conn, Driver, Failure, Server, Timeouts};
+use crate::error::Error;
+use crate::options::{Progress, Report, RunOptions, StopReason};
+use crate::progress::{ProgressStore, Registration};
+use crate::sizing::BatchSizer;
+use crate::throttle::{describe_lag, RateLimit};
+use crate::value::{Key, KeyValue};
+
+/// Runs (or resumes) the backfill of `def` on `pool`. The caller has run the preflight.
+pub(crate) async fn run<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    stmts: &'static Statements,
+    options: RunOptions,
+) -> Result<Report, Error> {
+    let store = ProgressStore::<D>::new(def, &options)?;
+    let mut run = Run {
+        pool,
+        def,
+        stmts,
+        options: &options,
+        kinds: engine::key_kinds(def),
+        timeouts: Timeouts {
+            statement: options.statement_timeout,
+            lock: options.lock_timeout,
+        },
+        server: Server::default(),
+        started: Instant::now(),
+        sizer: BatchSizer::new(def, &options),
+        span: None,
+        last: None,
+        report: Report {
+            job: store.job().to_string(),
+            batches: 0,
+            keys: 0,
+            rows_written: 0,
+            retries: 0,
+            throttled: Duration::ZERO,
+            elapsed: Duration::ZERO,
+            resumed_from: None,
+            cursor: None,
+            null_keys: 0,
+            stop: StopReason::Done,
+        },
+        store,
+    };
+    run.server = run.server_info().await?;
+    match run.register().await? {
+        Registration::AlreadyDone { cursor } => {
+            tracing::info!(job = %run.report.job, "job already done; nothing to do (restart to run it again)");
+            run.report.resumed_from = cursor.clone();
+            run.report.cursor = cursor;
+            run.report.stop = StopReason::AlreadyDone;
+            run.report.elapsed = run.started.elapsed();
+            return Ok(run.report);
+        }
+        Registration::Resume { cursor } => {
+            run.report.resumed_from = cursor.clone();
+            run.report.cursor = cursor;
+        }
+    }
+    run.report.null_keys = run.count_null_keys().await?;
+    if run.report.null_keys > 0 {
+        tracing::warn!(job = %run.report.job, null_keys = run.report.null_keys, "source rows with a NULL key belong to no range and are skipped");
+    }
+    run.span = run.key_span().await?;
+    run.report.stop = run.batches().await?;
+    run.report.elapsed = run.started.elapsed();
+    tracing::info!(
+        job = %run.report.job,
+        stop = ?run.report.stop,
+        batches = run.report.batches,
+        keys = run.report.keys,
+        rows = run.report.rows_written,
+        retries = run.report.retries,
+        ms = run.report.elapsed.as_millis() as u64,
+        "backfill stopped"
+    );
+    Ok(run.report)
+}
+
+/// A committed batch.
+struct Batch {
+    lo: Option<Key>,
+    hi: Key,
+    keys: u64,
+    rows: u64,
+    took: Duration,
+}
+
+/// How a batch transaction ended.
+enum Outcome {
+    Committed(Batch),
+    /// No key above the cursor: this transaction marked the job done.
+    Exhausted,
+    /// Another worker finished the job while this one waited.
+    DoneElsewhere,
+}
+
+/// Why a batch transaction failed: a database error (maybe worth a retry) or a fatal one.
+enum Failed {
+    Db(sqlx::Error),
+    Fatal(Box<Error>),
+}
+
+impl From<sqlx::Error> for Failed {
+    fn from(e: sqlx::Error) -> Failed {
+        Failed::Db(e)
+    }
+}
+
+/// The range a failed batch had got to, for the error message.
+#[derive(Default)]
+struct RangeSeen {
+    lo: Option<Key>,
+    hi: Option<Key>,
+}
+
+struct Run<'a, D: Driver> {
+    pool: &'a sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    stmts: &'static Statements,
+    options: &'a RunOptions,
+    store: ProgressStore<D>,
+    kinds: Vec<KeyKind>,
+    timeouts: Timeouts,
+    server: Server,
+    started: Instant,
+    sizer: BatchSizer,
+    /// Smallest and largest source key of an integer first key column, for `fraction_done`.
+    span: Option<(i64, i64)>,
+    last: Option<(Option<Key>, Key, Duration)>,
+    report: Report,
+}
+
+impl<D: Driver> Run<'_, D> {
+    /// One batch = one transaction. Every early return drops `tx`, which rolls back the whole
+    /// batch, cursor included.
+    async fn transaction(
+        &self,
+        conn: &mut Conn<D>,
+        limit: u64,
+        seen: &mut RangeSeen,
+    ) -> Result<Outcome, Failed> {
+        let started = Instant::now();
+        let mut tx = D::begin_batch(conn, self.server, self.timeouts).await?;
+        let row = match self.store.lock(&mut tx).await? {
+            Some(row) => row.map_err(|e| Failed::Fatal(Box::new(e)))?,
+            None => return Err(Failed::Fatal(Box::new(self.lost_row()))),
+        };
+        if row.fingerprint != self.stmts.fingerprint {
+            return Err(Failed::Fatal(Box::new(
+                self.changed_by_another(row.fingerprint),
+            )));
+        }
+        if row.done {
+            tx.rollback().await?;
+            return Ok(Outcome::DoneElsewhere);
+        }
+        let lo = row.cursor;
+        seen.lo = lo.clone();
+        let Some((hi, keys)) = self.bounds(&mut tx, lo.as_ref(), limit).await? else {
+            self.store.mark_done(&mut tx).await?;
+            tx.commit().await?;
+            return Ok(Outcome::Exhausted);
+        };
+        seen.hi = Some(hi.clone());
+        let rows = self.upsert(&mut tx, lo.as_ref(), &hi, keys, limit).await?;
+        self.store.advance(&mut tx, &hi, rows, keys).await?;
+        tx.commit().await?;
+        Ok(Outcome::Committed(Batch {
+            lo,
+            hi,
+            keys,
+            rows,
+            took: started.elapsed(),
+        }))
+    }
+
+    /// Runs batches until the keys run out, `max_batches`, or the shutdown signal.
+    async fn batches(&mut self) -> Result<StopReason, Error> {
+        let shutdown = self.options.shutdown.clone();
+        loop {
+            if shutdown.is_cancelled() {
+                return Ok(StopReason::Shutdown);
+            }
+            if self.max_batches_reached() {
+                return Ok(StopReason::MaxBatches);
+            }
+            if !self.wait_for_lag().await? {
+                return Ok(StopReason::Shutdown);
+            }
+            // A shutdown during the batch lets it finish (it is short) and stops after it; a
+            // dropped future rolls it back.
+            let batch = match self.batch_with_retries(self.sizer.size()).await? {
+                None => return Ok(StopReason::Shutdown),
+                Some(Outcome::Exhausted | Outcome::DoneElsewhere) => {
+                    self.notify(None);
+                    return Ok(StopReason::Done);
+                }
+                Some(Outcome::Committed(batch)) => batch,
+            };
+            self.record(batch);
+            if shutdown.is_cancelled() {
+                return Ok(StopReason::Shutdown);
+            }
+            if self.max_batches_reached() {
+                return Ok(StopReason::MaxBatches);
+            }
+            if !self.rate_limit().await || !self.sleep(self.options.pause).await {
+                return Ok(StopReason::Shutdown);
+            }
+        }
+    }
+
+    /// One batch, retried on transient errors with exponential backoff and jitter. `None` when
+    /// the shutdown signal fired during a backoff (the failed batch was rolled back).
+    async fn batch_with_retries(&mut self, limit: u64) -> Result<Option<Outcome>, Error> {
+        let mut retries = 0;
+        loop {
+            let mut seen = RangeSeen::default();
+            let result = match self.pool.acquire().await {
+                Ok(mut conn) => {
+                    let result = self.transaction(&mut conn, limit, &mut seen).await;
+                    D::end_batch(&mut conn, self.server, self.timeouts).await;
+                    result
+                }
+                Err(e) => Err(Failed::Db(e)),
+            };
+            let error = match result {
+                Ok(outcome) => return Ok(Some(outcome)),
+                Err(Failed::Fatal(e)) => return Err(*e),
+                Err(Failed::Db(e)) => e,
+            };
+            let range = engine::describe_range(seen.lo.as_ref(), seen.hi.as_ref());
+            match D::classify(&error) {
+                Failure::Transient if retries < self.options.max_retries => {
+                    retries += 1;
+                    self.report.retries += 1;
+                    let wait = self.backoff(retries);
+                    tracing::warn!(job = %self.report.job, range = %range, retry = retries, wait_ms = wait.as_millis() as u64, error = %error, "batch failed with a transient error; rolled back, retrying");
+                    if !self.sleep(wait).await {
+                        return Ok(None);
+                    }
+                }
+                Failure::StatementTimeout => {
+                    return Err(Error::BatchTimeout {
+                        table: self.def.table.to_string(),
+                        range,
+                        timeout: self
+                            .timeouts
+                            .statement
+                            .map(|t| format!(" of {t:?}"))
+                            .unwrap_or_default(),
+                        source: error,
+                    })
+                }
+                failure => {
+                    let retried = if failure == Failure::Transient && retries > 0 {
+                        format!(" after {retries} retries")
+                    } else {
+                        String::new()
+                    };
+                    return Err(Error::Batch {
+                        table: self.def.table.to_string(),
+                        range,
+                        retried,
+                        source: error,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The range's upper key and its number of keys; `None` when no key is above `lo`.
+    async fn bounds(
+        &self,
+        conn: &mut Conn<D>,
+        lo: Option<&Key>,
+        limit: u64,
+    ) -> Result<Option<(Key, u64)>, Failed> {
+        let stmt = ranged(&self.stmts.bounds, lo);
+        let mut cols: Vec<Col> = self.kinds.iter().map(|k| Col::from(*k)).collect();
+        cols.push(Col::Int);
+        let rows = self.fetch(conn, stmt, lo, None, limit, &cols).await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let hi = engine::row_key(row, &self.kinds).ok_or_else(|| {
+            Failed::Fatal(Box::new(
+                self.misfit("the bounds statement returned a NULL key"),
+            ))
+        })?;
+        let keys = row[self.kinds.len()].int().unwrap_or(0);
+        Ok(Some((hi, u64::try_from(keys).unwrap_or(0))))
+    }
+
+    /// Upserts the range; returns the rows inserted or changed.
+    async fn upsert(
+        &self,
+        conn: &mut Conn<D>,
+        lo: Option<&Key>,
+        hi: &Key,
+        keys: u64,
+        limit: u64,
+    ) -> Result<u64, Failed> {
+        if self.skip_unchanged_ranges() && self.target_count(conn, lo, hi, limit).await? >= keys {
+            let diff = ranged(&self.stmts.verify_diff, lo);
+            let cols = [Col::from(self.kinds[0])];
+            if self
+                .fetch(conn, diff, lo, Some(hi), limit, &cols)
+                .await?
+                .is_empty()
+            {
+                return Ok(0);
+            }
+        }
+        let stmt = ranged(&self.stmts.upsert, lo);
+        let binds = self.binds(stmt, lo, Some(hi), limit)?;
+        if !D::DIALECT.counts_unchanged_rows {
+            return Ok(D::execute(conn, stmt.sql, &binds).await?);
+        }
+        // Affected rows count inserted 1, changed 2, unchanged 1: one per key plus the changed.
+        let before = self.target_count(conn, lo, hi, limit).await?;
+        let affected = D::execute(conn, stmt.sql, &binds).await?;
+        let after = self.target_count(conn, lo, hi, limit).await?;
+        let inserted = after.saturating_sub(before);
+        Ok((inserted + affected.saturating_sub(keys)).min(keys))
+    }
+
+    /// Whether a range already in the target is compared before it is upserted. Not with
+    /// greatest/least merges: `verify_diff` compares those for presence only.
+    fn skip_unchanged_ranges(&self) -> bool {
+        D::DIALECT.skip_unchanged_ranges
+            && !self.def.write_once
+            && !self
+                .def
+                .columns
+                .iter()
+                .any(|c| matches!(c.merge, Merge::Greatest | Merge::Least))
+    }
+
+    async fn target_count(
+        &self,
+        conn: &mut Conn<D>,
+        lo: Option<&Key>,
+        hi: &Key,
+        limit: u64,
+    ) -> Result<u64, Failed> {
+        let stmt = ranged(&self.stmts.target_count, lo);
+        let rows = self
+            .fetch(conn, stmt, lo, Some(hi), limit, &[Col::Int])
+            .await?;
+        let n = rows.first().and_then(|r| r[0].int()).unwrap_or(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn fetch(
+        &self,
+        conn: &mut Conn<D>,
+        stmt: &'static Stmt,
+        lo: Option<&Key>,
+        hi: Option<&Key>,
+        limit: u64,
+        cols: &[Col],
+    ) -> Result<Vec<engine::Row>, Failed> {
+        let binds = self.binds(stmt, lo, hi, limit)?;
+        Ok(D::fetch_all(conn, stmt.sql, &binds, cols).await?)
+    }
+
+    fn binds(
+        &self,
+        stmt: &Stmt,
+        lo: Option<&Key>,
+        hi: Option<&Key>,
+        limit: u64,
+    ) -> Result<Vec<engine::Value>, Failed> {
+        engine::bind_params(stmt.params, lo, hi, limit)
+            .map_err(|p| Failed::Fatal(Box::new(self.misfit(&p))))
+    }
+
+    fn misfit(&self, problem: &str) -> Error {
+        Error::Definition {
+            name: self.def.name.to_string(),
+            problem: problem.to_string(),
+        }
+    }
+
+    fn lost_row(&self) -> Error {
+        Error::ProgressTable {
+            table: self.options.progress_table.clone(),
+            problem: format!(
+                "lost the row of job `{}` during the run (was it reset concurrently?); run again to start over",
+                self.report.job
+            ),
+        }
+    }
+
+    fn changed_by_another(&self, stored: String) -> Error {
+        Error::FingerprintMismatch {
+            job: self.report.job.clone(),
+            stored,
+            current: self.stmts.fingerprint.to_string(),
+        }
+    }
+
+    /// Counts the batch in the report, the sizer, the log and the progress callback.
+    fn record(&mut self, batch: Batch) {
+        self.report.batches += 1;
+        self.report.keys += batch.keys;
+        self.report.rows_written += batch.rows;
+        self.report.cursor = Some(batch.hi.clone());
+        self.sizer.record(batch.keys, batch.took);
+        let range = engine::describe_range(batch.lo.as_ref(), Some(&batch.hi));
+        tracing::info!(
+            job = %self.report.job,
+            range = %range,
+            keys = batch.keys,
+            rows = batch.rows,
+            ms = batch.took.as_millis() as u64,
+            "batch committed"
+        );
+        self.last = Some((batch.lo, batch.hi, batch.took));
+        self.notify(None);
+    }
+
+    fn notify(&self, waiting: Option<String>) {
+        let Some(callback) = &self.options.on_progress else {
+            return;
+        };
+        let (last_range, last_batch_time) = match &self.last {
+            Some((lo, hi, took)) => (Some((lo.clone(), hi.clone())), *took),
+            None => (None, Duration::ZERO),
+        };
+        callback(&Progress {
+            job: self.report.job.clone(),
+            batches: self.report.batches,
+            keys: self.report.keys,
+            rows_written: self.report.rows_written,
+            cursor: self.report.cursor.clone(),
+            last_range,
+            last_batch_time,
+            batch_size: self.sizer.size(),
+            elapsed: self.started.elapsed(),
+            fraction_done: self.fraction_done(),
+            waiting,
+        });
+    }
+
+    fn fraction_done(&self) -> Option<f64> {
+        let (min, max) = self.span?;
+        let Some(cursor) = &self.report.cursor else {
+            return Some(0.0);
+        };
+        let KeyValue::Int(at) = cursor.0.first()? else {
+            return None;
+        };
+        let total = (max as f64 - min as f64) + 1.0;
+        Some(((*at as f64 - min as f64 + 1.0) / total).clamp(0.0, 1.0))
+    }
+
+    fn max_batches_reached(&self) -> bool {
+        self.options
+            .max_batches
+            .is_some_and(|max| self.report.batches >= max)
+    }
+
+    /// Waits while the lag probe reports more than the threshold; `false` if shut down.
+    async fn wait_for_lag(&mut self) -> Result<bool, Error> {
+        let Some(probe) = self.options.lag_probe.clone() else {
+            return Ok(true);
+        };
+        let mut failures = 0;
+        loop {
+            let waiting = match probe.lag().await {
+                Ok(Some(lag)) if lag > self.options.lag_threshold => describe_lag(lag),
+                Ok(_) => return Ok(true),
+                Err(e) if failures < self.options.max_retries => {
+                    failures += 1;
+                    tracing::warn!(job = %self.report.job, probe = %probe.describe(), error = %e, "lag probe failed; waiting");
+                    format!("{} unknown: {e}", probe.describe())
+                }
+                Err(e) => return Err(e),
+            };
+            self.notify(Some(waiting));
+            let started = Instant::now();
+            let slept = self.sleep(self.options.throttle_interval).await;
+            self.report.throttled += started.elapsed();
+            if !slept {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Waits until the run's average is back under `max_rows_per_sec`; `false` if shut down.
+    async fn rate_limit(&mut self) -> bool {
+        let Some(limit) = self.options.max_rows_per_sec.map(RateLimit::new) else {
+            return true;
+        };
+        let wait = limit.wait(
+            self.report.rows_written,
+            self.started.elapsed() - self.report.throttled,
+        );
+        if wait.is_zero() {
+            return true;
+        }
+        self.notify(Some("rate limit".to_string()));
+        let started = Instant::now();
+        let slept = self.sleep(wait).await;
+        self.report.throttled += started.elapsed();
+        slept
+    }
+
+    /// Sleeps unless the shutdown signal fires first; `false` if it did.
+    async fn sleep(&self, duration: Duration) -> bool {
+        if duration.is_zero() {
+            return !self.options.shutdown.is_cancelled();
+        }
+        tokio::select! {
+            _ = self.options.shutdown.cancelled() => false,
+            _ = tokio::time::sleep(duration) => true,
+        }
+    }
+
+    fn backoff(&self, retry: u32) -> Duration {
+        let exponent = i32::try_from(retry.saturating_sub(1).min(30)).unwrap_or(30);
+        let base = self.options.retry_backoff.as_secs_f64() * 2f64.powi(exponent);
+        Duration::from_secs_f64((base * (0.5 + fastrand::f64())).min(30.0))
+    }
+
+    async fn server_info(&self) -> Result<Server, Error> {
+        let mut conn = self.pool.acquire().await.map_err(|e| {
+            Error::database(
+                format!("connecting to {} for job `{}`", D::ENGINE, self.report.job),
+                e,
+            )
+        })?;
+        D::server(&mut conn)
+            .await
+            .map_err(|e| Error::database(format!("reading the {} server's version", D::ENGINE), e))
+    }
+
+    /// Registers the run in the progress table, retrying transient errors.
+    async fn register(&mut self) -> Result<Registration, Error> {
+        let mut retries = 0;
+        loop {
+            let result = match self.pool.acquire().await {
+                Ok(mut conn) => {
+                    let result = self
+                        .store
+                        .register(
+                            &mut conn,
+                            self.server,
+                            self.stmts.fingerprint,
+                            self.options.restart,
+                        )
+                        .await;
+                    D::end_batch(&mut conn, self.server, Timeouts::default()).await;
+                    result
+                }
+                Err(e) => Err(Error::database("connecting to register the job", e)),
+            };
+            match result {
+                Err(Error::Database { source, .. })
+                    if D::classify(&source) == Failure::Transient
+                        && retries < self.options.max_retries =>
+                {
+                    retries += 1;
+                    self.report.retries += 1;
+                    if !self.sleep(self.backoff(retries)).await {
+                        return Err(Error::database(
+                            "registering the job (shut down while retrying)",
+                            source,
+                        ));
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn count_null_keys(&self) -> Result<u64, Error> {
+        let stmt = &self.stmts.null_keys;
+        let mut conn = self.acquire("counting source rows with a NULL key").await?;
+        let rows = D::fetch_all(&mut conn, stmt.sql, &[], &[Col::Int])
+            .await
+            .map_err(|e| {
+                Error::database(
+                    format!(
+                        "counting the source rows of {} with a NULL key",
+                        self.def.table
+                    ),
+                    e,
+                )
+            })?;
+        Ok(rows
+            .first()
+            .and_then(|r| r[0].int())
+            .map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+    }
+
+    /// The source's smallest and largest integer first key, for `fraction_done`.
+    async fn key_span(&self) -> Result<Option<(i64, i64)>, Error> {
+        if self.kinds.first() != Some(&KeyKind::Int) || self.options.on_progress.is_none() {
+            return Ok(None);
+        }
+        let mut conn = self.acquire("reading the source key span").await?;
+        key_span::<D>(&mut conn, self.stmts, self.kinds[0])
+            .await
+            .map(|span| match span {
+                Some((KeyValue::Int(min), KeyValue::Int(max))) => Some((min, max)),
+                _ => None,
+            })
+            .map_err(|e| {
+                Error::database(
+                    format!("reading the key span of the source of {}", self.def.table),
+                    e,
+                )
+            })
+    }
+
+    async fn acquire(&self, doing: &str) -> Result<sqlx::pool::PoolConnection<D::Db>, Error> {
+        self.pool
+            .acquire()
+            .await
+            .map_err(|e| Error::database(format!("connecting to {} for {doing}", D::ENGINE), e))
+    }
+}
+
+/// The statement for a range starting after `lo` (or at the first key).
+pub(crate) fn ranged<'a>(stmts: &'a Ranged, lo: Option<&Key>) -> &'a Stmt {
+    match lo {
+        Some(_) => &stmts.next,
+        None => &stmts.first,
+    }
+}
+
+/// The smallest and largest source value of the first key column; `None` on an empty source.
+pub(crate) async fn key_span<D: Driver>(
+    conn: &mut Conn<D>,
+    stmts: &Statements,
+    kind: KeyKind,
+) -> Result<Option<(KeyValue, KeyValue)>, sqlx::Error> {
+    let rows = D::fetch_all(
+        conn,
+        stmts.key_span.sql,
+        &[],
+        &[Col::from(kind), Col::from(kind)],
+    )
+    .await?;
+    Ok(rows
+        .first()
+        .and_then(|r| Some((r[0].key_value()?, r[1].key_value()?))))
+}

@@ -126,6 +126,29 @@ pub enum Error {
         #[source]
         source: sqlx::Error,
     },
+    /// A batch hit the statement timeout: its range is too big for the timeout, so retrying
+    /// the same range would fail again.
+    #[error("batch of {table} with keys {range} exceeded the statement timeout{timeout}: the range is too big for it; lower the batch size (or let it adapt with `target_batch_time`), or raise `statement_timeout`; the job is resumable: {source}")]
+    BatchTimeout {
+        /// The target table.
+        table: String,
+        /// The key range, e.g. `> 100 and <= 200`.
+        range: String,
+        /// `" of 5s"`, or empty when the server's own timeout fired.
+        timeout: String,
+        /// The database error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The generated definition does not fit this runtime (a statement binds a value it cannot
+    /// have, or returns a shape the runtime does not expect).
+    #[error("the generated definition of {name} does not fit this runtime: {problem}; rebuild with matching versions of backfill-macros and backfill-runtime")]
+    Definition {
+        /// The struct.
+        name: String,
+        /// What does not fit.
+        problem: String,
+    },
     /// A database error outside a batch (connecting, preflight, progress table).
     #[error("{context}: {source}")]
     Database {

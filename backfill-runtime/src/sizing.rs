@@ -1,1 +1,165 @@
-//! (being written)
+//! Batch size: fixed when the options or the attribute set one (the options win), otherwise
+//! adaptive toward `target_batch_time` — halved at once when a batch takes more than twice the
+//! target (a slow batch holds locks and builds replica lag), grown by at most half when batches
+//! are quick, always within `min_batch_size..=max_batch_size`.
+
+use std::time::Duration;
+
+use crate::definition::Definition;
+use crate::options::RunOptions;
+
+/// Chooses the number of distinct keys of the next batch.
+#[derive(Debug, Clone)]
+pub(crate) struct BatchSizer {
+    size: u64,
+    adaptive: Option<Adaptive>,
+}
+
+#[derive(Debug, Clone)]
+struct Adaptive {
+    target: Duration,
+    min: u64,
+    max: u64,
+}
+
+impl BatchSizer {
+    /// A sizer for a run of `def` with `options`.
+    pub(crate) fn new(def: &Definition, options: &RunOptions) -> BatchSizer {
+        if let Some(fixed) = options.batch_size.or(def.batch_size) {
+            return BatchSizer {
+                size: fixed.max(1),
+                adaptive: None,
+            };
+        }
+        let min = options.min_batch_size.max(1);
+        let max = options.max_batch_size.max(min);
+        BatchSizer {
+            size: options.initial_batch_size.clamp(min, max),
+            adaptive: Some(Adaptive {
+                target: options.target_batch_time.max(Duration::from_millis(1)),
+                min,
+                max,
+            }),
+        }
+    }
+
+    /// The size of the next batch.
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Whether the size adapts to batch durations.
+    #[cfg(test)]
+    pub(crate) fn is_adaptive(&self) -> bool {
+        self.adaptive.is_some()
+    }
+
+    /// Learns from a committed batch of `keys` keys (fewer than asked at the end of the key
+    /// space) that took `took`.
+    pub(crate) fn record(&mut self, keys: u64, took: Duration) {
+        let Some(a) = &self.adaptive else {
+            return;
+        };
+        if took > a.target * 2 {
+            self.size = (self.size / 2).clamp(a.min, a.max);
+            return;
+        }
+        // A short last batch says nothing about the speed of a full one.
+        if keys < self.size || took >= a.target {
+            return;
+        }
+        let target = a.target.as_secs_f64();
+        let ratio = (target / took.as_secs_f64().max(1e-6)).min(1.5);
+        let grown = (self.size as f64 * ratio).round() as u64;
+        self.size = grown.max(self.size + 1).clamp(a.min, a.max);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(batch_size: Option<u64>) -> Definition {
+        Definition {
+            name: "T",
+            table: "t",
+            from: "s",
+            filter: None,
+            job: "t",
+            batch_size,
+            write_once: false,
+            allow_other_unique_keys: false,
+            grouped: false,
+            key: &[],
+            columns: &[],
+            postgres: None,
+            mysql: None,
+            sqlite: None,
+        }
+    }
+
+    fn adaptive() -> BatchSizer {
+        let options = RunOptions::default()
+            .target_batch_time(Duration::from_millis(100))
+            .batch_size_bounds(10, 1_000);
+        BatchSizer::new(
+            &def(None),
+            &RunOptions {
+                initial_batch_size: 100,
+                ..options
+            },
+        )
+    }
+
+    #[test]
+    fn options_win_over_the_attribute_and_stay_fixed() {
+        let mut sizer = BatchSizer::new(&def(Some(50)), &RunOptions::default().batch_size(70));
+        assert_eq!(sizer.size(), 70);
+        assert!(!sizer.is_adaptive());
+        sizer.record(70, Duration::from_secs(10));
+        assert_eq!(sizer.size(), 70);
+        let sizer = BatchSizer::new(&def(Some(50)), &RunOptions::default());
+        assert_eq!(sizer.size(), 50);
+    }
+
+    #[test]
+    fn a_slow_batch_halves_the_size_at_once() {
+        let mut sizer = adaptive();
+        sizer.record(100, Duration::from_millis(201));
+        assert_eq!(sizer.size(), 50);
+        sizer.record(50, Duration::from_secs(5));
+        assert_eq!(sizer.size(), 25);
+    }
+
+    #[test]
+    fn quick_batches_grow_by_at_most_half() {
+        let mut sizer = adaptive();
+        sizer.record(100, Duration::from_millis(1));
+        assert_eq!(sizer.size(), 150);
+        sizer.record(150, Duration::from_millis(80));
+        assert_eq!(sizer.size(), 188);
+        // Between the target and twice the target: unchanged.
+        sizer.record(188, Duration::from_millis(150));
+        assert_eq!(sizer.size(), 188);
+    }
+
+    #[test]
+    fn sizes_stay_within_bounds() {
+        let mut sizer = adaptive();
+        for _ in 0..20 {
+            sizer.record(sizer.size(), Duration::from_micros(10));
+        }
+        assert_eq!(sizer.size(), 1_000);
+        for _ in 0..20 {
+            sizer.record(sizer.size(), Duration::from_secs(1));
+        }
+        assert_eq!(sizer.size(), 10);
+    }
+
+    #[test]
+    fn a_short_last_batch_does_not_grow_the_size() {
+        let mut sizer = adaptive();
+        sizer.record(3, Duration::from_millis(1));
+        assert_eq!(sizer.size(), 100);
+    }
+}

@@ -1,4 +1,14 @@
 //! Throttles: a rate limit and a replica-lag guard.
+//!
+//! The batch loop asks [`RateLimit`] how long to wait after each batch, and polls the
+//! [`LagProbe`] of [`RunOptions::lag_guard`](crate::RunOptions::lag_guard) before each batch,
+//! waiting (interruptibly) while the lag is above the threshold. Probes for PostgreSQL replicas
+//! ([`PgReplicaLag`]), a PostgreSQL primary ([`PgPrimaryLag`]) and MySQL/MariaDB replicas
+//! ([`MySqlReplicaLag`]) are included; any other measure can implement [`LagProbe`].
+
+// `Error` is the crate's one public error type, large because its variants name tables,
+// columns and ranges; it is returned rarely, so it is not boxed.
+#![allow(clippy::result_large_err)]
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,4 +22,281 @@ pub trait LagProbe: Send + Sync {
     fn lag(&self) -> Pin<Box<dyn Future<Output = Result<Option<Duration>, Error>> + Send + '_>>;
     /// What is probed, for logs and progress (`replica lag of 127.0.0.1:5433`).
     fn describe(&self) -> String;
+}
+
+/// A limit on rows written per second, averaged over the run: after a burst the run waits
+/// until its average is back under the limit.
+///
+/// ```
+/// use std::time::Duration;
+/// use backfill_runtime::throttle::RateLimit;
+///
+/// let limit = RateLimit::new(1_000);
+/// // 500 rows after 100 ms: at 1000 rows/s they should have taken 500 ms.
+/// assert_eq!(limit.wait(500, Duration::from_millis(100)), Duration::from_millis(400));
+/// assert_eq!(limit.wait(500, Duration::from_secs(1)), Duration::ZERO);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    rows_per_sec: u64,
+}
+
+impl RateLimit {
+    /// A limit of `rows_per_sec` rows per second (at least 1).
+    pub fn new(rows_per_sec: u64) -> RateLimit {
+        RateLimit {
+            rows_per_sec: rows_per_sec.max(1),
+        }
+    }
+
+    /// The limit in rows per second.
+    pub fn rows_per_sec(&self) -> u64 {
+        self.rows_per_sec
+    }
+
+    /// How long to wait after writing `rows` rows in `elapsed`, so the average stays under the
+    /// limit.
+    pub fn wait(&self, rows: u64, elapsed: Duration) -> Duration {
+        let due = Duration::from_secs_f64(rows as f64 / self.rows_per_sec as f64);
+        due.saturating_sub(elapsed)
+    }
+}
+
+/// Seconds as a `Duration`, treating negative or non-finite values as zero.
+fn seconds(secs: f64) -> Duration {
+    if secs.is_finite() && secs > 0.0 {
+        Duration::from_secs_f64(secs)
+    } else {
+        Duration::ZERO
+    }
+}
+
+/// The host and port of a URL, without credentials, for messages.
+fn server_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    rest.split(['/', '?']).next().unwrap_or(rest).to_string()
+}
+
+/// The replay lag of a PostgreSQL streaming replica, measured on the replica: the age of the
+/// last replayed transaction, or zero when replay has caught up with everything received (an
+/// idle primary sends nothing new, so the age alone would grow forever).
+#[cfg(feature = "postgres")]
+#[derive(Debug, Clone)]
+pub struct PgReplicaLag {
+    pool: sqlx::PgPool,
+    server: String,
+}
+
+#[cfg(feature = "postgres")]
+impl PgReplicaLag {
+    /// Connects (lazily, one connection) to the replica at `url`.
+    pub fn connect(url: &str) -> Result<PgReplicaLag, Error> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy(url)
+            .map_err(|e| {
+                Error::database(
+                    format!("replica URL for the lag guard ({})", server_of(url)),
+                    e,
+                )
+            })?;
+        Ok(PgReplicaLag {
+            pool,
+            server: server_of(url),
+        })
+    }
+
+    /// Uses an existing pool on the replica.
+    pub fn new(pool: sqlx::PgPool, name: impl Into<String>) -> PgReplicaLag {
+        PgReplicaLag {
+            pool,
+            server: name.into(),
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl LagProbe for PgReplicaLag {
+    fn lag(&self) -> Pin<Box<dyn Future<Output = Result<Option<Duration>, Error>> + Send + '_>> {
+        Box::pin(async move {
+            let secs: Option<f64> = sqlx::query_scalar(
+                "SELECT CASE \
+                   WHEN NOT pg_is_in_recovery() THEN NULL \
+                   WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 \
+                   ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) \
+                 END::float8",
+            )
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| {
+                Error::database(format!("measuring the replica lag of {}", self.server), e)
+            })?;
+            Ok(secs.map(seconds))
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("replica lag of {}", self.server)
+    }
+}
+
+/// The largest replay lag of the primary's streaming replicas (`pg_stat_replication`), measured
+/// on the primary; `None` when no replica is connected or all are idle and caught up.
+#[cfg(feature = "postgres")]
+#[derive(Debug, Clone)]
+pub struct PgPrimaryLag {
+    pool: sqlx::PgPool,
+}
+
+#[cfg(feature = "postgres")]
+impl PgPrimaryLag {
+    /// Measures on the primary reached by `pool` (the backfill's own pool will do).
+    pub fn new(pool: sqlx::PgPool) -> PgPrimaryLag {
+        PgPrimaryLag { pool }
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl LagProbe for PgPrimaryLag {
+    fn lag(&self) -> Pin<Box<dyn Future<Output = Result<Option<Duration>, Error>> + Send + '_>> {
+        Box::pin(async move {
+            let secs: Option<f64> = sqlx::query_scalar(
+                "SELECT EXTRACT(EPOCH FROM max(replay_lag))::float8 FROM pg_stat_replication",
+            )
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| Error::database("reading pg_stat_replication for the lag guard", e))?;
+            Ok(secs.map(seconds))
+        })
+    }
+
+    fn describe(&self) -> String {
+        "replay lag of the primary's replicas".to_string()
+    }
+}
+
+/// `Seconds_Behind_Master` of a MySQL/MariaDB replica (`SHOW SLAVE STATUS`); `None` when the
+/// server is not a replica or its SQL thread is not running.
+#[cfg(feature = "mysql")]
+#[derive(Debug, Clone)]
+pub struct MySqlReplicaLag {
+    pool: sqlx::MySqlPool,
+    server: String,
+}
+
+#[cfg(feature = "mysql")]
+impl MySqlReplicaLag {
+    /// Connects (lazily, one connection) to the replica at `url`.
+    pub fn connect(url: &str) -> Result<MySqlReplicaLag, Error> {
+        let pool = sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy(url)
+            .map_err(|e| {
+                Error::database(
+                    format!("replica URL for the lag guard ({})", server_of(url)),
+                    e,
+                )
+            })?;
+        Ok(MySqlReplicaLag {
+            pool,
+            server: server_of(url),
+        })
+    }
+
+    /// Uses an existing pool on the replica.
+    pub fn new(pool: sqlx::MySqlPool, name: impl Into<String>) -> MySqlReplicaLag {
+        MySqlReplicaLag {
+            pool,
+            server: name.into(),
+        }
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl LagProbe for MySqlReplicaLag {
+    fn lag(&self) -> Pin<Box<dyn Future<Output = Result<Option<Duration>, Error>> + Send + '_>> {
+        use sqlx::Row as _;
+        Box::pin(async move {
+            // The text protocol: SHOW statements are not preparable everywhere.
+            let rows = sqlx::raw_sql("SHOW SLAVE STATUS")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| {
+                    Error::database(
+                        format!("SHOW SLAVE STATUS on {} for the lag guard", self.server),
+                        e,
+                    )
+                })?;
+            let Some(row) = rows.first() else {
+                return Ok(None);
+            };
+            let secs: Option<i64> =
+                row.try_get_unchecked("Seconds_Behind_Master")
+                    .map_err(|e| {
+                        Error::database(
+                            format!("reading Seconds_Behind_Master of {}", self.server),
+                            e,
+                        )
+                    })?;
+            Ok(secs.map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0))))
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("replica lag of {}", self.server)
+    }
+}
+
+/// How a run's wait is shown in [`Progress::waiting`](crate::Progress::waiting):
+/// `replica lag 4.2s`.
+pub(crate) fn describe_lag(lag: Duration) -> String {
+    format!("replica lag {:.1}s", lag.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_averages_over_the_run() {
+        let limit = RateLimit::new(100);
+        assert_eq!(limit.wait(0, Duration::ZERO), Duration::ZERO);
+        assert_eq!(limit.wait(50, Duration::ZERO), Duration::from_millis(500));
+        assert_eq!(
+            limit.wait(200, Duration::from_millis(1_500)),
+            Duration::from_millis(500)
+        );
+        // Ahead of the limit after a slow stretch: no wait, however large the next batch was.
+        assert_eq!(limit.wait(200, Duration::from_secs(3)), Duration::ZERO);
+    }
+
+    #[test]
+    fn rate_limit_of_zero_means_one_row_per_second() {
+        let limit = RateLimit::new(0);
+        assert_eq!(limit.rows_per_sec(), 1);
+        assert_eq!(limit.wait(2, Duration::ZERO), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn lag_reads_like_the_progress_line() {
+        assert_eq!(
+            describe_lag(Duration::from_millis(4_240)),
+            "replica lag 4.2s"
+        );
+        assert_eq!(seconds(-1.0), Duration::ZERO);
+        assert_eq!(seconds(f64::NAN), Duration::ZERO);
+    }
+
+    #[test]
+    fn server_names_leave_credentials_out() {
+        assert_eq!(
+            server_of("postgres://u:secret@db-replica:5433/app?x=1"),
+            "db-replica:5433"
+        );
+        assert_eq!(
+            server_of("mysql://root@127.0.0.1:3306/test"),
+            "127.0.0.1:3306"
+        );
+    }
 }

@@ -1,6 +1,28 @@
 //! Verify: recompute every range read-only and compare with the target.
+//!
+//! Walks the same key ranges as a run (with a fixed size), asking the engine for the recomputed
+//! rows of each range that are missing from the target or differ from it (`verify_diff`) and the
+//! target keys in the range that no source row produces (`verify_extra`), then the target keys
+//! above the last source key (`verify_extra_tail`). Nothing is written, not even the progress
+//! table.
 
-use crate::value::Key;
+// `Error` is the crate's one public error type, large because its variants name tables,
+// columns and ranges; it is returned rarely, so it is not boxed.
+#![allow(clippy::result_large_err)]
+
+use std::fmt;
+
+use crate::batch::ranged;
+use crate::definition::{Definition, KeyKind};
+use crate::engine::{self, Col, Conn, Driver, Value};
+use crate::error::Error;
+use crate::value::{Key, KeyValue};
+
+/// How many keys each verify range holds.
+const VERIFY_RANGE: u64 = 1_000;
+
+/// How many sample keys each list keeps.
+const SAMPLES: usize = 10;
 
 /// What [`verify`](crate::pool::BackfillPool::verify) found.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -21,4 +43,229 @@ pub struct VerifyReport {
     pub extra_samples: Vec<Key>,
     /// Up to 10 differing keys.
     pub different_samples: Vec<Key>,
+}
+
+impl VerifyReport {
+    /// Whether the target is exactly what the source recomputes: nothing missing, extra or
+    /// different.
+    pub fn is_clean(&self) -> bool {
+        self.missing == 0 && self.extra == 0 && self.different == 0
+    }
+
+    fn sample(list: &mut Vec<Key>, key: Key) {
+        if list.len() < SAMPLES {
+            list.push(key);
+        }
+    }
+}
+
+fn write_samples(
+    f: &mut fmt::Formatter<'_>,
+    what: &str,
+    count: u64,
+    samples: &[Key],
+) -> fmt::Result {
+    if count == 0 {
+        return Ok(());
+    }
+    let keys: Vec<String> = samples.iter().map(Key::to_string).collect();
+    let more = if count > samples.len() as u64 {
+        ", ..."
+    } else {
+        ""
+    };
+    write!(f, "\n  {what}: {}{more}", keys.join(", "))
+}
+
+/// `303 target rows, 300 source keys: 12 missing, 15 extra, 30 different`, then sample keys of
+/// each kind on their own lines; `..., clean` when nothing differs.
+impl fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} target rows, {} source keys: ",
+            self.target_rows, self.source_keys
+        )?;
+        if self.is_clean() {
+            return f.write_str("clean");
+        }
+        write!(
+            f,
+            "{} missing, {} extra, {} different",
+            self.missing, self.extra, self.different
+        )?;
+        write_samples(f, "missing", self.missing, &self.missing_samples)?;
+        write_samples(f, "extra", self.extra, &self.extra_samples)?;
+        write_samples(f, "different", self.different, &self.different_samples)
+    }
+}
+
+/// A key below every key of these kinds but the very smallest (`i64::MIN`, `""`), so the
+/// tail statement (`key > cursor`) lists the target's keys when the source has none.
+fn floor_key(kinds: &[KeyKind]) -> Key {
+    Key(kinds
+        .iter()
+        .map(|k| match k {
+            KeyKind::Int => KeyValue::Int(i64::MIN),
+            KeyKind::Text => KeyValue::Text(String::new()),
+        })
+        .collect())
+}
+
+/// [`BackfillPool::verify`](crate::pool::BackfillPool::verify) on any engine.
+pub(crate) async fn verify<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+) -> Result<VerifyReport, Error> {
+    let stmts = engine::statements(def, D::ENGINE)?;
+    let kinds = engine::key_kinds(def);
+    let db = |doing: &str| {
+        let context = format!("verifying {} on {}: {doing}", def.table, D::ENGINE);
+        move |e| Error::database(context, e)
+    };
+    let misfit = |problem: String| Error::Definition {
+        name: def.name.to_string(),
+        problem,
+    };
+    let mut conn = pool.acquire().await.map_err(db("connecting"))?;
+    let conn: &mut Conn<D> = &mut conn;
+    let mut report = VerifyReport::default();
+
+    let rows = D::fetch_all(conn, stmts.target_rows.sql, &[], &[Col::Int])
+        .await
+        .map_err(db("counting target rows"))?;
+    report.target_rows = rows
+        .first()
+        .and_then(|r| r[0].int())
+        .map_or(0, |n| u64::try_from(n).unwrap_or(0));
+
+    let key_cols: Vec<Col> = kinds.iter().map(|k| Col::from(*k)).collect();
+    let mut bound_cols = key_cols.clone();
+    bound_cols.push(Col::Int);
+    let mut diff_cols = key_cols.clone();
+    diff_cols.push(Col::Text);
+
+    let mut cursor: Option<Key> = None;
+    loop {
+        let stmt = ranged(&stmts.bounds, cursor.as_ref());
+        let binds = engine::bind_params(stmt.params, cursor.as_ref(), None, VERIFY_RANGE)
+            .map_err(misfit)?;
+        let rows = D::fetch_all(conn, stmt.sql, &binds, &bound_cols)
+            .await
+            .map_err(db("finding the next range"))?;
+        let Some(row) = rows.first() else {
+            break;
+        };
+        let hi = engine::row_key(row, &kinds)
+            .ok_or_else(|| misfit("the bounds statement returned a NULL key".to_string()))?;
+        report.source_keys += row[kinds.len()]
+            .int()
+            .map_or(0, |n| u64::try_from(n).unwrap_or(0));
+
+        let stmt = ranged(&stmts.verify_diff, cursor.as_ref());
+        let binds = engine::bind_params(stmt.params, cursor.as_ref(), Some(&hi), VERIFY_RANGE)
+            .map_err(misfit)?;
+        for row in D::fetch_all(conn, stmt.sql, &binds, &diff_cols)
+            .await
+            .map_err(db("comparing a range"))?
+        {
+            let Some(key) = engine::row_key(&row, &kinds) else {
+                continue;
+            };
+            if row[kinds.len()].text() == Some("missing") {
+                report.missing += 1;
+                VerifyReport::sample(&mut report.missing_samples, key);
+            } else {
+                report.different += 1;
+                VerifyReport::sample(&mut report.different_samples, key);
+            }
+        }
+
+        let stmt = ranged(&stmts.verify_extra, cursor.as_ref());
+        let binds = engine::bind_params(stmt.params, cursor.as_ref(), Some(&hi), VERIFY_RANGE)
+            .map_err(misfit)?;
+        let extra = D::fetch_all(conn, stmt.sql, &binds, &key_cols)
+            .await
+            .map_err(db("looking for extra target keys in a range"))?;
+        count_extra(&mut report, extra, &kinds);
+        cursor = Some(hi);
+    }
+
+    // Target keys above the last source key. With no source key at all, every target row is
+    // extra: the count is exact, the samples come from below-everything cursor.
+    let no_source_keys = cursor.is_none();
+    let tail_cursor = cursor.unwrap_or_else(|| floor_key(&kinds));
+    let stmt = &stmts.verify_extra_tail;
+    let binds =
+        engine::bind_params(stmt.params, Some(&tail_cursor), None, VERIFY_RANGE).map_err(misfit)?;
+    let extra = D::fetch_all(conn, stmt.sql, &binds, &key_cols)
+        .await
+        .map_err(db(
+            "looking for extra target keys after the last source key",
+        ))?;
+    count_extra(&mut report, extra, &kinds);
+    if no_source_keys {
+        report.extra = report.target_rows;
+    }
+    Ok(report)
+}
+
+fn count_extra(report: &mut VerifyReport, rows: Vec<Vec<Value>>, kinds: &[KeyKind]) {
+    for row in rows {
+        report.extra += 1;
+        if let Some(key) = engine::row_key(&row, kinds) {
+            VerifyReport::sample(&mut report.extra_samples, key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: i64) -> Key {
+        Key(vec![KeyValue::Int(i)])
+    }
+
+    #[test]
+    fn a_clean_report_says_so() {
+        let report = VerifyReport {
+            target_rows: 300,
+            source_keys: 300,
+            ..VerifyReport::default()
+        };
+        assert!(report.is_clean());
+        assert_eq!(
+            report.to_string(),
+            "300 target rows, 300 source keys: clean"
+        );
+    }
+
+    #[test]
+    fn differences_read_with_counts_and_samples() {
+        let report = VerifyReport {
+            target_rows: 303,
+            source_keys: 300,
+            missing: 12,
+            extra: 1,
+            different: 2,
+            missing_samples: vec![key(4), key(9)],
+            extra_samples: vec![key(400)],
+            different_samples: vec![key(1), key(2)],
+        };
+        assert!(!report.is_clean());
+        assert_eq!(
+            report.to_string(),
+            "303 target rows, 300 source keys: 12 missing, 1 extra, 2 different\n  missing: 4, 9, ...\n  extra: 400\n  different: 1, 2"
+        );
+    }
+
+    #[test]
+    fn samples_stop_at_ten() {
+        let mut list = Vec::new();
+        for i in 0..25 {
+            VerifyReport::sample(&mut list, key(i));
+        }
+        assert_eq!(list.len(), 10);
+    }
 }

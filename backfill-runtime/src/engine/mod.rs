@@ -1,1 +1,411 @@
-//! (being written)
+//! Everything that differs per engine, behind one small trait ([`Driver`]): binding and decoding
+//! values, opening a batch transaction with its timeouts, classifying errors, the progress
+//! table's DDL and the catalog lookups the runtime itself needs. The batch loop, the progress
+//! store, verify and plan are written once against this trait.
+
+// `Error` is the crate's one public error type, large because its variants name tables,
+// columns and ranges; it is returned rarely, so it is not boxed.
+#![allow(clippy::result_large_err)]
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::definition::{Definition, Engine, KeyKind, Statements};
+use crate::error::Error;
+use crate::value::{Key, KeyValue};
+
+#[cfg(feature = "mysql")]
+pub(crate) mod mysql;
+pub(crate) mod plan;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
+#[cfg(feature = "sqlite")]
+pub(crate) mod sqlite;
+
+/// A value bound into a statement, or decoded from a result column.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    /// SQL NULL (decoded only; the runtime writes NULL as a literal).
+    Null,
+    /// An integer, bound and decoded as `i64`.
+    Int(i64),
+    /// Text.
+    Text(String),
+    /// A point in time (the progress table's timestamps).
+    Time(DateTime<Utc>),
+}
+
+impl Value {
+    pub(crate) fn int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn text(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn time(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Value::Time(t) => Some(*t),
+            _ => None,
+        }
+    }
+
+    /// The value as a key part, if it is one.
+    pub(crate) fn key_value(&self) -> Option<KeyValue> {
+        match self {
+            Value::Int(i) => Some(KeyValue::Int(*i)),
+            Value::Text(s) => Some(KeyValue::Text(s.clone())),
+            _ => None,
+        }
+    }
+}
+
+impl From<&KeyValue> for Value {
+    fn from(v: &KeyValue) -> Value {
+        match v {
+            KeyValue::Int(i) => Value::Int(*i),
+            KeyValue::Text(s) => Value::Text(s.clone()),
+        }
+    }
+}
+
+/// How a result column is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Col {
+    Int,
+    Text,
+    Time,
+}
+
+impl From<KeyKind> for Col {
+    fn from(kind: KeyKind) -> Col {
+        match kind {
+            KeyKind::Int => Col::Int,
+            KeyKind::Text => Col::Text,
+        }
+    }
+}
+
+/// A decoded result row, one [`Value`] per requested [`Col`].
+pub(crate) type Row = Vec<Value>;
+
+/// What a failed statement means for the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// Deadlock, serialization failure, lock wait timeout, dropped connection: retry the batch.
+    Transient,
+    /// The statement timeout fired: the batch is too big for it; retrying would time out again.
+    StatementTimeout,
+    /// Anything else: stop.
+    Permanent,
+}
+
+/// Behaviour flags of an engine's SQL.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dialect {
+    /// The affected-row count of the upsert includes unchanged rows (MySQL's CLIENT_FOUND_ROWS:
+    /// inserted 1, changed 2, unchanged 1), so rows written are counted as the growth of the
+    /// range's target rows plus `affected - keys`.
+    pub counts_unchanged_rows: bool,
+    /// `ON CONFLICT DO UPDATE ... WHERE` still locks and WAL-logs every matched row, so a range
+    /// that already holds target rows is compared first (`verify_diff`) and skipped when equal.
+    pub skip_unchanged_ranges: bool,
+    /// Prefix that makes a statement show its plan without running it.
+    pub explain: &'static str,
+    /// Appended to the progress row's SELECT to lock it (empty on SQLite, whose
+    /// `BEGIN IMMEDIATE` already holds the database's write lock).
+    pub row_lock: &'static str,
+    /// Placeholders are `$1, $2, ...` rather than `?`.
+    pub numbered_params: bool,
+}
+
+/// Per-batch timeouts from the run options.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Timeouts {
+    pub statement: Option<Duration>,
+    pub lock: Option<Duration>,
+}
+
+/// What the runtime learned about the server once per run.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Server {
+    /// MySQL protocol: the server is MariaDB (`max_statement_time` instead of
+    /// `max_execution_time`).
+    pub mariadb: bool,
+    /// SQLite: the connections' busy timeout, restored after a batch that changed it.
+    pub busy_timeout_ms: Option<i64>,
+}
+
+/// A table name, `name` or `schema.name`, unquoted as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TableName {
+    pub schema: Option<String>,
+    pub name: String,
+}
+
+impl TableName {
+    pub(crate) fn parse(written: &str) -> Result<TableName, Error> {
+        let invalid = || {
+            Error::Options(format!(
+                "table name {written:?} is not `name` or `schema.name`: use a plain name, optionally qualified by one schema"
+            ))
+        };
+        let parts: Vec<&str> = written.split('.').map(str::trim).collect();
+        match parts.as_slice() {
+            [name] if !name.is_empty() => Ok(TableName {
+                schema: None,
+                name: name.to_string(),
+            }),
+            [schema, name] if !schema.is_empty() && !name.is_empty() => Ok(TableName {
+                schema: Some(schema.to_string()),
+                name: name.to_string(),
+            }),
+            _ => Err(invalid()),
+        }
+    }
+}
+
+/// The columns and unique keys of an existing table.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TableShape {
+    pub columns: Vec<String>,
+    /// Each unique index (primary key included) as its column names.
+    pub unique_keys: Vec<Vec<String>>,
+}
+
+/// A connection of the driver's database.
+pub(crate) type Conn<D> = <<D as Driver>::Db as sqlx::Database>::Connection;
+
+/// What differs per engine. Implemented by unit types, one per engine feature.
+pub(crate) trait Driver: Send + Sync + 'static {
+    /// The sqlx database.
+    type Db: sqlx::Database;
+    /// The engine.
+    const ENGINE: Engine;
+    /// Its SQL's behaviour flags.
+    const DIALECT: Dialect;
+
+    /// Quotes one identifier.
+    fn quote_ident(ident: &str) -> String;
+
+    /// Quotes a possibly schema-qualified table name.
+    fn quote_table(table: &TableName) -> String {
+        match &table.schema {
+            Some(schema) => format!(
+                "{}.{}",
+                Self::quote_ident(schema),
+                Self::quote_ident(&table.name)
+            ),
+            None => Self::quote_ident(&table.name),
+        }
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS` of the progress table (already quoted).
+    fn progress_ddl(table: &str) -> String;
+
+    /// Appended to the progress row's INSERT so a concurrent insert of the same job is ignored.
+    fn insert_if_missing_suffix() -> String;
+
+    /// Runs a query and decodes the first `cols.len()` columns of every row.
+    fn fetch_all<'c>(
+        conn: &'c mut Conn<Self>,
+        sql: &'c str,
+        binds: &'c [Value],
+        cols: &'c [Col],
+    ) -> impl Future<Output = Result<Vec<Row>, sqlx::Error>> + Send + 'c;
+
+    /// Runs a statement; returns the affected rows.
+    fn execute<'c>(
+        conn: &'c mut Conn<Self>,
+        sql: &'c str,
+        binds: &'c [Value],
+    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'c;
+
+    /// Learns what the run needs to know about the server.
+    fn server(
+        conn: &mut Conn<Self>,
+    ) -> impl Future<Output = Result<Server, sqlx::Error>> + Send + '_;
+
+    /// Begins a batch transaction with its timeouts (and the write lock on SQLite).
+    fn begin_batch(
+        conn: &mut Conn<Self>,
+        server: Server,
+        timeouts: Timeouts,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'_, Self::Db>, sqlx::Error>> + Send;
+
+    /// Restores session settings a batch changed (best effort, after commit or rollback).
+    fn end_batch(
+        conn: &mut Conn<Self>,
+        server: Server,
+        timeouts: Timeouts,
+    ) -> impl Future<Output = ()> + Send + '_;
+
+    /// Whether an error is worth retrying.
+    fn classify(err: &sqlx::Error) -> Failure;
+
+    /// The table's columns and unique keys; `None` when it does not exist.
+    fn table_shape<'c>(
+        conn: &'c mut Conn<Self>,
+        table: &'c TableName,
+    ) -> impl Future<Output = Result<Option<TableShape>, sqlx::Error>> + Send + 'c;
+
+    /// The engine's plan of a statement, as text; runs nothing.
+    fn explain<'c>(
+        conn: &'c mut Conn<Self>,
+        sql: &'c str,
+        binds: &'c [Value],
+    ) -> impl Future<Output = Result<String, sqlx::Error>> + Send + 'c;
+}
+
+/// The statements of `def` for `engine`, or the error naming the struct and the engine.
+pub(crate) fn statements(
+    def: &'static Definition,
+    engine: Engine,
+) -> Result<&'static Statements, Error> {
+    def.statements(engine)
+        .ok_or_else(|| Error::EngineNotGenerated {
+            name: def.name.to_string(),
+            engine,
+        })
+}
+
+/// Rewrites `?` placeholders as `$1, $2, ...` when the engine numbers them. Only used on the
+/// runtime's own SQL (progress table), which has no `?` inside literals.
+pub(crate) fn placeholders<D: Driver>(sql: &str) -> String {
+    if !D::DIALECT.numbered_params {
+        return sql.to_string();
+    }
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The key kinds of a definition, in key order.
+pub(crate) fn key_kinds(def: &Definition) -> Vec<KeyKind> {
+    def.key.iter().map(|k| k.kind).collect()
+}
+
+/// Decodes the first `kinds.len()` values of a row as a key; `None` if any part is NULL.
+pub(crate) fn row_key(row: &[Value], kinds: &[KeyKind]) -> Option<Key> {
+    row.iter()
+        .take(kinds.len())
+        .map(Value::key_value)
+        .collect::<Option<Vec<_>>>()
+        .filter(|parts| parts.len() == kinds.len())
+        .map(Key)
+}
+
+/// A key range for messages: `> 100 and <= 200`, `<= 200`, `> 100`, `from the first key`.
+pub(crate) fn describe_range(lo: Option<&Key>, hi: Option<&Key>) -> String {
+    match (lo, hi) {
+        (Some(lo), Some(hi)) => format!("> {lo} and <= {hi}"),
+        (None, Some(hi)) => format!("<= {hi}"),
+        (Some(lo), None) => format!("> {lo}"),
+        (None, None) => "from the first key".to_string(),
+    }
+}
+
+/// Binds a statement's params from the cursor, the upper bound and the limit.
+pub(crate) fn bind_params(
+    params: &[crate::definition::Param],
+    cursor: Option<&Key>,
+    hi: Option<&Key>,
+    limit: u64,
+) -> Result<Vec<Value>, String> {
+    use crate::definition::Param;
+    params
+        .iter()
+        .map(|p| match p {
+            Param::Cursor(i) => cursor
+                .and_then(|k| k.0.get(*i))
+                .map(Value::from)
+                .ok_or_else(|| format!("statement binds cursor part {i} but there is none")),
+            Param::Hi(i) => hi
+                .and_then(|k| k.0.get(*i))
+                .map(Value::from)
+                .ok_or_else(|| format!("statement binds upper bound part {i} but there is none")),
+            Param::Limit => Ok(Value::Int(i64::try_from(limit).unwrap_or(i64::MAX))),
+        })
+        .collect()
+}
+
+/// Builds a [`TableShape`] from rows of (column) and rows of (unique index, column).
+pub(crate) fn shape_from_rows(columns: Vec<Row>, unique: Vec<Row>) -> TableShape {
+    let columns = columns
+        .iter()
+        .filter_map(|r| r.first().and_then(Value::text).map(str::to_string))
+        .collect();
+    let mut unique_keys: Vec<(String, Vec<String>)> = Vec::new();
+    for row in &unique {
+        let (Some(index), Some(column)) = (
+            row.first().and_then(Value::text),
+            row.get(1).and_then(Value::text),
+        ) else {
+            continue;
+        };
+        match unique_keys.iter_mut().find(|(name, _)| name == index) {
+            Some((_, cols)) => cols.push(column.to_string()),
+            None => unique_keys.push((index.to_string(), vec![column.to_string()])),
+        }
+    }
+    TableShape {
+        columns,
+        unique_keys: unique_keys.into_iter().map(|(_, cols)| cols).collect(),
+    }
+}
+
+/// A duration in whole milliseconds, at least 1.
+pub(crate) fn millis(d: Duration) -> u128 {
+    d.as_millis().max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_parse_with_and_without_schema() {
+        assert_eq!(
+            TableName::parse("backfill_progress").unwrap(),
+            TableName {
+                schema: None,
+                name: "backfill_progress".into()
+            }
+        );
+        assert_eq!(
+            TableName::parse("ops.progress").unwrap().schema.as_deref(),
+            Some("ops")
+        );
+        assert!(TableName::parse("a.b.c").is_err());
+        assert!(TableName::parse(".x").is_err());
+    }
+
+    #[test]
+    fn ranges_read_like_the_where_clause() {
+        let k = |i| Key(vec![KeyValue::Int(i)]);
+        assert_eq!(
+            describe_range(Some(&k(100)), Some(&k(200))),
+            "> 100 and <= 200"
+        );
+        assert_eq!(describe_range(None, Some(&k(200))), "<= 200");
+        assert_eq!(describe_range(Some(&k(5)), None), "> 5");
+    }
+}

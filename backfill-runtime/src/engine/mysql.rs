@@ -1,0 +1,330 @@
+//! MySQL/MariaDB: `?` placeholders, session timeouts (MariaDB `max_statement_time`, MySQL 8
+//! `max_execution_time`), error-number classification, `information_schema` lookups, and the
+//! [`BackfillPool`] impl for [`MySqlPool`].
+
+use std::future::Future;
+
+use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlDatabaseError, MySqlRow};
+use sqlx::query::Query;
+use sqlx::{Column as _, Connection, MySql, MySqlPool, Row as _, TypeInfo as _};
+
+use super::{Col, Dialect, Driver, Failure, Row, Server, TableName, TableShape, Timeouts, Value};
+use crate::definition::{Definition, Engine};
+use crate::error::Error;
+use crate::options::{JobStatus, Plan, Report, RunOptions};
+use crate::pool::BackfillPool;
+use crate::verify::VerifyReport;
+
+/// The MySQL/MariaDB driver.
+pub(crate) struct MySqlEngine;
+
+fn bind<'q>(q: Query<'q, MySql, MySqlArguments>, v: &'q Value) -> Query<'q, MySql, MySqlArguments> {
+    match v {
+        Value::Null => q.bind(None::<String>),
+        Value::Int(i) => q.bind(*i),
+        Value::Text(s) => q.bind(s.as_str()),
+        Value::Time(t) => q.bind(*t),
+    }
+}
+
+fn decode(row: &MySqlRow, cols: &[Col]) -> Result<Row, sqlx::Error> {
+    cols.iter()
+        .enumerate()
+        .map(|(i, col)| {
+            // Unchecked: `CAST(.. AS SIGNED)`, `count(*)` and catalog columns come back with
+            // widths, signedness and collations that vary by server; the value decodes alike.
+            Ok(match col {
+                Col::Int => row
+                    .try_get_unchecked::<Option<i64>, _>(i)?
+                    .map_or(Value::Null, Value::Int),
+                Col::Text => row
+                    .try_get_unchecked::<Option<String>, _>(i)?
+                    .map_or(Value::Null, Value::Text),
+                Col::Time => row
+                    .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?
+                    .map_or(Value::Null, Value::Time),
+            })
+        })
+        .collect()
+}
+
+/// One cell of an EXPLAIN row as text, whatever its type.
+fn cell_text(row: &MySqlRow, i: usize) -> String {
+    let type_name = row.columns()[i].type_info().name().to_ascii_uppercase();
+    let text = if type_name.contains("INT") {
+        if type_name.contains("UNSIGNED") {
+            row.try_get_unchecked::<Option<u64>, _>(i)
+                .ok()
+                .flatten()
+                .map(|v| v.to_string())
+        } else {
+            row.try_get_unchecked::<Option<i64>, _>(i)
+                .ok()
+                .flatten()
+                .map(|v| v.to_string())
+        }
+    } else if type_name.contains("DOUBLE") || type_name.contains("FLOAT") {
+        row.try_get_unchecked::<Option<f64>, _>(i)
+            .ok()
+            .flatten()
+            .map(|v| v.to_string())
+    } else {
+        row.try_get_unchecked::<Option<String>, _>(i).ok().flatten()
+    };
+    text.unwrap_or_else(|| "NULL".to_string())
+}
+
+/// Whole seconds, at least 1 (`innodb_lock_wait_timeout` takes no fraction).
+fn whole_seconds(d: std::time::Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0).max(u64::from(d.as_secs() == 0))
+}
+
+impl Driver for MySqlEngine {
+    type Db = MySql;
+    const ENGINE: Engine = Engine::MySql;
+    const DIALECT: Dialect = Dialect {
+        counts_unchanged_rows: true,
+        skip_unchanged_ranges: false,
+        explain: "EXPLAIN ",
+        row_lock: " FOR UPDATE",
+        numbered_params: false,
+    };
+
+    fn quote_ident(ident: &str) -> String {
+        format!("`{}`", ident.replace('`', "``"))
+    }
+
+    fn progress_ddl(table: &str) -> String {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} (\
+             `job` VARCHAR(191) NOT NULL, \
+             `shard` INT NOT NULL DEFAULT 0, \
+             `fingerprint` VARCHAR(191) NOT NULL, \
+             `cursor` TEXT NULL, \
+             `status` VARCHAR(32) NOT NULL, \
+             `rows_written` BIGINT NOT NULL DEFAULT 0, \
+             `batches` BIGINT NOT NULL DEFAULT 0, \
+             `keys` BIGINT NOT NULL DEFAULT 0, \
+             `started_at` DATETIME(6) NOT NULL, \
+             `updated_at` DATETIME(6) NOT NULL, \
+             `finished_at` DATETIME(6) NULL, \
+             PRIMARY KEY (`job`, `shard`)) ENGINE=InnoDB"
+        )
+    }
+
+    fn insert_if_missing_suffix() -> String {
+        // Not INSERT IGNORE, which would also turn real errors into warnings.
+        " ON DUPLICATE KEY UPDATE `job` = `job`".to_string()
+    }
+
+    async fn fetch_all<'c>(
+        conn: &'c mut MySqlConnection,
+        sql: &'c str,
+        binds: &'c [Value],
+        cols: &'c [Col],
+    ) -> Result<Vec<Row>, sqlx::Error> {
+        let mut q = sqlx::query(sql);
+        for v in binds {
+            q = bind(q, v);
+        }
+        let rows = q.fetch_all(&mut *conn).await?;
+        rows.iter().map(|r| decode(r, cols)).collect()
+    }
+
+    async fn execute<'c>(
+        conn: &'c mut MySqlConnection,
+        sql: &'c str,
+        binds: &'c [Value],
+    ) -> Result<u64, sqlx::Error> {
+        let mut q = sqlx::query(sql);
+        for v in binds {
+            q = bind(q, v);
+        }
+        Ok(q.execute(&mut *conn).await?.rows_affected())
+    }
+
+    async fn server(conn: &mut MySqlConnection) -> Result<Server, sqlx::Error> {
+        let rows = Self::fetch_all(conn, "SELECT VERSION()", &[], &[Col::Text]).await?;
+        let version = rows.first().and_then(|r| r[0].text()).unwrap_or_default();
+        Ok(Server {
+            mariadb: version.contains("MariaDB"),
+            busy_timeout_ms: None,
+        })
+    }
+
+    async fn begin_batch(
+        conn: &mut MySqlConnection,
+        server: Server,
+        timeouts: Timeouts,
+    ) -> Result<sqlx::Transaction<'_, MySql>, sqlx::Error> {
+        // Numbers only: the one place the runtime formats values into SQL. Session variables,
+        // restored by end_batch.
+        if let Some(t) = timeouts.lock {
+            let sql = format!(
+                "SET SESSION innodb_lock_wait_timeout = {}",
+                whole_seconds(t)
+            );
+            sqlx::Executor::execute(&mut *conn, sql.as_str()).await?;
+        }
+        if let Some(t) = timeouts.statement {
+            let sql = if server.mariadb {
+                format!("SET SESSION max_statement_time = {:.3}", t.as_secs_f64())
+            } else {
+                format!("SET SESSION max_execution_time = {}", super::millis(t))
+            };
+            sqlx::Executor::execute(&mut *conn, sql.as_str()).await?;
+        }
+        conn.begin().await
+    }
+
+    async fn end_batch(conn: &mut MySqlConnection, server: Server, timeouts: Timeouts) {
+        if timeouts.lock.is_some() {
+            let _ = sqlx::Executor::execute(
+                &mut *conn,
+                "SET SESSION innodb_lock_wait_timeout = DEFAULT",
+            )
+            .await;
+        }
+        if timeouts.statement.is_some() {
+            let sql = if server.mariadb {
+                "SET SESSION max_statement_time = DEFAULT"
+            } else {
+                "SET SESSION max_execution_time = DEFAULT"
+            };
+            let _ = sqlx::Executor::execute(&mut *conn, sql).await;
+        }
+    }
+
+    fn classify(err: &sqlx::Error) -> Failure {
+        match err {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => Failure::Transient,
+            sqlx::Error::Database(db) => match db.try_downcast_ref::<MySqlDatabaseError>() {
+                Some(e) => match e.number() {
+                    // lock wait timeout, deadlock, too many connections, server shutdown,
+                    // network errors, connection killed, server gone / lost, disconnected
+                    1205 | 1213 | 1040 | 1053 | 1158..=1161 | 1927 | 2006 | 2013 | 4031 => {
+                        Failure::Transient
+                    }
+                    // MariaDB max_statement_time, MySQL max_execution_time
+                    1969 | 3024 => Failure::StatementTimeout,
+                    _ => Failure::Permanent,
+                },
+                None => Failure::Permanent,
+            },
+            _ => Failure::Permanent,
+        }
+    }
+
+    async fn table_shape<'c>(
+        conn: &'c mut MySqlConnection,
+        table: &'c TableName,
+    ) -> Result<Option<TableShape>, sqlx::Error> {
+        let args = [
+            table.schema.clone().map_or(Value::Null, Value::Text),
+            Value::Text(table.name.clone()),
+        ];
+        let columns = Self::fetch_all(
+            conn,
+            "SELECT column_name FROM information_schema.columns \
+             WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? \
+             ORDER BY ordinal_position",
+            &args,
+            &[Col::Text],
+        )
+        .await?;
+        if columns.is_empty() {
+            return Ok(None);
+        }
+        let unique = Self::fetch_all(
+            conn,
+            "SELECT index_name, column_name FROM information_schema.statistics \
+             WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? AND non_unique = 0 \
+             ORDER BY index_name, seq_in_index",
+            &args,
+            &[Col::Text, Col::Text],
+        )
+        .await?;
+        Ok(Some(super::shape_from_rows(columns, unique)))
+    }
+
+    async fn explain<'c>(
+        conn: &'c mut MySqlConnection,
+        sql: &'c str,
+        binds: &'c [Value],
+    ) -> Result<String, sqlx::Error> {
+        let sql = format!("{}{sql}", Self::DIALECT.explain);
+        let mut q = sqlx::query(&sql);
+        for v in binds {
+            q = bind(q, v);
+        }
+        let rows = q.fetch_all(&mut *conn).await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                row.columns()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!("{}={}", c.name(), cell_text(row, i)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+}
+
+impl BackfillPool for MySqlPool {
+    fn engine(&self) -> Engine {
+        Engine::MySql
+    }
+
+    async fn run_backfill(
+        &self,
+        definition: &'static Definition,
+        options: RunOptions,
+    ) -> Result<Report, Error> {
+        {
+            let stmts = super::statements(definition, Engine::MySql)?;
+            crate::preflight::check_mysql(self, definition, stmts).await?;
+            crate::batch::run::<MySqlEngine>(self, definition, stmts, options).await
+        }
+    }
+
+    async fn check(&self, definition: &'static Definition) -> Result<(), Error> {
+        {
+            let stmts = super::statements(definition, Engine::MySql)?;
+            crate::preflight::check_mysql(self, definition, stmts).await
+        }
+    }
+
+    fn verify(
+        &self,
+        definition: &'static Definition,
+    ) -> impl Future<Output = Result<VerifyReport, Error>> + Send {
+        crate::verify::verify::<MySqlEngine>(self, definition)
+    }
+
+    fn status(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<Option<JobStatus>, Error>> + Send {
+        crate::progress::status::<MySqlEngine>(self, definition, options)
+    }
+
+    fn reset(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        crate::progress::reset::<MySqlEngine>(self, definition, options)
+    }
+
+    fn plan(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<Plan, Error>> + Send {
+        super::plan::plan::<MySqlEngine>(self, definition, options)
+    }
+}

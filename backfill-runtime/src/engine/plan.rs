@@ -1,0 +1,76 @@
+//! What a run would do, read-only: the source key span, estimated keys and batches, the first
+//! range, and the engine's plan of the first batch's upsert (`EXPLAIN`, without running it).
+
+use super::{Col, Conn, Driver};
+use crate::batch::{key_span, ranged};
+use crate::definition::{Definition, KeyKind};
+use crate::error::Error;
+use crate::options::{Plan, RunOptions};
+use crate::sizing::BatchSizer;
+use crate::value::KeyValue;
+
+/// [`BackfillPool::plan`](crate::pool::BackfillPool::plan) on any engine.
+pub(crate) async fn plan<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    options: &RunOptions,
+) -> Result<Plan, Error> {
+    let stmts = super::statements(def, D::ENGINE)?;
+    let kinds = super::key_kinds(def);
+    let db = |doing: &str| {
+        let context = format!("planning {} on {}: {doing}", def.table, D::ENGINE);
+        move |e| Error::database(context, e)
+    };
+    let misfit = |problem: String| Error::Definition {
+        name: def.name.to_string(),
+        problem,
+    };
+    let batch_size = BatchSizer::new(def, options).size();
+    let mut conn = pool.acquire().await.map_err(db("connecting"))?;
+    let conn: &mut Conn<D> = &mut conn;
+
+    let first_kind = kinds.first().copied().unwrap_or(KeyKind::Int);
+    let span = key_span::<D>(conn, stmts, first_kind)
+        .await
+        .map_err(db("reading the source key span"))?;
+    let estimated_keys = match (&span, kinds.as_slice()) {
+        (Some((KeyValue::Int(min), KeyValue::Int(max))), [KeyKind::Int]) => {
+            Some(u64::try_from(i128::from(*max) - i128::from(*min) + 1).unwrap_or(u64::MAX))
+        }
+        _ => None,
+    };
+
+    let bounds = ranged(&stmts.bounds, None);
+    let binds = super::bind_params(bounds.params, None, None, batch_size).map_err(misfit)?;
+    let mut cols: Vec<Col> = kinds.iter().map(|k| Col::from(*k)).collect();
+    cols.push(Col::Int);
+    let rows = D::fetch_all(conn, bounds.sql, &binds, &cols)
+        .await
+        .map_err(db("finding the first range"))?;
+    let first_range = rows.first().and_then(|row| {
+        let hi = super::row_key(row, &kinds)?;
+        let keys = row[kinds.len()].int().and_then(|n| u64::try_from(n).ok())?;
+        Some((hi, keys))
+    });
+
+    let explain = match &first_range {
+        Some((hi, _)) => {
+            let upsert = ranged(&stmts.upsert, None);
+            let binds =
+                super::bind_params(upsert.params, None, Some(hi), batch_size).map_err(misfit)?;
+            D::explain(conn, upsert.sql, &binds)
+                .await
+                .map_err(db("explaining the first batch's upsert"))?
+        }
+        None => "the source has no keys: nothing to run".to_string(),
+    };
+
+    Ok(Plan {
+        key_span: span,
+        estimated_keys,
+        batch_size,
+        estimated_batches: estimated_keys.map(|keys| keys.div_ceil(batch_size.max(1))),
+        first_range,
+        explain,
+    })
+}

@@ -1,0 +1,266 @@
+//! PostgreSQL: `$n` placeholders, `SET LOCAL` timeouts, SQLSTATE classification, `pg_catalog`
+//! lookups, and the [`BackfillPool`] impl for [`PgPool`].
+
+use std::future::Future;
+
+use sqlx::postgres::{PgArguments, PgConnection, PgRow};
+use sqlx::query::Query;
+use sqlx::{Connection, PgPool, Postgres, Row as _};
+
+use super::{Col, Dialect, Driver, Failure, Row, Server, TableName, TableShape, Timeouts, Value};
+use crate::definition::{Definition, Engine};
+use crate::error::Error;
+use crate::options::{JobStatus, Plan, Report, RunOptions};
+use crate::pool::BackfillPool;
+use crate::verify::VerifyReport;
+
+/// The PostgreSQL driver.
+pub(crate) struct PgEngine;
+
+fn bind<'q>(q: Query<'q, Postgres, PgArguments>, v: &'q Value) -> Query<'q, Postgres, PgArguments> {
+    match v {
+        Value::Null => q.bind(None::<String>),
+        Value::Int(i) => q.bind(*i),
+        Value::Text(s) => q.bind(s.as_str()),
+        Value::Time(t) => q.bind(*t),
+    }
+}
+
+fn decode(row: &PgRow, cols: &[Col]) -> Result<Row, sqlx::Error> {
+    cols.iter()
+        .enumerate()
+        .map(|(i, col)| {
+            Ok(match col {
+                Col::Int => row
+                    .try_get::<Option<i64>, _>(i)?
+                    .map_or(Value::Null, Value::Int),
+                Col::Text => row
+                    .try_get::<Option<String>, _>(i)?
+                    .map_or(Value::Null, Value::Text),
+                Col::Time => row
+                    .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?
+                    .map_or(Value::Null, Value::Time),
+            })
+        })
+        .collect()
+}
+
+impl Driver for PgEngine {
+    type Db = Postgres;
+    const ENGINE: Engine = Engine::Postgres;
+    const DIALECT: Dialect = Dialect {
+        counts_unchanged_rows: false,
+        skip_unchanged_ranges: true,
+        explain: "EXPLAIN ",
+        row_lock: " FOR UPDATE",
+        numbered_params: true,
+    };
+
+    fn quote_ident(ident: &str) -> String {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+
+    fn progress_ddl(table: &str) -> String {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} (\
+             \"job\" TEXT NOT NULL, \
+             \"shard\" INTEGER NOT NULL DEFAULT 0, \
+             \"fingerprint\" TEXT NOT NULL, \
+             \"cursor\" TEXT NULL, \
+             \"status\" TEXT NOT NULL, \
+             \"rows_written\" BIGINT NOT NULL DEFAULT 0, \
+             \"batches\" BIGINT NOT NULL DEFAULT 0, \
+             \"keys\" BIGINT NOT NULL DEFAULT 0, \
+             \"started_at\" TIMESTAMPTZ NOT NULL, \
+             \"updated_at\" TIMESTAMPTZ NOT NULL, \
+             \"finished_at\" TIMESTAMPTZ NULL, \
+             PRIMARY KEY (\"job\", \"shard\"))"
+        )
+    }
+
+    fn insert_if_missing_suffix() -> String {
+        " ON CONFLICT (\"job\", \"shard\") DO NOTHING".to_string()
+    }
+
+    async fn fetch_all<'c>(
+        conn: &'c mut PgConnection,
+        sql: &'c str,
+        binds: &'c [Value],
+        cols: &'c [Col],
+    ) -> Result<Vec<Row>, sqlx::Error> {
+        let mut q = sqlx::query(sql);
+        for v in binds {
+            q = bind(q, v);
+        }
+        let rows = q.fetch_all(&mut *conn).await?;
+        rows.iter().map(|r| decode(r, cols)).collect()
+    }
+
+    async fn execute<'c>(
+        conn: &'c mut PgConnection,
+        sql: &'c str,
+        binds: &'c [Value],
+    ) -> Result<u64, sqlx::Error> {
+        let mut q = sqlx::query(sql);
+        for v in binds {
+            q = bind(q, v);
+        }
+        Ok(q.execute(&mut *conn).await?.rows_affected())
+    }
+
+    async fn server(_conn: &mut PgConnection) -> Result<Server, sqlx::Error> {
+        Ok(Server::default())
+    }
+
+    async fn begin_batch(
+        conn: &mut PgConnection,
+        _server: Server,
+        timeouts: Timeouts,
+    ) -> Result<sqlx::Transaction<'_, Postgres>, sqlx::Error> {
+        let mut tx = conn.begin().await?;
+        // Numbers only: the one place the runtime formats values into SQL.
+        if let Some(t) = timeouts.statement {
+            let sql = format!("SET LOCAL statement_timeout = '{}ms'", super::millis(t));
+            sqlx::Executor::execute(&mut *tx, sql.as_str()).await?;
+        }
+        if let Some(t) = timeouts.lock {
+            let sql = format!("SET LOCAL lock_timeout = '{}ms'", super::millis(t));
+            sqlx::Executor::execute(&mut *tx, sql.as_str()).await?;
+        }
+        Ok(tx)
+    }
+
+    async fn end_batch(_conn: &mut PgConnection, _server: Server, _timeouts: Timeouts) {
+        // SET LOCAL ends with the transaction.
+    }
+
+    fn classify(err: &sqlx::Error) -> Failure {
+        match err {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => Failure::Transient,
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                match code.as_ref() {
+                    // serialization failure, deadlock, lock timeout, too many connections,
+                    // the server terminating or refusing the connection
+                    "40001" | "40P01" | "55P03" | "53300" | "57P01" | "57P02" | "57P03" => {
+                        Failure::Transient
+                    }
+                    "57014" if db.message().contains("statement timeout") => {
+                        Failure::StatementTimeout
+                    }
+                    c if c.starts_with("08") => Failure::Transient,
+                    _ => Failure::Permanent,
+                }
+            }
+            _ => Failure::Permanent,
+        }
+    }
+
+    async fn table_shape<'c>(
+        conn: &'c mut PgConnection,
+        table: &'c TableName,
+    ) -> Result<Option<TableShape>, sqlx::Error> {
+        // to_regclass resolves the quoted name through the search path like the DML does.
+        let quoted = Value::Text(Self::quote_table(table));
+        let exists = Self::fetch_all(
+            conn,
+            "SELECT to_regclass($1)::oid::bigint",
+            std::slice::from_ref(&quoted),
+            &[Col::Int],
+        )
+        .await?;
+        if exists.first().and_then(|r| r[0].int()).is_none() {
+            return Ok(None);
+        }
+        let columns = Self::fetch_all(
+            conn,
+            "SELECT attname::text FROM pg_attribute \
+             WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            std::slice::from_ref(&quoted),
+            &[Col::Text],
+        )
+        .await?;
+        let unique = Self::fetch_all(
+            conn,
+            "SELECT ic.relname::text, a.attname::text FROM pg_index i \
+             JOIN pg_class ic ON ic.oid = i.indexrelid \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+             WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL \
+             ORDER BY 1, 2",
+            std::slice::from_ref(&quoted),
+            &[Col::Text, Col::Text],
+        )
+        .await?;
+        Ok(Some(super::shape_from_rows(columns, unique)))
+    }
+
+    async fn explain<'c>(
+        conn: &'c mut PgConnection,
+        sql: &'c str,
+        binds: &'c [Value],
+    ) -> Result<String, sqlx::Error> {
+        let sql = format!("{}{sql}", Self::DIALECT.explain);
+        let rows = Self::fetch_all(conn, &sql, binds, &[Col::Text]).await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| r[0].text().map(str::to_string))
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+}
+
+impl BackfillPool for PgPool {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+
+    async fn run_backfill(
+        &self,
+        definition: &'static Definition,
+        options: RunOptions,
+    ) -> Result<Report, Error> {
+        {
+            let stmts = super::statements(definition, Engine::Postgres)?;
+            crate::preflight::check_postgres(self, definition, stmts).await?;
+            crate::batch::run::<PgEngine>(self, definition, stmts, options).await
+        }
+    }
+
+    async fn check(&self, definition: &'static Definition) -> Result<(), Error> {
+        {
+            let stmts = super::statements(definition, Engine::Postgres)?;
+            crate::preflight::check_postgres(self, definition, stmts).await
+        }
+    }
+
+    fn verify(
+        &self,
+        definition: &'static Definition,
+    ) -> impl Future<Output = Result<VerifyReport, Error>> + Send {
+        crate::verify::verify::<PgEngine>(self, definition)
+    }
+
+    fn status(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<Option<JobStatus>, Error>> + Send {
+        crate::progress::status::<PgEngine>(self, definition, options)
+    }
+
+    fn reset(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        crate::progress::reset::<PgEngine>(self, definition, options)
+    }
+
+    fn plan(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<Plan, Error>> + Send {
+        super::plan::plan::<PgEngine>(self, definition, options)
+    }
+}

@@ -1,0 +1,278 @@
+//! SQLite: `BEGIN IMMEDIATE` batches (the write lock is the progress row's lock), the busy
+//! timeout as the lock timeout, extended result codes, `pragma_*` lookups, and the
+//! [`BackfillPool`] impl for [`SqlitePool`].
+
+use std::future::Future;
+
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqliteRow};
+use sqlx::{Connection, Row as _, Sqlite, SqlitePool};
+
+use super::{Col, Dialect, Driver, Failure, Row, Server, TableName, TableShape, Timeouts, Value};
+use crate::definition::{Definition, Engine};
+use crate::error::Error;
+use crate::options::{JobStatus, Plan, Report, RunOptions};
+use crate::pool::BackfillPool;
+use crate::verify::VerifyReport;
+
+/// The SQLite driver.
+pub(crate) struct SqliteEngine;
+
+fn bind<'q>(
+    q: Query<'q, Sqlite, SqliteArguments<'q>>,
+    v: &'q Value,
+) -> Query<'q, Sqlite, SqliteArguments<'q>> {
+    match v {
+        Value::Null => q.bind(None::<String>),
+        Value::Int(i) => q.bind(*i),
+        Value::Text(s) => q.bind(s.as_str()),
+        Value::Time(t) => q.bind(*t),
+    }
+}
+
+fn decode(row: &SqliteRow, cols: &[Col]) -> Result<Row, sqlx::Error> {
+    cols.iter()
+        .enumerate()
+        .map(|(i, col)| {
+            Ok(match col {
+                Col::Int => row
+                    .try_get::<Option<i64>, _>(i)?
+                    .map_or(Value::Null, Value::Int),
+                Col::Text => row
+                    .try_get::<Option<String>, _>(i)?
+                    .map_or(Value::Null, Value::Text),
+                Col::Time => row
+                    .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?
+                    .map_or(Value::Null, Value::Time),
+            })
+        })
+        .collect()
+}
+
+impl Driver for SqliteEngine {
+    type Db = Sqlite;
+    const ENGINE: Engine = Engine::Sqlite;
+    const DIALECT: Dialect = Dialect {
+        counts_unchanged_rows: false,
+        skip_unchanged_ranges: false,
+        explain: "EXPLAIN QUERY PLAN ",
+        row_lock: "",
+        numbered_params: false,
+    };
+
+    fn quote_ident(ident: &str) -> String {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+
+    fn progress_ddl(table: &str) -> String {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} (\
+             \"job\" TEXT NOT NULL, \
+             \"shard\" INTEGER NOT NULL DEFAULT 0, \
+             \"fingerprint\" TEXT NOT NULL, \
+             \"cursor\" TEXT NULL, \
+             \"status\" TEXT NOT NULL, \
+             \"rows_written\" INTEGER NOT NULL DEFAULT 0, \
+             \"batches\" INTEGER NOT NULL DEFAULT 0, \
+             \"keys\" INTEGER NOT NULL DEFAULT 0, \
+             \"started_at\" TEXT NOT NULL, \
+             \"updated_at\" TEXT NOT NULL, \
+             \"finished_at\" TEXT NULL, \
+             PRIMARY KEY (\"job\", \"shard\"))"
+        )
+    }
+
+    fn insert_if_missing_suffix() -> String {
+        " ON CONFLICT (\"job\", \"shard\") DO NOTHING".to_string()
+    }
+
+    async fn fetch_all<'c>(
+        conn: &'c mut SqliteConnection,
+        sql: &'c str,
+        binds: &'c [Value],
+        cols: &'c [Col],
+    ) -> Result<Vec<Row>, sqlx::Error> {
+        let mut q = sqlx::query(sql);
+        for v in binds {
+            q = bind(q, v);
+        }
+        let rows = q.fetch_all(&mut *conn).await?;
+        rows.iter().map(|r| decode(r, cols)).collect()
+    }
+
+    async fn execute<'c>(
+        conn: &'c mut SqliteConnection,
+        sql: &'c str,
+        binds: &'c [Value],
+    ) -> Result<u64, sqlx::Error> {
+        let mut q = sqlx::query(sql);
+        for v in binds {
+            q = bind(q, v);
+        }
+        Ok(q.execute(&mut *conn).await?.rows_affected())
+    }
+
+    async fn server(conn: &mut SqliteConnection) -> Result<Server, sqlx::Error> {
+        let rows = Self::fetch_all(conn, "PRAGMA busy_timeout", &[], &[Col::Int]).await?;
+        Ok(Server {
+            mariadb: false,
+            busy_timeout_ms: rows.first().and_then(|r| r[0].int()),
+        })
+    }
+
+    async fn begin_batch(
+        conn: &mut SqliteConnection,
+        _server: Server,
+        timeouts: Timeouts,
+    ) -> Result<sqlx::Transaction<'_, Sqlite>, sqlx::Error> {
+        // The lock timeout is how long BEGIN IMMEDIATE waits for another writer. SQLite has no
+        // statement timeout; `timeouts.statement` does not apply.
+        if let Some(t) = timeouts.lock {
+            let sql = format!("PRAGMA busy_timeout = {}", super::millis(t));
+            sqlx::Executor::execute(&mut *conn, sql.as_str()).await?;
+        }
+        conn.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    async fn end_batch(conn: &mut SqliteConnection, server: Server, timeouts: Timeouts) {
+        if let (Some(_), Some(ms)) = (timeouts.lock, server.busy_timeout_ms) {
+            let sql = format!("PRAGMA busy_timeout = {ms}");
+            let _ = sqlx::Executor::execute(&mut *conn, sql.as_str()).await;
+        }
+    }
+
+    fn classify(err: &sqlx::Error) -> Failure {
+        match err {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => Failure::Transient,
+            sqlx::Error::Database(db) => {
+                // Extended result codes: the primary code is the low byte.
+                let code = db
+                    .code()
+                    .and_then(|c| c.parse::<i64>().ok())
+                    .unwrap_or_default();
+                match code & 0xff {
+                    5 | 6 => Failure::Transient, // SQLITE_BUSY, SQLITE_LOCKED
+                    _ => Failure::Permanent,
+                }
+            }
+            _ => Failure::Permanent,
+        }
+    }
+
+    async fn table_shape<'c>(
+        conn: &'c mut SqliteConnection,
+        table: &'c TableName,
+    ) -> Result<Option<TableShape>, sqlx::Error> {
+        let (args, columns_sql, unique_sql) = match &table.schema {
+            Some(schema) => (
+                vec![Value::Text(table.name.clone()), Value::Text(schema.clone())],
+                "SELECT name FROM pragma_table_info(?1, ?2) ORDER BY cid",
+                "SELECT il.name, ii.name FROM pragma_index_list(?1, ?2) AS il \
+                 JOIN pragma_index_info(il.name, ?2) AS ii \
+                 WHERE il.\"unique\" = 1 AND il.partial = 0 ORDER BY il.name, ii.seqno",
+            ),
+            None => (
+                vec![Value::Text(table.name.clone())],
+                "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
+                "SELECT il.name, ii.name FROM pragma_index_list(?1) AS il \
+                 JOIN pragma_index_info(il.name) AS ii \
+                 WHERE il.\"unique\" = 1 AND il.partial = 0 ORDER BY il.name, ii.seqno",
+            ),
+        };
+        let columns = Self::fetch_all(conn, columns_sql, &args, &[Col::Text]).await?;
+        if columns.is_empty() {
+            return Ok(None);
+        }
+        let unique = Self::fetch_all(conn, unique_sql, &args, &[Col::Text, Col::Text]).await?;
+        Ok(Some(super::shape_from_rows(columns, unique)))
+    }
+
+    async fn explain<'c>(
+        conn: &'c mut SqliteConnection,
+        sql: &'c str,
+        binds: &'c [Value],
+    ) -> Result<String, sqlx::Error> {
+        let sql = format!("{}{sql}", Self::DIALECT.explain);
+        let rows = Self::fetch_all(
+            conn,
+            &sql,
+            binds,
+            &[Col::Int, Col::Int, Col::Int, Col::Text],
+        )
+        .await?;
+        // Indent each step under its parent.
+        let mut depth: Vec<(i64, usize)> = Vec::new();
+        let mut lines = Vec::new();
+        for row in &rows {
+            let id = row[0].int().unwrap_or_default();
+            let parent = row[1].int().unwrap_or_default();
+            let level = depth
+                .iter()
+                .find(|(pid, _)| *pid == parent)
+                .map_or(0, |(_, l)| l + 1);
+            depth.push((id, level));
+            lines.push(format!(
+                "{}{}",
+                "  ".repeat(level),
+                row[3].text().unwrap_or_default()
+            ));
+        }
+        Ok(lines.join("\n"))
+    }
+}
+
+impl BackfillPool for SqlitePool {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+
+    async fn run_backfill(
+        &self,
+        definition: &'static Definition,
+        options: RunOptions,
+    ) -> Result<Report, Error> {
+        {
+            let stmts = super::statements(definition, Engine::Sqlite)?;
+            crate::preflight::check_sqlite(self, definition, stmts).await?;
+            crate::batch::run::<SqliteEngine>(self, definition, stmts, options).await
+        }
+    }
+
+    async fn check(&self, definition: &'static Definition) -> Result<(), Error> {
+        {
+            let stmts = super::statements(definition, Engine::Sqlite)?;
+            crate::preflight::check_sqlite(self, definition, stmts).await
+        }
+    }
+
+    fn verify(
+        &self,
+        definition: &'static Definition,
+    ) -> impl Future<Output = Result<VerifyReport, Error>> + Send {
+        crate::verify::verify::<SqliteEngine>(self, definition)
+    }
+
+    fn status(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<Option<JobStatus>, Error>> + Send {
+        crate::progress::status::<SqliteEngine>(self, definition, options)
+    }
+
+    fn reset(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        crate::progress::reset::<SqliteEngine>(self, definition, options)
+    }
+
+    fn plan(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<Plan, Error>> + Send {
+        super::plan::plan::<SqliteEngine>(self, definition, options)
+    }
+}
