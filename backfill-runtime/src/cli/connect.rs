@@ -1,0 +1,217 @@
+//! From a database URL to a pool of the right engine: the scheme picks the engine, the first
+//! connection is made directly (so a refused connection reports its real cause quickly instead
+//! of a pool timeout), and every message carries the redacted URL only.
+
+use std::time::Duration;
+
+use crate::definition::Engine;
+use crate::throttle::LagProbe;
+
+use super::exit::Failure;
+use super::redact::redact_url;
+
+/// The engine a URL's scheme names: `postgres://`, `postgresql://`, `mysql://`, `mariadb://`,
+/// `sqlite:`.
+pub(crate) fn engine_of(url: &str) -> Result<Engine, Failure> {
+    let scheme = url
+        .split_once(':')
+        .map(|(s, _)| s.to_ascii_lowercase())
+        .unwrap_or_default();
+    match scheme.as_str() {
+        "postgres" | "postgresql" => Ok(Engine::Postgres),
+        "mysql" | "mariadb" => Ok(Engine::MySql),
+        "sqlite" => Ok(Engine::Sqlite),
+        _ => Err(Failure::usage(format!(
+            "database url {} has no known scheme: write postgres://, postgresql://, mysql://, mariadb:// or sqlite:",
+            redact_url(url)
+        ))),
+    }
+}
+
+/// A pool of whichever engine the URL named (only the engines this build supports).
+pub(crate) enum AnyPool {
+    /// PostgreSQL.
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+    /// MySQL/MariaDB.
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlPool),
+    /// SQLite.
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    /// A build without any engine: never constructed.
+    #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+    None(std::convert::Infallible),
+}
+
+/// Runs `$body` with `$p` bound to the concrete pool, so a command is written once, generic over
+/// [`BackfillPool`](crate::pool::BackfillPool).
+macro_rules! with_pool {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            #[cfg(feature = "postgres")]
+            $crate::cli::connect::AnyPool::Postgres($p) => $body,
+            #[cfg(feature = "mysql")]
+            $crate::cli::connect::AnyPool::MySql($p) => $body,
+            #[cfg(feature = "sqlite")]
+            $crate::cli::connect::AnyPool::Sqlite($p) => $body,
+            #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+            $crate::cli::connect::AnyPool::None(never) => match *never {},
+        }
+    };
+}
+pub(crate) use with_pool;
+
+impl AnyPool {
+    /// Closes every connection (waits for them to be returned).
+    pub(crate) async fn close(&self) {
+        with_pool!(self, p => p.close().await)
+    }
+}
+
+/// Connects to `url`, waiting at most `timeout` for the first connection.
+pub(crate) async fn connect(url: &str, timeout: Duration) -> Result<AnyPool, Failure> {
+    let engine = engine_of(url)?;
+    let shown = redact_url(url);
+    match engine {
+        #[cfg(feature = "postgres")]
+        Engine::Postgres => {
+            let options: sqlx::postgres::PgConnectOptions = parse_options(url, &shown)?;
+            open(options, timeout, &shown).await.map(AnyPool::Postgres)
+        }
+        #[cfg(feature = "mysql")]
+        Engine::MySql => {
+            let options: sqlx::mysql::MySqlConnectOptions =
+                parse_options(&mysql_scheme(url), &shown)?;
+            open(options, timeout, &shown).await.map(AnyPool::MySql)
+        }
+        #[cfg(feature = "sqlite")]
+        Engine::Sqlite => {
+            let options: sqlx::sqlite::SqliteConnectOptions = parse_options(url, &shown)?;
+            // A backfill writes into an existing table: never create an empty file by mistake.
+            let options = options
+                .create_if_missing(false)
+                .busy_timeout(timeout.max(Duration::from_secs(5)));
+            open(options, timeout, &shown).await.map(AnyPool::Sqlite)
+        }
+        #[allow(unreachable_patterns)]
+        _ => Err(unsupported(&shown, engine)),
+    }
+}
+
+/// sqlx's MySQL driver only knows the `mysql` scheme; MariaDB speaks the same protocol.
+#[allow(dead_code)]
+fn mysql_scheme(url: &str) -> String {
+    match url.split_once(':') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => format!("mysql:{rest}"),
+        _ => url.to_string(),
+    }
+}
+
+#[allow(dead_code)]
+fn unsupported(shown: &str, engine: Engine) -> Failure {
+    Failure::usage(format!(
+        "{shown} is a {engine} url but this build has no {engine} support: enable the `{}` feature of backfill",
+        engine.name()
+    ))
+}
+
+/// The lag probe of `--replica-url`: a PostgreSQL or MySQL/MariaDB replica, connected lazily.
+pub(crate) fn replica_probe(url: &str) -> Result<std::sync::Arc<dyn LagProbe>, Failure> {
+    let engine = engine_of(url)?;
+    let shown = redact_url(url);
+    match engine {
+        #[cfg(feature = "postgres")]
+        Engine::Postgres => Ok(std::sync::Arc::new(
+            crate::throttle::PgReplicaLag::connect(url)?,
+        )),
+        #[cfg(feature = "mysql")]
+        Engine::MySql => Ok(std::sync::Arc::new(
+            crate::throttle::MySqlReplicaLag::connect(&mysql_scheme(url))?,
+        )),
+        Engine::Sqlite => Err(Failure::usage(format!(
+            "--replica-url {shown}: SQLite has no replicas; the lag guard needs a PostgreSQL or MySQL/MariaDB replica"
+        ))),
+        #[allow(unreachable_patterns)]
+        _ => Err(unsupported(&shown, engine)),
+    }
+}
+
+#[allow(dead_code)]
+fn parse_options<O>(url: &str, shown: &str) -> Result<O, Failure>
+where
+    O: std::str::FromStr<Err = sqlx::Error>,
+{
+    url.parse::<O>()
+        .map_err(|e| Failure::usage(format!("database url {shown} is not valid: {e}")))
+}
+
+#[allow(dead_code)]
+async fn open<DB>(
+    options: <DB::Connection as sqlx::Connection>::Options,
+    timeout: Duration,
+    shown: &str,
+) -> Result<sqlx::Pool<DB>, Failure>
+where
+    DB: sqlx::Database,
+{
+    use sqlx::ConnectOptions;
+    let options = options.disable_statement_logging();
+    let failed = |cause: String| {
+        Failure::failed(format!(
+            "cannot connect to {shown}: {cause}; check the url, that the server is up and reachable, and the credentials"
+        ))
+    };
+    // One direct connection first: the pool retries a refused connection until its timeout and
+    // then reports only "timed out", hiding the cause.
+    match tokio::time::timeout(timeout, options.connect()).await {
+        Ok(Ok(conn)) => {
+            let _ = sqlx::Connection::close(conn).await;
+        }
+        Ok(Err(e)) => return Err(failed(e.to_string())),
+        Err(_) => {
+            return Err(failed(format!(
+                "no connection within {} (--connect-timeout)",
+                super::format::duration(timeout)
+            )))
+        }
+    }
+    sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(4)
+        .acquire_timeout(timeout.max(Duration::from_secs(30)))
+        .connect_with(options)
+        .await
+        .map_err(|e| failed(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheme_picks_the_engine() {
+        for (url, engine) in [
+            ("postgres://u@h/db", Engine::Postgres),
+            ("postgresql://u@h/db", Engine::Postgres),
+            ("POSTGRES://u@h/db", Engine::Postgres),
+            ("mysql://root@h/db", Engine::MySql),
+            ("mariadb://root@h/db", Engine::MySql),
+            ("sqlite:demo.db", Engine::Sqlite),
+            ("sqlite:///tmp/demo.db?mode=rwc", Engine::Sqlite),
+        ] {
+            assert_eq!(engine_of(url).unwrap(), engine, "{url}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_scheme_is_a_usage_error_without_the_password() {
+        let err = engine_of("oracle://scott:tiger99@h/db").unwrap_err();
+        assert_eq!(err.exit, super::super::Exit::Usage);
+        assert!(
+            err.message.contains("oracle://scott:***@h/db"),
+            "{}",
+            err.message
+        );
+        assert!(!err.message.contains("tiger99"), "{}", err.message);
+    }
+}
