@@ -1,0 +1,15 @@
+use backfill::Backfill;
+
+/// MySQL's `utc_timestamp()`.
+#[derive(Backfill)]
+#[backfill(table = "user_stats", from = "events e", engines = "mysql")]
+pub struct UserStats {
+    #[backfill(key, expr = "e.user_id")]
+    pub user_id: i64,
+    #[backfill(expr = "count(*)")]
+    pub event_count: i64,
+    #[backfill(expr = "utc_timestamp()")]
+    pub refreshed_at: chrono::NaiveDateTime,
+}
+
+fn main() {}
