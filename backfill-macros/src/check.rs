@@ -153,6 +153,7 @@ pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
             no_subquery_reading_target(cx, frag, target);
         }
         no_volatile_filter(cx, frag, "filter");
+        no_aggregate_in_filter(cx, frag);
     }
     if let Some(frag) = &from_fragment {
         no_volatile_filter(cx, frag, "from");
@@ -648,6 +649,16 @@ fn no_volatile_filter(cx: &Ctxt, frag: &Fragment, attr_name: &str) {
     );
 }
 
+/// The filter is the source's WHERE: an aggregate there fails at run time.
+fn no_aggregate_in_filter(cx: &Ctxt, frag: &Fragment) {
+    if let Some(agg) = frag.first().and_then(|f| f.aggregates.first()) {
+        cx.error_spanned_by(
+            frag.lit,
+            format!("`filter` uses the aggregate `{agg}(...)`: the filter selects source rows before they are grouped by the key, so it cannot aggregate; filter on row columns (e.g. `e.kind <> 'test'`)"),
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Keys
 
@@ -1022,6 +1033,22 @@ mod tests {
             }
         })
         .is_empty());
+    }
+
+    #[test]
+    fn filter_cannot_aggregate() {
+        let errs = errors(syn::parse_quote! {
+            #[backfill(table = "t", from = "events e", filter = "count(*) > 1")]
+            struct T {
+                #[backfill(key, expr = "e.user_id")] user_id: i64,
+                #[backfill(expr = "count(*)")] n: i64,
+            }
+        });
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].starts_with("`filter` uses the aggregate `count(...)`"),
+            "{errs:?}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! yields the validated [`model`], [`sql`] writes every statement for every engine, and
 //! [`expand`] turns it all into tokens. Errors are collected in a [`ctxt::Ctxt`] and reported
 //! together.
+#![deny(missing_docs)]
 
 mod analyze;
 mod attr;
