@@ -2,7 +2,11 @@ use backfill::Backfill;
 
 /// Daily totals per tenant and user: a composite key in field order.
 #[derive(Backfill)]
-#[backfill(table = "daily_user_stats", from = "events e", job = "daily_user_stats_v2")]
+#[backfill(
+    table = "daily_user_stats",
+    from = "events e",
+    job = "daily_user_stats_v2"
+)]
 pub struct DailyUserStats {
     #[backfill(key, expr = "e.tenant_id")]
     pub tenant_id: i64,

@@ -2,7 +2,11 @@ use backfill::Backfill;
 
 /// Target and source in named schemas.
 #[derive(Backfill)]
-#[backfill(table = "analytics.user_stats", from = "app.events e", engines = "postgres")]
+#[backfill(
+    table = "analytics.user_stats",
+    from = "app.events e",
+    engines = "postgres"
+)]
 pub struct UserStats {
     #[backfill(key, expr = "e.user_id")]
     pub user_id: i64,
