@@ -18,7 +18,8 @@ use super::exit::EXIT_CODES_HELP;
         (Ctrl-C), resume it with the same command.",
     after_help = EXIT_CODES_HELP,
     after_long_help = EXIT_CODES_HELP,
-    disable_help_subcommand = true
+    disable_help_subcommand = true,
+    args_override_self = true
 )]
 pub(crate) struct Cli {
     /// Database URL: postgres://, postgresql://, mysql://, mariadb:// or sqlite:

@@ -235,7 +235,7 @@ pub(crate) async fn run<P: BackfillPool>(
         _ => {}
     }
     tracing::info!(
-        target: "backfill",
+        target: "backfill::cli",
         job = %job,
         engine = pool.engine().name(),
         table = d.table,
@@ -292,7 +292,7 @@ fn summarize(ctx: &Context, report: &Report, resume: &str) -> Exit {
         StopReason::Shutdown => "interrupted",
     };
     tracing::info!(
-        target: "backfill",
+        target: "backfill::cli",
         job = %report.job,
         stop,
         batches = report.batches,
@@ -429,7 +429,7 @@ pub(crate) async fn verify<P: BackfillPool>(
     let report = pool.verify(d).await?;
     let clean = report.missing == 0 && report.extra == 0 && report.different == 0;
     tracing::info!(
-        target: "backfill",
+        target: "backfill::cli",
         job = d.job,
         target_rows = report.target_rows,
         source_keys = report.source_keys,

@@ -301,7 +301,7 @@ async fn dispatch<P: crate::pool::BackfillPool>(
 fn init_logging(format: LogFormat, redactor: &Arc<Redactor>) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("BACKFILL_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("warn,backfill::cli=info"));
     let writer = RedactingStderr {
         redactor: redactor.clone(),
     };
@@ -347,7 +347,7 @@ impl Context {
         match self.log_format {
             LogFormat::Text => eprintln!("error: {message}"),
             LogFormat::Json => tracing::error!(
-                target: "backfill",
+                target: "backfill::cli",
                 exit_code = failure.exit.code(),
                 "{message}"
             ),

@@ -97,13 +97,13 @@ impl LiveProgress {
                 if waiting_changed {
                     match &p.waiting {
                         Some(why) => tracing::info!(
-                            target: "backfill",
+                            target: "backfill::cli",
                             job = %p.job,
                             reason = %why,
                             "throttled: {why}"
                         ),
                         None => {
-                            tracing::info!(target: "backfill", job = %p.job, "resumed after throttling")
+                            tracing::info!(target: "backfill::cli", job = %p.job, "resumed after throttling")
                         }
                     }
                 }
@@ -143,7 +143,7 @@ impl LiveProgress {
     pub(crate) fn notice(&self, line: &str) {
         match &self.bar {
             Some(bar) => bar.suspend(|| eprintln!("{line}")),
-            None => tracing::info!(target: "backfill", "{line}"),
+            None => tracing::info!(target: "backfill::cli", "{line}"),
         }
     }
 }
@@ -182,7 +182,7 @@ fn log_batch(p: &Progress, rows: u64, keys: u64) {
     let ms = p.last_batch_time.as_millis() as u64;
     match p.fraction_done {
         Some(f) => tracing::info!(
-            target: "backfill",
+            target: "backfill::cli",
             job = %p.job,
             batch = p.batches,
             from = %from,
@@ -195,7 +195,7 @@ fn log_batch(p: &Progress, rows: u64, keys: u64) {
             "batch committed"
         ),
         None => tracing::info!(
-            target: "backfill",
+            target: "backfill::cli",
             job = %p.job,
             batch = p.batches,
             from = %from,
