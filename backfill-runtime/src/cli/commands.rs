@@ -326,7 +326,7 @@ fn summarize(ctx: &Context, report: &Report, resume: &str) -> Exit {
         }
         StopReason::Shutdown => {
             lines.push(format!(
-                "interrupted: job {} stopped at {at}; every batch up to it is committed, the one in flight was rolled back or committed: {work}",
+                "interrupted: job {} stopped at {at} (every batch up to it is committed): {work}",
                 report.job
             ));
             lines.push(format!("resume with: {resume}"));

@@ -158,9 +158,13 @@ impl StatusRow {
             rate: rate(status.rows_written, elapsed),
             eta: eta_text,
             updated: format!(
-                "{} ({} ago)",
+                "{} ({})",
                 status.updated_at.format("%Y-%m-%d %H:%M:%S UTC"),
-                duration(Duration::from_secs(ago.as_secs()))
+                if ago < Duration::from_secs(1) {
+                    "just now".to_string()
+                } else {
+                    format!("{} ago", duration(Duration::from_secs(ago.as_secs())))
+                }
             ),
         }
     }
@@ -544,6 +548,7 @@ mod tests {
         let span = (KeyValue::Text("a".into()), KeyValue::Text("z".into()));
         assert_eq!(status_fraction(&status, Some(&span)), None);
         let row = StatusRow::from_status("X", &status, None, status.updated_at);
+        assert!(row.updated.ends_with("(just now)"), "{}", row.updated);
         assert_eq!(row.done, "unknown");
         assert_eq!(row.eta, "unknown");
         assert_eq!(status_fraction(&job("done", Some(5)), None), Some(1.0));

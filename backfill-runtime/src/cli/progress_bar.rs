@@ -14,6 +14,28 @@ use crate::options::Progress;
 
 use super::format;
 
+/// The bar on screen, if any: log lines and notices are printed above it instead of through it.
+static ACTIVE_BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Runs `print` with the active bar (if any) cleared from the screen, redrawn after.
+pub(crate) fn above_bar<R>(print: impl FnOnce() -> R) -> R {
+    let bar = match ACTIVE_BAR.lock() {
+        Ok(active) => active.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
+    match bar {
+        Some(bar) => bar.suspend(print),
+        None => print(),
+    }
+}
+
+fn set_active_bar(bar: Option<ProgressBar>) {
+    match ACTIVE_BAR.lock() {
+        Ok(mut active) => *active = bar,
+        Err(poisoned) => *poisoned.into_inner() = bar,
+    }
+}
+
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Display {
@@ -56,6 +78,7 @@ impl LiveProgress {
             bar.set_position(prior_keys);
             bar.set_message("starting");
             bar.enable_steady_tick(Duration::from_millis(120));
+            set_active_bar(Some(bar.clone()));
             bar
         });
         LiveProgress {
@@ -135,15 +158,16 @@ impl LiveProgress {
     /// Removes the bar (before the final summary is printed).
     pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
+            set_active_bar(None);
             bar.finish_and_clear();
         }
     }
 
     /// Shows a notice (signal received, resuming): above the bar, or as a log line.
     pub(crate) fn notice(&self, line: &str) {
-        match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("{line}")),
-            None => tracing::info!(target: "backfill::cli", "{line}"),
+        match self.display {
+            Display::Bar => above_bar(|| eprintln!("{line}")),
+            Display::Log => tracing::info!(target: "backfill::cli", "{line}"),
         }
     }
 }

@@ -199,8 +199,8 @@ pub(crate) struct RedactingStderr {
 
 impl Write for RedactingStderr {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let text = String::from_utf8_lossy(buf);
-        io::stderr().write_all(self.redactor.scrub(&text).as_bytes())?;
+        let text = self.redactor.scrub(&String::from_utf8_lossy(buf));
+        super::progress_bar::above_bar(|| io::stderr().write_all(text.as_bytes()))?;
         Ok(buf.len())
     }
 

@@ -24,10 +24,11 @@ pub(crate) fn watch(
             }
         };
         let name = signals.next().await;
-        token.cancel();
+        // Said before the run is told, so it comes before the run's summary.
         notice(&format!(
             "{name}: stopping after the batch in flight (press Ctrl-C again to abort at once)"
         ));
+        token.cancel();
         let name = signals.next().await;
         notice(&format!(
             "{name} again: aborting now; the batch in flight is rolled back"
