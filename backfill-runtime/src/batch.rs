@@ -567,11 +567,12 @@ impl<D: Driver> Run<'_, D> {
                         .register(
                             &mut conn,
                             self.server,
+                            self.timeouts,
                             self.stmts.fingerprint,
                             self.options.restart,
                         )
                         .await;
-                    D::end_batch(&mut conn, self.server, Timeouts::default()).await;
+                    D::end_batch(&mut conn, self.server, self.timeouts).await;
                     result
                 }
                 Err(e) => Err(Error::database("connecting to register the job", e)),

@@ -170,17 +170,40 @@ impl<D: Driver> ProgressStore<D> {
         }
     }
 
-    /// Registers the run: inserts the job's row if missing (a concurrent insert of the same job
-    /// is ignored), then in one transaction resets it (`restart`), or refuses a changed
-    /// definition, or reports a finished job.
+    /// Registers the run: creates the table and inserts the job's row if missing (a concurrent
+    /// insert of the same job is ignored), then, with the row locked, resets it (`restart`),
+    /// refuses a changed definition, or reports a finished job. Waits for locks no longer than
+    /// the run's lock timeout.
     pub(crate) async fn register(
         &self,
         conn: &mut Conn<D>,
         server: Server,
+        timeouts: Timeouts,
         fingerprint: &str,
         restart: bool,
     ) -> Result<Registration, Error> {
-        self.ensure(conn).await?;
+        let locking = self.db_error("locking the job's row in the");
+        if D::DIALECT.create_under_write_lock {
+            // SQLite: the write lock is taken by BEGIN IMMEDIATE, honouring the lock timeout;
+            // creating the table inside it is transactional.
+            let mut tx = D::begin_batch(conn, server, timeouts)
+                .await
+                .map_err(locking)?;
+            self.ensure(&mut tx).await?;
+            self.insert_if_missing(&mut tx, fingerprint).await?;
+            self.settle(tx, fingerprint, restart).await
+        } else {
+            // A concurrent CREATE TABLE inside a transaction would abort it: create outside.
+            self.ensure(conn).await?;
+            self.insert_if_missing(conn, fingerprint).await?;
+            let tx = D::begin_batch(conn, server, timeouts)
+                .await
+                .map_err(locking)?;
+            self.settle(tx, fingerprint, restart).await
+        }
+    }
+
+    async fn insert_if_missing(&self, conn: &mut Conn<D>, fingerprint: &str) -> Result<(), Error> {
         let now = Value::Time(Utc::now());
         let insert = engine::placeholders::<D>(&format!(
             "INSERT INTO {} ({}) VALUES (?, ?, ?, NULL, '{RUNNING}', 0, 0, 0, ?, ?){}",
@@ -198,11 +221,17 @@ impl<D: Driver> ProgressStore<D> {
         ];
         D::execute(conn, &insert, &binds)
             .await
-            .map_err(self.db_error("registering the job in the"))?;
+            .map(drop)
+            .map_err(self.db_error("registering the job in the"))
+    }
 
-        let mut tx = D::begin_batch(conn, server, Timeouts::default())
-            .await
-            .map_err(self.db_error("locking the job's row in the"))?;
+    /// With the row locked in `tx`: restart, refuse, or report; commits unless refusing.
+    async fn settle(
+        &self,
+        mut tx: sqlx::Transaction<'_, D::Db>,
+        fingerprint: &str,
+        restart: bool,
+    ) -> Result<Registration, Error> {
         let row = self
             .lock(&mut tx)
             .await

@@ -126,6 +126,10 @@ pub(crate) struct Dialect {
     pub row_lock: &'static str,
     /// Placeholders are `$1, $2, ...` rather than `?`.
     pub numbered_params: bool,
+    /// The progress table is created and the job's row inserted inside the write-locked
+    /// transaction (SQLite, whose DDL is transactional and whose lock is the whole database),
+    /// rather than before it.
+    pub create_under_write_lock: bool,
 }
 
 /// Per-batch timeouts from the run options.

@@ -87,6 +87,7 @@ impl Driver for MySqlEngine {
         skip_unchanged_ranges: false,
         explain: "EXPLAIN ",
         row_lock: " FOR UPDATE",
+        create_under_write_lock: false,
         numbered_params: false,
     };
 

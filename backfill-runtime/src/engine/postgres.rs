@@ -53,6 +53,7 @@ impl Driver for PgEngine {
         skip_unchanged_ranges: true,
         explain: "EXPLAIN ",
         row_lock: " FOR UPDATE",
+        create_under_write_lock: false,
         numbered_params: true,
     };
 

@@ -57,6 +57,7 @@ impl Driver for SqliteEngine {
         skip_unchanged_ranges: false,
         explain: "EXPLAIN QUERY PLAN ",
         row_lock: "",
+        create_under_write_lock: true,
         numbered_params: false,
     };
 
