@@ -45,6 +45,7 @@ pub(crate) async fn run<D: Driver>(
         sizer: BatchSizer::new(def, &options),
         span: None,
         last: None,
+        lag_waited: Duration::ZERO,
         report: Report {
             job: store.job().to_string(),
             batches: 0,
@@ -146,6 +147,8 @@ struct Run<'a, D: Driver> {
     /// Smallest and largest source key of an integer first key column, for `fraction_done`.
     span: Option<(i64, i64)>,
     last: Option<(Option<Key>, Key, Duration)>,
+    /// Time spent waiting for replica lag (part of `report.throttled`).
+    lag_waited: Duration,
     report: Report,
 }
 
@@ -502,6 +505,7 @@ impl<D: Driver> Run<'_, D> {
             let started = Instant::now();
             let slept = self.sleep(self.options.throttle_interval).await;
             self.report.throttled += started.elapsed();
+            self.lag_waited += started.elapsed();
             if !slept {
                 return Ok(false);
             }
@@ -513,10 +517,9 @@ impl<D: Driver> Run<'_, D> {
         let Some(limit) = self.options.max_rows_per_sec.map(RateLimit::new) else {
             return true;
         };
-        let wait = limit.wait(
-            self.report.rows_written,
-            self.started.elapsed() - self.report.throttled,
-        );
+        // Time paused for replica lag is not credit for a burst afterwards.
+        let writing = self.started.elapsed().saturating_sub(self.lag_waited);
+        let wait = limit.wait(self.report.rows_written, writing);
         if wait.is_zero() {
             return true;
         }
