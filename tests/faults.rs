@@ -1,0 +1,405 @@
+//! Fault injection on every engine: worker processes killed with SIGKILL and restarted, the
+//! server killing the connection mid-batch, concurrent workers on one job, a lock held past the
+//! lock timeout. Each run must land on the single-statement recompute, checksum for checksum,
+//! with no batch applied twice.
+//!
+//! Worker processes are this test binary re-run with `--exact worker_process` and the
+//! `BACKFILL_FAULT_WORKER_URL` variable set; without it, that test does nothing.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use backfill::{Backfill, BackfillPool, Engine, RunOptions, StopReason};
+use common::scenario::{self, USER_STATS_COLUMNS};
+use common::{Db, Pool};
+
+/// Per-user totals, 25 keys a batch.
+#[derive(Backfill, Debug)]
+#[backfill(table = "user_stats", from = "events", batch_size = 25)]
+pub struct UserStats {
+    #[backfill(key)]
+    pub user_id: i64,
+    #[backfill(expr = "count(*)")]
+    pub event_count: i64,
+    #[backfill(expr = "sum(amount)")]
+    pub total_amount: i64,
+    #[backfill(expr = "max(created_at)")]
+    pub last_seen: chrono::NaiveDateTime,
+}
+
+const USERS: i64 = 2_400;
+const EVENTS: i64 = 12_000;
+const BATCHES: i64 = USERS / 25;
+
+fn def() -> &'static backfill::Definition {
+    UserStats::definition()
+}
+
+async fn checksum(db: &Db) -> (usize, u64) {
+    db.checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
+        .await
+}
+
+/// Seeds the scenario and returns the single-statement recompute's checksum (target left empty).
+async fn seeded(db: &Db) -> (usize, u64) {
+    scenario::seed(db, EVENTS, USERS).await;
+    db.recompute_all(def(), "user_stats").await;
+    let expected = checksum(db).await;
+    db.exec("DELETE FROM user_stats").await;
+    assert_eq!(expected.0, USERS as usize);
+    expected
+}
+
+/// The worker process: runs the backfill once against the URL it is given and prints its report.
+#[tokio::test]
+async fn worker_process() {
+    let Ok(url) = std::env::var("BACKFILL_FAULT_WORKER_URL") else {
+        return;
+    };
+    let pause = std::env::var("BACKFILL_FAULT_WORKER_PAUSE_MS")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let options = RunOptions::default()
+        .pause(Duration::from_millis(pause))
+        .max_retries(50)
+        .retry_backoff(Duration::from_millis(20));
+    let report = match url.split(':').next() {
+        Some("postgres") => {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            pool.run_backfill(def(), options).await
+        }
+        Some("mysql") => {
+            let pool = sqlx::MySqlPool::connect(&url).await.unwrap();
+            pool.run_backfill(def(), options).await
+        }
+        _ => {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            pool.run_backfill(def(), options).await
+        }
+    };
+    let report = report.unwrap_or_else(|e| panic!("worker failed: {e}"));
+    println!(
+        "WORKER-REPORT batches={} finished={}",
+        report.batches,
+        report.finished()
+    );
+}
+
+fn spawn_worker(db: &Db, pause_ms: u64) -> Child {
+    Command::new(std::env::current_exe().expect("the test binary"))
+        .args([
+            "--exact",
+            "worker_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("BACKFILL_FAULT_WORKER_URL", &db.url)
+        .env("BACKFILL_FAULT_WORKER_PAUSE_MS", pause_ms.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn a worker process")
+}
+
+fn worker_batches(output: &std::process::Output) -> u64 {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.split("WORKER-REPORT batches=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "worker printed no report:\n{stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+}
+
+async fn progress(db: &Db) -> (i64, String) {
+    let batches = db.progress_i64("batches", "user_stats").await;
+    let status = db
+        .strings("SELECT status FROM backfill_progress WHERE job = 'user_stats'")
+        .await;
+    (batches, status.into_iter().next().unwrap_or_default())
+}
+
+#[tokio::test]
+async fn worker_killed_with_sigkill_again_and_again_converges() {
+    for db in common::engines("sigkill").await {
+        let expected = seeded(&db).await;
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut kills = 0;
+        let mut cursors = Vec::new();
+        let mut last_batches = 0;
+        // Kill at random moments (start-up, mid-batch, between batches) until 25 kills, then
+        // let the last worker finish.
+        loop {
+            let mut child = spawn_worker(&db, 60);
+            if kills < 25 {
+                let after = Duration::from_millis(rng.u64(20..250));
+                let started = Instant::now();
+                while started.elapsed() < after {
+                    if child.try_wait().expect("poll the worker").is_some() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                if child.try_wait().expect("poll the worker").is_none() {
+                    child.kill().expect("SIGKILL the worker");
+                    child.wait().expect("reap the worker");
+                    kills += 1;
+                    let (batches, _) = progress_or_zero(&db).await;
+                    assert!(
+                        batches >= last_batches,
+                        "{}: progress went backwards",
+                        db.name()
+                    );
+                    last_batches = batches;
+                    cursors.push(batches);
+                    continue;
+                }
+            }
+            let output = child.wait_with_output().expect("the worker's output");
+            assert!(
+                output.status.success(),
+                "{}: worker failed:\n{}",
+                db.name(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            worker_batches(&output);
+            break;
+        }
+        assert!(
+            kills >= 20,
+            "{}: only {kills} kills before the job finished",
+            db.name()
+        );
+        let (batches, status) = progress(&db).await;
+        assert_eq!(status, "done", "{}", db.name());
+        // Every committed batch advanced the cursor: no range was committed twice.
+        assert_eq!(
+            batches,
+            BATCHES,
+            "{}: batches committed over all lives",
+            db.name()
+        );
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+        eprintln!(
+            "{}: survived {kills} SIGKILLs; committed batches after each: {cursors:?}",
+            db.name()
+        );
+    }
+}
+
+async fn progress_or_zero(db: &Db) -> (i64, String) {
+    let exists = match db.engine {
+        Engine::Sqlite => db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'backfill_progress'").await,
+        Engine::Postgres => db.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'backfill_progress'").await,
+        Engine::MySql => db.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'backfill_progress'").await,
+    };
+    if exists == 0 {
+        return (0, String::new());
+    }
+    let rows = db
+        .scalar("SELECT count(*) FROM backfill_progress WHERE job = 'user_stats'")
+        .await;
+    if rows == 0 {
+        return (0, String::new());
+    }
+    progress(db).await
+}
+
+#[tokio::test]
+async fn four_workers_on_one_job_share_it_without_applying_a_batch_twice() {
+    for db in common::engines("four_workers").await {
+        let expected = seeded(&db).await;
+        let workers: Vec<Child> = (0..4).map(|_| spawn_worker(&db, 0)).collect();
+        let mut total = 0;
+        for worker in workers {
+            let output = worker.wait_with_output().expect("the worker's output");
+            assert!(
+                output.status.success(),
+                "{}: a worker failed:\n{}",
+                db.name(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            total += worker_batches(&output);
+        }
+        let (batches, status) = progress(&db).await;
+        assert_eq!(status, "done", "{}", db.name());
+        assert_eq!(batches, BATCHES, "{}", db.name());
+        assert_eq!(
+            total,
+            BATCHES as u64,
+            "{}: the workers' batches add up, none twice",
+            db.name()
+        );
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+    }
+}
+
+/// Holds a lock on the target's row `user_id = 1200` (mid-range) in another connection.
+async fn lock_target_row(db: &Db) -> LockHolder {
+    db.exec("INSERT INTO user_stats (user_id, event_count, total_amount, last_seen) VALUES (1200, 0, 0, '2020-01-01 00:00:00')").await;
+    match &db.pool {
+        Pool::Postgres(p) => {
+            let mut tx = p.begin().await.unwrap();
+            sqlx::query("SELECT 1 FROM user_stats WHERE user_id = 1200 FOR UPDATE")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            LockHolder::Pg(tx)
+        }
+        Pool::MySql(p) => {
+            let mut tx = p.begin().await.unwrap();
+            sqlx::query("SELECT 1 FROM user_stats WHERE user_id = 1200 FOR UPDATE")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            LockHolder::MySql(tx)
+        }
+        Pool::Sqlite(p) => {
+            let mut conn = p.acquire().await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE user_stats SET event_count = 0 WHERE user_id = 1200")
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            LockHolder::Sqlite(conn)
+        }
+    }
+}
+
+enum LockHolder {
+    Pg(sqlx::Transaction<'static, sqlx::Postgres>),
+    MySql(sqlx::Transaction<'static, sqlx::MySql>),
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+}
+
+impl LockHolder {
+    async fn release(self) {
+        match self {
+            LockHolder::Pg(tx) => tx.rollback().await.unwrap(),
+            LockHolder::MySql(tx) => tx.rollback().await.unwrap(),
+            LockHolder::Sqlite(mut conn) => {
+                sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_lock_held_past_the_lock_timeout_is_waited_out_with_retries() {
+    for db in common::engines("lock_timeout").await {
+        let expected = seeded(&db).await;
+        let holder = lock_target_row(&db).await;
+        let releaser = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            holder.release().await;
+        });
+        let options = RunOptions::default()
+            .lock_timeout(Duration::from_millis(500))
+            .max_retries(30)
+            .retry_backoff(Duration::from_millis(100));
+        let report = db.run(def(), options).await.unwrap();
+        releaser.await.unwrap();
+        assert_eq!(report.stop, StopReason::Done, "{}", db.name());
+        assert!(
+            report.retries >= 1,
+            "{}: the locked batch timed out and was retried",
+            db.name()
+        );
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+        eprintln!(
+            "{}: {} retries while the row was locked",
+            db.name(),
+            report.retries
+        );
+    }
+}
+
+/// A connection of the run's pool, found on the server while it waits on the held lock, is
+/// killed by the server; the batch is retried and the run finishes identical.
+#[tokio::test]
+async fn the_server_killing_the_connection_mid_batch_is_retried() {
+    for db in common::engines("server_kill").await {
+        if db.engine == Engine::Sqlite {
+            eprintln!("sqlite: no server to kill a connection; covered by the SIGKILL test");
+            continue;
+        }
+        let expected = seeded(&db).await;
+        let holder = lock_target_row(&db).await;
+        let run = {
+            let def = def();
+            let options = RunOptions::default()
+                .max_retries(30)
+                .retry_backoff(Duration::from_millis(50));
+            match db.engine {
+                // A pool of its own, named, so only this test's connections are killed.
+                Engine::Postgres => {
+                    let url = format!("{}&application_name=bf_server_kill", db.url);
+                    let p = sqlx::PgPool::connect(&url).await.unwrap();
+                    tokio::spawn(async move { p.run_backfill(def, options).await })
+                }
+                _ => {
+                    let p = sqlx::MySqlPool::connect(&db.url).await.unwrap();
+                    tokio::spawn(async move { p.run_backfill(def, options).await })
+                }
+            }
+        };
+        let mut kills = 0;
+        let mut killed = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while kills < 3 && Instant::now() < deadline {
+            let waiting = match db.engine {
+                Engine::Postgres => db.scalar("SELECT COALESCE(min(pid), 0)::bigint FROM pg_stat_activity WHERE application_name = 'bf_server_kill' AND wait_event_type = 'Lock'").await,
+                // The upsert of the locked range, executing for over 300 ms: blocked on the row lock.
+                _ => db.scalar("SELECT CAST(COALESCE(MIN(ID), 0) AS SIGNED) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND IN ('Query', 'Execute') AND INFO LIKE 'INSERT INTO%' AND TIME_MS > 300").await,
+            };
+            if waiting != 0 && !killed.contains(&waiting) {
+                killed.push(waiting);
+                match db.engine {
+                    Engine::Postgres => {
+                        db.scalar(&format!(
+                            "SELECT count(*) FROM (SELECT pg_terminate_backend({waiting})) AS k"
+                        ))
+                        .await;
+                    }
+                    _ => {
+                        db.exec(&format!("KILL CONNECTION {waiting}")).await;
+                    }
+                }
+                kills += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        holder.release().await;
+        let report = run.await.unwrap().unwrap();
+        assert_eq!(
+            kills,
+            3,
+            "{}: the blocked batch was found and killed 3 times",
+            db.name()
+        );
+        assert!(
+            report.retries >= 3,
+            "{}: {} retries",
+            db.name(),
+            report.retries
+        );
+        assert_eq!(report.stop, StopReason::Done, "{}", db.name());
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+        eprintln!(
+            "{}: {kills} connections killed by the server, {} retries",
+            db.name(),
+            report.retries
+        );
+    }
+}
