@@ -3,6 +3,12 @@
 //! target (a slow batch holds locks and builds replica lag), grown by at most half when batches
 //! are quick, always within `min_batch_size..=max_batch_size`.
 
+// Parts serve only some engines; a build with fewer engine features leaves them unused.
+#![cfg_attr(
+    not(all(feature = "postgres", feature = "mysql", feature = "sqlite")),
+    allow(dead_code)
+)]
+
 use std::time::Duration;
 
 use crate::definition::Definition;
