@@ -279,8 +279,8 @@ impl<D: Driver> Run<'_, D> {
                         source: error,
                     })
                 }
-                failure => {
-                    let retried = if failure == Failure::Transient && retries > 0 {
+                _ => {
+                    let retried = if retries > 0 {
                         format!(" after {retries} retries")
                     } else {
                         String::new()

@@ -76,7 +76,7 @@ fn cell_text(row: &MySqlRow, i: usize) -> String {
 
 /// Whole seconds, at least 1 (`innodb_lock_wait_timeout` takes no fraction).
 fn whole_seconds(d: std::time::Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0).max(u64::from(d.as_secs() == 0))
+    (d.as_secs_f64().ceil() as u64).max(1)
 }
 
 impl Driver for MySqlEngine {
