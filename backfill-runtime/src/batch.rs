@@ -247,6 +247,12 @@ impl<D: Driver> Run<'_, D> {
                 Ok(mut conn) => {
                     let result = self.transaction(&mut conn, limit, &mut seen).await;
                     D::end_batch(&mut conn, self.server, self.timeouts).await;
+                    if result.is_err() {
+                        // A failed batch's connection may be broken or left mid-transaction
+                        // (sqlx can lose track of a BEGIN whose caller was dropped): never give
+                        // it back to the pool.
+                        conn.close_on_drop();
+                    }
                     result
                 }
                 Err(e) => Err(Failed::Db(e)),
@@ -581,6 +587,9 @@ impl<D: Driver> Run<'_, D> {
                         )
                         .await;
                     D::end_batch(&mut conn, self.server, self.timeouts).await;
+                    if result.is_err() {
+                        conn.close_on_drop();
+                    }
                     result
                 }
                 Err(e) => Err(Error::database("connecting to register the job", e)),

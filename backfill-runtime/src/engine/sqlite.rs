@@ -145,6 +145,12 @@ impl Driver for SqliteEngine {
     fn classify(err: &sqlx::Error) -> Failure {
         match err {
             sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => Failure::Transient,
+            // A pooled connection whose BEGIN was acknowledged to a caller that had been dropped
+            // still counts as inside a transaction; the failed attempt closes it, a retry gets
+            // another connection.
+            sqlx::Error::InvalidSavePointStatement | sqlx::Error::WorkerCrashed => {
+                Failure::Transient
+            }
             sqlx::Error::Database(db) => {
                 // Extended result codes: the primary code is the low byte.
                 let code = db
