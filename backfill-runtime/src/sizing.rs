@@ -42,7 +42,7 @@ impl BatchSizer {
         BatchSizer {
             size: options.initial_batch_size.clamp(min, max),
             adaptive: Some(Adaptive {
-                target: options.target_batch_time.max(Duration::from_millis(1)),
+                target: options.target_batch_time.max(Duration::from_micros(1)),
                 min,
                 max,
             }),

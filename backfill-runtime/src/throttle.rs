@@ -253,6 +253,96 @@ impl LagProbe for MySqlReplicaLag {
     }
 }
 
+/// A lag measured by a query of your own, like gh-ost's `--throttle-query`: the query returns
+/// one row with one floating-point column, the lag in seconds (`NULL` or no row: no lag). Use it
+/// for a replication topology the built-in probes do not know (a heartbeat table, a proxy's
+/// view, a maintenance flag), on any engine.
+///
+/// ```
+/// # async fn demo(pool: sqlx::SqlitePool) {
+/// use std::{sync::Arc, time::Duration};
+/// use backfill_runtime::{throttle::QueryLag, RunOptions};
+///
+/// let probe = QueryLag::sqlite(pool, "SELECT seconds FROM heartbeat_lag");
+/// let options = RunOptions::default().lag_guard(Arc::new(probe), Duration::from_secs(2));
+/// # }
+/// ```
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+#[derive(Debug, Clone)]
+pub struct QueryLag {
+    pool: QueryLagPool,
+    query: String,
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+#[derive(Debug, Clone)]
+enum QueryLagPool {
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlPool),
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+impl QueryLag {
+    /// Runs `query` (returning `double precision` seconds) on a PostgreSQL pool.
+    #[cfg(feature = "postgres")]
+    pub fn postgres(pool: sqlx::PgPool, query: impl Into<String>) -> QueryLag {
+        QueryLag {
+            pool: QueryLagPool::Postgres(pool),
+            query: query.into(),
+        }
+    }
+
+    /// Runs `query` (returning `DOUBLE` seconds) on a MySQL/MariaDB pool.
+    #[cfg(feature = "mysql")]
+    pub fn mysql(pool: sqlx::MySqlPool, query: impl Into<String>) -> QueryLag {
+        QueryLag {
+            pool: QueryLagPool::MySql(pool),
+            query: query.into(),
+        }
+    }
+
+    /// Runs `query` (returning `REAL` seconds) on a SQLite pool.
+    #[cfg(feature = "sqlite")]
+    pub fn sqlite(pool: sqlx::SqlitePool, query: impl Into<String>) -> QueryLag {
+        QueryLag {
+            pool: QueryLagPool::Sqlite(pool),
+            query: query.into(),
+        }
+    }
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+impl LagProbe for QueryLag {
+    fn lag(&self) -> Pin<Box<dyn Future<Output = Result<Option<Duration>, Error>> + Send + '_>> {
+        Box::pin(async move {
+            let query = self.query.as_str();
+            let secs: Result<Option<Option<f64>>, sqlx::Error> = match &self.pool {
+                #[cfg(feature = "postgres")]
+                QueryLagPool::Postgres(p) => sqlx::query_scalar(query).fetch_optional(p).await,
+                #[cfg(feature = "mysql")]
+                QueryLagPool::MySql(p) => sqlx::query_scalar(query).fetch_optional(p).await,
+                #[cfg(feature = "sqlite")]
+                QueryLagPool::Sqlite(p) => sqlx::query_scalar(query).fetch_optional(p).await,
+            };
+            let secs = secs.map_err(|e| {
+                Error::database(
+                    format!("running the throttle query `{query}` (it must return one floating-point column, seconds)"),
+                    e,
+                )
+            })?;
+            Ok(secs.flatten().map(seconds))
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("throttle query `{}`", self.query)
+    }
+}
+
 /// How a run's wait is shown in [`Progress::waiting`](crate::Progress::waiting):
 /// `replica lag 4.2s`.
 pub(crate) fn describe_lag(lag: Duration) -> String {

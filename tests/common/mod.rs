@@ -270,6 +270,56 @@ impl Db {
         }
     }
 
+    /// The job's progress row.
+    pub async fn status(
+        &self,
+        def: &'static Definition,
+        options: &RunOptions,
+    ) -> Result<Option<backfill::JobStatus>, Error> {
+        match &self.pool {
+            Pool::Sqlite(p) => p.status(def, options).await,
+            Pool::Postgres(p) => p.status(def, options).await,
+            Pool::MySql(p) => p.status(def, options).await,
+        }
+    }
+
+    /// Forgets the job's progress.
+    pub async fn reset(
+        &self,
+        def: &'static Definition,
+        options: &RunOptions,
+    ) -> Result<bool, Error> {
+        match &self.pool {
+            Pool::Sqlite(p) => p.reset(def, options).await,
+            Pool::Postgres(p) => p.reset(def, options).await,
+            Pool::MySql(p) => p.reset(def, options).await,
+        }
+    }
+
+    /// What a run would do.
+    pub async fn plan(
+        &self,
+        def: &'static Definition,
+        options: &RunOptions,
+    ) -> Result<backfill::Plan, Error> {
+        match &self.pool {
+            Pool::Sqlite(p) => p.plan(def, options).await,
+            Pool::Postgres(p) => p.plan(def, options).await,
+            Pool::MySql(p) => p.plan(def, options).await,
+        }
+    }
+
+    /// A lag probe that reads `SELECT seconds FROM fake_lag` on this engine (a table the test
+    /// creates and updates).
+    pub fn lag_probe(&self) -> backfill::throttle::QueryLag {
+        let query = "SELECT seconds FROM fake_lag";
+        match &self.pool {
+            Pool::Sqlite(p) => backfill::throttle::QueryLag::sqlite(p.clone(), query),
+            Pool::Postgres(p) => backfill::throttle::QueryLag::postgres(p.clone(), query),
+            Pool::MySql(p) => backfill::throttle::QueryLag::mysql(p.clone(), query),
+        }
+    }
+
     /// Empties `table` and fills it with the definition's single-statement recompute (the
     /// article's `INSERT ... SELECT ... GROUP BY ... ON CONFLICT`), the reference result.
     pub async fn recompute_all(&self, def: &'static Definition, table: &str) {
