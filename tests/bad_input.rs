@@ -102,18 +102,18 @@ pub struct UnknownSourceColumn {
     pub total_amount: i64,
 }
 
-const ODD_TABLE: &str = "order";
+const ODD_TABLE: &str = "user's \"stats\"; order";
 const ODD_KEY: &str = "group";
-const ODD_COLUMN: &str = "select";
+const ODD_COLUMN: &str = "total; amount";
 const ODD_JOB: &str = "it's; DROP TABLE events; --";
 const ODD_PROGRESS: &str = "bf progress; \"x\" 'y' --";
 
-/// Reserved words for the table and its columns (the derive accepts plain names only, so
-/// quotes and spaces cannot reach a table or column name), and a job name built to break out
-/// of a string literal.
+/// A table name with quotes, a space, a semicolon and a reserved word, a reserved-word key
+/// column, a column with a semicolon and a space, and a job name built to break out of a string
+/// literal.
 #[derive(Backfill, Debug)]
 #[backfill(
-    table = "order",
+    table = "user's \"stats\"; order",
     from = "events",
     job = "it's; DROP TABLE events; --",
     batch_size = 7
@@ -121,7 +121,7 @@ const ODD_PROGRESS: &str = "bf progress; \"x\" 'y' --";
 pub struct OddNames {
     #[backfill(key, column = "group", expr = "user_id")]
     pub user_id: i64,
-    #[backfill(expr = "sum(amount)", column = "select")]
+    #[backfill(expr = "sum(amount)", column = "total; amount")]
     pub total_amount: i64,
 }
 
@@ -702,7 +702,7 @@ async fn wrong_mariadb_password_is_refused_without_leaking_it() {
     assert_no_secret(&checked);
 }
 
-/// The table `order` with columns `group` and `select`, the job `it's; DROP TABLE events; --`,
+/// The table `user's "stats"; order` with columns `group` and `total; amount`, the job `it's; DROP TABLE events; --`,
 /// then the same job again in a progress table whose name has quotes, spaces and a semicolon:
 /// quoted and bound, so they run like any other names.
 #[tokio::test]

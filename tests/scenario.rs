@@ -129,6 +129,43 @@ async fn backfill_equals_the_single_statement_recompute() {
 }
 
 #[tokio::test]
+async fn a_bare_reinsert_fails_on_the_key_where_the_upsert_converges() {
+    for (db, expected) in seeded("bare_reinsert").await {
+        let heavy = db
+            .scalar("SELECT count(*) FROM events WHERE user_id = 7")
+            .await;
+        assert!(
+            heavy > 50,
+            "{}: user 7 has more events ({heavy}) than a batch has keys",
+            db.name()
+        );
+        db.run(def(), RunOptions::default().max_batches(2))
+            .await
+            .unwrap();
+        // What a plain INSERT ... SELECT of the same range does when a batch is retried.
+        let bare = "INSERT INTO user_stats (user_id, event_count, total_amount, last_seen) SELECT user_id, count(*), sum(amount), max(created_at) FROM events WHERE user_id IS NOT NULL AND user_id <= 100 GROUP BY user_id";
+        let err = match &db.pool {
+            common::Pool::Sqlite(p) => sqlx::query(bare).execute(p).await.unwrap_err(),
+            common::Pool::Postgres(p) => sqlx::query(bare).execute(p).await.unwrap_err(),
+            common::Pool::MySql(p) => sqlx::query(bare).execute(p).await.unwrap_err(),
+        };
+        let message = err.to_string().to_lowercase();
+        assert!(
+            message.contains("unique") || message.contains("duplicate"),
+            "{}: {message}",
+            db.name()
+        );
+        // The backfill re-does the same range (restart) and converges.
+        let again = db
+            .run(def(), RunOptions::default().restart(true))
+            .await
+            .unwrap();
+        assert!(again.finished(), "{}", db.name());
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+    }
+}
+
+#[tokio::test]
 async fn stopped_by_max_batches_then_resumed_equals_uninterrupted() {
     for (db, expected) in seeded("max_batches").await {
         let first = db

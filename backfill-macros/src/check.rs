@@ -377,7 +377,7 @@ fn required_table_and_from(
         if parts.len() > 2 || !parts.iter().all(|p| is_plain_identifier(p)) {
             cx.error_spanned_by(
                 lit,
-                format!("`table = \"{value}\"` is not a table name: write `name` or `schema.name`, unquoted, each part letters, digits and `_` (the generated SQL quotes it for every engine)"),
+                format!("`table = \"{value}\"` is not a table name: write `name` or `schema.name`, unquoted and non-empty (the generated SQL quotes it for every engine, so reserved words, mixed case, spaces and quotes are fine)"),
             );
             return None;
         }
@@ -387,13 +387,10 @@ fn required_table_and_from(
     (table, from)
 }
 
-/// A name the generated SQL can quote the same way on every engine.
+/// A name the generated SQL can quote on every engine: any non-empty text without control
+/// characters (quotes are doubled when quoted, so `user's "stats"` is a valid table name).
 fn is_plain_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+    !name.is_empty() && !name.chars().any(char::is_control)
 }
 
 /// `column = "..."` names one target column.
@@ -403,7 +400,7 @@ fn column_names_are_plain(cx: &Ctxt, fields: &[FieldInfo]) {
             if !is_plain_identifier(&field.column) {
                 cx.error_spanned_by(
                     lit,
-                    format!("`column = \"{}\"` is not a column name: write the target column unquoted, letters, digits and `_` (the generated SQL quotes it for every engine, so reserved words such as `order` are fine)", field.column),
+                    format!("`column = \"{}\"` is not a column name: write the target column unquoted and non-empty (the generated SQL quotes it for every engine, so reserved words such as `order`, mixed case and spaces are fine)", field.column),
                 );
             }
         }
