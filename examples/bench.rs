@@ -13,7 +13,7 @@
 //! figure is measured N times, interleaved, and the median reported), `--repeat-slow N` (a figure
 //! whose first run took over a minute is measured only N times), `--hand-loop-secs S` (10),
 //! `--output PATH` (`BENCHMARKS.md` at the repository root; `-` writes nothing), `--keep` (leave
-//! the benchmark's tables in place).
+//! the benchmark's tables in place), `--print-sql` (print the generated statements and exit).
 //!
 //! # Where it runs
 //!
@@ -109,7 +109,7 @@ type BoxError = Box<dyn std::error::Error>;
 type StatsRow = (i64, i64, i64, NaiveDateTime);
 
 const USAGE: &str = "usage: cargo run --release --example bench -- --engine postgres|mysql|sqlite \
-[--events N] [--users M] [--repeat N] [--repeat-slow N] [--hand-loop-secs S] [--output PATH|-] [--keep]";
+[--events N] [--users M] [--repeat N] [--repeat-slow N] [--hand-loop-secs S] [--output PATH|-] [--keep] [--print-sql]";
 
 /// Rows per page when the checksum reads the target (keyset pagination: constant memory).
 const CHECKSUM_PAGE: i64 = 10_000;
@@ -133,6 +133,7 @@ struct Args {
     hand_loop: Duration,
     output: Option<PathBuf>,
     keep: bool,
+    print_sql: bool,
 }
 
 impl Args {
@@ -146,6 +147,7 @@ impl Args {
         let mut hand_loop_secs = 10;
         let mut output = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md"));
         let mut keep = false;
+        let mut print_sql = false;
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -156,6 +158,10 @@ impl Args {
                 "-h" | "--help" => return Ok(None),
                 "--keep" => {
                     keep = true;
+                    continue;
+                }
+                "--print-sql" => {
+                    print_sql = true;
                     continue;
                 }
                 _ => {}
@@ -194,6 +200,7 @@ impl Args {
             hand_loop: Duration::from_secs(u64::try_from(hand_loop_secs).unwrap_or(10)),
             output,
             keep,
+            print_sql,
         }))
     }
 }
@@ -1159,6 +1166,13 @@ fn write_section(path: &Path, engine: Engine, section: &str) -> std::io::Result<
 
 async fn run(args: Args) -> Result<bool, BoxError> {
     let engine = args.engine;
+    if args.print_sql {
+        let stmts = UserStats::sql(engine).ok_or("UserStats was not generated for this engine")?;
+        for (name, stmt) in stmts.named() {
+            println!("-- {name}\n{};\n", stmt.sql);
+        }
+        return Ok(true);
+    }
     let dir = tempfile::tempdir()?;
     let db = Db::connect(engine, dir.path()).await?;
     let stmts = UserStats::sql(engine).ok_or("UserStats was not generated for this engine")?;
