@@ -76,7 +76,13 @@ async fn checksum(pool: &SqlitePool) -> Result<(i64, String), backfill::sqlx::Er
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::temp_dir().join(format!("backfill-quickstart-{}", std::process::id()));
+    // A file under target/ (next to the build), so nothing outside the project is touched.
+    let target = std::env::current_exe()?
+        .ancestors()
+        .nth(3)
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = target.join(format!("quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("quickstart.db");
     let options = SqliteConnectOptions::new()

@@ -303,3 +303,73 @@ async fn the_lag_guard_writes_nothing_while_lag_is_high_and_resumes_when_it_drop
         );
     }
 }
+
+#[tokio::test]
+async fn a_throttle_query_holds_every_batch_while_it_is_true() {
+    for (db, expected) in seeded("throttle_query").await {
+        db.exec("CREATE TABLE busy (flag INT NOT NULL)").await;
+        db.exec("INSERT INTO busy (flag) VALUES (1)").await;
+        let (notice_tx, mut notice_rx) = tokio::sync::mpsc::unbounded_channel();
+        let options = RunOptions::default()
+            .batch_size(300)
+            .lag_guard(Arc::new(db.throttle_query()), Duration::ZERO)
+            .throttle_interval(Duration::from_millis(50))
+            .on_progress(move |p| {
+                if let Some(why) = &p.waiting {
+                    let _ = notice_tx.send((why.clone(), p.batches));
+                }
+            });
+        let run = {
+            let def = def();
+            match db.pool.clone() {
+                Pool::Sqlite(p) => tokio::spawn(async move {
+                    backfill::BackfillPool::run_backfill(&p, def, options).await
+                }),
+                Pool::Postgres(p) => tokio::spawn(async move {
+                    backfill::BackfillPool::run_backfill(&p, def, options).await
+                }),
+                Pool::MySql(p) => tokio::spawn(async move {
+                    backfill::BackfillPool::run_backfill(&p, def, options).await
+                }),
+            }
+        };
+        for _ in 0..3 {
+            let (why, batches) = tokio::time::timeout(Duration::from_secs(30), notice_rx.recv())
+                .await
+                .expect("a throttled notice")
+                .expect("the run is waiting");
+            assert_eq!(
+                why,
+                "throttle query `SELECT flag <> 0 FROM busy` is true",
+                "{}",
+                db.name()
+            );
+            assert_eq!(batches, 0, "{}", db.name());
+        }
+        assert_eq!(
+            db.scalar("SELECT count(*) FROM user_stats").await,
+            0,
+            "{}",
+            db.name()
+        );
+        db.exec("UPDATE busy SET flag = 0").await;
+        let report = tokio::time::timeout(Duration::from_secs(60), run)
+            .await
+            .expect("the run goes on once the query is false")
+            .unwrap()
+            .unwrap();
+        assert_eq!(report.stop, StopReason::Done, "{}", db.name());
+        assert!(
+            report.throttled >= Duration::from_millis(100),
+            "{}",
+            db.name()
+        );
+        assert_eq!(
+            db.checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
+                .await,
+            expected,
+            "{}",
+            db.name()
+        );
+    }
+}

@@ -24,7 +24,7 @@ use crate::error::Error;
 use crate::options::{Progress, Report, RunOptions, StopReason};
 use crate::progress::{ProgressStore, Registration};
 use crate::sizing::BatchSizer;
-use crate::throttle::{describe_lag, RateLimit};
+use crate::throttle::RateLimit;
 use crate::value::{Key, KeyValue};
 
 /// Runs (or resumes) the backfill of `def` on `pool`. The caller has run the preflight.
@@ -503,7 +503,7 @@ impl<D: Driver> Run<'_, D> {
         let mut failures = 0;
         loop {
             let waiting = match probe.lag().await {
-                Ok(Some(lag)) if lag > self.options.lag_threshold => describe_lag(lag),
+                Ok(Some(lag)) if lag > self.options.lag_threshold => probe.waiting_reason(lag),
                 Ok(_) => return Ok(true),
                 Err(e) if failures < self.options.max_retries => {
                     failures += 1;

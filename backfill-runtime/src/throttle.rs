@@ -27,6 +27,12 @@ pub trait LagProbe: Send + Sync {
     fn lag(&self) -> Pin<Box<dyn Future<Output = Result<Option<Duration>, Error>> + Send + '_>>;
     /// What is probed, for logs and progress (`replica lag of 127.0.0.1:5433`).
     fn describe(&self) -> String;
+
+    /// Why a run waits when this probe reports `lag` above the threshold, as shown in
+    /// [`Progress::waiting`](crate::Progress::waiting) (default: `replica lag 4.2s`).
+    fn waiting_reason(&self, lag: Duration) -> String {
+        describe_lag(lag)
+    }
 }
 
 /// A limit on rows written per second, averaged over the run: after a burst the run waits
@@ -340,6 +346,84 @@ impl LagProbe for QueryLag {
 
     fn describe(&self) -> String {
         format!("throttle query `{}`", self.query)
+    }
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+/// A throttle query, like gh-ost's `--throttle-query`: any SQL returning one boolean (on
+/// MySQL/MariaDB an integer, 0 or not) that is true while the backfill should wait, such as
+/// `SELECT count(*) > 20 FROM pg_stat_activity WHERE state = 'active'`. Use it as a lag guard
+/// (any threshold): while it returns true, no batch starts.
+///
+/// ```
+/// # async fn demo(pool: sqlx::PgPool) {
+/// use std::{sync::Arc, time::Duration};
+/// use backfill_runtime::{throttle::ThrottleQuery, RunOptions};
+///
+/// let busy = ThrottleQuery::postgres(
+///     pool,
+///     "SELECT count(*) > 20 FROM pg_stat_activity WHERE state = 'active'",
+/// );
+/// let options = RunOptions::default().lag_guard(Arc::new(busy), Duration::ZERO);
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ThrottleQuery(QueryLag);
+
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+impl ThrottleQuery {
+    /// Runs `query` (returning `boolean`) on a PostgreSQL pool.
+    #[cfg(feature = "postgres")]
+    pub fn postgres(pool: sqlx::PgPool, query: impl Into<String>) -> ThrottleQuery {
+        ThrottleQuery(QueryLag::postgres(pool, query))
+    }
+
+    /// Runs `query` (returning an integer, 0 = go) on a MySQL/MariaDB pool.
+    #[cfg(feature = "mysql")]
+    pub fn mysql(pool: sqlx::MySqlPool, query: impl Into<String>) -> ThrottleQuery {
+        ThrottleQuery(QueryLag::mysql(pool, query))
+    }
+
+    /// Runs `query` (returning a boolean/integer) on a SQLite pool.
+    #[cfg(feature = "sqlite")]
+    pub fn sqlite(pool: sqlx::SqlitePool, query: impl Into<String>) -> ThrottleQuery {
+        ThrottleQuery(QueryLag::sqlite(pool, query))
+    }
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+impl LagProbe for ThrottleQuery {
+    fn lag(&self) -> Pin<Box<dyn Future<Output = Result<Option<Duration>, Error>> + Send + '_>> {
+        Box::pin(async move {
+            let query = self.0.query.as_str();
+            let flag: Result<Option<Option<bool>>, sqlx::Error> = match &self.0.pool {
+                #[cfg(feature = "postgres")]
+                QueryLagPool::Postgres(p) => sqlx::query_scalar(query).fetch_optional(p).await,
+                #[cfg(feature = "mysql")]
+                QueryLagPool::MySql(p) => sqlx::query_scalar::<_, Option<i64>>(query)
+                    .fetch_optional(p)
+                    .await
+                    .map(|v| v.map(|v| v.map(|n| n != 0))),
+                #[cfg(feature = "sqlite")]
+                QueryLagPool::Sqlite(p) => sqlx::query_scalar(query).fetch_optional(p).await,
+            };
+            let flag = flag.map_err(|e| {
+                Error::database(
+                    format!("running the throttle query `{query}` (it must return one boolean)"),
+                    e,
+                )
+            })?;
+            // True: wait, whatever the threshold.
+            Ok(flag.flatten().unwrap_or(false).then_some(Duration::MAX))
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("throttle query `{}`", self.0.query)
+    }
+
+    fn waiting_reason(&self, _lag: Duration) -> String {
+        format!("throttle query `{}` is true", self.0.query)
     }
 }
 

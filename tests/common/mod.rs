@@ -320,6 +320,16 @@ impl Db {
         }
     }
 
+    /// A throttle query on this engine: `SELECT flag <> 0 FROM busy`.
+    pub fn throttle_query(&self) -> backfill::throttle::ThrottleQuery {
+        let query = "SELECT flag <> 0 FROM busy";
+        match &self.pool {
+            Pool::Sqlite(p) => backfill::throttle::ThrottleQuery::sqlite(p.clone(), query),
+            Pool::Postgres(p) => backfill::throttle::ThrottleQuery::postgres(p.clone(), query),
+            Pool::MySql(p) => backfill::throttle::ThrottleQuery::mysql(p.clone(), query),
+        }
+    }
+
     /// Empties `table` and fills it with the definition's single-statement recompute (the
     /// article's `INSERT ... SELECT ... GROUP BY ... ON CONFLICT`), the reference result.
     pub async fn recompute_all(&self, def: &'static Definition, table: &str) {
