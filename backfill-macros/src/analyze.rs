@@ -127,6 +127,8 @@ pub struct Facts {
     pub tables: Vec<(Vec<String>, Option<String>)>,
     /// The whole fragment is a single column reference.
     pub single_column: Option<ColumnRef>,
+    /// Window function calls (`... OVER (...)`) of the top-level query, by name.
+    pub windows: Vec<String>,
 }
 
 /// Walks a parsed fragment.
@@ -451,6 +453,9 @@ impl Visitor for Walker {
                 }
             }
             Expr::Function(f) => {
+                if f.over.is_some() && self.query_depth == 0 {
+                    self.facts.windows.push(function_name(f));
+                }
                 aggregate = self.function(f);
                 if aggregate && self.query_depth == 0 {
                     self.facts.aggregates.push(function_name(f));

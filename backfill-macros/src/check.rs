@@ -121,9 +121,12 @@ pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
                 reported = no_own_column_in_larger_expression(cx, frag, &field.column);
             }
             frag.reported.set(reported);
-            if !field.attrs.allow_volatile {
+            if field.is_key() {
+                no_volatile_key(cx, frag, &field.column);
+            } else if !field.attrs.allow_volatile {
                 no_volatile_value(cx, frag, &field.column);
             }
+            no_window_function(cx, frag, &field.column);
         }
     }
     if let (Some(from), Some(target)) = (&from_fragment, &target) {
@@ -287,10 +290,19 @@ fn parse_fragment<'a>(
             FragmentKind::Expr => "SQL expression",
             FragmentKind::From => "FROM clause",
         };
+        let alternative = if matches!(attr_name, "filter" | "from") {
+            "or restrict the struct to the engines it is written for with `engines = \"...\"`"
+        } else {
+            "or give per-engine versions with `postgres = \"...\"`, `mysql = \"...\"`, `sqlite = \"...\"`"
+        };
+        let failures: Vec<String> = failures
+            .iter()
+            .map(|f| f.replace("sql parser error: ", ""))
+            .collect();
         cx.error_spanned_by(
             lit,
             format!(
-                "`{attr_name} = \"{text}\"` does not parse as a {what} ({}); write it in the syntax of every engine it is generated for, or give per-engine versions with `postgres = \"...\"`, `mysql = \"...\"`, `sqlite = \"...\"`",
+                "`{attr_name} = \"{text}\"` does not parse as a {what} ({}); write it in the syntax of every engine it is generated for, {alternative}",
                 failures.join("; ")
             ),
         );
@@ -476,10 +488,16 @@ fn no_target_qualifier(cx: &Ctxt, frag: &Fragment, target: &[String], column: &s
             } else {
                 column.to_string()
             };
+            let advice = if column.is_empty() {
+                "filter on source columns only, so every run selects the same source rows"
+                    .to_string()
+            } else {
+                ABSOLUTE_HINT.to_string()
+            };
             cx.error_spanned_by(
                 frag.lit,
                 format!(
-                    "`{}` reads the target table `{target_name}`: that is the value being replaced, so a re-run builds on what the previous run wrote and the backfill is not idempotent; {ABSOLUTE_HINT}; a source column of the same name is written with the source's alias, e.g. `e.{same_name}`",
+                    "`{}` reads the target table `{target_name}`: that is the value being replaced, so a re-run builds on what the previous run wrote and the backfill is not idempotent; {advice}; a source column of the same name is written with the source's alias, e.g. `e.{same_name}`",
                     r.display()
                 ),
             );
@@ -634,6 +652,33 @@ fn no_volatile_value(cx: &Ctxt, frag: &Fragment, column: &str) {
     );
 }
 
+/// A key is what the upsert conflicts on and what batches are ranges of: it must be the same on
+/// every run, whatever `allow_volatile` says.
+fn no_volatile_key(cx: &Ctxt, frag: &Fragment, column: &str) {
+    let Some(call) = frag.facts.iter().find_map(|(_, f)| f.volatile.first()) else {
+        return;
+    };
+    cx.error_spanned_by(
+        frag.lit,
+        format!(
+            "key `{column}` uses `{call}`, which changes between runs: the key is what the upsert conflicts on and what batches are ranges of, so every run would insert new rows and no cursor could resume; derive the key from the source (e.g. `e.id`) (`allow_volatile` does not apply to a key)"
+        ),
+    );
+}
+
+/// A window over the source is computed over the rows of one batch.
+fn no_window_function(cx: &Ctxt, frag: &Fragment, column: &str) {
+    let Some(window) = frag.facts.iter().find_map(|(_, f)| f.windows.first()) else {
+        return;
+    };
+    cx.error_spanned_by(
+        frag.lit,
+        format!(
+            "`{window}(...) OVER (...)` is a window function: it is computed over the source rows of one batch, so `{column}` would change with the batch boundaries and a re-run with another batch size writes other values; use an aggregate grouped by the key (e.g. `count(*)`, `max(e.created_at)`) instead"
+        ),
+    );
+}
+
 fn no_volatile_filter(cx: &Ctxt, frag: &Fragment, attr_name: &str) {
     let Some(call) = frag.facts.iter().find_map(|(_, f)| f.volatile.first()) else {
         return;
@@ -764,6 +809,10 @@ fn no_column_written_twice(cx: &Ctxt, fields: &[FieldInfo]) {
 /// Whether the mapping is grouped (any non-key value aggregates); in a grouped mapping every
 /// non-key column must be aggregated or be a key expression.
 fn grouping(cx: &Ctxt, input: &DeriveInput, fields: &[FieldInfo], engines: &[Engine]) -> bool {
+    // Without a key there is nothing to group by; that error is reported on its own.
+    if !fields.iter().any(FieldInfo::is_key) {
+        return false;
+    }
     // An engine some fragment did not parse for was reported already and has no facts.
     let engines: Vec<Engine> = engines
         .iter()
