@@ -88,6 +88,9 @@ pub struct Container {
     pub allow_other_unique_keys: bool,
     /// `engines = "postgres, mysql"`, parsed, with its literal.
     pub engines: Option<(Vec<Engine>, LitStr)>,
+    /// Attributes suggested for unknown keys (`tabel` -> `table`): a missing `table` is then
+    /// not reported again.
+    pub suggested: Vec<&'static str>,
 }
 
 /// One field's `#[backfill(...)]` attributes.
@@ -162,6 +165,7 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
     let mut on_conflict = Attr::none(cx, "on_conflict");
     let mut allow_other = Attr::none(cx, "allow_other_unique_keys");
     let mut engines = Attr::none(cx, "engines");
+    let mut suggested = Vec::new();
 
     for attr in backfill_attrs(attrs) {
         let result = attr.parse_nested_meta(|meta| {
@@ -219,7 +223,7 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
                             format!("`{name}` is a field attribute: put `#[backfill({name} ...)]` on the field it applies to"),
                         );
                     } else {
-                        unknown_key(cx, &meta, &name, "struct", STRUCT_KEYS);
+                        suggested.extend(unknown_key(cx, &meta, &name, "struct", STRUCT_KEYS));
                     }
                     skip_value(&meta)?;
                 }
@@ -240,6 +244,7 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
         on_conflict: on_conflict.get(),
         allow_other_unique_keys: allow_other.get().is_some(),
         engines: engines.get(),
+        suggested,
     }
 }
 
@@ -328,7 +333,7 @@ pub fn field(cx: &Ctxt, field: &syn::Field, ident: &Ident) -> Field {
                             format!("`{name}` is a struct attribute: put it in `#[backfill(...)]` on the struct"),
                         );
                     } else {
-                        unknown_key(cx, &meta, &name, "field", FIELD_KEYS);
+                        let _ = unknown_key(cx, &meta, &name, "field", FIELD_KEYS);
                     }
                     skip_value(&meta)?;
                 }
@@ -469,8 +474,16 @@ fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
     Ok(())
 }
 
-fn unknown_key(cx: &Ctxt, meta: &ParseNestedMeta, name: &str, place: &str, known: &[&str]) {
-    let suggestion = closest(name, known)
+/// Reports an unknown key; returns the attribute suggested for it.
+fn unknown_key(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta,
+    name: &str,
+    place: &str,
+    known: &[&'static str],
+) -> Option<&'static str> {
+    let suggested = closest(name, known);
+    let suggestion = suggested
         .map(|s| format!(" (did you mean `{s}`?)"))
         .unwrap_or_default();
     cx.error_spanned_by(
@@ -480,11 +493,24 @@ fn unknown_key(cx: &Ctxt, meta: &ParseNestedMeta, name: &str, place: &str, known
             known.join(", ")
         ),
     );
+    suggested
 }
 
 /// The known name nearest to `name`, if it is a plausible typo.
 pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     let lower = name.to_ascii_lowercase();
+    // What people type for the attributes, where spelling distance does not help.
+    let synonym = match lower.as_str() {
+        "source" | "src" | "source_table" => Some("from"),
+        "target" | "target_table" | "into" => Some("table"),
+        "expression" | "sql" | "value" | "select" => Some("expr"),
+        "unique" | "pk" | "primary_key" | "conflict" | "unique_key" => Some("key"),
+        "where" | "condition" => Some("filter"),
+        _ => None,
+    };
+    if let Some(found) = synonym.and_then(|s| known.iter().find(|k| **k == s)) {
+        return Some(found);
+    }
     let near = known
         .iter()
         .map(|k| (edit_distance(&lower, k), *k))

@@ -371,13 +371,13 @@ fn required_table_and_from(
     c: &Container,
 ) -> (Option<String>, Option<String>) {
     let name = &input.ident;
-    if c.table.is_none() {
+    if c.table.is_none() && !c.suggested.contains(&"table") {
         cx.error_spanned_by(
             name,
             format!("missing `table` on `{name}`: name the target table the backfill writes, e.g. `#[backfill(table = \"user_stats\", from = \"events\")]`"),
         );
     }
-    if c.from.is_none() {
+    if c.from.is_none() && !c.suggested.contains(&"from") {
         cx.error_spanned_by(
             name,
             format!("missing `from` on `{name}`: name the source the values are recomputed from, e.g. `#[backfill(table = \"user_stats\", from = \"events\")]` or a join such as `from = \"events e JOIN users u ON u.id = e.user_id\"`"),
@@ -914,11 +914,16 @@ fn grouping(cx: &Ctxt, input: &DeriveInput, fields: &[FieldInfo], engines: &[Eng
             let Some(facts) = frag.first() else { continue };
             if let Some(r) = facts.outside_aggregate.iter().find(|r| !is_key_column(r)) {
                 let col = r.display();
+                let text = frag.lit.value();
+                let subject = if text.trim() == col {
+                    format!("`{col}` is")
+                } else {
+                    format!("`{text}` uses `{col}`")
+                };
                 cx.error_spanned_by(
                     frag.lit,
                     format!(
-                        "`{}` uses `{col}` outside an aggregate, but the mapping is grouped by the key ({key_list}) because {reason}: one key has many source rows, so wrap it in an aggregate (e.g. `max({col})`) or make it part of the key",
-                        frag.lit.value()
+                        "{subject} outside an aggregate, but the mapping is grouped by the key ({key_list}) because {reason}: one key has many source rows, so wrap it in an aggregate (e.g. `max({col})`) or make it part of the key"
                     ),
                 );
             }
@@ -1018,7 +1023,7 @@ mod tests {
         });
         assert_eq!(errs.len(), 2, "{errs:?}");
         assert!(
-            errs[0].contains("`e.kind` uses `e.kind` outside an aggregate"),
+            errs[0].contains("`e.kind` is outside an aggregate"),
             "{errs:?}"
         );
         assert!(
