@@ -386,6 +386,81 @@ pub(crate) fn millis(d: Duration) -> u128 {
     d.as_millis().max(1)
 }
 
+/// `impl BackfillPool` for one engine's pool: the same entry points on every engine, each
+/// checking the definition has statements for it and running preflight before a run.
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+macro_rules! backfill_pool {
+    ($pool:ty, $driver:ty, $engine:expr, $check:ident) => {
+        impl $crate::pool::BackfillPool for $pool {
+            fn engine(&self) -> $crate::definition::Engine {
+                $engine
+            }
+
+            async fn run_backfill(
+                &self,
+                definition: &'static $crate::definition::Definition,
+                options: $crate::options::RunOptions,
+            ) -> Result<$crate::options::Report, $crate::error::Error> {
+                {
+                    let stmts = $crate::engine::statements(definition, $engine)?;
+                    $crate::preflight::$check(self, definition, stmts).await?;
+                    $crate::batch::run::<$driver>(self, definition, stmts, options).await
+                }
+            }
+
+            async fn check(
+                &self,
+                definition: &'static $crate::definition::Definition,
+            ) -> Result<(), $crate::error::Error> {
+                {
+                    let stmts = $crate::engine::statements(definition, $engine)?;
+                    $crate::preflight::$check(self, definition, stmts).await
+                }
+            }
+
+            fn verify(
+                &self,
+                definition: &'static $crate::definition::Definition,
+            ) -> impl ::std::future::Future<
+                Output = Result<$crate::verify::VerifyReport, $crate::error::Error>,
+            > + Send {
+                $crate::verify::verify::<$driver>(self, definition)
+            }
+
+            fn status(
+                &self,
+                definition: &'static $crate::definition::Definition,
+                options: &$crate::options::RunOptions,
+            ) -> impl ::std::future::Future<
+                Output = Result<Option<$crate::options::JobStatus>, $crate::error::Error>,
+            > + Send {
+                $crate::progress::status::<$driver>(self, definition, options)
+            }
+
+            fn reset(
+                &self,
+                definition: &'static $crate::definition::Definition,
+                options: &$crate::options::RunOptions,
+            ) -> impl ::std::future::Future<Output = Result<bool, $crate::error::Error>> + Send
+            {
+                $crate::progress::reset::<$driver>(self, definition, options)
+            }
+
+            fn plan(
+                &self,
+                definition: &'static $crate::definition::Definition,
+                options: &$crate::options::RunOptions,
+            ) -> impl ::std::future::Future<
+                Output = Result<$crate::options::Plan, $crate::error::Error>,
+            > + Send {
+                $crate::engine::plan::plan::<$driver>(self, definition, options)
+            }
+        }
+    };
+}
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+pub(crate) use backfill_pool;
+
 #[cfg(test)]
 mod tests {
     use super::*;

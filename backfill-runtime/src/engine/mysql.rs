@@ -2,18 +2,12 @@
 //! `max_execution_time`), error-number classification, `information_schema` lookups, and the
 //! [`BackfillPool`] impl for [`MySqlPool`].
 
-use std::future::Future;
-
 use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlDatabaseError, MySqlRow};
 use sqlx::query::Query;
 use sqlx::{Column as _, Connection, MySql, MySqlPool, Row as _, TypeInfo as _};
 
 use super::{Col, Dialect, Driver, Failure, Row, Server, TableName, TableShape, Timeouts, Value};
-use crate::definition::{Definition, Engine};
-use crate::error::Error;
-use crate::options::{JobStatus, Plan, Report, RunOptions};
-use crate::pool::BackfillPool;
-use crate::verify::VerifyReport;
+use crate::definition::Engine;
 
 /// The MySQL/MariaDB driver.
 pub(crate) struct MySqlEngine;
@@ -274,58 +268,4 @@ impl Driver for MySqlEngine {
     }
 }
 
-impl BackfillPool for MySqlPool {
-    fn engine(&self) -> Engine {
-        Engine::MySql
-    }
-
-    async fn run_backfill(
-        &self,
-        definition: &'static Definition,
-        options: RunOptions,
-    ) -> Result<Report, Error> {
-        {
-            let stmts = super::statements(definition, Engine::MySql)?;
-            crate::preflight::check_mysql(self, definition, stmts).await?;
-            crate::batch::run::<MySqlEngine>(self, definition, stmts, options).await
-        }
-    }
-
-    async fn check(&self, definition: &'static Definition) -> Result<(), Error> {
-        {
-            let stmts = super::statements(definition, Engine::MySql)?;
-            crate::preflight::check_mysql(self, definition, stmts).await
-        }
-    }
-
-    fn verify(
-        &self,
-        definition: &'static Definition,
-    ) -> impl Future<Output = Result<VerifyReport, Error>> + Send {
-        crate::verify::verify::<MySqlEngine>(self, definition)
-    }
-
-    fn status(
-        &self,
-        definition: &'static Definition,
-        options: &RunOptions,
-    ) -> impl Future<Output = Result<Option<JobStatus>, Error>> + Send {
-        crate::progress::status::<MySqlEngine>(self, definition, options)
-    }
-
-    fn reset(
-        &self,
-        definition: &'static Definition,
-        options: &RunOptions,
-    ) -> impl Future<Output = Result<bool, Error>> + Send {
-        crate::progress::reset::<MySqlEngine>(self, definition, options)
-    }
-
-    fn plan(
-        &self,
-        definition: &'static Definition,
-        options: &RunOptions,
-    ) -> impl Future<Output = Result<Plan, Error>> + Send {
-        super::plan::plan::<MySqlEngine>(self, definition, options)
-    }
-}
+super::backfill_pool!(MySqlPool, MySqlEngine, Engine::MySql, check_mysql);

@@ -1,18 +1,12 @@
 //! PostgreSQL: `$n` placeholders, `SET LOCAL` timeouts, SQLSTATE classification, `pg_catalog`
 //! lookups, and the [`BackfillPool`] impl for [`PgPool`].
 
-use std::future::Future;
-
 use sqlx::postgres::{PgArguments, PgConnection, PgRow};
 use sqlx::query::Query;
 use sqlx::{Connection, PgPool, Postgres, Row as _};
 
 use super::{Col, Dialect, Driver, Failure, Row, Server, TableName, TableShape, Timeouts, Value};
-use crate::definition::{Definition, Engine};
-use crate::error::Error;
-use crate::options::{JobStatus, Plan, Report, RunOptions};
-use crate::pool::BackfillPool;
-use crate::verify::VerifyReport;
+use crate::definition::Engine;
 
 /// The PostgreSQL driver.
 pub(crate) struct PgEngine;
@@ -210,58 +204,4 @@ impl Driver for PgEngine {
     }
 }
 
-impl BackfillPool for PgPool {
-    fn engine(&self) -> Engine {
-        Engine::Postgres
-    }
-
-    async fn run_backfill(
-        &self,
-        definition: &'static Definition,
-        options: RunOptions,
-    ) -> Result<Report, Error> {
-        {
-            let stmts = super::statements(definition, Engine::Postgres)?;
-            crate::preflight::check_postgres(self, definition, stmts).await?;
-            crate::batch::run::<PgEngine>(self, definition, stmts, options).await
-        }
-    }
-
-    async fn check(&self, definition: &'static Definition) -> Result<(), Error> {
-        {
-            let stmts = super::statements(definition, Engine::Postgres)?;
-            crate::preflight::check_postgres(self, definition, stmts).await
-        }
-    }
-
-    fn verify(
-        &self,
-        definition: &'static Definition,
-    ) -> impl Future<Output = Result<VerifyReport, Error>> + Send {
-        crate::verify::verify::<PgEngine>(self, definition)
-    }
-
-    fn status(
-        &self,
-        definition: &'static Definition,
-        options: &RunOptions,
-    ) -> impl Future<Output = Result<Option<JobStatus>, Error>> + Send {
-        crate::progress::status::<PgEngine>(self, definition, options)
-    }
-
-    fn reset(
-        &self,
-        definition: &'static Definition,
-        options: &RunOptions,
-    ) -> impl Future<Output = Result<bool, Error>> + Send {
-        crate::progress::reset::<PgEngine>(self, definition, options)
-    }
-
-    fn plan(
-        &self,
-        definition: &'static Definition,
-        options: &RunOptions,
-    ) -> impl Future<Output = Result<Plan, Error>> + Send {
-        super::plan::plan::<PgEngine>(self, definition, options)
-    }
-}
+super::backfill_pool!(PgPool, PgEngine, Engine::Postgres, check_postgres);

@@ -2,18 +2,12 @@
 //! timeout as the lock timeout, extended result codes, `pragma_*` lookups, and the
 //! [`BackfillPool`] impl for [`SqlitePool`].
 
-use std::future::Future;
-
 use sqlx::query::Query;
 use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqliteRow};
 use sqlx::{Connection, Row as _, Sqlite, SqlitePool};
 
 use super::{Col, Dialect, Driver, Failure, Row, Server, TableName, TableShape, Timeouts, Value};
-use crate::definition::{Definition, Engine};
-use crate::error::Error;
-use crate::options::{JobStatus, Plan, Report, RunOptions};
-use crate::pool::BackfillPool;
-use crate::verify::VerifyReport;
+use crate::definition::Engine;
 
 /// The SQLite driver.
 pub(crate) struct SqliteEngine;
@@ -228,58 +222,4 @@ impl Driver for SqliteEngine {
     }
 }
 
-impl BackfillPool for SqlitePool {
-    fn engine(&self) -> Engine {
-        Engine::Sqlite
-    }
-
-    async fn run_backfill(
-        &self,
-        definition: &'static Definition,
-        options: RunOptions,
-    ) -> Result<Report, Error> {
-        {
-            let stmts = super::statements(definition, Engine::Sqlite)?;
-            crate::preflight::check_sqlite(self, definition, stmts).await?;
-            crate::batch::run::<SqliteEngine>(self, definition, stmts, options).await
-        }
-    }
-
-    async fn check(&self, definition: &'static Definition) -> Result<(), Error> {
-        {
-            let stmts = super::statements(definition, Engine::Sqlite)?;
-            crate::preflight::check_sqlite(self, definition, stmts).await
-        }
-    }
-
-    fn verify(
-        &self,
-        definition: &'static Definition,
-    ) -> impl Future<Output = Result<VerifyReport, Error>> + Send {
-        crate::verify::verify::<SqliteEngine>(self, definition)
-    }
-
-    fn status(
-        &self,
-        definition: &'static Definition,
-        options: &RunOptions,
-    ) -> impl Future<Output = Result<Option<JobStatus>, Error>> + Send {
-        crate::progress::status::<SqliteEngine>(self, definition, options)
-    }
-
-    fn reset(
-        &self,
-        definition: &'static Definition,
-        options: &RunOptions,
-    ) -> impl Future<Output = Result<bool, Error>> + Send {
-        crate::progress::reset::<SqliteEngine>(self, definition, options)
-    }
-
-    fn plan(
-        &self,
-        definition: &'static Definition,
-        options: &RunOptions,
-    ) -> impl Future<Output = Result<Plan, Error>> + Send {
-        super::plan::plan::<SqliteEngine>(self, definition, options)
-    }
-}
+super::backfill_pool!(SqlitePool, SqliteEngine, Engine::Sqlite, check_sqlite);
