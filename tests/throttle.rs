@@ -373,3 +373,115 @@ async fn a_throttle_query_holds_every_batch_while_it_is_true() {
         );
     }
 }
+
+/// The lag guard against a real PostgreSQL streaming replica (`.ci/replica` makes one on port
+/// 5433 from nothing): replay paused, the run waits without writing; replay resumed, it
+/// finishes.
+#[tokio::test]
+async fn the_lag_guard_waits_for_a_paused_postgres_replica() {
+    let replica_url = match std::env::var("BACKFILL_TEST_PG_REPLICA_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ if std::env::var("BACKFILL_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") => {
+            panic!("BACKFILL_TEST_REQUIRE_ALL=1 but BACKFILL_TEST_PG_REPLICA_URL is not set: run `bash .ci/replica`")
+        }
+        _ => {
+            eprintln!("\n*** SKIPPING the PostgreSQL replica test: BACKFILL_TEST_PG_REPLICA_URL is not set (bash .ci/replica prints one) ***\n");
+            return;
+        }
+    };
+    let Some(db) = common::postgres("pg_replica").await else {
+        return;
+    };
+    scenario::seed(&db, 9_600, USERS).await;
+    db.recompute_all(def(), "user_stats").await;
+    let expected = db
+        .checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
+        .await;
+    db.exec("DELETE FROM user_stats").await;
+
+    let replica = sqlx::PgPool::connect(&replica_url)
+        .await
+        .expect("the replica");
+    let probe = Arc::new(backfill::throttle::PgReplicaLag::connect(&replica_url).unwrap());
+    sqlx::query("SELECT pg_wal_replay_pause()")
+        .execute(&replica)
+        .await
+        .unwrap();
+    // Something to replay, then wait until the replica is more than a second behind.
+    db.exec("CREATE TABLE heartbeat (at TIMESTAMP)").await;
+    db.exec("INSERT INTO heartbeat VALUES (now())").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        use backfill::throttle::LagProbe;
+        let lag = probe.lag().await.unwrap().unwrap_or_default();
+        if lag > Duration::from_millis(1_500) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the paused replica never fell behind: {lag:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let (notice_tx, mut notice_rx) = tokio::sync::mpsc::unbounded_channel();
+    let options = RunOptions::default()
+        .batch_size(300)
+        .lag_guard(probe, Duration::from_secs(1))
+        .throttle_interval(Duration::from_millis(100))
+        .on_progress(move |p| {
+            if let Some(why) = &p.waiting {
+                let _ = notice_tx.send((why.clone(), p.batches));
+            }
+        });
+    let run =
+        match db.pool.clone() {
+            Pool::Postgres(p) => tokio::spawn(async move {
+                backfill::BackfillPool::run_backfill(&p, def(), options).await
+            }),
+            _ => unreachable!("a PostgreSQL Db"),
+        };
+    let mut waits = Vec::new();
+    while waits.len() < 3 {
+        let notice = tokio::time::timeout(Duration::from_secs(30), notice_rx.recv()).await;
+        let Ok(Some(notice)) = notice else {
+            sqlx::query("SELECT pg_wal_replay_resume()")
+                .execute(&replica)
+                .await
+                .unwrap();
+            panic!("no throttled notice while the replica is paused");
+        };
+        waits.push(notice);
+    }
+    let written = db.scalar("SELECT count(*) FROM user_stats").await;
+    sqlx::query("SELECT pg_wal_replay_resume()")
+        .execute(&replica)
+        .await
+        .unwrap();
+    for (why, batches) in &waits {
+        assert!(why.starts_with("replica lag "), "{why}");
+        assert_eq!(*batches, 0);
+    }
+    assert_eq!(written, 0, "nothing written while the replica lagged");
+
+    let report = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the run finishes once replay resumes")
+        .unwrap()
+        .unwrap();
+    eprintln!(
+        "postgres replica: waited {:?} while replay was paused; {waits:?}",
+        report.throttled
+    );
+    assert_eq!(report.stop, StopReason::Done);
+    assert!(
+        report.throttled >= Duration::from_millis(200),
+        "{:?}",
+        report.throttled
+    );
+    assert_eq!(
+        db.checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
+            .await,
+        expected
+    );
+}
