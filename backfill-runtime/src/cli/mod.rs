@@ -1,7 +1,7 @@
 //! The command line a service embeds: `list`, `sql`, `check`, `plan`, `run`, `status`, `verify`
 //! and `reset` for every backfill it registers, in a few lines:
 //!
-//! ```ignore
+//! ```text
 //! // src/bin/backfill.rs of a service (the `backfill` facade re-exports this module)
 //! #[tokio::main]
 //! async fn main() -> std::process::ExitCode {
@@ -140,7 +140,7 @@ impl Registry {
 
 /// Runs the command line with the process's arguments and returns its exit code.
 ///
-/// ```ignore
+/// ```text
 /// #[tokio::main]
 /// async fn main() -> std::process::ExitCode {
 ///     backfill::cli::main(backfill::registry![UserStats, OrderTotals]).await
