@@ -45,6 +45,42 @@ async fn seeded(test: &str) -> Vec<(Db, (usize, u64))> {
     out
 }
 
+/// A run in the background, and the reasons it waits (with the batches done by then).
+type Background = (
+    tokio::task::JoinHandle<Result<backfill::Report, backfill::Error>>,
+    tokio::sync::mpsc::UnboundedReceiver<(String, u64)>,
+);
+
+/// Starts a run in the background; the reasons it waits (and the batches done by then) arrive
+/// on the returned channel.
+fn spawn_run(db: &Db, options: RunOptions) -> Background {
+    let (notice_tx, notice_rx) = tokio::sync::mpsc::unbounded_channel();
+    let options = options.on_progress(move |p| {
+        if let Some(why) = &p.waiting {
+            let _ = notice_tx.send((why.clone(), p.batches));
+        }
+    });
+    let def = def();
+    let run = match db.pool.clone() {
+        Pool::Sqlite(p) => {
+            tokio::spawn(
+                async move { backfill::BackfillPool::run_backfill(&p, def, options).await },
+            )
+        }
+        Pool::Postgres(p) => {
+            tokio::spawn(
+                async move { backfill::BackfillPool::run_backfill(&p, def, options).await },
+            )
+        }
+        Pool::MySql(p) => {
+            tokio::spawn(
+                async move { backfill::BackfillPool::run_backfill(&p, def, options).await },
+            )
+        }
+    };
+    (run, notice_rx)
+}
+
 /// (keys in the batch, its duration, the size chosen for the next batch), per committed batch.
 type Batches = Arc<Mutex<Vec<(u64, Duration, u64)>>>;
 
@@ -241,30 +277,11 @@ async fn the_lag_guard_writes_nothing_while_lag_is_high_and_resumes_when_it_drop
             .await;
         db.exec("INSERT INTO fake_lag (seconds) VALUES (4.2)").await;
 
-        let (notice_tx, mut notice_rx) = tokio::sync::mpsc::unbounded_channel();
         let options = RunOptions::default()
             .batch_size(300)
             .lag_guard(Arc::new(db.lag_probe()), Duration::from_secs(1))
-            .throttle_interval(Duration::from_millis(50))
-            .on_progress(move |p| {
-                if let Some(why) = &p.waiting {
-                    let _ = notice_tx.send((why.clone(), p.batches));
-                }
-            });
-        let run = {
-            let def = def();
-            match db.pool.clone() {
-                Pool::Sqlite(p) => tokio::spawn(async move {
-                    backfill::BackfillPool::run_backfill(&p, def, options).await
-                }),
-                Pool::Postgres(p) => tokio::spawn(async move {
-                    backfill::BackfillPool::run_backfill(&p, def, options).await
-                }),
-                Pool::MySql(p) => tokio::spawn(async move {
-                    backfill::BackfillPool::run_backfill(&p, def, options).await
-                }),
-            }
-        };
+            .throttle_interval(Duration::from_millis(50));
+        let (run, mut notice_rx) = spawn_run(&db, options);
         // Several notices while lagging, and not a row written.
         for _ in 0..5 {
             let (why, batches) = tokio::time::timeout(Duration::from_secs(30), notice_rx.recv())
@@ -309,30 +326,11 @@ async fn a_throttle_query_holds_every_batch_while_it_is_true() {
     for (db, expected) in seeded("throttle_query").await {
         db.exec("CREATE TABLE busy (flag INT NOT NULL)").await;
         db.exec("INSERT INTO busy (flag) VALUES (1)").await;
-        let (notice_tx, mut notice_rx) = tokio::sync::mpsc::unbounded_channel();
         let options = RunOptions::default()
             .batch_size(300)
             .lag_guard(Arc::new(db.throttle_query()), Duration::ZERO)
-            .throttle_interval(Duration::from_millis(50))
-            .on_progress(move |p| {
-                if let Some(why) = &p.waiting {
-                    let _ = notice_tx.send((why.clone(), p.batches));
-                }
-            });
-        let run = {
-            let def = def();
-            match db.pool.clone() {
-                Pool::Sqlite(p) => tokio::spawn(async move {
-                    backfill::BackfillPool::run_backfill(&p, def, options).await
-                }),
-                Pool::Postgres(p) => tokio::spawn(async move {
-                    backfill::BackfillPool::run_backfill(&p, def, options).await
-                }),
-                Pool::MySql(p) => tokio::spawn(async move {
-                    backfill::BackfillPool::run_backfill(&p, def, options).await
-                }),
-            }
-        };
+            .throttle_interval(Duration::from_millis(50));
+        let (run, mut notice_rx) = spawn_run(&db, options);
         for _ in 0..3 {
             let (why, batches) = tokio::time::timeout(Duration::from_secs(30), notice_rx.recv())
                 .await
@@ -424,23 +422,11 @@ async fn the_lag_guard_waits_for_a_paused_postgres_replica() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let (notice_tx, mut notice_rx) = tokio::sync::mpsc::unbounded_channel();
     let options = RunOptions::default()
         .batch_size(300)
         .lag_guard(probe, Duration::from_secs(1))
-        .throttle_interval(Duration::from_millis(100))
-        .on_progress(move |p| {
-            if let Some(why) = &p.waiting {
-                let _ = notice_tx.send((why.clone(), p.batches));
-            }
-        });
-    let run =
-        match db.pool.clone() {
-            Pool::Postgres(p) => tokio::spawn(async move {
-                backfill::BackfillPool::run_backfill(&p, def(), options).await
-            }),
-            _ => unreachable!("a PostgreSQL Db"),
-        };
+        .throttle_interval(Duration::from_millis(100));
+    let (run, mut notice_rx) = spawn_run(&db, options);
     let mut waits = Vec::new();
     while waits.len() < 3 {
         let notice = tokio::time::timeout(Duration::from_secs(30), notice_rx.recv()).await;
