@@ -386,6 +386,86 @@ pub(crate) fn millis(d: Duration) -> u128 {
     d.as_millis().max(1)
 }
 
+/// The free functions that bind a [`Value`] into a query and decode a row into [`Value`]s for
+/// one engine: the same code on every engine, typed for its sqlx driver.
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+macro_rules! sqlx_io {
+    ($db:ty, $row:ty) => {
+        fn bind<'q>(
+            q: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+            v: &'q $crate::engine::Value,
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+            use $crate::engine::Value;
+            match v {
+                Value::Null => q.bind(None::<String>),
+                Value::Int(i) => q.bind(*i),
+                Value::Text(s) => q.bind(s.as_str()),
+                Value::Time(t) => q.bind(*t),
+            }
+        }
+
+        fn decode(
+            row: &$row,
+            cols: &[$crate::engine::Col],
+        ) -> Result<$crate::engine::Row, sqlx::Error> {
+            use sqlx::Row as _;
+            use $crate::engine::{Col, Value};
+            cols.iter()
+                .enumerate()
+                .map(|(i, col)| {
+                    Ok(match col {
+                        Col::Int => row
+                            .try_get::<Option<i64>, _>(i)?
+                            .map_or(Value::Null, Value::Int),
+                        Col::Text => row
+                            .try_get::<Option<String>, _>(i)?
+                            .map_or(Value::Null, Value::Text),
+                        Col::Time => row
+                            .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?
+                            .map_or(Value::Null, Value::Time),
+                    })
+                })
+                .collect()
+        }
+    };
+}
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+pub(crate) use sqlx_io;
+
+/// `Driver::fetch_all` and `Driver::execute` for one engine, through its `bind` and `decode`.
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+macro_rules! sqlx_io_methods {
+    ($conn:ty) => {
+        async fn fetch_all<'c>(
+            conn: &'c mut $conn,
+            sql: &'c str,
+            binds: &'c [$crate::engine::Value],
+            cols: &'c [$crate::engine::Col],
+        ) -> Result<Vec<$crate::engine::Row>, sqlx::Error> {
+            let mut q = sqlx::query(sql);
+            for v in binds {
+                q = bind(q, v);
+            }
+            let rows = q.fetch_all(&mut *conn).await?;
+            rows.iter().map(|r| decode(r, cols)).collect()
+        }
+
+        async fn execute<'c>(
+            conn: &'c mut $conn,
+            sql: &'c str,
+            binds: &'c [$crate::engine::Value],
+        ) -> Result<u64, sqlx::Error> {
+            let mut q = sqlx::query(sql);
+            for v in binds {
+                q = bind(q, v);
+            }
+            Ok(q.execute(&mut *conn).await?.rows_affected())
+        }
+    };
+}
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+pub(crate) use sqlx_io_methods;
+
 /// `impl BackfillPool` for one engine's pool: the same entry points on every engine, each
 /// checking the definition has statements for it and running preflight before a run.
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]

@@ -2,45 +2,16 @@
 //! `max_execution_time`), error-number classification, `information_schema` lookups, and the
 //! [`BackfillPool`] impl for [`MySqlPool`].
 
-use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlDatabaseError, MySqlRow};
-use sqlx::query::Query;
+use sqlx::mysql::{MySqlConnection, MySqlDatabaseError, MySqlRow};
 use sqlx::{Column as _, Connection, MySql, MySqlPool, Row as _, TypeInfo as _};
 
-use super::{Col, Dialect, Driver, Failure, Row, Server, TableName, TableShape, Timeouts, Value};
+use super::{Col, Dialect, Driver, Failure, Server, TableName, TableShape, Timeouts, Value};
 use crate::definition::Engine;
 
 /// The MySQL/MariaDB driver.
 pub(crate) struct MySqlEngine;
 
-fn bind<'q>(q: Query<'q, MySql, MySqlArguments>, v: &'q Value) -> Query<'q, MySql, MySqlArguments> {
-    match v {
-        Value::Null => q.bind(None::<String>),
-        Value::Int(i) => q.bind(*i),
-        Value::Text(s) => q.bind(s.as_str()),
-        Value::Time(t) => q.bind(*t),
-    }
-}
-
-fn decode(row: &MySqlRow, cols: &[Col]) -> Result<Row, sqlx::Error> {
-    cols.iter()
-        .enumerate()
-        .map(|(i, col)| {
-            // Unchecked: `CAST(.. AS SIGNED)`, `count(*)` and catalog columns come back with
-            // widths, signedness and collations that vary by server; the value decodes alike.
-            Ok(match col {
-                Col::Int => row
-                    .try_get_unchecked::<Option<i64>, _>(i)?
-                    .map_or(Value::Null, Value::Int),
-                Col::Text => row
-                    .try_get_unchecked::<Option<String>, _>(i)?
-                    .map_or(Value::Null, Value::Text),
-                Col::Time => row
-                    .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?
-                    .map_or(Value::Null, Value::Time),
-            })
-        })
-        .collect()
-}
+super::sqlx_io!(MySql, MySqlRow);
 
 /// One cell of an EXPLAIN row as text, whatever its type.
 fn cell_text(row: &MySqlRow, i: usize) -> String {
@@ -112,31 +83,7 @@ impl Driver for MySqlEngine {
         " ON DUPLICATE KEY UPDATE `job` = `job`".to_string()
     }
 
-    async fn fetch_all<'c>(
-        conn: &'c mut MySqlConnection,
-        sql: &'c str,
-        binds: &'c [Value],
-        cols: &'c [Col],
-    ) -> Result<Vec<Row>, sqlx::Error> {
-        let mut q = sqlx::query(sql);
-        for v in binds {
-            q = bind(q, v);
-        }
-        let rows = q.fetch_all(&mut *conn).await?;
-        rows.iter().map(|r| decode(r, cols)).collect()
-    }
-
-    async fn execute<'c>(
-        conn: &'c mut MySqlConnection,
-        sql: &'c str,
-        binds: &'c [Value],
-    ) -> Result<u64, sqlx::Error> {
-        let mut q = sqlx::query(sql);
-        for v in binds {
-            q = bind(q, v);
-        }
-        Ok(q.execute(&mut *conn).await?.rows_affected())
-    }
+    super::sqlx_io_methods!(MySqlConnection);
 
     async fn server(conn: &mut MySqlConnection) -> Result<Server, sqlx::Error> {
         let rows = Self::fetch_all(conn, "SELECT VERSION()", &[], &[Col::Text]).await?;

@@ -1,43 +1,16 @@
 //! PostgreSQL: `$n` placeholders, `SET LOCAL` timeouts, SQLSTATE classification, `pg_catalog`
 //! lookups, and the [`BackfillPool`] impl for [`PgPool`].
 
-use sqlx::postgres::{PgArguments, PgConnection, PgRow};
-use sqlx::query::Query;
-use sqlx::{Connection, PgPool, Postgres, Row as _};
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::{Connection, PgPool, Postgres};
 
-use super::{Col, Dialect, Driver, Failure, Row, Server, TableName, TableShape, Timeouts, Value};
+use super::{Col, Dialect, Driver, Failure, Server, TableName, TableShape, Timeouts, Value};
 use crate::definition::Engine;
 
 /// The PostgreSQL driver.
 pub(crate) struct PgEngine;
 
-fn bind<'q>(q: Query<'q, Postgres, PgArguments>, v: &'q Value) -> Query<'q, Postgres, PgArguments> {
-    match v {
-        Value::Null => q.bind(None::<String>),
-        Value::Int(i) => q.bind(*i),
-        Value::Text(s) => q.bind(s.as_str()),
-        Value::Time(t) => q.bind(*t),
-    }
-}
-
-fn decode(row: &PgRow, cols: &[Col]) -> Result<Row, sqlx::Error> {
-    cols.iter()
-        .enumerate()
-        .map(|(i, col)| {
-            Ok(match col {
-                Col::Int => row
-                    .try_get::<Option<i64>, _>(i)?
-                    .map_or(Value::Null, Value::Int),
-                Col::Text => row
-                    .try_get::<Option<String>, _>(i)?
-                    .map_or(Value::Null, Value::Text),
-                Col::Time => row
-                    .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?
-                    .map_or(Value::Null, Value::Time),
-            })
-        })
-        .collect()
-}
+super::sqlx_io!(Postgres, PgRow);
 
 impl Driver for PgEngine {
     type Db = Postgres;
@@ -77,31 +50,7 @@ impl Driver for PgEngine {
         " ON CONFLICT (\"job\", \"shard\") DO NOTHING".to_string()
     }
 
-    async fn fetch_all<'c>(
-        conn: &'c mut PgConnection,
-        sql: &'c str,
-        binds: &'c [Value],
-        cols: &'c [Col],
-    ) -> Result<Vec<Row>, sqlx::Error> {
-        let mut q = sqlx::query(sql);
-        for v in binds {
-            q = bind(q, v);
-        }
-        let rows = q.fetch_all(&mut *conn).await?;
-        rows.iter().map(|r| decode(r, cols)).collect()
-    }
-
-    async fn execute<'c>(
-        conn: &'c mut PgConnection,
-        sql: &'c str,
-        binds: &'c [Value],
-    ) -> Result<u64, sqlx::Error> {
-        let mut q = sqlx::query(sql);
-        for v in binds {
-            q = bind(q, v);
-        }
-        Ok(q.execute(&mut *conn).await?.rows_affected())
-    }
+    super::sqlx_io_methods!(PgConnection);
 
     async fn server(_conn: &mut PgConnection) -> Result<Server, sqlx::Error> {
         Ok(Server::default())

@@ -2,46 +2,16 @@
 //! timeout as the lock timeout, extended result codes, `pragma_*` lookups, and the
 //! [`BackfillPool`] impl for [`SqlitePool`].
 
-use sqlx::query::Query;
-use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqliteRow};
-use sqlx::{Connection, Row as _, Sqlite, SqlitePool};
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::{Connection, Sqlite, SqlitePool};
 
-use super::{Col, Dialect, Driver, Failure, Row, Server, TableName, TableShape, Timeouts, Value};
+use super::{Col, Dialect, Driver, Failure, Server, TableName, TableShape, Timeouts, Value};
 use crate::definition::Engine;
 
 /// The SQLite driver.
 pub(crate) struct SqliteEngine;
 
-fn bind<'q>(
-    q: Query<'q, Sqlite, SqliteArguments<'q>>,
-    v: &'q Value,
-) -> Query<'q, Sqlite, SqliteArguments<'q>> {
-    match v {
-        Value::Null => q.bind(None::<String>),
-        Value::Int(i) => q.bind(*i),
-        Value::Text(s) => q.bind(s.as_str()),
-        Value::Time(t) => q.bind(*t),
-    }
-}
-
-fn decode(row: &SqliteRow, cols: &[Col]) -> Result<Row, sqlx::Error> {
-    cols.iter()
-        .enumerate()
-        .map(|(i, col)| {
-            Ok(match col {
-                Col::Int => row
-                    .try_get::<Option<i64>, _>(i)?
-                    .map_or(Value::Null, Value::Int),
-                Col::Text => row
-                    .try_get::<Option<String>, _>(i)?
-                    .map_or(Value::Null, Value::Text),
-                Col::Time => row
-                    .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?
-                    .map_or(Value::Null, Value::Time),
-            })
-        })
-        .collect()
-}
+super::sqlx_io!(Sqlite, SqliteRow);
 
 impl Driver for SqliteEngine {
     type Db = Sqlite;
@@ -81,31 +51,7 @@ impl Driver for SqliteEngine {
         " ON CONFLICT (\"job\", \"shard\") DO NOTHING".to_string()
     }
 
-    async fn fetch_all<'c>(
-        conn: &'c mut SqliteConnection,
-        sql: &'c str,
-        binds: &'c [Value],
-        cols: &'c [Col],
-    ) -> Result<Vec<Row>, sqlx::Error> {
-        let mut q = sqlx::query(sql);
-        for v in binds {
-            q = bind(q, v);
-        }
-        let rows = q.fetch_all(&mut *conn).await?;
-        rows.iter().map(|r| decode(r, cols)).collect()
-    }
-
-    async fn execute<'c>(
-        conn: &'c mut SqliteConnection,
-        sql: &'c str,
-        binds: &'c [Value],
-    ) -> Result<u64, sqlx::Error> {
-        let mut q = sqlx::query(sql);
-        for v in binds {
-            q = bind(q, v);
-        }
-        Ok(q.execute(&mut *conn).await?.rows_affected())
-    }
+    super::sqlx_io_methods!(SqliteConnection);
 
     async fn server(conn: &mut SqliteConnection) -> Result<Server, sqlx::Error> {
         let rows = Self::fetch_all(conn, "PRAGMA busy_timeout", &[], &[Col::Int]).await?;
