@@ -26,6 +26,12 @@ impl Fragment<'_> {
     fn first(&self) -> Option<&Facts> {
         self.facts.first().map(|(_, f)| f)
     }
+
+    /// The first volatile call any dialect found (per-engine syntax such as SQLite's
+    /// `datetime('now')` is seen only by that engine's parse).
+    fn volatile_call(&self) -> Option<&String> {
+        self.facts.iter().find_map(|(_, f)| f.volatile.first())
+    }
 }
 
 /// A field, its attributes and its parsed expressions.
@@ -641,7 +647,7 @@ fn no_own_column_in_larger_expression(cx: &Ctxt, frag: &Fragment, column: &str) 
 }
 
 fn no_volatile_value(cx: &Ctxt, frag: &Fragment, column: &str) {
-    let Some(call) = frag.facts.iter().find_map(|(_, f)| f.volatile.first()) else {
+    let Some(call) = frag.volatile_call() else {
         return;
     };
     cx.error_spanned_by(
@@ -655,7 +661,7 @@ fn no_volatile_value(cx: &Ctxt, frag: &Fragment, column: &str) {
 /// A key is what the upsert conflicts on and what batches are ranges of: it must be the same on
 /// every run, whatever `allow_volatile` says.
 fn no_volatile_key(cx: &Ctxt, frag: &Fragment, column: &str) {
-    let Some(call) = frag.facts.iter().find_map(|(_, f)| f.volatile.first()) else {
+    let Some(call) = frag.volatile_call() else {
         return;
     };
     cx.error_spanned_by(
@@ -680,7 +686,7 @@ fn no_window_function(cx: &Ctxt, frag: &Fragment, column: &str) {
 }
 
 fn no_volatile_filter(cx: &Ctxt, frag: &Fragment, attr_name: &str) {
-    let Some(call) = frag.facts.iter().find_map(|(_, f)| f.volatile.first()) else {
+    let Some(call) = frag.volatile_call() else {
         return;
     };
     cx.error_spanned_by(
