@@ -277,47 +277,18 @@ async fn the_lag_guard_writes_nothing_while_lag_is_high_and_resumes_when_it_drop
             .await;
         db.exec("INSERT INTO fake_lag (seconds) VALUES (4.2)").await;
 
-        let options = RunOptions::default()
-            .batch_size(300)
-            .lag_guard(Arc::new(db.lag_probe()), Duration::from_secs(1))
-            .throttle_interval(Duration::from_millis(50));
-        let (run, mut notice_rx) = spawn_run(&db, options);
-        // Several notices while lagging, and not a row written.
-        for _ in 0..5 {
-            let (why, batches) = tokio::time::timeout(Duration::from_secs(30), notice_rx.recv())
-                .await
-                .expect("a throttled notice")
-                .expect("the run is waiting");
-            assert!(why.contains("4.2s"), "{}: {why}", db.name());
-            assert_eq!(batches, 0, "{}", db.name());
-        }
-        assert_eq!(
-            db.scalar("SELECT count(*) FROM user_stats").await,
-            0,
-            "{}: nothing written while lagging",
-            db.name()
-        );
-
-        db.exec("UPDATE fake_lag SET seconds = 0.1").await;
-        let report = tokio::time::timeout(Duration::from_secs(60), run)
-            .await
-            .expect("the run resumes when the lag drops")
-            .unwrap()
-            .unwrap();
-        assert_eq!(report.stop, StopReason::Done, "{}", db.name());
-        assert!(
-            report.throttled >= Duration::from_millis(200),
-            "{}: {:?}",
-            db.name(),
-            report.throttled
-        );
-        assert_eq!(
-            db.checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
-                .await,
+        let probe = Arc::new(db.lag_probe());
+        let release = "UPDATE fake_lag SET seconds = 0.1";
+        held_then_released(
+            &db,
             expected,
-            "{}",
-            db.name()
-        );
+            probe,
+            Duration::from_secs(1),
+            5,
+            "replica lag 4.2s",
+            release,
+        )
+        .await;
     }
 }
 
@@ -326,50 +297,67 @@ async fn a_throttle_query_holds_every_batch_while_it_is_true() {
     for (db, expected) in seeded("throttle_query").await {
         db.exec("CREATE TABLE busy (flag INT NOT NULL)").await;
         db.exec("INSERT INTO busy (flag) VALUES (1)").await;
-        let options = RunOptions::default()
-            .batch_size(300)
-            .lag_guard(Arc::new(db.throttle_query()), Duration::ZERO)
-            .throttle_interval(Duration::from_millis(50));
-        let (run, mut notice_rx) = spawn_run(&db, options);
-        for _ in 0..3 {
-            let (why, batches) = tokio::time::timeout(Duration::from_secs(30), notice_rx.recv())
-                .await
-                .expect("a throttled notice")
-                .expect("the run is waiting");
-            assert_eq!(
-                why,
-                "throttle query `SELECT flag <> 0 FROM busy` is true",
-                "{}",
-                db.name()
-            );
-            assert_eq!(batches, 0, "{}", db.name());
-        }
-        assert_eq!(
-            db.scalar("SELECT count(*) FROM user_stats").await,
-            0,
-            "{}",
-            db.name()
-        );
-        db.exec("UPDATE busy SET flag = 0").await;
-        let report = tokio::time::timeout(Duration::from_secs(60), run)
-            .await
-            .expect("the run goes on once the query is false")
-            .unwrap()
-            .unwrap();
-        assert_eq!(report.stop, StopReason::Done, "{}", db.name());
-        assert!(
-            report.throttled >= Duration::from_millis(100),
-            "{}",
-            db.name()
-        );
-        assert_eq!(
-            db.checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
-                .await,
+        let probe = Arc::new(db.throttle_query());
+        let why = "throttle query `SELECT flag <> 0 FROM busy` is true";
+        held_then_released(
+            &db,
             expected,
-            "{}",
-            db.name()
-        );
+            probe,
+            Duration::ZERO,
+            3,
+            why,
+            "UPDATE busy SET flag = 0",
+        )
+        .await;
     }
+}
+
+/// Runs with `probe` over `threshold` from the start: `waits` notices all saying `why` with no
+/// batch done and nothing written; then `release` (SQL) lets the run finish, identical.
+async fn held_then_released(
+    db: &Db,
+    expected: (usize, u64),
+    probe: Arc<dyn backfill::throttle::LagProbe>,
+    threshold: Duration,
+    waits: usize,
+    why: &str,
+    release: &str,
+) {
+    let options = RunOptions::default()
+        .batch_size(300)
+        .lag_guard(probe, threshold)
+        .throttle_interval(Duration::from_millis(50));
+    let (run, mut notice_rx) = spawn_run(db, options);
+    for _ in 0..waits {
+        let (reason, batches) = tokio::time::timeout(Duration::from_secs(30), notice_rx.recv())
+            .await
+            .expect("a throttled notice")
+            .expect("the run is waiting");
+        assert_eq!(reason, why, "{}", db.name());
+        assert_eq!(batches, 0, "{}", db.name());
+    }
+    let written = db.scalar("SELECT count(*) FROM user_stats").await;
+    assert_eq!(written, 0, "{}: nothing written while held", db.name());
+
+    db.exec(release).await;
+    let report = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the run goes on once released")
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.stop, StopReason::Done, "{}", db.name());
+    // At least the waits counted above, 50 ms apart.
+    let min_throttled = Duration::from_millis(50) * (waits as u32 - 1);
+    assert!(
+        report.throttled >= min_throttled,
+        "{}: {:?}",
+        db.name(),
+        report.throttled
+    );
+    let sum = db
+        .checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
+        .await;
+    assert_eq!(sum, expected, "{}", db.name());
 }
 
 /// The lag guard against a real PostgreSQL streaming replica (`.ci/replica` makes one on port
