@@ -34,15 +34,21 @@ const USERS: i64 = 2_400;
 async fn seeded(test: &str) -> Vec<(Db, (usize, u64))> {
     let mut out = Vec::new();
     for db in common::engines(test).await {
-        scenario::seed(&db, 9_600, USERS).await;
-        db.recompute_all(def(), "user_stats").await;
-        let expected = db
-            .checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
-            .await;
-        db.exec("DELETE FROM user_stats").await;
+        let expected = seed_expected(&db).await;
         out.push((db, expected));
     }
     out
+}
+
+/// Seeds the scenario, and returns the recompute's checksum with the target emptied again.
+async fn seed_expected(db: &Db) -> (usize, u64) {
+    scenario::seed(db, 9_600, USERS).await;
+    db.recompute_all(def(), "user_stats").await;
+    let expected = db
+        .checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
+        .await;
+    db.exec("DELETE FROM user_stats").await;
+    expected
 }
 
 /// A run in the background, and the reasons it waits (with the batches done by then).
@@ -365,25 +371,13 @@ async fn held_then_released(
 /// finishes.
 #[tokio::test]
 async fn the_lag_guard_waits_for_a_paused_postgres_replica() {
-    let replica_url = match std::env::var("BACKFILL_TEST_PG_REPLICA_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ if std::env::var("BACKFILL_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") => {
-            panic!("BACKFILL_TEST_REQUIRE_ALL=1 but BACKFILL_TEST_PG_REPLICA_URL is not set: run `bash .ci/replica`")
-        }
-        _ => {
-            eprintln!("\n*** SKIPPING the PostgreSQL replica test: BACKFILL_TEST_PG_REPLICA_URL is not set (bash .ci/replica prints one) ***\n");
-            return;
-        }
+    let Some(replica_url) = replica_url("BACKFILL_TEST_PG_REPLICA_URL", ".ci/replica") else {
+        return;
     };
     let Some(db) = common::postgres("pg_replica").await else {
         return;
     };
-    scenario::seed(&db, 9_600, USERS).await;
-    db.recompute_all(def(), "user_stats").await;
-    let expected = db
-        .checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
-        .await;
-    db.exec("DELETE FROM user_stats").await;
+    let expected = seed_expected(&db).await;
 
     let replica = sqlx::PgPool::connect(&replica_url)
         .await
@@ -396,55 +390,76 @@ async fn the_lag_guard_waits_for_a_paused_postgres_replica() {
     // Something to replay, then wait until the replica is more than a second behind.
     db.exec("CREATE TABLE heartbeat (at TIMESTAMP)").await;
     db.exec("INSERT INTO heartbeat VALUES (now())").await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        use backfill::throttle::LagProbe;
-        let lag = probe.lag().await.unwrap().unwrap_or_default();
-        if lag > Duration::from_millis(1_500) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the paused replica never fell behind: {lag:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-
-    let options = RunOptions::default()
-        .batch_size(300)
-        .lag_guard(probe, Duration::from_secs(1))
-        .throttle_interval(Duration::from_millis(100));
-    let (run, mut notice_rx) = spawn_run(&db, options);
-    let mut waits = Vec::new();
-    while waits.len() < 3 {
-        let notice = tokio::time::timeout(Duration::from_secs(30), notice_rx.recv()).await;
-        let Ok(Some(notice)) = notice else {
+    lag_until(probe.as_ref(), |lag| lag > Duration::from_millis(1_500)).await;
+    waits_until_released(
+        &db,
+        probe,
+        false,
+        |why| why.starts_with("replica lag "),
+        || async {
             sqlx::query("SELECT pg_wal_replay_resume()")
                 .execute(&replica)
                 .await
                 .unwrap();
-            panic!("no throttled notice while the replica is paused");
-        };
-        waits.push(notice);
+        },
+        expected,
+    )
+    .await;
+}
+
+/// The URL of a replica the test setup made (`script` makes it and prints the URL).
+fn replica_url(var: &str, script: &str) -> Option<String> {
+    common::server_url(var, &format!("the replica that `bash {script}` makes"))
+}
+
+/// Runs a lag-guarded backfill while the replica is held back, asserts that it only waits
+/// (every reason `expect_reason` accepts, 0 batches, nothing written), calls `release`, and
+/// asserts that it then finishes with the recompute's checksum.
+async fn waits_until_released<R, F>(
+    db: &Db,
+    probe: Arc<dyn backfill::throttle::LagProbe>,
+    restart: bool,
+    expect_reason: impl Fn(&str) -> bool,
+    release: R,
+    expected: (usize, u64),
+) where
+    R: FnOnce() -> F,
+    F: std::future::Future<Output = ()>,
+{
+    let options = RunOptions::default()
+        .batch_size(300)
+        .restart(restart)
+        .lag_guard(probe, Duration::from_secs(1))
+        .throttle_interval(Duration::from_millis(100));
+    let (run, mut notice_rx) = spawn_run(db, options);
+    let mut waits = Vec::new();
+    while waits.len() < 3 {
+        match tokio::time::timeout(Duration::from_secs(30), notice_rx.recv()).await {
+            Ok(Some(notice)) => waits.push(notice),
+            _ => break,
+        }
     }
     let written = db.scalar("SELECT count(*) FROM user_stats").await;
-    sqlx::query("SELECT pg_wal_replay_resume()")
-        .execute(&replica)
-        .await
-        .unwrap();
+    release().await;
+    assert_eq!(
+        waits.len(),
+        3,
+        "no throttled notice while held back: {waits:?}"
+    );
     for (why, batches) in &waits {
-        assert!(why.starts_with("replica lag "), "{why}");
+        assert!(expect_reason(why), "{}: {why}", db.name());
         assert_eq!(*batches, 0);
     }
     assert_eq!(written, 0, "nothing written while the replica lagged");
 
     let report = tokio::time::timeout(Duration::from_secs(120), run)
         .await
-        .expect("the run finishes once replay resumes")
+        .expect("the run finishes once the replica catches up")
         .unwrap()
         .unwrap();
     eprintln!(
-        "postgres replica: waited {:?} while replay was paused; {waits:?}",
+        "{} replica: waited {:?}; {waits:?}",
+        db.name(),
         report.throttled
     );
     assert_eq!(report.stop, StopReason::Done);
@@ -457,5 +472,125 @@ async fn the_lag_guard_waits_for_a_paused_postgres_replica() {
         db.checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
             .await,
         expected
+    );
+}
+
+/// Polls the probe until `done` accepts the lag (60 s at most).
+async fn lag_until(probe: &dyn backfill::throttle::LagProbe, done: impl Fn(Duration) -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let lag = probe.lag().await.unwrap().unwrap_or_default();
+        if done(lag) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never reached the expected state: {lag:?}",
+            probe.describe()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The lag guard against a real MariaDB replica (`.ci/mariadb-replica` makes a primary with a
+/// binary log on port 3307 and its replica on 3308, from nothing). First the replica's SQL
+/// thread is stopped (`Seconds_Behind_Master` is NULL): the run waits, "replication stopped";
+/// then the SQL thread is blocked behind a global read lock on the replica while the primary
+/// writes (the lag grows): the run waits, "replica lag". Each time nothing is written until
+/// replication runs again, and the run then finishes identical to the recompute.
+#[tokio::test]
+async fn the_lag_guard_waits_for_a_stopped_or_lagging_mariadb_replica() {
+    use backfill::throttle::{LagProbe, MySqlReplicaLag, REPLICATION_STOPPED};
+    let Some(replica_url) = replica_url("BACKFILL_TEST_MYSQL_REPLICA_URL", ".ci/mariadb-replica")
+    else {
+        return;
+    };
+    let Some(db) = common::mysql_on(
+        "BACKFILL_TEST_MYSQL_PRIMARY_URL",
+        "the MariaDB primary of `bash .ci/mariadb-replica`",
+        "mysql_replica",
+    )
+    .await
+    else {
+        return;
+    };
+    let expected = seed_expected(&db).await;
+    db.exec("CREATE TABLE heartbeat (at DATETIME(6))").await;
+
+    let replica = sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(2)
+        .connect(&replica_url)
+        .await
+        .expect("the replica");
+    let probe = Arc::new(MySqlReplicaLag::connect(&replica_url).unwrap());
+    let server = replica_url
+        .split_once('@')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .unwrap()
+        .to_string();
+    lag_until(probe.as_ref(), |lag| lag.is_zero()).await;
+
+    // 1. Replication stopped: the lag is unknown, and the run waits for it.
+    sqlx::raw_sql("STOP SLAVE SQL_THREAD")
+        .execute(&replica)
+        .await
+        .unwrap();
+    lag_until(probe.as_ref(), |lag| lag == REPLICATION_STOPPED).await;
+    let stopped = format!("replication stopped on {server} (Seconds_Behind_Master is NULL)");
+    waits_until_released(
+        &db,
+        probe.clone(),
+        false,
+        |why| why == stopped,
+        || async {
+            sqlx::raw_sql("START SLAVE SQL_THREAD")
+                .execute(&replica)
+                .await
+                .unwrap();
+        },
+        expected,
+    )
+    .await;
+
+    // 2. The SQL thread blocked behind a global read lock while the primary writes: lag grows.
+    db.exec("DELETE FROM user_stats").await;
+    lag_until(probe.as_ref(), |lag| lag.is_zero()).await;
+    let mut lock = replica.acquire().await.unwrap();
+    sqlx::raw_sql("FLUSH TABLES WITH READ LOCK")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    db.exec("INSERT INTO heartbeat VALUES (NOW(6))").await;
+    lag_until(probe.as_ref(), |lag| {
+        lag >= Duration::from_secs(2) && lag != REPLICATION_STOPPED
+    })
+    .await;
+    waits_until_released(
+        &db,
+        probe.clone(),
+        true,
+        |why| why.starts_with("replica lag "),
+        || async move {
+            sqlx::raw_sql("UNLOCK TABLES")
+                .execute(&mut *lock)
+                .await
+                .unwrap();
+        },
+        expected,
+    )
+    .await;
+    assert_eq!(probe.describe(), format!("replica lag of {server}"));
+
+    // Pointed at the primary by mistake: an error naming the server, not "no lag".
+    let primary = std::env::var("BACKFILL_TEST_MYSQL_PRIMARY_URL").unwrap();
+    let err = MySqlReplicaLag::connect(&primary)
+        .unwrap()
+        .lag()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("lag guard: 127.0.0.1:3307 is not a replica (SHOW REPLICA STATUS"),
+        "{err}"
     );
 }

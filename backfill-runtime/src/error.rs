@@ -161,6 +161,10 @@ pub enum Error {
     /// An invalid option.
     #[error("invalid option: {0}")]
     Options(String),
+    /// The lag guard's probe cannot measure what it was pointed at (a server that is not a
+    /// replica); retried like a failed probe, then the run stops with it.
+    #[error("lag guard: {0}")]
+    LagGuard(String),
 }
 
 impl Error {

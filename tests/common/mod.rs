@@ -35,7 +35,9 @@ fn require_all() -> bool {
     std::env::var("BACKFILL_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1")
 }
 
-fn server_url(var: &str, engine: &str) -> Option<String> {
+/// The URL in `var`, or `None` (skipped, loudly) when it is unset and not every engine is
+/// required; `engine` names what is missing.
+pub fn server_url(var: &str, engine: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
         _ if require_all() => {
@@ -132,7 +134,13 @@ pub async fn postgres(test: &str) -> Option<Db> {
 
 /// A fresh database on the MariaDB server.
 pub async fn mysql(test: &str) -> Option<Db> {
-    let base = server_url("BACKFILL_TEST_MYSQL_URL", "MariaDB")?;
+    mysql_on("BACKFILL_TEST_MYSQL_URL", "MariaDB", test).await
+}
+
+/// A fresh database on the MySQL/MariaDB server whose URL is in the variable `var` (`engine`
+/// names it in the skip or require message).
+pub async fn mysql_on(var: &str, engine: &str, test: &str) -> Option<Db> {
+    let base = server_url(var, engine)?;
     let database = namespace(test);
     let admin = MySqlPool::connect(&base)
         .await
