@@ -245,21 +245,36 @@ async fn four_workers_on_one_job_share_it_without_applying_a_batch_twice() {
 /// Holds a lock on the target's row `user_id = 1200` (mid-range) in another connection.
 async fn lock_target_row(db: &Db) -> LockHolder {
     db.exec("INSERT INTO user_stats (user_id, event_count, total_amount, last_seen) VALUES (1200, 0, 0, '2020-01-01 00:00:00')").await;
+    match db.engine {
+        Engine::Sqlite => {
+            hold_in_transaction(
+                db,
+                "UPDATE user_stats SET event_count = 0 WHERE user_id = 1200",
+            )
+            .await
+        }
+        _ => {
+            hold_in_transaction(
+                db,
+                "SELECT 1 FROM user_stats WHERE user_id = 1200 FOR UPDATE",
+            )
+            .await
+        }
+    }
+}
+
+/// Runs `sql` in a transaction of another connection and keeps it open (on SQLite, a write
+/// transaction: the whole database is locked).
+async fn hold_in_transaction(db: &Db, sql: &str) -> LockHolder {
     match &db.pool {
         Pool::Postgres(p) => {
             let mut tx = p.begin().await.unwrap();
-            sqlx::query("SELECT 1 FROM user_stats WHERE user_id = 1200 FOR UPDATE")
-                .execute(&mut *tx)
-                .await
-                .unwrap();
+            sqlx::query(sql).execute(&mut *tx).await.unwrap();
             LockHolder::Pg(tx)
         }
         Pool::MySql(p) => {
             let mut tx = p.begin().await.unwrap();
-            sqlx::query("SELECT 1 FROM user_stats WHERE user_id = 1200 FOR UPDATE")
-                .execute(&mut *tx)
-                .await
-                .unwrap();
+            sqlx::query(sql).execute(&mut *tx).await.unwrap();
             LockHolder::MySql(tx)
         }
         Pool::Sqlite(p) => {
@@ -268,10 +283,7 @@ async fn lock_target_row(db: &Db) -> LockHolder {
                 .execute(&mut *conn)
                 .await
                 .unwrap();
-            sqlx::query("UPDATE user_stats SET event_count = 0 WHERE user_id = 1200")
-                .execute(&mut *conn)
-                .await
-                .unwrap();
+            sqlx::query(sql).execute(&mut *conn).await.unwrap();
             LockHolder::Sqlite(conn)
         }
     }
@@ -323,6 +335,75 @@ async fn a_lock_held_past_the_lock_timeout_is_waited_out_with_retries() {
             report.retries
         );
     }
+}
+
+/// The application's open transactions on the source do not stall a batch: with a row of
+/// `events` changed by an uncommitted UPDATE, the run neither waits nor retries, and it reads the
+/// committed value. PostgreSQL reads never lock; on MariaDB the batches run at READ COMMITTED,
+/// because at the default REPEATABLE READ InnoDB's `INSERT ... SELECT` takes shared locks on
+/// the source rows it reads and would wait for this one until the lock timeout. (SQLite has one
+/// writer for the whole database: an open write transaction there blocks every batch, which
+/// `a_lock_held_past_the_lock_timeout_is_waited_out_with_retries` covers.)
+#[tokio::test]
+async fn a_source_row_locked_by_the_application_does_not_stall_a_batch() {
+    for db in common::engines("source_row_lock").await {
+        if db.engine == Engine::Sqlite {
+            continue;
+        }
+        let expected = seeded(&db).await;
+        let holder =
+            hold_in_transaction(&db, "UPDATE events SET amount = amount + 1000 WHERE id = 5").await;
+        let options = RunOptions::default()
+            .lock_timeout(Duration::from_secs(1))
+            .max_retries(0);
+        let report = db.run(def(), options).await;
+        holder.release().await;
+        let report = report.unwrap_or_else(|e| panic!("{}: {e}", db.name()));
+        assert_eq!(report.stop, StopReason::Done, "{}", db.name());
+        assert_eq!(report.retries, 0, "{}", db.name());
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+    }
+}
+
+/// On a MariaDB primary whose binary log is statement-based, InnoDB refuses to log an
+/// `INSERT ... SELECT` at READ COMMITTED (error 1665), so the batches keep the session's
+/// REPEATABLE READ there and the run still lands on the recompute. The primary of
+/// `.ci/mariadb-replica` logs rows; this run's connections switch their session to STATEMENT.
+#[tokio::test]
+async fn a_statement_based_binary_log_keeps_the_session_isolation() {
+    let Some(db) = common::mysql_on(
+        "BACKFILL_TEST_MYSQL_PRIMARY_URL",
+        "the MariaDB primary of `bash .ci/mariadb-replica`",
+        "binlog_statement",
+    )
+    .await
+    else {
+        return;
+    };
+    let expected = seeded(&db).await;
+    let pool = sqlx::mysql::MySqlPoolOptions::new()
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::Executor::execute(&mut *conn, "SET SESSION binlog_format = 'STATEMENT'")
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let format: String =
+        sqlx::query_scalar("SELECT CAST(CONCAT(@@log_bin, ' ', @@binlog_format) AS CHAR)")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(format, "ON STATEMENT");
+    let report = pool
+        .run_backfill(def(), RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.stop, StopReason::Done);
+    assert_eq!(checksum(&db).await, expected);
 }
 
 /// A connection of the run's pool, found on the server while it waits on the held lock, is

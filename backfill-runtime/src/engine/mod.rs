@@ -150,6 +150,9 @@ pub(crate) struct Server {
     /// MySQL protocol: the server is MariaDB (`max_statement_time` instead of
     /// `max_execution_time`).
     pub mariadb: bool,
+    /// MySQL protocol: batches run at READ COMMITTED, so `INSERT ... SELECT` reads the source
+    /// without locking it (false only when a statement-based binary log forbids it).
+    pub read_committed: bool,
     /// SQLite: the connections' busy timeout, restored after a batch that changed it.
     pub busy_timeout_ms: Option<i64>,
 }

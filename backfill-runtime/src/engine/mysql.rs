@@ -1,5 +1,6 @@
 //! MySQL/MariaDB: `?` placeholders, session timeouts (MariaDB `max_statement_time`, MySQL 8
-//! `max_execution_time`), error-number classification, `information_schema` lookups, and the
+//! `max_execution_time`), batches at READ COMMITTED (the source is read without locks),
+//! error-number classification, `information_schema` lookups, and the
 //! [`BackfillPool`] impl for [`MySqlPool`].
 
 use sqlx::mysql::{MySqlConnection, MySqlDatabaseError, MySqlRow};
@@ -86,10 +87,20 @@ impl Driver for MySqlEngine {
     super::sqlx_io_methods!(MySqlConnection);
 
     async fn server(conn: &mut MySqlConnection) -> Result<Server, sqlx::Error> {
-        let rows = Self::fetch_all(conn, "SELECT VERSION()", &[], &[Col::Text]).await?;
-        let version = rows.first().and_then(|r| r[0].text()).unwrap_or_default();
+        let rows = Self::fetch_all(
+            conn,
+            "SELECT VERSION(), CAST(@@log_bin AS CHAR), CAST(@@binlog_format AS CHAR)",
+            &[],
+            &[Col::Text, Col::Text, Col::Text],
+        )
+        .await?;
+        let text = |i: usize| rows.first().and_then(|r| r[i].text()).unwrap_or_default();
         Ok(Server {
-            mariadb: version.contains("MariaDB"),
+            mariadb: text(0).contains("MariaDB"),
+            // InnoDB refuses to write a statement-based binary log at READ COMMITTED (error
+            // 1665); there the batches keep the session's level.
+            read_committed: !(matches!(text(1), "1" | "ON")
+                && text(2).eq_ignore_ascii_case("STATEMENT")),
             busy_timeout_ms: None,
         })
     }
@@ -115,6 +126,13 @@ impl Driver for MySqlEngine {
                 format!("SET SESSION max_execution_time = {}", super::millis(t))
             };
             sqlx::Executor::execute(&mut *conn, sql.as_str()).await?;
+        }
+        if server.read_committed {
+            // The next transaction only: nothing to restore. At the default REPEATABLE READ,
+            // InnoDB's INSERT ... SELECT takes shared next-key locks on every source row and
+            // gap it reads, so the application's writes to the source would wait for the batch.
+            sqlx::Executor::execute(&mut *conn, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                .await?;
         }
         conn.begin().await
     }

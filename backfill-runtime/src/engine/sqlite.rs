@@ -57,6 +57,7 @@ impl Driver for SqliteEngine {
         let rows = Self::fetch_all(conn, "PRAGMA busy_timeout", &[], &[Col::Int]).await?;
         Ok(Server {
             mariadb: false,
+            read_committed: false,
             busy_timeout_ms: rows.first().and_then(|r| r[0].int()),
         })
     }
