@@ -598,3 +598,83 @@ async fn a_second_sigint_aborts_at_once_and_the_job_stays_consistent() {
         assert_eq!(user_stats(&db).await.0, 300, "{name}");
     }
 }
+
+/// `--throttle-query`: while the query is true the run starts no batch and says why (one log
+/// line), and once it turns false the run finishes, identical to an unthrottled run.
+#[tokio::test]
+async fn a_throttle_query_holds_the_run_until_it_turns_false() {
+    for db in common::engines("cli_throttle_query").await {
+        let name = db.name();
+        seed(&db);
+        db.exec("CREATE TABLE maintenance (active INT NOT NULL)")
+            .await;
+        db.exec("INSERT INTO maintenance VALUES (1)").await;
+        let query = "SELECT count(*) > 0 FROM maintenance WHERE active = 1";
+        let mut child = command(
+            &db.url,
+            &[
+                "run",
+                "UserStats",
+                "--batch-size",
+                "50",
+                "--throttle-query",
+                query,
+            ],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the run");
+        let stderr = child.stderr.take().expect("the run's stderr");
+        let (line_tx, line_rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = line_tx.send(line);
+            }
+        });
+        let mut lines = Vec::new();
+        let waiting = loop {
+            match line_rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) if line.contains("throttled: ") => break line,
+                Ok(line) => lines.push(line),
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!(
+                        "{name}: no throttled line; stderr so far:\n{}",
+                        lines.join("\n")
+                    );
+                }
+            }
+        };
+        assert!(
+            waiting.contains(&format!("throttled: throttle query `{query}` is true")),
+            "{name}: {waiting}"
+        );
+        // Held: a few more probes, and still nothing written.
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        assert_eq!(
+            db.scalar("SELECT count(*) FROM user_stats").await,
+            0,
+            "{name}"
+        );
+        db.exec("UPDATE maintenance SET active = 0").await;
+        let status = child.wait().expect("wait for the run");
+        reader.join().unwrap();
+        let rest: Vec<String> = line_rx.try_iter().collect();
+        assert_eq!(status.code(), Some(0), "{name}: {}", rest.join("\n"));
+        assert!(
+            rest.iter().any(|l| l.contains("resumed after throttling")),
+            "{name}: {}",
+            rest.join("\n")
+        );
+        let throttled = user_stats(&db).await;
+        assert_eq!(throttled.0, 300, "{name}");
+        db.exec("DELETE FROM user_stats").await;
+        cli(&db.url, &["run", "UserStats", "--restart"]).expect(0, "run from scratch");
+        assert_eq!(user_stats(&db).await, throttled, "{name}");
+    }
+}

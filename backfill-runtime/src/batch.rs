@@ -495,22 +495,33 @@ impl<D: Driver> Run<'_, D> {
             .is_some_and(|max| self.report.batches >= max)
     }
 
-    /// Waits while the lag probe reports more than the threshold; `false` if shut down.
+    /// Waits while any lag guard reports more than its threshold; `false` if shut down.
     async fn wait_for_lag(&mut self) -> Result<bool, Error> {
-        let Some(probe) = self.options.lag_probe.clone() else {
+        if self.options.lag_guards.is_empty() {
             return Ok(true);
-        };
+        }
+        let guards = self.options.lag_guards.clone();
         let mut failures = 0;
         loop {
-            let waiting = match probe.lag().await {
-                Ok(Some(lag)) if lag > self.options.lag_threshold => probe.waiting_reason(lag),
-                Ok(_) => return Ok(true),
-                Err(e) if failures < self.options.max_retries => {
-                    failures += 1;
-                    tracing::warn!(job = %self.report.job, probe = %probe.describe(), error = %e, "lag probe failed; waiting");
-                    format!("{} unknown: {e}", probe.describe())
+            let mut waiting = None;
+            for (probe, threshold) in &guards {
+                match probe.lag().await {
+                    Ok(Some(lag)) if lag > *threshold => {
+                        waiting = Some(probe.waiting_reason(lag));
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(e) if failures < self.options.max_retries => {
+                        failures += 1;
+                        tracing::warn!(job = %self.report.job, probe = %probe.describe(), error = %e, "lag probe failed; waiting");
+                        waiting = Some(format!("{} unknown: {e}", probe.describe()));
+                        break;
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
+            }
+            let Some(waiting) = waiting else {
+                return Ok(true);
             };
             self.notify(Some(waiting));
             let started = Instant::now();

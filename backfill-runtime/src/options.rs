@@ -58,10 +58,9 @@ pub struct RunOptions {
     pub lock_timeout: Option<Duration>,
     /// Limit on rows written per second, averaged over the run.
     pub max_rows_per_sec: Option<u64>,
-    /// Pause while this probe reports a lag above `lag_threshold`.
-    pub lag_probe: Option<Arc<dyn LagProbe>>,
-    /// Largest replication lag tolerated before pausing.
-    pub lag_threshold: Duration,
+    /// Pause while any of these probes reports more lag than its threshold (see
+    /// [`lag_guard`](RunOptions::lag_guard)).
+    pub lag_guards: Vec<(Arc<dyn LagProbe>, Duration)>,
     /// How often a throttled run probes again.
     pub throttle_interval: Duration,
     /// Graceful shutdown: once cancelled, the batch in flight commits or rolls back and the run
@@ -89,8 +88,7 @@ impl Default for RunOptions {
             statement_timeout: None,
             lock_timeout: None,
             max_rows_per_sec: None,
-            lag_probe: None,
-            lag_threshold: Duration::from_secs(1),
+            lag_guards: Vec::new(),
             throttle_interval: Duration::from_millis(500),
             shutdown: CancellationToken::new(),
             on_progress: None,
@@ -112,8 +110,14 @@ impl fmt::Debug for RunOptions {
             .field("statement_timeout", &self.statement_timeout)
             .field("lock_timeout", &self.lock_timeout)
             .field("max_rows_per_sec", &self.max_rows_per_sec)
-            .field("lag_probe", &self.lag_probe.as_ref().map(|p| p.describe()))
-            .field("lag_threshold", &self.lag_threshold)
+            .field(
+                "lag_guards",
+                &self
+                    .lag_guards
+                    .iter()
+                    .map(|(probe, threshold)| (probe.describe(), *threshold))
+                    .collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -185,10 +189,23 @@ impl RunOptions {
         self.max_rows_per_sec = Some(rows);
         self
     }
-    /// Pauses while `probe` reports more lag than `threshold`.
+    /// Pauses while `probe` reports more lag than `threshold`. Call it once per thing to watch
+    /// (each replica, a throttle query): before each batch every guard is asked, and the run
+    /// waits while any of them is above its threshold.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use backfill_runtime::{throttle::LagProbe, RunOptions};
+    ///
+    /// // `replica`: a `PgReplicaLag` or `MySqlReplicaLag`; `busy`: a `ThrottleQuery`.
+    /// fn guarded(replica: Arc<dyn LagProbe>, busy: Arc<dyn LagProbe>) -> RunOptions {
+    ///     RunOptions::default()
+    ///         .lag_guard(replica, Duration::from_secs(5))
+    ///         .lag_guard(busy, Duration::ZERO)
+    /// }
+    /// ```
     pub fn lag_guard(mut self, probe: Arc<dyn LagProbe>, threshold: Duration) -> Self {
-        self.lag_probe = Some(probe);
-        self.lag_threshold = threshold;
+        self.lag_guards.push((probe, threshold));
         self
     }
     /// How often a throttled run looks again.

@@ -174,6 +174,10 @@ pub(crate) struct RunArgs {
     /// Largest replication lag tolerated before pausing, e.g. 5s
     #[arg(long, value_parser = parse_duration, requires = "replica_url")]
     pub(crate) max_lag: Option<Duration>,
+    /// SQL run on the database before each batch (like gh-ost's): the run pauses while it
+    /// returns true, e.g. "SELECT count(*) > 20 FROM pg_stat_activity WHERE state = 'active'"
+    #[arg(long, value_name = "SQL")]
+    pub(crate) throttle_query: Option<String>,
 }
 
 /// Parses a duration: a number with a unit (`250ms`, `5s`, `2m`, `1h`, `1.5s`); a bare number
@@ -267,6 +271,8 @@ mod tests {
             "postgres://replica/db",
             "--max-lag",
             "5s",
+            "--throttle-query",
+            "SELECT count(*) > 20 FROM pg_stat_activity",
         ])
         .unwrap();
         assert_eq!(cli.database_url.as_deref(), Some("sqlite:x.db"));
@@ -286,6 +292,10 @@ mod tests {
         assert_eq!(run.target_batch_time, Some(Duration::from_millis(500)));
         assert_eq!(run.job.as_deref(), Some("user_stats_v2"));
         assert_eq!(run.max_lag, Some(Duration::from_secs(5)));
+        assert_eq!(
+            run.throttle_query.as_deref(),
+            Some("SELECT count(*) > 20 FROM pg_stat_activity")
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::definition::{Definition, Engine, KeyKind};
 use crate::options::{Report, RunOptions, StopReason};
@@ -183,7 +184,7 @@ pub(crate) async fn run<P: BackfillPool>(
     ctx: &Context,
     backfill: &Registered,
     args: &RunArgs,
-    lag_probe: Option<Arc<dyn LagProbe>>,
+    guards: Vec<(Arc<dyn LagProbe>, Duration)>,
 ) -> Result<Exit, Failure> {
     let d = backfill.definition();
     let job = job_name(d, args.job.as_deref());
@@ -212,8 +213,8 @@ pub(crate) async fn run<P: BackfillPool>(
     if let Some(n) = args.max_retries {
         options = options.max_retries(n);
     }
-    if let (Some(probe), Some(max_lag)) = (lag_probe, args.max_lag) {
-        options = options.lag_guard(probe, max_lag);
+    for (probe, threshold) in guards {
+        options = options.lag_guard(probe, threshold);
     }
 
     let before = pool.status(d, &options).await?;

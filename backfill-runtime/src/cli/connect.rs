@@ -116,6 +116,20 @@ fn unsupported(shown: &str, engine: Engine) -> Failure {
     ))
 }
 
+/// The guard of `--throttle-query`: the query runs on the backfill's own database.
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+pub(crate) fn throttle_query(pool: &AnyPool, query: &str) -> std::sync::Arc<dyn LagProbe> {
+    use crate::throttle::ThrottleQuery;
+    match pool {
+        #[cfg(feature = "postgres")]
+        AnyPool::Postgres(p) => std::sync::Arc::new(ThrottleQuery::postgres(p.clone(), query)),
+        #[cfg(feature = "mysql")]
+        AnyPool::MySql(p) => std::sync::Arc::new(ThrottleQuery::mysql(p.clone(), query)),
+        #[cfg(feature = "sqlite")]
+        AnyPool::Sqlite(p) => std::sync::Arc::new(ThrottleQuery::sqlite(p.clone(), query)),
+    }
+}
+
 /// The lag probe of `--replica-url`: a PostgreSQL or MySQL/MariaDB replica, connected lazily.
 pub(crate) fn replica_probe(url: &str) -> Result<std::sync::Arc<dyn LagProbe>, Failure> {
     let engine = engine_of(url)?;

@@ -48,13 +48,14 @@ use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 
 use crate::definition::{Backfill, Definition, Engine};
 use crate::throttle::LagProbe;
 
-use args::{Cli, Command, LogFormat};
+use args::{Cli, Command, LogFormat, RunArgs};
 use connect::with_pool;
 use exit::Failure;
 use progress_bar::Display;
@@ -250,15 +251,23 @@ async fn execute(registry: &Registry, ctx: &Context, cli: &Cli) -> Result<Exit, 
     let url = cli.database_url.as_deref().ok_or_else(|| {
         Failure::usage("no database: pass --database-url or set DATABASE_URL (postgres://, mysql://, mariadb:// or sqlite:)")
     })?;
-    let lag_probe = match &cli.command {
-        Command::Run(run) => match &run.replica_url {
-            Some(replica) => Some(connect::replica_probe(replica)?),
-            None => None,
-        },
-        _ => None,
-    };
+    let mut guards: Vec<(Arc<dyn LagProbe>, Duration)> = Vec::new();
+    if let Command::Run(run) = &cli.command {
+        if let (Some(replica), Some(max_lag)) = (&run.replica_url, run.max_lag) {
+            guards.push((connect::replica_probe(replica)?, max_lag));
+        }
+    }
     let pool = connect::connect(url, cli.connect_timeout).await?;
-    let result = with_pool!(&pool, p => dispatch(p, registry, ctx, cli, named, lag_probe).await);
+    #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+    if let Command::Run(RunArgs {
+        throttle_query: Some(query),
+        ..
+    }) = &cli.command
+    {
+        // True while the run should wait, whatever the threshold.
+        guards.push((connect::throttle_query(&pool, query), Duration::ZERO));
+    }
+    let result = with_pool!(&pool, p => dispatch(p, registry, ctx, cli, named, guards).await);
     pool.close().await;
     result
 }
@@ -269,7 +278,7 @@ async fn dispatch<P: crate::pool::BackfillPool>(
     ctx: &Context,
     cli: &Cli,
     named: Option<&Registered>,
-    lag_probe: Option<Arc<dyn LagProbe>>,
+    guards: Vec<(Arc<dyn LagProbe>, Duration)>,
 ) -> Result<Exit, Failure> {
     let backfill = || {
         named
@@ -280,7 +289,7 @@ async fn dispatch<P: crate::pool::BackfillPool>(
         Command::Plan {
             batch_size, job, ..
         } => commands::plan(pool, ctx, backfill()?, *batch_size, job.as_deref()).await,
-        Command::Run(run) => commands::run(pool, ctx, backfill()?, run, lag_probe).await,
+        Command::Run(run) => commands::run(pool, ctx, backfill()?, run, guards).await,
         Command::Status { job, .. } => {
             let all: Vec<&Registered> = match named {
                 Some(one) => vec![one],
