@@ -125,6 +125,9 @@ const CHECKSUM_PAGE: i64 = 10_000;
 const HAND_PAGE: i64 = 1_000;
 /// A figure whose first run takes longer than this is repeated only `--repeat-slow` times.
 const SLOW_RUN: Duration = Duration::from_secs(60);
+/// Events seeded unless `--events` says otherwise.
+const DEFAULT_EVENTS: i64 = 2_000_000;
+
 /// The fixed batch sizes measured.
 const BATCH_SIZES: [u64; 3] = [1_000, 10_000, 100_000];
 
@@ -148,7 +151,7 @@ impl Args {
     /// Parses the command line; `Ok(None)` for `--help`.
     fn parse() -> Result<Option<Args>, String> {
         let mut engine = None;
-        let mut events = 2_000_000;
+        let mut events = DEFAULT_EVENTS;
         let mut users = 200_000;
         let mut repeat = 3;
         let mut repeat_slow = None;
@@ -1164,38 +1167,82 @@ fn git_commit() -> Option<String> {
 const HEADER: &str = "# Benchmarks\n\n\
 Written by `cargo run --release --example bench -- --engine postgres|mysql|sqlite` (defaults: \
 2,000,000 events over 200,000 users, median of 3 runs); `examples/bench.rs` explains every figure. \
-Each run replaces its engine's section. The limit is the article's single \
+Each run replaces its engine's section (a run at another scale has a section of its own, such as `postgres-20m`); notes written by hand below a section are kept. The limit is the article's single \
 `INSERT ... SELECT ... GROUP BY ... ON CONFLICT / ON DUPLICATE KEY UPDATE` over every key: fast, \
 but one transaction that cannot be resumed, throttled or stopped.\n";
 
-fn markers(engine: Engine) -> (String, String) {
-    (
-        format!("<!-- bench:{} begin -->", engine.name()),
-        format!("<!-- bench:{} end -->", engine.name()),
-    )
+/// The section of a run: the engine's name, and the scale when it is not the default
+/// (`postgres-20m` for 20,000,000 events), so a run at another scale keeps the default one.
+fn section_id(engine: Engine, events: i64) -> String {
+    if events == DEFAULT_EVENTS {
+        engine.name().to_string()
+    } else if events % 1_000_000 == 0 {
+        format!("{}-{}m", engine.name(), events / 1_000_000)
+    } else {
+        format!("{}-{events}", engine.name())
+    }
 }
 
-/// The section of `engine` in an existing file, without its markers.
-fn existing_section(file: &str, engine: Engine) -> Option<String> {
-    let (begin, end) = markers(engine);
-    let start = file.find(&begin)? + begin.len();
-    let stop = start + file[start..].find(&end)?;
-    Some(file[start..stop].trim().to_string())
+/// A section of `BENCHMARKS.md`: its id, its text between the markers (markers included), and
+/// what follows it up to the next section (a note added by hand, kept when the section is
+/// replaced).
+struct Section {
+    id: String,
+    text: String,
+    note: String,
 }
 
-/// Replaces (or adds) `engine`'s section, keeping the others, in a fixed engine order.
-fn write_section(path: &Path, engine: Engine, section: &str) -> std::io::Result<()> {
-    let file = std::fs::read_to_string(path).unwrap_or_default();
-    let mut out = String::from(HEADER);
-    for e in Engine::ALL {
-        let body = if e == engine {
-            Some(section.trim().to_string())
-        } else {
-            existing_section(&file, e)
+/// Every `<!-- bench:ID begin -->` ... `<!-- bench:ID end -->` section of the file, in order.
+fn sections(file: &str) -> Vec<Section> {
+    let mut out = Vec::new();
+    let mut rest = file;
+    while let Some(at) = rest.find("<!-- bench:") {
+        let after = &rest[at + "<!-- bench:".len()..];
+        let Some(id_end) = after.find(" begin -->") else {
+            break;
         };
-        if let Some(body) = body {
-            let (begin, end) = markers(e);
-            out.push_str(&format!("\n{begin}\n{body}\n{end}\n"));
+        let id = after[..id_end].to_string();
+        let end_marker = format!("<!-- bench:{id} end -->");
+        let Some(stop) = rest.find(&end_marker) else {
+            break;
+        };
+        let tail = &rest[stop + end_marker.len()..];
+        let next = tail.find("<!-- bench:").unwrap_or(tail.len());
+        out.push(Section {
+            id,
+            text: rest[at..stop + end_marker.len()].to_string(),
+            note: tail[..next].trim().to_string(),
+        });
+        rest = &tail[next..];
+    }
+    out
+}
+
+/// Replaces (or appends) the section `id`, keeping every other section and every note.
+fn write_section(path: &Path, id: &str, section: &str) -> std::io::Result<()> {
+    let file = std::fs::read_to_string(path).unwrap_or_default();
+    let text = format!(
+        "<!-- bench:{id} begin -->\n{}\n<!-- bench:{id} end -->",
+        section.trim()
+    );
+    let mut all = sections(&file);
+    match all.iter_mut().find(|s| s.id == id) {
+        Some(existing) => existing.text = text,
+        None => all.push(Section {
+            id: id.to_string(),
+            text,
+            note: String::new(),
+        }),
+    }
+    let mut out = String::from(HEADER);
+    for s in all {
+        out.push('\n');
+        out.push_str(&s.text);
+        out.push('\n');
+        if !s.note.is_empty() {
+            out.push('\n');
+            out.push_str(&s.note);
+            out.push('\n');
         }
     }
     std::fs::write(path, out)
@@ -1266,8 +1313,9 @@ async fn run(args: Args) -> Result<bool, BoxError> {
         return Ok(false);
     }
     if let Some(path) = &bench.args.output {
-        write_section(path, engine, &section)?;
-        println!("wrote the {engine} section of {}", path.display());
+        let id = section_id(engine, bench.args.events);
+        write_section(path, &id, &section)?;
+        println!("wrote the section {id} of {}", path.display());
     }
     Ok(true)
 }
