@@ -406,6 +406,70 @@ async fn a_statement_based_binary_log_keeps_the_session_isolation() {
     assert_eq!(checksum(&db).await, expected);
 }
 
+/// A run whose future is dropped while its batch waits (on a row lock, with lock and statement
+/// timeouts set) leaves nothing behind in the pool it was given: every connection the
+/// application gets from it afterwards has the session settings it had before the run (MySQL
+/// session timeouts, SQLite's busy timeout; PostgreSQL's are `SET LOCAL`).
+#[tokio::test]
+async fn a_dropped_run_leaves_no_session_setting_in_the_pool() {
+    for db in common::engines("dropped_settings").await {
+        let name = db.name();
+        let expected = seeded(&db).await;
+        let settings = match db.engine {
+            Engine::MySql => "SELECT CAST(CONCAT(@@SESSION.innodb_lock_wait_timeout, ' ', @@SESSION.max_statement_time) AS CHAR)",
+            Engine::Postgres => "SELECT current_setting('lock_timeout') || ' ' || current_setting('statement_timeout')",
+            Engine::Sqlite => "SELECT CAST(timeout AS TEXT) FROM pragma_busy_timeout",
+        };
+        let before = db.strings(settings).await;
+        let holder = lock_target_row(&db).await;
+        let options = RunOptions::default()
+            .batch_size(3_000)
+            .lock_timeout(Duration::from_secs(30))
+            .statement_timeout(Duration::from_secs(60));
+        let run = tokio::time::timeout(Duration::from_millis(1_500), db.run(def(), options)).await;
+        assert!(
+            run.is_err(),
+            "{name}: the run was still waiting on the lock when dropped"
+        );
+        holder.release().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        // Every connection of the pool at once, so the one the batch used is among them.
+        macro_rules! every_connection {
+            ($pool:expr) => {{
+                let mut all = Vec::new();
+                for _ in 0..$pool.size() {
+                    all.push($pool.acquire().await.unwrap());
+                }
+                let mut seen = Vec::new();
+                for conn in &mut all {
+                    let s: String = sqlx::query_scalar(settings)
+                        .fetch_one(&mut **conn)
+                        .await
+                        .unwrap();
+                    seen.push(s);
+                }
+                seen
+            }};
+        }
+        let seen = match &db.pool {
+            Pool::MySql(p) => every_connection!(p),
+            Pool::Postgres(p) => every_connection!(p),
+            Pool::Sqlite(p) => every_connection!(p),
+        };
+        assert!(!seen.is_empty(), "{name}");
+        for s in &seen {
+            assert_eq!(
+                s, &before[0],
+                "{name}: a pooled connection kept the run's settings: {seen:?}"
+            );
+        }
+        let report = db.run(def(), RunOptions::default()).await.unwrap();
+        assert_eq!(report.stop, StopReason::Done, "{name}");
+        assert_eq!(checksum(&db).await, expected, "{name}");
+    }
+}
+
 /// A connection of the run's pool, found on the server while it waits on the held lock, is
 /// killed by the server; the batch is retried and the run finishes identical.
 #[tokio::test]

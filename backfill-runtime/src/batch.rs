@@ -19,7 +19,7 @@
 use std::time::{Duration, Instant};
 
 use crate::definition::{Definition, KeyKind, Merge, Ranged, Statements, Stmt};
-use crate::engine::{self, Col, Conn, Driver, Failure, Server, Timeouts};
+use crate::engine::{self, Col, Conn, Driver, Failure, Lent, Server, Timeouts};
 use crate::error::Error;
 use crate::options::{Progress, Report, RunOptions, StopReason};
 use crate::progress::{ProgressStore, Registration};
@@ -245,13 +245,12 @@ impl<D: Driver> Run<'_, D> {
             let mut seen = RangeSeen::default();
             let result = match self.pool.acquire().await {
                 Ok(mut conn) => {
-                    let result = self.transaction(&mut conn, limit, &mut seen).await;
-                    D::end_batch(&mut conn, self.server, self.timeouts).await;
-                    if result.is_err() {
-                        // A failed batch's connection may be broken or left mid-transaction
-                        // (sqlx can lose track of a BEGIN whose caller was dropped): never give
-                        // it back to the pool.
-                        conn.close_on_drop();
+                    // Closed, not pooled, if the batch fails or this future is dropped: see Lent.
+                    let mut lent = Lent::<D>::new(&mut conn);
+                    let result = self.transaction(lent.conn(), limit, &mut seen).await;
+                    D::end_batch(lent.conn(), self.server, self.timeouts).await;
+                    if result.is_ok() {
+                        lent.finished();
                     }
                     result
                 }
@@ -587,19 +586,20 @@ impl<D: Driver> Run<'_, D> {
         loop {
             let result = match self.pool.acquire().await {
                 Ok(mut conn) => {
+                    let mut lent = Lent::<D>::new(&mut conn);
                     let result = self
                         .store
                         .register(
-                            &mut conn,
+                            lent.conn(),
                             self.server,
                             self.timeouts,
                             self.stmts.fingerprint,
                             self.options.restart,
                         )
                         .await;
-                    D::end_batch(&mut conn, self.server, self.timeouts).await;
-                    if result.is_err() {
-                        conn.close_on_drop();
+                    D::end_batch(lent.conn(), self.server, self.timeouts).await;
+                    if result.is_ok() {
+                        lent.finished();
                     }
                     result
                 }

@@ -197,6 +197,44 @@ pub(crate) struct TableShape {
 /// A connection of the driver's database.
 pub(crate) type Conn<D> = <<D as Driver>::Db as sqlx::Database>::Connection;
 
+/// A pooled connection lent to a batch (or to the job's registration): unless the work is
+/// marked finished, the connection is closed instead of returned to the pool when this guard
+/// drops. That covers a failed batch (the connection may be broken, or mid-transaction) and a
+/// run whose future was dropped mid-batch (the connection may still carry the batch's session
+/// timeouts, or a transaction sqlx lost track of): the application sharing the pool never gets
+/// it back.
+pub(crate) struct Lent<'c, D: Driver> {
+    conn: &'c mut sqlx::pool::PoolConnection<D::Db>,
+    finished: bool,
+}
+
+impl<'c, D: Driver> Lent<'c, D> {
+    pub(crate) fn new(conn: &'c mut sqlx::pool::PoolConnection<D::Db>) -> Self {
+        Lent {
+            conn,
+            finished: false,
+        }
+    }
+
+    /// The connection.
+    pub(crate) fn conn(&mut self) -> &mut Conn<D> {
+        &mut *self.conn
+    }
+
+    /// The work ended cleanly (session settings restored): the connection may go back.
+    pub(crate) fn finished(&mut self) {
+        self.finished = true;
+    }
+}
+
+impl<D: Driver> Drop for Lent<'_, D> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
 /// What differs per engine. Implemented by unit types, one per engine feature.
 pub(crate) trait Driver: Send + Sync + 'static {
     /// The sqlx database.
