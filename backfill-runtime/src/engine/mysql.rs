@@ -87,20 +87,38 @@ impl Driver for MySqlEngine {
     super::sqlx_io_methods!(MySqlConnection);
 
     async fn server(conn: &mut MySqlConnection) -> Result<Server, sqlx::Error> {
-        let rows = Self::fetch_all(
+        let rows = Self::fetch_all(conn, "SELECT VERSION()", &[], &[Col::Text]).await?;
+        let version = rows.first().and_then(|r| r[0].text()).unwrap_or_default();
+        // InnoDB refuses to write a statement-based binary log at READ COMMITTED (error 1665);
+        // there the batches keep the session's level. A server without these variables
+        // (`binlog_format` is deprecated in MySQL 8) logs rows.
+        let binlog = match Self::fetch_all(
             conn,
-            "SELECT VERSION(), CAST(@@log_bin AS CHAR), CAST(@@binlog_format AS CHAR)",
+            "SELECT CAST(@@log_bin AS CHAR), CAST(@@binlog_format AS CHAR)",
             &[],
-            &[Col::Text, Col::Text, Col::Text],
+            &[Col::Text, Col::Text],
         )
-        .await?;
-        let text = |i: usize| rows.first().and_then(|r| r[i].text()).unwrap_or_default();
+        .await
+        {
+            Ok(rows) => rows,
+            // ER_UNKNOWN_SYSTEM_VARIABLE
+            Err(sqlx::Error::Database(e))
+                if e.try_downcast_ref::<MySqlDatabaseError>()
+                    .is_some_and(|e| e.number() == 1193) =>
+            {
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        let statement_binlog = binlog.into_iter().next().is_some_and(|row| {
+            matches!(row[0].text(), Some("1" | "ON"))
+                && row[1]
+                    .text()
+                    .is_some_and(|f| f.eq_ignore_ascii_case("STATEMENT"))
+        });
         Ok(Server {
-            mariadb: text(0).contains("MariaDB"),
-            // InnoDB refuses to write a statement-based binary log at READ COMMITTED (error
-            // 1665); there the batches keep the session's level.
-            read_committed: !(matches!(text(1), "1" | "ON")
-                && text(2).eq_ignore_ascii_case("STATEMENT")),
+            mariadb: version.contains("MariaDB"),
+            read_committed: !statement_binlog,
             busy_timeout_ms: None,
         })
     }
