@@ -16,79 +16,47 @@ const USERS: i64 = 30;
 const COLUMNS: &[&str] = &["user_id", "event_count", "total_amount"];
 const EVENT_COLUMNS: &[&str] = &["id", "user_id", "amount", "created_at"];
 
-/// Per-user totals into `user_stats`.
-#[derive(Backfill, Debug)]
-#[backfill(table = "user_stats", from = "events", batch_size = 10)]
-pub struct Totals {
-    #[backfill(key)]
-    pub user_id: i64,
-    #[backfill(expr = "count(*)")]
-    pub event_count: i64,
-    #[backfill(expr = "sum(amount)")]
-    pub total_amount: i64,
+/// A per-user totals backfill (`count(*)`, `sum(amount)` of `events`, 10 keys a batch) with
+/// the struct attributes given: the tests below differ only in where its target is and what the
+/// run allows.
+macro_rules! totals {
+    ($(#[doc = $doc:literal])* $name:ident: $($attr:tt)*) => {
+        $(#[doc = $doc])*
+        #[derive(Backfill, Debug)]
+        #[backfill(from = "events", batch_size = 10, $($attr)*)]
+        pub struct $name {
+            #[backfill(key)]
+            pub user_id: i64,
+            #[backfill(expr = "count(*)")]
+            pub event_count: i64,
+            #[backfill(expr = "sum(amount)")]
+            pub total_amount: i64,
+        }
+    };
 }
 
-/// The same, accepting unique keys besides `user_id` (MySQL).
-#[derive(Backfill, Debug)]
-#[backfill(
-    table = "user_stats",
-    from = "events",
+totals!(
+    /// Per-user totals into `user_stats`.
+    Totals: table = "user_stats"
+);
+totals!(
+    /// The same, accepting unique keys besides `user_id` (MySQL).
+    TotalsAllowingOtherKeys: table = "user_stats",
     job = "user_stats_allowing_other_keys",
-    batch_size = 10,
     allow_other_unique_keys
-)]
-pub struct TotalsAllowingOtherKeys {
-    #[backfill(key)]
-    pub user_id: i64,
-    #[backfill(expr = "count(*)")]
-    pub event_count: i64,
-    #[backfill(expr = "sum(amount)")]
-    pub total_amount: i64,
-}
-
-/// A mixed-case target name: quoted, so it is case-sensitive where the engine is.
-#[derive(Backfill, Debug)]
-#[backfill(table = "UserStats", from = "events", batch_size = 10)]
-pub struct MixedCase {
-    #[backfill(key)]
-    pub user_id: i64,
-    #[backfill(expr = "count(*)")]
-    pub event_count: i64,
-    #[backfill(expr = "sum(amount)")]
-    pub total_amount: i64,
-}
-
-/// A target in the test's own schema (PostgreSQL) or database (MariaDB), named explicitly.
-#[derive(Backfill, Debug)]
-#[backfill(
-    table = "bft_qualified_target.user_stats",
-    from = "events",
-    batch_size = 10
-)]
-pub struct Qualified {
-    #[backfill(key)]
-    pub user_id: i64,
-    #[backfill(expr = "count(*)")]
-    pub event_count: i64,
-    #[backfill(expr = "sum(amount)")]
-    pub total_amount: i64,
-}
-
-/// A target in a schema that does not exist.
-#[derive(Backfill, Debug)]
-#[backfill(
-    table = "bft_no_such_schema.user_stats",
-    from = "events",
-    batch_size = 10
-)]
-pub struct NoSuchSchema {
-    #[backfill(key)]
-    pub user_id: i64,
-    #[backfill(expr = "count(*)")]
-    pub event_count: i64,
-    #[backfill(expr = "sum(amount)")]
-    pub total_amount: i64,
-}
+);
+totals!(
+    /// A mixed-case target name: quoted, so it is case-sensitive where the engine is.
+    MixedCase: table = "UserStats"
+);
+totals!(
+    /// A target in the test's own schema (PostgreSQL) or database (MariaDB), named explicitly.
+    Qualified: table = "bft_qualified_target.user_stats"
+);
+totals!(
+    /// A target in a schema that does not exist.
+    NoSuchSchema: table = "bft_no_such_schema.user_stats"
+);
 
 /// An expression over a source column that does not exist: parses, does not prepare.
 #[derive(Backfill, Debug)]

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use backfill::{Backfill, BackfillPool, Engine, RunOptions, StopReason};
-use common::scenario::{self, USER_STATS_COLUMNS};
+use common::scenario::{self, user_stats_checksum as checksum};
 use common::{Db, Pool};
 
 /// Per-user totals, 25 keys a batch.
@@ -37,17 +37,9 @@ fn def() -> &'static backfill::Definition {
     UserStats::definition()
 }
 
-async fn checksum(db: &Db) -> (usize, u64) {
-    db.checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
-        .await
-}
-
 /// Seeds the scenario and returns the single-statement recompute's checksum (target left empty).
 async fn seeded(db: &Db) -> (usize, u64) {
-    scenario::seed(db, EVENTS, USERS).await;
-    db.recompute_all(def(), "user_stats").await;
-    let expected = checksum(db).await;
-    db.exec("DELETE FROM user_stats").await;
+    let expected = scenario::seed_with_reference(db, def(), EVENTS, USERS).await;
     assert_eq!(expected.0, USERS as usize);
     expected
 }

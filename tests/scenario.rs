@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backfill::{Backfill, Error, RunOptions, StopReason};
-use common::scenario::{self, USER_STATS_COLUMNS};
+use common::scenario::{self, user_stats_checksum as checksum};
 use common::Db;
 
 const EVENTS: i64 = 3_000;
@@ -51,24 +51,10 @@ fn def() -> &'static backfill::Definition {
     UserStats::definition()
 }
 
-async fn checksum(db: &Db) -> (usize, u64) {
-    db.checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
-        .await
-}
-
-/// The single-statement recompute's checksum; leaves `user_stats` empty.
-async fn reference(db: &Db) -> (usize, u64) {
-    db.recompute_all(def(), "user_stats").await;
-    let sum = checksum(db).await;
-    db.exec("DELETE FROM user_stats").await;
-    sum
-}
-
 async fn seeded(test: &str) -> Vec<(Db, (usize, u64))> {
     let mut out = Vec::new();
     for db in common::engines(test).await {
-        scenario::seed(&db, EVENTS, USERS).await;
-        let expected = reference(&db).await;
+        let expected = scenario::seed_with_reference(&db, def(), EVENTS, USERS).await;
         assert_eq!(
             expected.0,
             USERS as usize,

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backfill::{Backfill, Engine, RunOptions, StopReason};
-use common::scenario::{self, USER_STATS_COLUMNS};
+use common::scenario;
 use common::{Db, Pool};
 
 /// Per-user totals with adaptive batch sizes (no `batch_size`).
@@ -42,13 +42,7 @@ async fn seeded(test: &str) -> Vec<(Db, (usize, u64))> {
 
 /// Seeds the scenario, and returns the recompute's checksum with the target emptied again.
 async fn seed_expected(db: &Db) -> (usize, u64) {
-    scenario::seed(db, 9_600, USERS).await;
-    db.recompute_all(def(), "user_stats").await;
-    let expected = db
-        .checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
-        .await;
-    db.exec("DELETE FROM user_stats").await;
-    expected
+    scenario::seed_with_reference(db, def(), 9_600, USERS).await
 }
 
 /// A run in the background, and the reasons it waits (with the batches done by then).
@@ -130,8 +124,7 @@ async fn batches_slower_than_the_target_halve_the_size_down_to_the_minimum() {
         );
         assert_eq!(report.keys, USERS as u64, "{}", db.name());
         assert_eq!(
-            db.checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
-                .await,
+            scenario::user_stats_checksum(&db).await,
             expected,
             "{}",
             db.name()
@@ -170,8 +163,7 @@ async fn batches_quicker_than_the_target_grow_gradually_up_to_the_maximum() {
             db.name()
         );
         assert_eq!(
-            db.checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
-                .await,
+            scenario::user_stats_checksum(&db).await,
             expected,
             "{}",
             db.name()
@@ -236,8 +228,7 @@ async fn a_batch_slowed_by_a_competing_lock_halves_the_next_batch_at_once() {
         );
         assert_eq!(report.stop, StopReason::Done, "{}", db.name());
         assert_eq!(
-            db.checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
-                .await,
+            scenario::user_stats_checksum(&db).await,
             expected,
             "{}",
             db.name()
@@ -266,8 +257,7 @@ async fn the_rate_limit_spreads_writes_over_time() {
         );
         assert!(report.throttled > Duration::ZERO, "{}", db.name());
         assert_eq!(
-            db.checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
-                .await,
+            scenario::user_stats_checksum(&db).await,
             expected,
             "{}",
             db.name()
@@ -364,9 +354,7 @@ async fn held_then_released(
         db.name(),
         report.throttled
     );
-    let sum = db
-        .checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
-        .await;
+    let sum = scenario::user_stats_checksum(db).await;
     assert_eq!(sum, expected, "{}", db.name());
 }
 
@@ -472,11 +460,7 @@ async fn waits_until_released<R, F>(
         "{:?}",
         report.throttled
     );
-    assert_eq!(
-        db.checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
-            .await,
-        expected
-    );
+    assert_eq!(scenario::user_stats_checksum(db).await, expected);
 }
 
 /// Polls the probe until `done` accepts the lag (60 s at most).

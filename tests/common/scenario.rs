@@ -112,3 +112,24 @@ pub async fn seed(db: &Db, events: i64, users: i64) {
 pub fn null_user_events(events: i64) -> u64 {
     (1..=events).filter(|i| i % 97 == 0).count() as u64
 }
+
+/// Ordered checksum of the whole `user_stats` table.
+pub async fn user_stats_checksum(db: &Db) -> (usize, u64) {
+    db.checksum("user_stats", USER_STATS_COLUMNS, &["user_id"])
+        .await
+}
+
+/// Seeds the scenario and returns the checksum of `def`'s single-statement recompute, with
+/// `user_stats` left empty again: what every backfill of `def` must land on.
+pub async fn seed_with_reference(
+    db: &Db,
+    def: &'static backfill::Definition,
+    events: i64,
+    users: i64,
+) -> (usize, u64) {
+    seed(db, events, users).await;
+    db.recompute_all(def, "user_stats").await;
+    let expected = user_stats_checksum(db).await;
+    db.exec("DELETE FROM user_stats").await;
+    expected
+}
