@@ -18,7 +18,9 @@ use std::marker::PhantomData;
 use chrono::Utc;
 
 use crate::definition::{Definition, KeyKind};
-use crate::engine::{self, Col, Conn, Driver, Server, TableName, TableShape, Timeouts, Value};
+use crate::engine::{
+    self, Col, Conn, Driver, ProgressType, Server, TableName, TableShape, Timeouts, Value,
+};
 use crate::error::Error;
 use crate::options::{JobStatus, RunOptions};
 use crate::value::Key;
@@ -36,6 +38,21 @@ const COLUMNS: [&str; 11] = [
     "started_at",
     "updated_at",
     "finished_at",
+];
+
+/// How each of [`COLUMNS`] is declared: its kind (the engine names the type) and the rest.
+const DECLARED: [(ProgressType, &str); 11] = [
+    (ProgressType::KeyText, "NOT NULL"),
+    (ProgressType::Int, "NOT NULL DEFAULT 0"),
+    (ProgressType::KeyText, "NOT NULL"),
+    (ProgressType::Text, "NULL"),
+    (ProgressType::ShortText, "NOT NULL"),
+    (ProgressType::BigInt, "NOT NULL DEFAULT 0"),
+    (ProgressType::BigInt, "NOT NULL DEFAULT 0"),
+    (ProgressType::BigInt, "NOT NULL DEFAULT 0"),
+    (ProgressType::Time, "NOT NULL"),
+    (ProgressType::Time, "NOT NULL"),
+    (ProgressType::Time, "NULL"),
 ];
 
 const RUNNING: &str = "running";
@@ -101,6 +118,24 @@ impl<D: Driver> ProgressStore<D> {
         D::quote_ident(c)
     }
 
+    /// `CREATE TABLE IF NOT EXISTS` of the progress table (`table` already quoted).
+    fn ddl(table: &str) -> String {
+        let columns: Vec<String> = COLUMNS
+            .iter()
+            .zip(DECLARED)
+            .map(|(name, (kind, rest))| {
+                format!("{} {} {rest}", Self::q(name), D::progress_type(kind))
+            })
+            .collect();
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} ({}, PRIMARY KEY ({}, {})){}",
+            columns.join(", "),
+            Self::q("job"),
+            Self::q("shard"),
+            D::DIALECT.table_options
+        )
+    }
+
     fn where_job(&self) -> String {
         format!("{} = ? AND {} = ?", Self::q("job"), Self::q("shard"))
     }
@@ -157,7 +192,7 @@ impl<D: Driver> ProgressStore<D> {
         if self.exists(conn).await? {
             return Ok(());
         }
-        let ddl = D::progress_ddl(&self.table);
+        let ddl = Self::ddl(&self.table);
         if let Err(e) = D::execute(conn, &ddl, &[]).await {
             // Another worker may have created it at the same moment (PostgreSQL reports a
             // unique violation on pg_type for the loser of that race): look again.
@@ -481,4 +516,35 @@ pub(crate) async fn reset<D: Driver>(
         .await
         .map_err(|e| Error::database("connecting to reset the job", e))?;
     store.delete(&mut conn).await
+}
+
+#[cfg(all(test, feature = "postgres", feature = "mysql", feature = "sqlite"))]
+mod tests {
+    use super::*;
+
+    /// The DDL each engine got when it was written out per engine.
+    #[test]
+    fn the_progress_table_is_declared_as_before_on_every_engine() {
+        use crate::engine::{mysql::MySqlEngine, postgres::PgEngine, sqlite::SqliteEngine};
+        assert_eq!(
+            ProgressStore::<PgEngine>::ddl("\"p\""),
+            "CREATE TABLE IF NOT EXISTS \"p\" (\"job\" TEXT NOT NULL, \"shard\" INTEGER NOT NULL DEFAULT 0, \"fingerprint\" TEXT NOT NULL, \"cursor\" TEXT NULL, \"status\" TEXT NOT NULL, \"rows_written\" BIGINT NOT NULL DEFAULT 0, \"batches\" BIGINT NOT NULL DEFAULT 0, \"keys\" BIGINT NOT NULL DEFAULT 0, \"started_at\" TIMESTAMPTZ NOT NULL, \"updated_at\" TIMESTAMPTZ NOT NULL, \"finished_at\" TIMESTAMPTZ NULL, PRIMARY KEY (\"job\", \"shard\"))"
+        );
+        assert_eq!(
+            ProgressStore::<SqliteEngine>::ddl("\"p\""),
+            "CREATE TABLE IF NOT EXISTS \"p\" (\"job\" TEXT NOT NULL, \"shard\" INTEGER NOT NULL DEFAULT 0, \"fingerprint\" TEXT NOT NULL, \"cursor\" TEXT NULL, \"status\" TEXT NOT NULL, \"rows_written\" INTEGER NOT NULL DEFAULT 0, \"batches\" INTEGER NOT NULL DEFAULT 0, \"keys\" INTEGER NOT NULL DEFAULT 0, \"started_at\" TEXT NOT NULL, \"updated_at\" TEXT NOT NULL, \"finished_at\" TEXT NULL, PRIMARY KEY (\"job\", \"shard\"))"
+        );
+        assert_eq!(
+            ProgressStore::<MySqlEngine>::ddl("`p`"),
+            "CREATE TABLE IF NOT EXISTS `p` (`job` VARCHAR(191) NOT NULL, `shard` INT NOT NULL DEFAULT 0, `fingerprint` VARCHAR(191) NOT NULL, `cursor` TEXT NULL, `status` VARCHAR(32) NOT NULL, `rows_written` BIGINT NOT NULL DEFAULT 0, `batches` BIGINT NOT NULL DEFAULT 0, `keys` BIGINT NOT NULL DEFAULT 0, `started_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, `finished_at` DATETIME(6) NULL, PRIMARY KEY (`job`, `shard`)) ENGINE=InnoDB"
+        );
+        assert_eq!(
+            PgEngine::insert_if_missing_suffix(),
+            " ON CONFLICT (\"job\", \"shard\") DO NOTHING"
+        );
+        assert_eq!(
+            SqliteEngine::insert_if_missing_suffix(),
+            " ON CONFLICT (\"job\", \"shard\") DO NOTHING"
+        );
+    }
 }

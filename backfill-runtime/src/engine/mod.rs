@@ -135,6 +135,25 @@ pub(crate) struct Dialect {
     /// transaction (SQLite, whose DDL is transactional and whose lock is the whole database),
     /// rather than before it.
     pub create_under_write_lock: bool,
+    /// Appended to the progress table's `CREATE TABLE`.
+    pub table_options: &'static str,
+}
+
+/// The kinds of the progress table's columns; each engine names their types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProgressType {
+    /// Text that is part of a key or compared whole (job, fingerprint).
+    KeyText,
+    /// A short label (status).
+    ShortText,
+    /// Text of any length (the cursor).
+    Text,
+    /// A small integer (shard).
+    Int,
+    /// A counter.
+    BigInt,
+    /// A point in time.
+    Time,
 }
 
 /// Per-batch timeouts from the run options.
@@ -244,8 +263,10 @@ pub(crate) trait Driver: Send + Sync + 'static {
     /// Its SQL's behaviour flags.
     const DIALECT: Dialect;
 
-    /// Quotes one identifier.
-    fn quote_ident(ident: &str) -> String;
+    /// Quotes one identifier (standard SQL double quotes unless the engine says otherwise).
+    fn quote_ident(ident: &str) -> String {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
 
     /// Quotes a possibly schema-qualified table name.
     fn quote_table(table: &TableName) -> String {
@@ -259,11 +280,17 @@ pub(crate) trait Driver: Send + Sync + 'static {
         }
     }
 
-    /// `CREATE TABLE IF NOT EXISTS` of the progress table (already quoted).
-    fn progress_ddl(table: &str) -> String;
+    /// The type of a progress-table column of this kind.
+    fn progress_type(kind: ProgressType) -> &'static str;
 
     /// Appended to the progress row's INSERT so a concurrent insert of the same job is ignored.
-    fn insert_if_missing_suffix() -> String;
+    fn insert_if_missing_suffix() -> String {
+        format!(
+            " ON CONFLICT ({}, {}) DO NOTHING",
+            Self::quote_ident("job"),
+            Self::quote_ident("shard")
+        )
+    }
 
     /// Runs a query and decodes the first `cols.len()` columns of every row.
     fn fetch_all<'c>(

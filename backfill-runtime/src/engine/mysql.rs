@@ -6,7 +6,9 @@
 use sqlx::mysql::{MySqlConnection, MySqlDatabaseError, MySqlRow};
 use sqlx::{Column as _, Connection, MySql, MySqlPool, Row as _, TypeInfo as _};
 
-use super::{Col, Dialect, Driver, Failure, Server, TableName, TableShape, Timeouts, Value};
+use super::{
+    Col, Dialect, Driver, Failure, ProgressType, Server, TableName, TableShape, Timeouts, Value,
+};
 use crate::definition::Engine;
 
 /// The MySQL/MariaDB driver.
@@ -55,28 +57,22 @@ impl Driver for MySqlEngine {
         row_lock: " FOR UPDATE",
         create_under_write_lock: false,
         numbered_params: false,
+        table_options: " ENGINE=InnoDB",
     };
 
     fn quote_ident(ident: &str) -> String {
         format!("`{}`", ident.replace('`', "``"))
     }
 
-    fn progress_ddl(table: &str) -> String {
-        format!(
-            "CREATE TABLE IF NOT EXISTS {table} (\
-             `job` VARCHAR(191) NOT NULL, \
-             `shard` INT NOT NULL DEFAULT 0, \
-             `fingerprint` VARCHAR(191) NOT NULL, \
-             `cursor` TEXT NULL, \
-             `status` VARCHAR(32) NOT NULL, \
-             `rows_written` BIGINT NOT NULL DEFAULT 0, \
-             `batches` BIGINT NOT NULL DEFAULT 0, \
-             `keys` BIGINT NOT NULL DEFAULT 0, \
-             `started_at` DATETIME(6) NOT NULL, \
-             `updated_at` DATETIME(6) NOT NULL, \
-             `finished_at` DATETIME(6) NULL, \
-             PRIMARY KEY (`job`, `shard`)) ENGINE=InnoDB"
-        )
+    fn progress_type(kind: ProgressType) -> &'static str {
+        match kind {
+            ProgressType::KeyText => "VARCHAR(191)",
+            ProgressType::ShortText => "VARCHAR(32)",
+            ProgressType::Text => "TEXT",
+            ProgressType::Int => "INT",
+            ProgressType::BigInt => "BIGINT",
+            ProgressType::Time => "DATETIME(6)",
+        }
     }
 
     fn insert_if_missing_suffix() -> String {

@@ -5,7 +5,9 @@
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{Connection, PgPool, Postgres};
 
-use super::{Col, Dialect, Driver, Failure, Server, TableName, TableShape, Timeouts, Value};
+use super::{
+    Col, Dialect, Driver, Failure, ProgressType, Server, TableName, TableShape, Timeouts, Value,
+};
 use crate::definition::Engine;
 
 /// The PostgreSQL driver.
@@ -23,32 +25,16 @@ impl Driver for PgEngine {
         row_lock: " FOR UPDATE",
         create_under_write_lock: false,
         numbered_params: true,
+        table_options: "",
     };
 
-    fn quote_ident(ident: &str) -> String {
-        format!("\"{}\"", ident.replace('"', "\"\""))
-    }
-
-    fn progress_ddl(table: &str) -> String {
-        format!(
-            "CREATE TABLE IF NOT EXISTS {table} (\
-             \"job\" TEXT NOT NULL, \
-             \"shard\" INTEGER NOT NULL DEFAULT 0, \
-             \"fingerprint\" TEXT NOT NULL, \
-             \"cursor\" TEXT NULL, \
-             \"status\" TEXT NOT NULL, \
-             \"rows_written\" BIGINT NOT NULL DEFAULT 0, \
-             \"batches\" BIGINT NOT NULL DEFAULT 0, \
-             \"keys\" BIGINT NOT NULL DEFAULT 0, \
-             \"started_at\" TIMESTAMPTZ NOT NULL, \
-             \"updated_at\" TIMESTAMPTZ NOT NULL, \
-             \"finished_at\" TIMESTAMPTZ NULL, \
-             PRIMARY KEY (\"job\", \"shard\"))"
-        )
-    }
-
-    fn insert_if_missing_suffix() -> String {
-        " ON CONFLICT (\"job\", \"shard\") DO NOTHING".to_string()
+    fn progress_type(kind: ProgressType) -> &'static str {
+        match kind {
+            ProgressType::KeyText | ProgressType::ShortText | ProgressType::Text => "TEXT",
+            ProgressType::Int => "INTEGER",
+            ProgressType::BigInt => "BIGINT",
+            ProgressType::Time => "TIMESTAMPTZ",
+        }
     }
 
     super::sqlx_io_methods!(PgConnection);

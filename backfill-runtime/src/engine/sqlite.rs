@@ -5,7 +5,9 @@
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{Connection, Sqlite, SqlitePool};
 
-use super::{Col, Dialect, Driver, Failure, Server, TableName, TableShape, Timeouts, Value};
+use super::{
+    Col, Dialect, Driver, Failure, ProgressType, Server, TableName, TableShape, Timeouts, Value,
+};
 use crate::definition::Engine;
 
 /// The SQLite driver.
@@ -23,32 +25,18 @@ impl Driver for SqliteEngine {
         row_lock: "",
         create_under_write_lock: true,
         numbered_params: false,
+        table_options: "",
     };
 
-    fn quote_ident(ident: &str) -> String {
-        format!("\"{}\"", ident.replace('"', "\"\""))
-    }
-
-    fn progress_ddl(table: &str) -> String {
-        format!(
-            "CREATE TABLE IF NOT EXISTS {table} (\
-             \"job\" TEXT NOT NULL, \
-             \"shard\" INTEGER NOT NULL DEFAULT 0, \
-             \"fingerprint\" TEXT NOT NULL, \
-             \"cursor\" TEXT NULL, \
-             \"status\" TEXT NOT NULL, \
-             \"rows_written\" INTEGER NOT NULL DEFAULT 0, \
-             \"batches\" INTEGER NOT NULL DEFAULT 0, \
-             \"keys\" INTEGER NOT NULL DEFAULT 0, \
-             \"started_at\" TEXT NOT NULL, \
-             \"updated_at\" TEXT NOT NULL, \
-             \"finished_at\" TEXT NULL, \
-             PRIMARY KEY (\"job\", \"shard\"))"
-        )
-    }
-
-    fn insert_if_missing_suffix() -> String {
-        " ON CONFLICT (\"job\", \"shard\") DO NOTHING".to_string()
+    fn progress_type(kind: ProgressType) -> &'static str {
+        match kind {
+            // SQLite stores by value, not by declared type: these only name the affinity.
+            ProgressType::KeyText
+            | ProgressType::ShortText
+            | ProgressType::Text
+            | ProgressType::Time => "TEXT",
+            ProgressType::Int | ProgressType::BigInt => "INTEGER",
+        }
     }
 
     super::sqlx_io_methods!(SqliteConnection);
