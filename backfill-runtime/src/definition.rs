@@ -21,6 +21,22 @@ impl Engine {
     /// Every engine, in a fixed order.
     pub const ALL: [Engine; 3] = [Engine::Postgres, Engine::MySql, Engine::Sqlite];
 
+    /// Quotes one identifier for this engine, doubling the quote character inside it:
+    /// backticks on MySQL/MariaDB, standard double quotes elsewhere.
+    ///
+    /// ```
+    /// use backfill_runtime::Engine;
+    ///
+    /// assert_eq!(Engine::MySql.quote_ident("total; amount"), "`total; amount`");
+    /// assert_eq!(Engine::Postgres.quote_ident(r#"user's "stats""#), r#""user's ""stats""""#);
+    /// ```
+    pub fn quote_ident(self, ident: &str) -> String {
+        match self {
+            Engine::MySql => format!("`{}`", ident.replace('`', "``")),
+            Engine::Postgres | Engine::Sqlite => format!("\"{}\"", ident.replace('"', "\"\"")),
+        }
+    }
+
     /// The engine's lowercase name as used in attributes and on the command line
     /// (`postgres`, `mysql`, `sqlite`).
     pub fn name(self) -> &'static str {

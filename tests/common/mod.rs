@@ -214,10 +214,7 @@ impl Db {
 
     /// Quotes an identifier for this engine.
     pub fn quote(&self, ident: &str) -> String {
-        match self.engine {
-            Engine::MySql => format!("`{}`", ident.replace('`', "``")),
-            _ => format!("\"{}\"", ident.replace('"', "\"\"")),
-        }
+        self.engine.quote_ident(ident)
     }
 
     /// A checksum of the whole table, rows ordered by `order_by`: every column rendered as text

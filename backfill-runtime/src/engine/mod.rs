@@ -263,9 +263,9 @@ pub(crate) trait Driver: Send + Sync + 'static {
     /// Its SQL's behaviour flags.
     const DIALECT: Dialect;
 
-    /// Quotes one identifier (standard SQL double quotes unless the engine says otherwise).
+    /// Quotes one identifier for this engine.
     fn quote_ident(ident: &str) -> String {
-        format!("\"{}\"", ident.replace('"', "\"\""))
+        Self::ENGINE.quote_ident(ident)
     }
 
     /// Quotes a possibly schema-qualified table name.

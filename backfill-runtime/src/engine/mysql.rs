@@ -60,10 +60,6 @@ impl Driver for MySqlEngine {
         table_options: " ENGINE=InnoDB",
     };
 
-    fn quote_ident(ident: &str) -> String {
-        format!("`{}`", ident.replace('`', "``"))
-    }
-
     fn progress_type(kind: ProgressType) -> &'static str {
         match kind {
             ProgressType::KeyText => "VARCHAR(191)",

@@ -59,14 +59,6 @@ impl TableName {
     }
 }
 
-/// Quotes an identifier for `engine` (doubling the quote character inside it).
-pub(crate) fn quote(engine: Engine, ident: &str) -> String {
-    match engine {
-        Engine::MySql => format!("`{}`", ident.replace('`', "``")),
-        Engine::Postgres | Engine::Sqlite => format!("\"{}\"", ident.replace('"', "\"\"")),
-    }
-}
-
 /// An engine-valid `CREATE UNIQUE INDEX` on the key columns of `def`, every identifier quoted.
 pub(crate) fn unique_index_suggestion(engine: Engine, def: &Definition) -> String {
     let table = TableName::parse(def.table);
@@ -79,26 +71,26 @@ pub(crate) fn unique_index_suggestion(engine: Engine, def: &Definition) -> Strin
     if index.is_empty() {
         index.push_str("backfill_key");
     }
-    let columns: Vec<String> = key.iter().map(|c| quote(engine, c)).collect();
+    let columns: Vec<String> = key.iter().map(|c| engine.quote_ident(c)).collect();
     let columns = columns.join(", ");
     match (engine, table.schema) {
         // SQLite puts the schema on the index, and the table must be in that schema.
         (Engine::Sqlite, Some(schema)) => format!(
             "CREATE UNIQUE INDEX {}.{} ON {} ({columns})",
-            quote(engine, schema),
-            quote(engine, &index),
-            quote(engine, table.name)
+            engine.quote_ident(schema),
+            engine.quote_ident(&index),
+            engine.quote_ident(table.name)
         ),
         (_, Some(schema)) => format!(
             "CREATE UNIQUE INDEX {} ON {}.{} ({columns})",
-            quote(engine, &index),
-            quote(engine, schema),
-            quote(engine, table.name)
+            engine.quote_ident(&index),
+            engine.quote_ident(schema),
+            engine.quote_ident(table.name)
         ),
         (_, None) => format!(
             "CREATE UNIQUE INDEX {} ON {} ({columns})",
-            quote(engine, &index),
-            quote(engine, table.name)
+            engine.quote_ident(&index),
+            engine.quote_ident(table.name)
         ),
     }
 }
@@ -407,11 +399,5 @@ mod tests {
         assert_eq!((t.schema, t.name), (Some("analytics"), "user_stats"));
         let t = TableName::parse("user's \"stats\"");
         assert_eq!((t.schema, t.name), (None, "user's \"stats\""));
-    }
-
-    #[test]
-    fn quotes_identifiers_per_engine() {
-        assert_eq!(quote(Engine::Postgres, "a\"b"), "\"a\"\"b\"");
-        assert_eq!(quote(Engine::MySql, "a`b"), "`a``b`");
     }
 }
