@@ -133,6 +133,8 @@ fn outcome(result: Result<(), Error>) -> String {
     }
 }
 
+/// The server URL in `var`, or `None` (skipped loudly) unless every engine is required.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn server_url(var: &str, engine: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),

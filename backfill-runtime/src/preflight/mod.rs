@@ -31,7 +31,7 @@ pub(crate) use postgres::check_postgres;
 #[cfg(feature = "sqlite")]
 pub(crate) use sqlite::check_sqlite;
 
-use crate::definition::{Definition, Engine, TargetColumn};
+use crate::definition::{Definition, Engine, Statements, TargetColumn};
 use crate::error::Error;
 
 /// The target table split into its schema (if written) and its name, both unquoted.
@@ -328,6 +328,28 @@ pub(crate) fn prepare_error(
             other,
         ),
     }
+}
+
+/// Prepares every statement of `stmts` on the server, which checks their tables and columns
+/// (MySQL's COM_STMT_PREPARE, SQLite's compiler, which also checks the conflict target);
+/// PostgreSQL's preflight prepares with explicit parameter types instead.
+#[cfg(any(feature = "mysql", feature = "sqlite"))]
+pub(crate) async fn prepare_all<DB>(
+    conn: &mut DB::Connection,
+    engine: Engine,
+    def: &'static Definition,
+    stmts: &Statements,
+) -> Result<(), Error>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    for (name, stmt) in stmts.named() {
+        sqlx::Executor::prepare(&mut *conn, stmt.sql)
+            .await
+            .map_err(|e| prepare_error(engine, def, name, stmt.sql, e))?;
+    }
+    Ok(())
 }
 
 /// The context of a catalog query that failed.

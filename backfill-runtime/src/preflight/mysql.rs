@@ -2,11 +2,11 @@
 //! `DATABASE()`), the other-unique-key rule, and a server-side prepare of every statement.
 
 use sqlx::mysql::MySqlConnection;
-use sqlx::{Executor, MySqlPool};
+use sqlx::MySqlPool;
 
 use super::{
     catalog_context, covers_exactly_key, missing_column, missing_table, no_unique_index,
-    prepare_error, same_ignore_case, type_mismatch, SqlKind, TableName,
+    prepare_all, same_ignore_case, type_mismatch, SqlKind, TableName,
 };
 use crate::definition::{Definition, Engine, Statements};
 use crate::error::Error;
@@ -73,7 +73,7 @@ pub(crate) async fn check_mysql(
         Error::database(catalog_context(ENGINE, def, "connecting to the server"), e)
     })?;
     check_schema(&mut conn, def).await?;
-    prepare_all(&mut conn, def, stmts).await
+    prepare_all::<sqlx::MySql>(&mut conn, ENGINE, def, stmts).await
 }
 
 async fn check_schema(conn: &mut MySqlConnection, def: &'static Definition) -> Result<(), Error> {
@@ -192,19 +192,4 @@ fn sql_kind(data_type: &str, column_type: &str) -> SqlKind {
         "json" => SqlKind::Json,
         _ => SqlKind::Other,
     }
-}
-
-/// Prepares every statement on the server (COM_STMT_PREPARE checks tables and columns).
-async fn prepare_all(
-    conn: &mut MySqlConnection,
-    def: &'static Definition,
-    stmts: &Statements,
-) -> Result<(), Error> {
-    for (name, stmt) in stmts.named() {
-        (&mut *conn)
-            .prepare(stmt.sql)
-            .await
-            .map_err(|e| prepare_error(ENGINE, def, name, stmt.sql, e))?;
-    }
-    Ok(())
 }

@@ -3,11 +3,11 @@
 //! every statement. Column types are not checked: SQLite's type affinity stores any value.
 
 use sqlx::sqlite::SqliteConnection;
-use sqlx::{Executor, SqlitePool};
+use sqlx::SqlitePool;
 
 use super::{
     catalog_context, covers_exactly_key, missing_column, missing_table, no_unique_index,
-    prepare_error, same_ignore_case, TableName,
+    prepare_all, same_ignore_case, TableName,
 };
 use crate::definition::{Definition, Engine, Statements};
 use crate::error::Error;
@@ -39,7 +39,7 @@ pub(crate) async fn check_sqlite(
         .await
         .map_err(|e| Error::database(catalog_context(ENGINE, def, "opening a connection"), e))?;
     check_schema(&mut conn, def).await?;
-    prepare_all(&mut conn, def, stmts).await
+    prepare_all::<sqlx::Sqlite>(&mut conn, ENGINE, def, stmts).await
 }
 
 async fn check_schema(conn: &mut SqliteConnection, def: &'static Definition) -> Result<(), Error> {
@@ -109,19 +109,4 @@ async fn check_schema(conn: &mut SqliteConnection, def: &'static Definition) -> 
         }
     }
     Err(no_unique_index(ENGINE, def))
-}
-
-/// Prepares every statement (SQLite checks tables, columns and the conflict target then).
-async fn prepare_all(
-    conn: &mut SqliteConnection,
-    def: &'static Definition,
-    stmts: &Statements,
-) -> Result<(), Error> {
-    for (name, stmt) in stmts.named() {
-        (&mut *conn)
-            .prepare(stmt.sql)
-            .await
-            .map_err(|e| prepare_error(ENGINE, def, name, stmt.sql, e))?;
-    }
-    Ok(())
 }
