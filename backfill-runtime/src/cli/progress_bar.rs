@@ -204,33 +204,21 @@ fn log_batch(p: &Progress, rows: u64, keys: u64) {
         ),
     };
     let ms = p.last_batch_time.as_millis() as u64;
-    match p.fraction_done {
-        Some(f) => tracing::info!(
-            target: "backfill::cli",
-            job = %p.job,
-            batch = p.batches,
-            from = %from,
-            to = %to,
-            keys,
-            rows,
-            ms,
-            rows_total = p.rows_written,
-            percent = (f * 1000.0).round() / 10.0,
-            "batch committed"
-        ),
-        None => tracing::info!(
-            target: "backfill::cli",
-            job = %p.job,
-            batch = p.batches,
-            from = %from,
-            to = %to,
-            keys,
-            rows,
-            ms,
-            rows_total = p.rows_written,
-            "batch committed"
-        ),
-    }
+    // A field that is `None` (no estimate of the total yet) is left out of the line.
+    let percent = p.fraction_done.map(|f| (f * 1000.0).round() / 10.0);
+    tracing::info!(
+        target: "backfill::cli",
+        job = %p.job,
+        batch = p.batches,
+        from = %from,
+        to = %to,
+        keys,
+        rows,
+        ms,
+        rows_total = p.rows_written,
+        percent,
+        "batch committed"
+    );
 }
 
 #[cfg(test)]
