@@ -82,6 +82,20 @@ fn seconds(secs: f64) -> Duration {
     }
 }
 
+/// One connection to the replica at `url`, opened when the guard first probes.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn replica_pool<DB: sqlx::Database>(url: &str) -> Result<sqlx::Pool<DB>, Error> {
+    sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(1)
+        .connect_lazy(url)
+        .map_err(|e| {
+            Error::database(
+                format!("replica URL for the lag guard ({})", server_of(url)),
+                e,
+            )
+        })
+}
+
 /// The host and port of a URL, without credentials, for messages.
 fn server_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
@@ -103,17 +117,8 @@ pub struct PgReplicaLag {
 impl PgReplicaLag {
     /// Connects (lazily, one connection) to the replica at `url`.
     pub fn connect(url: &str) -> Result<PgReplicaLag, Error> {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .connect_lazy(url)
-            .map_err(|e| {
-                Error::database(
-                    format!("replica URL for the lag guard ({})", server_of(url)),
-                    e,
-                )
-            })?;
         Ok(PgReplicaLag {
-            pool,
+            pool: replica_pool(url)?,
             server: server_of(url),
         })
     }
@@ -221,17 +226,8 @@ pub const REPLICATION_STOPPED: Duration = Duration::MAX;
 impl MySqlReplicaLag {
     /// Connects (lazily, one connection) to the replica at `url`.
     pub fn connect(url: &str) -> Result<MySqlReplicaLag, Error> {
-        let pool = sqlx::mysql::MySqlPoolOptions::new()
-            .max_connections(1)
-            .connect_lazy(url)
-            .map_err(|e| {
-                Error::database(
-                    format!("replica URL for the lag guard ({})", server_of(url)),
-                    e,
-                )
-            })?;
         Ok(MySqlReplicaLag {
-            pool,
+            pool: replica_pool(url)?,
             server: server_of(url),
         })
     }
