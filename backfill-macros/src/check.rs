@@ -727,11 +727,23 @@ fn key_kind(ty: &syn::Type) -> Option<KeyKind> {
         return None;
     }
     let last = p.path.segments.last()?;
+    let name = last.ident.to_string();
+    if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+        // `Vec<u8>`: a binary key.
+        let [syn::GenericArgument::Type(syn::Type::Path(inner))] =
+            args.args.iter().collect::<Vec<_>>()[..]
+        else {
+            return None;
+        };
+        return (name == "Vec" && inner.qself.is_none() && inner.path.is_ident("u8"))
+            .then_some(KeyKind::Bytes);
+    }
     if !last.arguments.is_empty() {
         return None;
     }
-    match last.ident.to_string().as_str() {
+    match name.as_str() {
         "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" => Some(KeyKind::Int),
+        "u64" => Some(KeyKind::UInt),
         "String" => Some(KeyKind::Text),
         _ => None,
     }
@@ -743,7 +755,7 @@ fn key_type_is_bindable(cx: &Ctxt, field: &FieldInfo) {
         cx.error_spanned_by(
             ty,
             format!(
-                "key field `{}` has type `{}`: a key must be an integer that fits in i64 (i8, i16, i32, i64, u8, u16, u32) or `String`, because batch ranges bind key values as i64 or text and store them in the cursor",
+                "key field `{}` has type `{}`: a key must be an integer (i8 to i64, u8 to u64), `String` or `Vec<u8>`, because batch ranges bind key values with their own type and store them in the cursor",
                 field.attrs.ident,
                 type_name(ty)
             ),
@@ -1043,7 +1055,7 @@ mod tests {
         let errs = errors(syn::parse_quote! {
             #[backfill(table = "t", from = "s", engines = "mysql")]
             struct T {
-                #[backfill(key)] id: u64,
+                #[backfill(key)] id: f64,
                 #[backfill(expr = "EXCLUDED.a")] a: i64,
                 #[backfill(expr = "new.b + 1")] b: i64,
                 #[backfill(expr = "VALUES(c)")] c: i64,
@@ -1051,7 +1063,7 @@ mod tests {
         });
         assert_eq!(errs.len(), 4, "{errs:?}");
         assert!(
-            errs[0].contains("key field `id` has type `u64`"),
+            errs[0].contains("key field `id` has type `f64`"),
             "{errs:?}"
         );
         assert!(errs[1].contains("EXCLUDED row"), "{errs:?}");

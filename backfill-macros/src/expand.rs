@@ -155,7 +155,9 @@ fn definition(model: &Backfill) -> TokenStream {
         let column = &c.column;
         let kind = match c.key {
             Some(KeyKind::Text) => quote!(#pv::KeyKind::Text),
-            _ => quote!(#pv::KeyKind::Int),
+            Some(KeyKind::Bytes) => quote!(#pv::KeyKind::Bytes),
+            Some(KeyKind::UInt) => quote!(#pv::KeyKind::UInt),
+            Some(KeyKind::Int) | None => quote!(#pv::KeyKind::Int),
         };
         quote!(#pv::KeyPart { field: #field, column: #column, kind: #kind })
     });
@@ -215,7 +217,11 @@ fn stmt_tokens(stmt: &Stmt) -> TokenStream {
         Param::Hi(i) => quote!(#pv::Param::Hi(#i)),
         Param::Limit => quote!(#pv::Param::Limit),
     });
-    quote!(#pv::Stmt { sql: #sql, params: &[ #(#params),* ] })
+    let holes = stmt.holes.iter().map(|h| {
+        let (at, len, column, expr) = (h.at, h.len, h.column, &h.expr);
+        quote!(#pv::Hole { at: #at, len: #len, column: #column, expr: #expr })
+    });
+    quote!(#pv::Stmt { sql: #sql, params: &[ #(#params),* ], holes: &[ #(#holes),* ] })
 }
 
 fn ranged_tokens(r: &Ranged) -> TokenStream {
@@ -239,6 +245,9 @@ fn statements_tokens(s: &Statements) -> TokenStream {
     let null_keys = stmt_tokens(&s.null_keys);
     let key_span = stmt_tokens(&s.key_span);
     let upsert_all = stmt_tokens(&s.upsert_all);
+    let delete_extra = ranged_tokens(&s.delete_extra);
+    let delete_extra_tail = ranged_tokens(&s.delete_extra_tail);
+    let key_probe = stmt_tokens(&s.key_probe);
     quote! {
         #pv::Statements {
             engine: #engine,
@@ -253,6 +262,9 @@ fn statements_tokens(s: &Statements) -> TokenStream {
             null_keys: #null_keys,
             key_span: #key_span,
             upsert_all: #upsert_all,
+            delete_extra: #delete_extra,
+            delete_extra_tail: #delete_extra_tail,
+            key_probe: #key_probe,
         }
     }
 }

@@ -68,10 +68,14 @@ impl Engine {
 /// How a key column is bound: mirrors `backfill::__private::KeyKind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyKind {
-    /// An integer, bound as `i64`.
+    /// A signed integer, or an unsigned one narrower than 64 bits, bound as `i64`.
     Int,
+    /// `u64`, bound as `u64` (MySQL/MariaDB `BIGINT UNSIGNED`).
+    UInt,
     /// Text.
     Text,
+    /// `Vec<u8>`: binary strings, compared byte by byte.
+    Bytes,
 }
 
 /// How a column is combined with the stored value: mirrors `backfill::__private::Merge`.

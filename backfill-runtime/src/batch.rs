@@ -18,6 +18,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::coerce::{self, FilledRanged};
 use crate::definition::{Definition, KeyKind, Merge, Ranged, Statements, Stmt};
 use crate::engine::{self, Col, Conn, Driver, Failure, Lent, Server, Timeouts};
 use crate::error::Error;
@@ -48,6 +49,7 @@ pub(crate) async fn run<D: Driver>(
         server: Server::default(),
         started: Instant::now(),
         sizer: BatchSizer::new(def, &options),
+        verify_diff: None,
         span: None,
         last: None,
         lag_waited: Duration::ZERO,
@@ -56,6 +58,7 @@ pub(crate) async fn run<D: Driver>(
             batches: 0,
             keys: 0,
             rows_written: 0,
+            rows_deleted: 0,
             retries: 0,
             throttled: Duration::ZERO,
             elapsed: Duration::ZERO,
@@ -67,6 +70,9 @@ pub(crate) async fn run<D: Driver>(
         store,
     };
     run.server = run.server_info().await?;
+    if run.skip_unchanged_ranges() {
+        run.verify_diff = Some(run.fill_verify_diff().await?);
+    }
     match run.register().await? {
         Registration::AlreadyDone { cursor } => {
             tracing::info!(job = %run.report.job, "job already done; nothing to do (restart to run it again)");
@@ -107,14 +113,19 @@ struct Batch {
     hi: Key,
     keys: u64,
     rows: u64,
+    /// Extra target rows deleted in the range (`delete_extra`).
+    deleted: u64,
     took: Duration,
 }
 
 /// How a batch transaction ended.
 enum Outcome {
     Committed(Batch),
-    /// No key above the cursor: this transaction marked the job done.
-    Exhausted,
+    /// No key above the cursor: this transaction marked the job done, after deleting this
+    /// many extra target rows above the last key (`delete_extra`).
+    Exhausted {
+        deleted: u64,
+    },
     /// Another worker finished the job while this one waited.
     DoneElsewhere,
 }
@@ -149,6 +160,9 @@ struct Run<'a, D: Driver> {
     server: Server,
     started: Instant,
     sizer: BatchSizer,
+    /// `verify_diff` with its holes filled, when ranges already in the target are compared
+    /// before they are upserted.
+    verify_diff: Option<FilledRanged>,
     /// Smallest and largest source key of an integer first key column, for `fraction_done`.
     span: Option<(i64, i64)>,
     last: Option<(Option<Key>, Key, Duration)>,
@@ -184,12 +198,28 @@ impl<D: Driver> Run<'_, D> {
         let lo = row.cursor;
         seen.lo = lo.clone();
         let Some((hi, keys)) = self.bounds(&mut tx, lo.as_ref(), limit).await? else {
+            let deleted = self
+                .delete_extra(&mut tx, &self.stmts.delete_extra_tail, lo.as_ref(), None)
+                .await?;
             self.store.mark_done(&mut tx).await?;
             tx.commit().await?;
-            return Ok(Outcome::Exhausted);
+            return Ok(Outcome::Exhausted { deleted });
         };
         seen.hi = Some(hi.clone());
+        if let Some(lo) = &lo {
+            if self.no_progress(lo, &hi) {
+                return Err(Failed::Fatal(Box::new(Error::NoProgress {
+                    table: self.def.table.to_string(),
+                    job: self.report.job.clone(),
+                    cursor: lo.to_string(),
+                    hi: hi.to_string(),
+                })));
+            }
+        }
         let rows = self.upsert(&mut tx, lo.as_ref(), &hi, keys, limit).await?;
+        let deleted = self
+            .delete_extra(&mut tx, &self.stmts.delete_extra, lo.as_ref(), Some(&hi))
+            .await?;
         self.store.advance(&mut tx, &hi, rows, keys).await?;
         tx.commit().await?;
         Ok(Outcome::Committed(Batch {
@@ -197,6 +227,7 @@ impl<D: Driver> Run<'_, D> {
             hi,
             keys,
             rows,
+            deleted,
             took: started.elapsed(),
         }))
     }
@@ -218,7 +249,12 @@ impl<D: Driver> Run<'_, D> {
             // dropped future rolls it back.
             let batch = match self.batch_with_retries(self.sizer.size()).await? {
                 None => return Ok(StopReason::Shutdown),
-                Some(Outcome::Exhausted | Outcome::DoneElsewhere) => {
+                Some(Outcome::Exhausted { deleted }) => {
+                    self.record_tail_deleted(deleted);
+                    self.notify(None);
+                    return Ok(StopReason::Done);
+                }
+                Some(Outcome::DoneElsewhere) => {
                     self.notify(None);
                     return Ok(StopReason::Done);
                 }
@@ -333,15 +369,17 @@ impl<D: Driver> Run<'_, D> {
         keys: u64,
         limit: u64,
     ) -> Result<u64, Failed> {
-        if self.skip_unchanged_ranges() && self.target_count(conn, lo, hi, limit).await? >= keys {
-            let diff = ranged(&self.stmts.verify_diff, lo);
-            let cols = [Col::from(self.kinds[0])];
-            if self
-                .fetch(conn, diff, lo, Some(hi), limit, &cols)
-                .await?
-                .is_empty()
-            {
-                return Ok(0);
+        if let Some(verify_diff) = &self.verify_diff {
+            if self.target_count(conn, lo, hi, limit).await? >= keys {
+                let diff = verify_diff.pick(lo);
+                let binds = self.binds(diff.stmt, lo, Some(hi), limit)?;
+                let cols = [Col::from(self.kinds[0])];
+                if D::fetch_all(conn, &diff.sql, &binds, &cols)
+                    .await?
+                    .is_empty()
+                {
+                    return Ok(0);
+                }
             }
         }
         let stmt = ranged(&self.stmts.upsert, lo);
@@ -355,6 +393,56 @@ impl<D: Driver> Run<'_, D> {
         let after = self.target_count(conn, lo, hi, limit).await?;
         let inserted = after.saturating_sub(before);
         Ok((inserted + affected.saturating_sub(keys)).min(keys))
+    }
+
+    /// With `delete_extra`, deletes the target keys of the range that no source row
+    /// produces; returns how many.
+    async fn delete_extra(
+        &self,
+        conn: &mut Conn<D>,
+        stmts: &'static Ranged,
+        lo: Option<&Key>,
+        hi: Option<&Key>,
+    ) -> Result<u64, Failed> {
+        if !self.options.delete_extra {
+            return Ok(0);
+        }
+        let stmt = ranged(stmts, lo);
+        let binds = self.binds(stmt, lo, hi, 0)?;
+        Ok(D::execute(conn, stmt.sql, &binds).await?)
+    }
+
+    /// Whether the next range would not move the cursor forward: its upper key is the cursor
+    /// itself, or (for integer keys, whose order Rust knows) below it. A key type the runtime
+    /// cannot order exactly would repeat the same range forever; preflight refuses those, and
+    /// this stops any that slips through with an error naming the cursor.
+    fn no_progress(&self, lo: &Key, hi: &Key) -> bool {
+        let integers = self
+            .kinds
+            .iter()
+            .all(|k| matches!(k, KeyKind::Int | KeyKind::UInt));
+        hi == lo || (integers && hi < lo)
+    }
+
+    /// Reads the target's column types and fills `verify_diff`'s holes.
+    async fn fill_verify_diff(&self) -> Result<FilledRanged, Error> {
+        let context = || {
+            format!(
+                "reading the column types of {} on {}",
+                self.def.table,
+                D::ENGINE
+            )
+        };
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| Error::database(context(), e))?;
+        let mut lent = Lent::<D>::new(&mut conn);
+        let filled =
+            coerce::fill_ranged::<D>(lent.conn(), self.def, &self.stmts.verify_diff).await?;
+        lent.finished();
+        Ok(filled)
     }
 
     /// Whether a range already in the target is compared before it is upserted. Not with
@@ -438,6 +526,7 @@ impl<D: Driver> Run<'_, D> {
         self.report.batches += 1;
         self.report.keys += batch.keys;
         self.report.rows_written += batch.rows;
+        self.report.rows_deleted += batch.deleted;
         self.report.cursor = Some(batch.hi.clone());
         self.sizer.record(batch.keys, batch.took);
         let range = engine::describe_range(batch.lo.as_ref(), Some(&batch.hi));
@@ -446,11 +535,27 @@ impl<D: Driver> Run<'_, D> {
             range = %range,
             keys = batch.keys,
             rows = batch.rows,
+            deleted = batch.deleted,
             ms = batch.took.as_millis() as u64,
             "batch committed"
         );
+        if batch.deleted > 0 {
+            tracing::warn!(job = %self.report.job, range = %range, deleted = batch.deleted, "deleted target rows whose key no source row produces (delete_extra)");
+        }
         self.last = Some((batch.lo, batch.hi, batch.took));
         self.notify(None);
+    }
+
+    /// Counts the extra rows deleted above the last source key when the job finished.
+    fn record_tail_deleted(&mut self, deleted: u64) {
+        self.report.rows_deleted += deleted;
+        if deleted > 0 {
+            let after = self.report.cursor.as_ref().map_or_else(
+                || "(the source has no key)".to_string(),
+                |k| format!("> {k}"),
+            );
+            tracing::warn!(job = %self.report.job, after = %after, deleted, "deleted target rows above the last source key (delete_extra)");
+        }
     }
 
     fn notify(&self, waiting: Option<String>) {

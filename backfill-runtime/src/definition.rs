@@ -76,10 +76,15 @@ impl fmt::Display for Engine {
 /// How a key column's values are bound and stored in the cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyKind {
-    /// Any Rust integer type; bound and read as `i64`.
+    /// A signed integer type, or an unsigned one narrower than 64 bits; bound and read as
+    /// `i64`.
     Int,
-    /// `String`; bound and read as text.
+    /// `u64`; bound and read as `u64` (MySQL/MariaDB `BIGINT UNSIGNED`).
+    UInt,
+    /// `String`; bound and read as text, compared by the key's own type and collation.
     Text,
+    /// `Vec<u8>`; bound and read as a binary string, compared byte by byte.
+    Bytes,
 }
 
 /// One column of the conflict key.
@@ -140,6 +145,25 @@ pub struct Stmt {
     /// What to bind for each placeholder, in order (a `?` repeated on MySQL/SQLite is bound
     /// again; `$n` on PostgreSQL is bound once).
     pub params: &'static [Param],
+    /// Spans the runtime replaces with a value coerced to a target column's type read from
+    /// the catalog, before the statement is prepared (empty for most statements).
+    pub holes: &'static [Hole],
+}
+
+/// A span of a [`Stmt`]'s SQL standing for `expr` coerced to the type of a target column
+/// (`CAST(expr AS numeric(12,2))`): the derive cannot know the column's type, so the runtime
+/// reads it from the catalog and fills the span in. Until then the span holds a readable
+/// placeholder, `CAST(expr AS <type of "column">)`.
+#[derive(Debug)]
+pub struct Hole {
+    /// Byte offset of the span in [`Stmt::sql`].
+    pub at: usize,
+    /// Byte length of the span.
+    pub len: usize,
+    /// Index of the target column in [`Definition::columns`].
+    pub column: usize,
+    /// The SQL expression to coerce.
+    pub expr: &'static str,
 }
 
 /// A statement in two variants: for the first range (no lower bound) and for every next one
@@ -189,6 +213,16 @@ pub struct Statements {
     /// The recompute of the whole source as one statement, the article's single
     /// `INSERT ... SELECT ... GROUP BY ... ON CONFLICT`: the baseline for tests and benchmarks.
     pub upsert_all: Stmt,
+    /// Deletes the target keys of a range `cursor < key <= hi` that no source row (after the
+    /// filter) produces: the opt-in repair of keys that left the source.
+    pub delete_extra: Ranged,
+    /// Deletes the target keys above the last source key (`next`, `key > cursor`), or every
+    /// target key when the source has none (`first`).
+    pub delete_extra_tail: Ranged,
+    /// Reads no row: for each key part, the source key expression and the target key column
+    /// as typed scalar subqueries (PostgreSQL: their type oids and collations; MySQL: their
+    /// values, typed, and collations), for preflight's type and collation checks.
+    pub key_probe: Stmt,
 }
 
 impl Statements {
@@ -216,6 +250,17 @@ impl Statements {
             ("source rows with a NULL key", &self.null_keys),
             ("source key span", &self.key_span),
             ("single-statement recompute", &self.upsert_all),
+            ("delete extra keys (first batch)", &self.delete_extra.first),
+            ("delete extra keys", &self.delete_extra.next),
+            (
+                "delete extra keys (no source key)",
+                &self.delete_extra_tail.first,
+            ),
+            (
+                "delete extra keys (after the last key)",
+                &self.delete_extra_tail.next,
+            ),
+            ("key types and collations", &self.key_probe),
         ]
     }
 }

@@ -65,6 +65,37 @@ pub enum Error {
         /// What to do.
         hint: String,
     },
+    /// A key's source expression or target column has a type the runtime cannot order,
+    /// compare or read back exactly as the field's type, or the two disagree on how keys
+    /// compare (type or collation): batches would split or repeat keys.
+    #[error("key {column} of {table} (field `{field}: {rust_type}`): {problem}; {hint}")]
+    KeyType {
+        /// The target table.
+        table: String,
+        /// The key column.
+        column: String,
+        /// The key field.
+        field: String,
+        /// The field's Rust type.
+        rust_type: String,
+        /// What is wrong, naming the types or collations.
+        problem: String,
+        /// What to write instead.
+        hint: String,
+    },
+    /// A range would not move the cursor forward: the key's values do not round-trip through
+    /// the cursor, so the same range would repeat forever.
+    #[error("job `{job}` on {table} made no progress: the next range ends at {hi}, not after the cursor {cursor}; the key's values do not read back exactly (run `check`, which names the key's type), nothing of this range was written")]
+    NoProgress {
+        /// The target table.
+        table: String,
+        /// The job.
+        job: String,
+        /// The cursor the range started after.
+        cursor: String,
+        /// The range's upper key as read back.
+        hi: String,
+    },
     /// A generated statement does not prepare on the server.
     #[error("the {statement} statement for {table} does not prepare on {engine}: {message}\n  sql: {sql}")]
     Prepare {
@@ -185,6 +216,7 @@ impl Error {
                 | Error::NoUniqueIndex { .. }
                 | Error::OtherUniqueKey { .. }
                 | Error::TypeMismatch { .. }
+                | Error::KeyType { .. }
                 | Error::Prepare { .. }
                 | Error::EngineNotGenerated { .. }
         )

@@ -24,6 +24,7 @@ pub mod value;
 pub mod verify;
 
 mod batch;
+mod coerce;
 mod engine;
 mod preflight;
 mod progress;

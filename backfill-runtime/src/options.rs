@@ -34,6 +34,10 @@ pub struct RunOptions {
     pub batch_size: Option<u64>,
     /// Start over from the first key, accepting a changed definition.
     pub restart: bool,
+    /// Delete target keys that no source row produces (keys that left the source), range by
+    /// range in each batch's transaction, and those above the last source key at the end.
+    /// Off by default: a backfill never deletes unless asked.
+    pub delete_extra: bool,
     /// Stop (resumably) after this many batches of this run.
     pub max_batches: Option<u64>,
     /// Sleep between batches.
@@ -76,6 +80,7 @@ impl Default for RunOptions {
             job: None,
             batch_size: None,
             restart: false,
+            delete_extra: false,
             max_batches: None,
             pause: Duration::ZERO,
             progress_table: "backfill_progress".to_string(),
@@ -136,6 +141,20 @@ impl RunOptions {
     /// Starts over from the first key and accepts a changed definition.
     pub fn restart(mut self, restart: bool) -> Self {
         self.restart = restart;
+        self
+    }
+    /// Deletes target keys that no source row produces, each range in its batch's
+    /// transaction (counted in [`Report::rows_deleted`] and logged): the repair of keys that
+    /// left the source, which upserts alone never remove. Off by default.
+    ///
+    /// ```
+    /// use backfill_runtime::RunOptions;
+    ///
+    /// let repair = RunOptions::default().restart(true).delete_extra(true);
+    /// assert!(repair.delete_extra);
+    /// ```
+    pub fn delete_extra(mut self, delete: bool) -> Self {
+        self.delete_extra = delete;
         self
     }
     /// Stops after `n` batches; the job stays resumable.
@@ -291,6 +310,9 @@ pub struct Report {
     pub keys: u64,
     /// Rows inserted or changed by this run (unchanged rows are not counted).
     pub rows_written: u64,
+    /// Target rows deleted because no source row produces their key (only with
+    /// [`RunOptions::delete_extra`]).
+    pub rows_deleted: u64,
     /// Batches retried after a transient error.
     pub retries: u64,
     /// Time spent waiting for throttles.

@@ -536,7 +536,7 @@ mod tests {
         );
         assert_eq!(
             ProgressStore::<MySqlEngine>::ddl("`p`"),
-            "CREATE TABLE IF NOT EXISTS `p` (`job` VARCHAR(191) NOT NULL, `shard` INT NOT NULL DEFAULT 0, `fingerprint` VARCHAR(191) NOT NULL, `cursor` TEXT NULL, `status` VARCHAR(32) NOT NULL, `rows_written` BIGINT NOT NULL DEFAULT 0, `batches` BIGINT NOT NULL DEFAULT 0, `keys` BIGINT NOT NULL DEFAULT 0, `started_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, `finished_at` DATETIME(6) NULL, PRIMARY KEY (`job`, `shard`)) ENGINE=InnoDB"
+            "CREATE TABLE IF NOT EXISTS `p` (`job` VARCHAR(191) NOT NULL, `shard` INT NOT NULL DEFAULT 0, `fingerprint` VARCHAR(191) NOT NULL, `cursor` LONGTEXT NULL, `status` VARCHAR(32) NOT NULL, `rows_written` BIGINT NOT NULL DEFAULT 0, `batches` BIGINT NOT NULL DEFAULT 0, `keys` BIGINT NOT NULL DEFAULT 0, `started_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, `finished_at` DATETIME(6) NULL, PRIMARY KEY (`job`, `shard`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
         );
         assert_eq!(
             PgEngine::insert_if_missing_suffix(),

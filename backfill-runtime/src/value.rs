@@ -9,8 +9,12 @@ use crate::definition::KeyKind;
 pub enum KeyValue {
     /// An integer key part, bound as `i64`.
     Int(i64),
+    /// An unsigned 64-bit key part (MySQL/MariaDB `BIGINT UNSIGNED`), bound as `u64`.
+    UInt(u64),
     /// A text key part.
     Text(String),
+    /// A binary key part, compared byte by byte.
+    Bytes(Vec<u8>),
 }
 
 impl KeyValue {
@@ -18,23 +22,45 @@ impl KeyValue {
     pub fn kind(&self) -> KeyKind {
         match self {
             KeyValue::Int(_) => KeyKind::Int,
+            KeyValue::UInt(_) => KeyKind::UInt,
             KeyValue::Text(_) => KeyKind::Text,
+            KeyValue::Bytes(_) => KeyKind::Bytes,
         }
     }
 
     fn to_json(&self) -> serde_json::Value {
         match self {
             KeyValue::Int(i) => serde_json::Value::from(*i),
+            KeyValue::UInt(u) => serde_json::Value::from(*u),
             KeyValue::Text(s) => serde_json::Value::from(s.as_str()),
+            KeyValue::Bytes(b) => serde_json::Value::from(hex(b)),
         }
     }
+}
+
+/// Lowercase hex digits of `bytes`: how a binary key part is stored in the cursor.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of lowercase or uppercase hex digits; `None` if they are not hex.
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
 }
 
 impl fmt::Display for KeyValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyValue::Int(i) => write!(f, "{i}"),
+            KeyValue::UInt(u) => write!(f, "{u}"),
             KeyValue::Text(s) => write!(f, "{s:?}"),
+            KeyValue::Bytes(b) => write!(f, "x'{}'", hex(b)),
         }
     }
 }
@@ -71,7 +97,15 @@ impl Key {
                     .as_i64()
                     .map(KeyValue::Int)
                     .ok_or_else(|| format!("cursor {text:?}: {n} is not a 64-bit integer")),
+                (KeyKind::UInt, serde_json::Value::Number(n)) => {
+                    n.as_u64().map(KeyValue::UInt).ok_or_else(|| {
+                        format!("cursor {text:?}: {n} is not an unsigned 64-bit integer")
+                    })
+                }
                 (KeyKind::Text, serde_json::Value::String(s)) => Ok(KeyValue::Text(s.clone())),
+                (KeyKind::Bytes, serde_json::Value::String(s)) => unhex(s)
+                    .map(KeyValue::Bytes)
+                    .ok_or_else(|| format!("cursor {text:?}: {s:?} is not hex digits")),
                 (kind, other) => Err(format!(
                     "cursor {text:?}: {other} is not a {kind:?} key part"
                 )),
@@ -110,6 +144,23 @@ mod tests {
             Key::from_json(&text, &[KeyKind::Int, KeyKind::Text]),
             Ok(key)
         );
+    }
+
+    #[test]
+    fn unsigned_and_binary_parts_round_trip_exactly() {
+        let key = Key(vec![
+            KeyValue::UInt(u64::MAX),
+            KeyValue::Bytes(vec![0x00, 0x61, 0xfe, 0xff]),
+        ]);
+        let text = key.to_json();
+        assert_eq!(text, r#"[18446744073709551615,"0061feff"]"#);
+        assert_eq!(
+            Key::from_json(&text, &[KeyKind::UInt, KeyKind::Bytes]),
+            Ok(key.clone())
+        );
+        assert_eq!(key.to_string(), "(18446744073709551615, x'0061feff')");
+        assert!(Key::from_json("[-1]", &[KeyKind::UInt]).is_err());
+        assert!(Key::from_json(r#"["6g"]"#, &[KeyKind::Bytes]).is_err());
     }
 
     #[test]

@@ -112,7 +112,9 @@ fn floor_key(kinds: &[KeyKind]) -> Key {
         .iter()
         .map(|k| match k {
             KeyKind::Int => KeyValue::Int(i64::MIN),
+            KeyKind::UInt => KeyValue::UInt(0),
             KeyKind::Text => KeyValue::Text(String::new()),
+            KeyKind::Bytes => KeyValue::Bytes(Vec::new()),
         })
         .collect())
 }
@@ -135,6 +137,7 @@ pub(crate) async fn verify<D: Driver>(
     let mut conn = pool.acquire().await.map_err(db("connecting"))?;
     let conn: &mut Conn<D> = &mut conn;
     let mut report = VerifyReport::default();
+    let verify_diff = crate::coerce::fill_ranged::<D>(conn, def, &stmts.verify_diff).await?;
 
     let rows = D::fetch_all(conn, stmts.target_rows.sql, &[], &[Col::Int])
         .await
@@ -163,14 +166,22 @@ pub(crate) async fn verify<D: Driver>(
         };
         let hi = engine::row_key(row, &kinds)
             .ok_or_else(|| misfit("the bounds statement returned a NULL key".to_string()))?;
+        if cursor.as_ref() == Some(&hi) {
+            return Err(Error::NoProgress {
+                table: def.table.to_string(),
+                job: format!("verify of {}", def.name),
+                cursor: hi.to_string(),
+                hi: hi.to_string(),
+            });
+        }
         report.source_keys += row[kinds.len()]
             .int()
             .map_or(0, |n| u64::try_from(n).unwrap_or(0));
 
-        let stmt = ranged(&stmts.verify_diff, cursor.as_ref());
-        let binds = engine::bind_params(stmt.params, cursor.as_ref(), Some(&hi), VERIFY_RANGE)
+        let diff = verify_diff.pick(cursor.as_ref());
+        let binds = engine::bind_params(diff.stmt.params, cursor.as_ref(), Some(&hi), VERIFY_RANGE)
             .map_err(misfit)?;
-        for row in D::fetch_all(conn, stmt.sql, &binds, &diff_cols)
+        for row in D::fetch_all(conn, &diff.sql, &binds, &diff_cols)
             .await
             .map_err(db("comparing a range"))?
         {

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod scenario;
+pub mod types;
 
 use std::hash::{Hash, Hasher};
 

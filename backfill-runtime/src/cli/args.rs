@@ -153,6 +153,10 @@ pub(crate) struct RunArgs {
     /// Start over from the first key (also accepts a changed definition)
     #[arg(long)]
     pub(crate) restart: bool,
+    /// Delete target rows whose key no source row produces (keys that left the source), each
+    /// range in its batch's transaction; never done without this flag
+    #[arg(long)]
+    pub(crate) delete_extra: bool,
     /// Stop (resumably) after this many batches
     #[arg(long)]
     pub(crate) max_batches: Option<u64>,

@@ -188,7 +188,9 @@ pub(crate) async fn run<P: BackfillPool>(
 ) -> Result<Exit, Failure> {
     let d = backfill.definition();
     let job = job_name(d, args.job.as_deref());
-    let mut options = base_options(ctx, args.job.as_deref()).restart(args.restart);
+    let mut options = base_options(ctx, args.job.as_deref())
+        .restart(args.restart)
+        .delete_extra(args.delete_extra);
     if let Some(n) = args.batch_size {
         options = options.batch_size(n);
     }
@@ -278,8 +280,16 @@ fn summarize(ctx: &Context, report: &Report, resume: &str) -> Exit {
         .cursor
         .as_ref()
         .map_or("the first key".to_string(), |k| format!("key {k}"));
+    let deleted = if report.rows_deleted > 0 {
+        format!(
+            ", {} extra rows deleted",
+            format::count(report.rows_deleted)
+        )
+    } else {
+        String::new()
+    };
     let work = format!(
-        "{} keys in {} batches, {} rows written in {} ({})",
+        "{} keys in {} batches, {} rows written{deleted} in {} ({})",
         format::count(report.keys),
         format::count(report.batches),
         format::count(report.rows_written),
@@ -299,6 +309,7 @@ fn summarize(ctx: &Context, report: &Report, resume: &str) -> Exit {
         batches = report.batches,
         keys = report.keys,
         rows = report.rows_written,
+        deleted = report.rows_deleted,
         retries = report.retries,
         ms = report.elapsed.as_millis() as u64,
         cursor = %format::lower_bound(report.cursor.as_ref()),

@@ -36,8 +36,16 @@ pub(crate) enum Value {
     Null,
     /// An integer, bound and decoded as `i64`.
     Int(i64),
+    /// An unsigned integer, bound and decoded as `u64` (MySQL `BIGINT UNSIGNED` keys).
+    UInt(u64),
     /// Text.
     Text(String),
+    /// Text that is a key part: compared with a key expression of the key's own type, so on
+    /// PostgreSQL it is bound with no declared type and takes the type of what it is compared
+    /// with (`citext`, `varchar`, an enum), never `text`, whose comparison would differ.
+    KeyText(String),
+    /// A binary string.
+    Bytes(Vec<u8>),
     /// A point in time (the progress table's timestamps).
     Time(DateTime<Utc>),
 }
@@ -68,7 +76,9 @@ impl Value {
     pub(crate) fn key_value(&self) -> Option<KeyValue> {
         match self {
             Value::Int(i) => Some(KeyValue::Int(*i)),
-            Value::Text(s) => Some(KeyValue::Text(s.clone())),
+            Value::UInt(u) => Some(KeyValue::UInt(*u)),
+            Value::Text(s) | Value::KeyText(s) => Some(KeyValue::Text(s.clone())),
+            Value::Bytes(b) => Some(KeyValue::Bytes(b.clone())),
             _ => None,
         }
     }
@@ -78,7 +88,9 @@ impl From<&KeyValue> for Value {
     fn from(v: &KeyValue) -> Value {
         match v {
             KeyValue::Int(i) => Value::Int(*i),
-            KeyValue::Text(s) => Value::Text(s.clone()),
+            KeyValue::UInt(u) => Value::UInt(*u),
+            KeyValue::Text(s) => Value::KeyText(s.clone()),
+            KeyValue::Bytes(b) => Value::Bytes(b.clone()),
         }
     }
 }
@@ -87,7 +99,9 @@ impl From<&KeyValue> for Value {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Col {
     Int,
+    UInt,
     Text,
+    Bytes,
     Time,
 }
 
@@ -95,7 +109,9 @@ impl From<KeyKind> for Col {
     fn from(kind: KeyKind) -> Col {
         match kind {
             KeyKind::Int => Col::Int,
+            KeyKind::UInt => Col::UInt,
             KeyKind::Text => Col::Text,
+            KeyKind::Bytes => Col::Bytes,
         }
     }
 }
@@ -211,6 +227,19 @@ pub(crate) struct TableShape {
     pub columns: Vec<String>,
     /// Each unique index (primary key included) as its column names.
     pub unique_keys: Vec<Vec<String>>,
+}
+
+/// A target column's type as the catalog prints it, to coerce a value to it
+/// ([`Driver::coerce`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ColumnType {
+    /// The column's name.
+    pub name: String,
+    /// PostgreSQL: `format_type` (`numeric(12,2)`, `public.citext`); MySQL: `COLUMN_TYPE`
+    /// (`decimal(12,2)`, `bigint(20) unsigned`, `varchar(20)`); SQLite: the declared type.
+    pub sql_type: String,
+    /// MySQL: the character set of a text column.
+    pub charset: Option<String>,
 }
 
 /// A connection of the driver's database.
@@ -334,6 +363,16 @@ pub(crate) trait Driver: Send + Sync + 'static {
         conn: &'c mut Conn<Self>,
         table: &'c TableName,
     ) -> impl Future<Output = Result<Option<TableShape>, sqlx::Error>> + Send + 'c;
+
+    /// The type of every column of an existing table, in order (empty when it does not exist).
+    fn column_types<'c>(
+        conn: &'c mut Conn<Self>,
+        table: &'c TableName,
+    ) -> impl Future<Output = Result<Vec<ColumnType>, sqlx::Error>> + Send + 'c;
+
+    /// `expr` coerced the way an INSERT into `column` coerces it (rounded to its scale,
+    /// converted to its character set), for comparing a recomputed value with a stored one.
+    fn coerce(expr: &str, column: &ColumnType) -> String;
 
     /// The engine's plan of a statement, as text; runs nothing.
     fn explain<'c>(
@@ -467,7 +506,10 @@ macro_rules! sqlx_io {
             match v {
                 Value::Null => q.bind(None::<String>),
                 Value::Int(i) => q.bind(*i),
+                Value::UInt(u) => bind_uint(q, *u),
                 Value::Text(s) => q.bind(s.as_str()),
+                Value::KeyText(s) => bind_key_text(q, s.as_str()),
+                Value::Bytes(b) => q.bind(b.as_slice()),
                 Value::Time(t) => q.bind(*t),
             }
         }
@@ -485,9 +527,13 @@ macro_rules! sqlx_io {
                         Col::Int => row
                             .try_get::<Option<i64>, _>(i)?
                             .map_or(Value::Null, Value::Int),
+                        Col::UInt => decode_uint(row, i)?.map_or(Value::Null, Value::UInt),
                         Col::Text => row
                             .try_get::<Option<String>, _>(i)?
                             .map_or(Value::Null, Value::Text),
+                        Col::Bytes => row
+                            .try_get::<Option<Vec<u8>>, _>(i)?
+                            .map_or(Value::Null, Value::Bytes),
                         Col::Time => row
                             .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?
                             .map_or(Value::Null, Value::Time),

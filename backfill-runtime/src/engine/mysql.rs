@@ -7,7 +7,8 @@ use sqlx::mysql::{MySqlConnection, MySqlDatabaseError, MySqlRow};
 use sqlx::{Column as _, Connection, MySql, MySqlPool, Row as _, TypeInfo as _};
 
 use super::{
-    Col, Dialect, Driver, Failure, ProgressType, Server, TableName, TableShape, Timeouts, Value,
+    Col, ColumnType, Dialect, Driver, Failure, ProgressType, Server, TableName, TableShape,
+    Timeouts, Value,
 };
 use crate::definition::Engine;
 
@@ -15,6 +16,21 @@ use crate::definition::Engine;
 pub(crate) struct MySqlEngine;
 
 super::sqlx_io!(MySql, MySqlRow);
+
+type Query<'q> = sqlx::query::Query<'q, MySql, sqlx::mysql::MySqlArguments>;
+
+/// Key text compares with the key column's own collation (a bound string is coercible).
+fn bind_key_text<'q>(q: Query<'q>, s: &'q str) -> Query<'q> {
+    q.bind(s)
+}
+
+fn bind_uint(q: Query<'_>, u: u64) -> Query<'_> {
+    q.bind(u)
+}
+
+fn decode_uint(row: &MySqlRow, i: usize) -> Result<Option<u64>, sqlx::Error> {
+    row.try_get::<Option<u64>, _>(i)
+}
 
 /// One cell of an EXPLAIN row as text, whatever its type.
 fn cell_text(row: &MySqlRow, i: usize) -> String {
@@ -57,14 +73,17 @@ impl Driver for MySqlEngine {
         row_lock: " FOR UPDATE",
         create_under_write_lock: false,
         numbered_params: false,
-        table_options: " ENGINE=InnoDB",
+        // Its own character set, whatever the database's default: a latin1 default could not
+        // store a cursor or job name outside latin1 (error 1366).
+        table_options: " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
     };
 
     fn progress_type(kind: ProgressType) -> &'static str {
         match kind {
             ProgressType::KeyText => "VARCHAR(191)",
             ProgressType::ShortText => "VARCHAR(32)",
-            ProgressType::Text => "TEXT",
+            // Any key a target can hold, as JSON (TEXT stops at 65,535 bytes: error 1406).
+            ProgressType::Text => "LONGTEXT",
             ProgressType::Int => "INT",
             ProgressType::BigInt => "BIGINT",
             ProgressType::Time => "DATETIME(6)",
@@ -182,6 +201,79 @@ impl Driver for MySqlEngine {
                 None => Failure::Permanent,
             },
             _ => Failure::Permanent,
+        }
+    }
+
+    async fn column_types<'c>(
+        conn: &'c mut MySqlConnection,
+        table: &'c TableName,
+    ) -> Result<Vec<ColumnType>, sqlx::Error> {
+        let args = [
+            table.schema.clone().map_or(Value::Null, Value::Text),
+            Value::Text(table.name.clone()),
+        ];
+        let rows = Self::fetch_all(
+            conn,
+            "SELECT CAST(column_name AS CHAR), CAST(column_type AS CHAR), \
+               CAST(character_set_name AS CHAR) FROM information_schema.columns \
+             WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? \
+             ORDER BY ordinal_position",
+            &args,
+            &[Col::Text, Col::Text, Col::Text],
+        )
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(ColumnType {
+                    name: r[0].text()?.to_string(),
+                    sql_type: r[1].text()?.to_string(),
+                    charset: r[2].text().map(str::to_string),
+                })
+            })
+            .collect())
+    }
+
+    /// MySQL casts only to a few types, so the column type picks the one that coerces as its
+    /// INSERT does: a decimal to its precision and scale, a fractional-second time to its
+    /// precision, a float to single precision, an integer rounded, text into the column's
+    /// character set. Other types are compared as they are.
+    fn coerce(expr: &str, column: &ColumnType) -> String {
+        let ty = column.sql_type.to_ascii_lowercase();
+        let base = ty.split(['(', ' ']).next().unwrap_or_default();
+        let args = ty
+            .split_once('(')
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .map(|(args, _)| args)
+            .filter(|args| args.chars().all(|c| c.is_ascii_digit() || c == ','));
+        let unsigned = ty.contains("unsigned");
+        match (base, args) {
+            ("decimal" | "numeric", Some(args)) => format!("CAST({expr} AS DECIMAL({args}))"),
+            ("decimal" | "numeric", None) => format!("CAST({expr} AS DECIMAL)"),
+            ("tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint", _) => {
+                let to = if unsigned { "UNSIGNED" } else { "SIGNED" };
+                format!("CAST({expr} AS {to})")
+            }
+            ("float", _) => format!("CAST({expr} AS FLOAT)"),
+            ("double" | "real", _) => format!("CAST({expr} AS DOUBLE)"),
+            ("datetime" | "timestamp", Some(p)) => format!("CAST({expr} AS DATETIME({p}))"),
+            ("datetime" | "timestamp", None) => format!("CAST({expr} AS DATETIME)"),
+            ("time", Some(p)) => format!("CAST({expr} AS TIME({p}))"),
+            ("time", None) => format!("CAST({expr} AS TIME)"),
+            ("date", _) => format!("CAST({expr} AS DATE)"),
+            ("binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob", _) => {
+                format!("CAST({expr} AS BINARY)")
+            }
+            _ => match &column.charset {
+                Some(charset)
+                    if charset
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                {
+                    format!("CONVERT({expr} USING {charset})")
+                }
+                _ => expr.to_string(),
+            },
         }
     }
 

@@ -6,7 +6,8 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{Connection, PgPool, Postgres};
 
 use super::{
-    Col, Dialect, Driver, Failure, ProgressType, Server, TableName, TableShape, Timeouts, Value,
+    Col, ColumnType, Dialect, Driver, Failure, ProgressType, Server, TableName, TableShape,
+    Timeouts, Value,
 };
 use crate::definition::Engine;
 
@@ -14,6 +15,54 @@ use crate::definition::Engine;
 pub(crate) struct PgEngine;
 
 super::sqlx_io!(Postgres, PgRow);
+
+type Query<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+/// Key text bound with no declared type, so PostgreSQL gives the parameter the type of the key
+/// it is compared with: `citext_key > $1` then compares as `citext` (ignoring case, as the
+/// key's GROUP BY, ORDER BY and unique index do), where a `text` parameter would make it a
+/// case-sensitive `text` comparison and split one key's rows across two batches.
+fn bind_key_text<'q>(q: Query<'q>, s: &'q str) -> Query<'q> {
+    q.bind(UntypedText(s))
+}
+
+/// PostgreSQL has no unsigned integers (and the derive refuses a `u64` field for it): a value
+/// beyond `i64` binds NULL, matches no key, and stops the run as making no progress.
+fn bind_uint(q: Query<'_>, u: u64) -> Query<'_> {
+    q.bind(i64::try_from(u).ok())
+}
+
+fn decode_uint(row: &PgRow, i: usize) -> Result<Option<u64>, sqlx::Error> {
+    use sqlx::Row as _;
+    row.try_get::<Option<i64>, _>(i)?
+        .map(|v| {
+            u64::try_from(v).map_err(|e| sqlx::Error::ColumnDecode {
+                index: i.to_string(),
+                source: Box::new(e),
+            })
+        })
+        .transpose()
+}
+
+/// Text sent in the binary format of `text` (the same bytes for `varchar`, `bpchar`, `name`,
+/// `citext` and enums' receive functions) under the type oid 0: "unspecified", resolved by
+/// the server from the context.
+pub(crate) struct UntypedText<'a>(pub(crate) &'a str);
+
+impl sqlx::Type<Postgres> for UntypedText<'_> {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        sqlx::postgres::PgTypeInfo::with_oid(sqlx::postgres::types::Oid(0))
+    }
+}
+
+impl sqlx::Encode<'_, Postgres> for UntypedText<'_> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <&str as sqlx::Encode<Postgres>>::encode(self.0, buf)
+    }
+}
 
 impl Driver for PgEngine {
     type Db = Postgres;
@@ -91,6 +140,39 @@ impl Driver for PgEngine {
             }
             _ => Failure::Permanent,
         }
+    }
+
+    async fn column_types<'c>(
+        conn: &'c mut PgConnection,
+        table: &'c TableName,
+    ) -> Result<Vec<ColumnType>, sqlx::Error> {
+        let quoted = Value::Text(Self::quote_table(table));
+        let rows = Self::fetch_all(
+            conn,
+            "SELECT attname::text, pg_catalog.format_type(atttypid, atttypmod) \
+             FROM pg_catalog.pg_attribute \
+             WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            std::slice::from_ref(&quoted),
+            &[Col::Text, Col::Text],
+        )
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| match (r[0].text(), r[1].text()) {
+                (Some(name), Some(ty)) => Some(ColumnType {
+                    name: name.to_string(),
+                    sql_type: ty.to_string(),
+                    charset: None,
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// `format_type` prints the type with its modifiers, quoted and schema-qualified as needed:
+    /// a cast to it rounds and pads exactly as the assignment of an INSERT does.
+    fn coerce(expr: &str, column: &ColumnType) -> String {
+        format!("CAST({expr} AS {})", column.sql_type)
     }
 
     async fn table_shape<'c>(

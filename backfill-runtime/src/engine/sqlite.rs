@@ -6,7 +6,8 @@ use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{Connection, Sqlite, SqlitePool};
 
 use super::{
-    Col, Dialect, Driver, Failure, ProgressType, Server, TableName, TableShape, Timeouts, Value,
+    Col, ColumnType, Dialect, Driver, Failure, ProgressType, Server, TableName, TableShape,
+    Timeouts, Value,
 };
 use crate::definition::Engine;
 
@@ -14,6 +15,24 @@ use crate::definition::Engine;
 pub(crate) struct SqliteEngine;
 
 super::sqlx_io!(Sqlite, SqliteRow);
+
+type Query<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Key text compares with the key column's own collation (a bound value has none).
+fn bind_key_text<'q>(q: Query<'q>, s: &'q str) -> Query<'q> {
+    q.bind(s)
+}
+
+/// SQLite integers are 64-bit signed, so an unsigned key read from it always fits; one that
+/// did not would bind NULL, match no key, and stop the run as making no progress.
+fn bind_uint(q: Query<'_>, u: u64) -> Query<'_> {
+    q.bind(i64::try_from(u).ok())
+}
+
+fn decode_uint(row: &SqliteRow, i: usize) -> Result<Option<u64>, sqlx::Error> {
+    use sqlx::Row as _;
+    row.try_get::<Option<u64>, _>(i)
+}
 
 impl Driver for SqliteEngine {
     type Db = Sqlite;
@@ -93,6 +112,19 @@ impl Driver for SqliteEngine {
             }
             _ => Failure::Permanent,
         }
+    }
+
+    /// SQLite statements have no holes: a column's affinity converts a value on INSERT, but
+    /// never rounds it, and the comparison applies the same affinity.
+    async fn column_types<'c>(
+        _conn: &'c mut SqliteConnection,
+        _table: &'c TableName,
+    ) -> Result<Vec<ColumnType>, sqlx::Error> {
+        Ok(Vec::new())
+    }
+
+    fn coerce(expr: &str, _column: &ColumnType) -> String {
+        expr.to_string()
     }
 
     async fn table_shape<'c>(

@@ -11,6 +11,9 @@
 //! types, matching key columns, the suggested `CREATE UNIQUE INDEX`); each engine's catalog
 //! queries live in their own module.
 
+// `Error` is the crate's one public error type, large because its variants name tables,
+// columns and ranges; it is returned rarely, so it is not boxed.
+#![allow(clippy::result_large_err)]
 // With only some engines enabled, the helpers and kinds only the others use are unused.
 #![cfg_attr(
     not(all(feature = "postgres", feature = "mysql", feature = "sqlite")),
@@ -31,7 +34,7 @@ pub(crate) use postgres::check_postgres;
 #[cfg(feature = "sqlite")]
 pub(crate) use sqlite::check_sqlite;
 
-use crate::definition::{Definition, Engine, Statements, TargetColumn};
+use crate::definition::{Definition, Engine, KeyKind, Statements, Stmt, TargetColumn};
 use crate::error::Error;
 
 /// The target table split into its schema (if written) and its name, both unquoted.
@@ -303,6 +306,166 @@ pub(crate) fn type_mismatch(
     })
 }
 
+/// How a key's values order and compare, as far as the batch ranges care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeyClass {
+    /// An integer type; `wide_unsigned` for MySQL `BIGINT UNSIGNED` (beyond `i64`).
+    Integer {
+        /// Unsigned.
+        unsigned: bool,
+        /// Unsigned 64-bit: values above `i64::MAX`.
+        wide_unsigned: bool,
+    },
+    /// A type that can hold fractions (numeric, decimal, float).
+    Fraction,
+    /// Text; `case_insensitive` for a type that compares ignoring case (`citext`).
+    Text {
+        /// The type itself ignores case (PostgreSQL `citext`).
+        case_insensitive: bool,
+    },
+    /// A binary string.
+    Binary,
+    /// Another type, by its name.
+    Other,
+    /// The server did not say (SQLite expressions): not checked.
+    Unknown,
+}
+
+/// One side of a key part as the server describes it.
+#[derive(Debug, Clone)]
+pub(crate) struct KeySide {
+    /// The type's name as the server prints it.
+    pub type_name: String,
+    /// Its class.
+    pub class: KeyClass,
+    /// Its collation, where the engine can tell.
+    pub collation: Option<String>,
+}
+
+/// The source key expression and the target key column of one key part.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyProbe {
+    /// The source key expression.
+    pub source: KeySide,
+    /// The target key column.
+    pub target: KeySide,
+}
+
+/// Refuses a key whose values the runtime cannot read back exactly as the field's type, or
+/// whose source and target compare keys differently: each would make batches repeat a range
+/// forever or split one key's rows across two batches.
+pub(crate) fn check_key_types(def: &Definition, probes: &[KeyProbe]) -> Result<(), Error> {
+    for (part, probe) in def.key.iter().zip(probes) {
+        let refuse = |problem: String, hint: String| Error::KeyType {
+            table: def.table.to_string(),
+            column: part.column.to_string(),
+            field: part.field.to_string(),
+            rust_type: def
+                .columns
+                .iter()
+                .find(|c| c.field == part.field)
+                .map_or("?", |c| c.rust_type)
+                .to_string(),
+            problem,
+            hint,
+        };
+        for (side, what) in [
+            (&probe.source, "the source key expression"),
+            (&probe.target, "the target key column"),
+        ] {
+            if let Some((problem, hint)) = misfit_for_kind(part.kind, side, what) {
+                return Err(refuse(problem, hint));
+            }
+        }
+        let (s, t) = (&probe.source, &probe.target);
+        if let (
+            KeyClass::Text {
+                case_insensitive: a,
+            },
+            KeyClass::Text {
+                case_insensitive: b,
+            },
+        ) = (&s.class, &t.class)
+        {
+            if a != b {
+                return Err(refuse(
+                    format!(
+                        "the source key has type {} but the target column has type {}, and only one of them ignores case, so keys equal in one are distinct in the other",
+                        s.type_name, t.type_name
+                    ),
+                    format!(
+                        "cast the source key to the target's type in `expr` (e.g. `CAST(... AS {})`) or give both the same type",
+                        t.type_name
+                    ),
+                ));
+            }
+        }
+        if let (Some(sc), Some(tc)) = (&s.collation, &t.collation) {
+            if sc != tc && matches!(s.class, KeyClass::Text { .. }) {
+                return Err(refuse(
+                    format!(
+                        "the source key has collation {sc} but the target column has collation {tc}: batches are cut in the source's order and compared in the target's, so keys would fall in the wrong range"
+                    ),
+                    format!(
+                        "give the source key the target's collation in `expr`, e.g. `expr = \"e.{} COLLATE {tc}\"`, or use the same collation for both columns",
+                        part.column
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why `side` cannot hold keys of `kind`, with what to write instead; `None` if it can.
+fn misfit_for_kind(kind: KeyKind, side: &KeySide, what: &str) -> Option<(String, String)> {
+    let ty = &side.type_name;
+    match (kind, &side.class) {
+        (_, KeyClass::Unknown) => None,
+        (KeyKind::Int, KeyClass::Integer { wide_unsigned, .. }) => wide_unsigned.then(|| {
+            (
+                format!("{what} has type {ty}, whose values above i64::MAX the i64 field cannot hold (they would wrap to negative keys)"),
+                "declare the key field `u64`".to_string(),
+            )
+        }),
+        (KeyKind::UInt, KeyClass::Integer { unsigned, .. }) => (!unsigned).then(|| {
+            (
+                format!("{what} has type {ty}, which is signed: a u64 field cannot hold its negative keys"),
+                "declare the key field `i64`".to_string(),
+            )
+        }),
+        (KeyKind::Text, KeyClass::Text { .. }) | (KeyKind::Bytes, KeyClass::Binary) => None,
+        (KeyKind::Int | KeyKind::UInt, KeyClass::Fraction) => Some((
+            format!("{what} has type {ty}, which can hold fractions: an integer field would round the key, and a range could repeat or skip keys"),
+            "make the key an integer in `expr` (e.g. `CAST(... AS BIGINT)`, `x DIV 2` on MySQL), or use an integer column".to_string(),
+        )),
+        (KeyKind::Text, KeyClass::Binary) => Some((
+            format!("{what} is a binary string ({ty}): its bytes need not be UTF-8 and compare byte by byte, which a String key cannot round-trip"),
+            "declare the key field `Vec<u8>`".to_string(),
+        )),
+        (KeyKind::Bytes, KeyClass::Text { .. }) => Some((
+            format!("{what} has type {ty}, which compares by its collation, not byte by byte as a Vec<u8> key binds"),
+            "declare the key field `String`".to_string(),
+        )),
+        (_, KeyClass::Integer { .. }) => Some((
+            format!("{what} has type {ty}, an integer"),
+            "declare the key field as an integer (`i64`)".to_string(),
+        )),
+        (KeyKind::Int | KeyKind::UInt, _) => Some((
+            format!("{what} has type {ty}, which is not an integer"),
+            "make the key an integer in `expr`, or declare the field with the key's type (`String`, `Vec<u8>`)".to_string(),
+        )),
+        (KeyKind::Text, _) => Some((
+            format!("{what} has type {ty}, which is not text"),
+            "cast it to text in `expr` (e.g. `CAST(... AS TEXT)`), or declare the field with the key's type".to_string(),
+        )),
+        (KeyKind::Bytes, _) => Some((
+            format!("{what} has type {ty}, which is not a binary string"),
+            "declare the field with the key's type".to_string(),
+        )),
+    }
+}
+
 /// Turns a failed prepare into [`Error::Prepare`] (a server's refusal) or [`Error::Database`]
 /// (the connection failed).
 pub(crate) fn prepare_error(
@@ -338,16 +501,18 @@ pub(crate) async fn prepare_all<DB>(
     conn: &mut DB::Connection,
     engine: Engine,
     def: &'static Definition,
-    stmts: &Statements,
+    stmts: &'static Statements,
+    filled: &(dyn Fn(&'static Stmt) -> Result<String, Error> + Sync),
 ) -> Result<(), Error>
 where
     DB: sqlx::Database,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
     for (name, stmt) in stmts.named() {
-        sqlx::Executor::prepare(&mut *conn, stmt.sql)
+        let sql = filled(stmt)?;
+        sqlx::Executor::prepare(&mut *conn, sql.as_str())
             .await
-            .map_err(|e| prepare_error(engine, def, name, stmt.sql, e))?;
+            .map_err(|e| prepare_error(engine, def, name, &sql, e))?;
     }
     Ok(())
 }

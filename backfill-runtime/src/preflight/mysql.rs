@@ -1,14 +1,21 @@
 //! MySQL/MariaDB preflight: `information_schema` lookups (names bound; the default database is
 //! `DATABASE()`), the other-unique-key rule, and a server-side prepare of every statement.
 
+// `Error` is the crate's one public error type, large because its variants name tables,
+// columns and ranges; it is returned rarely, so it is not boxed.
+#![allow(clippy::result_large_err)]
+
 use sqlx::mysql::MySqlConnection;
 use sqlx::MySqlPool;
 
 use super::{
-    catalog_context, covers_exactly_key, missing_column, missing_table, no_unique_index,
-    prepare_all, same_ignore_case, type_mismatch, SqlKind, TableName,
+    catalog_context, check_key_types, covers_exactly_key, missing_column, missing_table,
+    no_unique_index, prepare_all, prepare_error, same_ignore_case, type_mismatch, KeyClass,
+    KeyProbe, KeySide, SqlKind, TableName,
 };
+use crate::coerce;
 use crate::definition::{Definition, Engine, Statements};
+use crate::engine::mysql::MySqlEngine;
 use crate::error::Error;
 
 const ENGINE: Engine = Engine::MySql;
@@ -67,13 +74,85 @@ impl UniqueIndex {
 pub(crate) async fn check_mysql(
     pool: &MySqlPool,
     def: &'static Definition,
-    stmts: &Statements,
+    stmts: &'static Statements,
 ) -> Result<(), Error> {
     let mut conn = pool.acquire().await.map_err(|e| {
         Error::database(catalog_context(ENGINE, def, "connecting to the server"), e)
     })?;
     check_schema(&mut conn, def).await?;
-    prepare_all::<sqlx::MySql>(&mut conn, ENGINE, def, stmts).await
+    check_key_types(def, &probe_keys(&mut conn, def, stmts).await?)?;
+    let columns = coerce::target_column_types::<MySqlEngine>(&mut conn, def).await?;
+    let filled = |stmt| coerce::fill::<MySqlEngine>(def, stmt, &columns).map(|f| f.sql);
+    prepare_all::<sqlx::MySql>(&mut conn, ENGINE, def, stmts, &filled).await
+}
+
+/// Runs the key probe (it reads no row) and classifies each part from the result's column
+/// types and collations.
+async fn probe_keys(
+    conn: &mut MySqlConnection,
+    def: &'static Definition,
+    stmts: &'static Statements,
+) -> Result<Vec<KeyProbe>, Error> {
+    use sqlx::{Column as _, Row as _, TypeInfo as _};
+    let row = sqlx::query(stmts.key_probe.sql)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| {
+            prepare_error(
+                ENGINE,
+                def,
+                "key types and collations",
+                stmts.key_probe.sql,
+                e,
+            )
+        })?;
+    let side = |i: usize| -> KeySide {
+        let type_name = row
+            .columns()
+            .get(i)
+            .map(|c| c.type_info().name().to_string())
+            .unwrap_or_default();
+        let collation: Option<String> = row.try_get(i + 2).ok().flatten();
+        let binary = collation.as_deref() == Some("binary");
+        let upper = type_name.to_ascii_uppercase();
+        let class = if upper.contains("INT") || upper == "BOOLEAN" {
+            KeyClass::Integer {
+                unsigned: upper.contains("UNSIGNED"),
+                wide_unsigned: upper == "BIGINT UNSIGNED",
+            }
+        } else if matches!(upper.as_str(), "DECIMAL" | "DOUBLE" | "FLOAT") {
+            KeyClass::Fraction
+        } else if upper.contains("CHAR")
+            || upper.contains("TEXT")
+            || upper.contains("BINARY")
+            || upper.contains("BLOB")
+            || upper == "ENUM"
+            || upper == "SET"
+        {
+            if binary {
+                KeyClass::Binary
+            } else {
+                KeyClass::Text {
+                    case_insensitive: false,
+                }
+            }
+        } else if upper == "NULL" {
+            KeyClass::Unknown
+        } else {
+            KeyClass::Other
+        };
+        KeySide {
+            type_name,
+            class,
+            collation,
+        }
+    };
+    Ok((0..def.key.len())
+        .map(|part| KeyProbe {
+            source: side(part * 4),
+            target: side(part * 4 + 1),
+        })
+        .collect())
 }
 
 async fn check_schema(conn: &mut MySqlConnection, def: &'static Definition) -> Result<(), Error> {

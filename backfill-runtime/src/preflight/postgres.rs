@@ -1,15 +1,22 @@
 //! PostgreSQL preflight: `pg_catalog` lookups (names bound, resolved with `to_regclass` along
 //! the search path when unqualified) and a server-side prepare of every statement.
 
+// `Error` is the crate's one public error type, large because its variants name tables,
+// columns and ranges; it is returned rarely, so it is not boxed.
+#![allow(clippy::result_large_err)]
+
 use sqlx::postgres::types::Oid;
 use sqlx::postgres::{PgConnection, PgTypeInfo};
 use sqlx::{Executor, PgPool, Postgres, Type};
 
 use super::{
-    catalog_context, covers_exactly_key, missing_column, missing_table, no_unique_index,
-    prepare_error, same_exact, type_mismatch, SqlKind, TableName,
+    catalog_context, check_key_types, covers_exactly_key, missing_column, missing_table,
+    no_unique_index, prepare_error, same_exact, type_mismatch, KeyClass, KeyProbe, KeySide,
+    SqlKind, TableName,
 };
+use crate::coerce;
 use crate::definition::{Definition, Engine, KeyKind, Param, Statements};
+use crate::engine::postgres::PgEngine;
 use crate::error::Error;
 
 const ENGINE: Engine = Engine::Postgres;
@@ -50,13 +57,99 @@ const INDEXES_SQL: &str = "SELECT ic.relname::text, \
 pub(crate) async fn check_postgres(
     pool: &PgPool,
     def: &'static Definition,
-    stmts: &Statements,
+    stmts: &'static Statements,
 ) -> Result<(), Error> {
     let mut conn = pool.acquire().await.map_err(|e| {
         Error::database(catalog_context(ENGINE, def, "connecting to the server"), e)
     })?;
     check_schema(&mut conn, def).await?;
+    check_key_types(def, &probe_keys(&mut conn, def, stmts).await?)?;
     prepare_all(&mut conn, def, stmts).await
+}
+
+/// Base type names (domains resolved) and whether each is an enum, by type oid.
+const TYPES_SQL: &str = "SELECT t.oid::int8, COALESCE(bt.typname, t.typname)::text, \
+       pg_catalog.format_type(t.oid, NULL), COALESCE(bt.typtype, t.typtype) = 'e' \
+     FROM pg_catalog.pg_type t \
+     LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype \
+     WHERE t.oid = ANY($1)";
+
+/// Runs the key probe (it reads no row): the type oid and collation of every source key
+/// expression and target key column, then their base types from the catalog.
+async fn probe_keys(
+    conn: &mut PgConnection,
+    def: &'static Definition,
+    stmts: &'static Statements,
+) -> Result<Vec<KeyProbe>, Error> {
+    use sqlx::Row as _;
+    let row = sqlx::query(stmts.key_probe.sql)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| {
+            prepare_error(
+                ENGINE,
+                def,
+                "key types and collations",
+                stmts.key_probe.sql,
+                e,
+            )
+        })?;
+    let mut oids = Vec::new();
+    let mut collations = Vec::new();
+    for part in 0..def.key.len() {
+        for i in [part * 4, part * 4 + 1] {
+            let oid: i64 = row.try_get(i).map_err(|e| {
+                Error::database(catalog_context(ENGINE, def, "reading the key probe"), e)
+            })?;
+            let collation: Option<String> = row.try_get(i + 2).map_err(|e| {
+                Error::database(catalog_context(ENGINE, def, "reading the key probe"), e)
+            })?;
+            oids.push(oid);
+            collations.push(collation);
+        }
+    }
+    let types: Vec<(i64, String, String, bool)> = sqlx::query_as(TYPES_SQL)
+        .bind(&oids)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| Error::database(catalog_context(ENGINE, def, "reading key types"), e))?;
+    let side = |i: usize| -> KeySide {
+        let (base, name, is_enum) = types
+            .iter()
+            .find(|(oid, ..)| *oid == oids[i])
+            .map_or(("", "unknown".to_string(), false), |(_, base, name, e)| {
+                (base.as_str(), name.clone(), *e)
+            });
+        let class = match base {
+            "int2" | "int4" | "int8" => KeyClass::Integer {
+                unsigned: false,
+                wide_unsigned: false,
+            },
+            "numeric" | "float4" | "float8" | "money" => KeyClass::Fraction,
+            "text" | "varchar" | "bpchar" | "name" | "char" => KeyClass::Text {
+                case_insensitive: false,
+            },
+            "citext" => KeyClass::Text {
+                case_insensitive: true,
+            },
+            "bytea" => KeyClass::Binary,
+            _ if is_enum => KeyClass::Text {
+                case_insensitive: false,
+            },
+            _ => KeyClass::Other,
+        };
+        KeySide {
+            type_name: name,
+            class,
+            collation: collations[i].clone(),
+        }
+    };
+    Ok((0..def.key.len())
+        .map(|part| KeyProbe {
+            source: side(part * 2),
+            target: side(part * 2 + 1),
+        })
+        .collect())
 }
 
 async fn check_schema(conn: &mut PgConnection, def: &'static Definition) -> Result<(), Error> {
@@ -132,24 +225,28 @@ fn sql_kind(typname: &str) -> SqlKind {
 async fn prepare_all(
     conn: &mut PgConnection,
     def: &'static Definition,
-    stmts: &Statements,
+    stmts: &'static Statements,
 ) -> Result<(), Error> {
+    let columns = coerce::target_column_types::<PgEngine>(conn, def).await?;
     for (name, stmt) in stmts.named() {
         let types: Vec<PgTypeInfo> = stmt
             .params
             .iter()
             .map(|param| match param {
                 Param::Cursor(i) | Param::Hi(i) => match def.key.get(*i).map(|k| k.kind) {
-                    Some(KeyKind::Text) => <String as Type<Postgres>>::type_info(),
+                    // Unspecified: the server types it as the key it is compared with.
+                    Some(KeyKind::Text) => PgTypeInfo::with_oid(Oid(0)),
+                    Some(KeyKind::Bytes) => <Vec<u8> as Type<Postgres>>::type_info(),
                     _ => <i64 as Type<Postgres>>::type_info(),
                 },
                 Param::Limit => <i64 as Type<Postgres>>::type_info(),
             })
             .collect();
+        let sql = coerce::fill::<PgEngine>(def, stmt, &columns)?.sql;
         (&mut *conn)
-            .prepare_with(stmt.sql, &types)
+            .prepare_with(&sql, &types)
             .await
-            .map_err(|e| prepare_error(ENGINE, def, name, stmt.sql, e))?;
+            .map_err(|e| prepare_error(ENGINE, def, name, &sql, e))?;
     }
     Ok(())
 }

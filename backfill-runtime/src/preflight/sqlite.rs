@@ -2,14 +2,20 @@
 //! resolves as SQLite resolves it, a qualified one in that attached database) and a prepare of
 //! every statement. Column types are not checked: SQLite's type affinity stores any value.
 
+// `Error` is the crate's one public error type, large because its variants name tables,
+// columns and ranges; it is returned rarely, so it is not boxed.
+#![allow(clippy::result_large_err)]
+
 use sqlx::sqlite::SqliteConnection;
 use sqlx::SqlitePool;
 
 use super::{
-    catalog_context, covers_exactly_key, missing_column, missing_table, no_unique_index,
-    prepare_all, same_ignore_case, TableName,
+    catalog_context, check_key_types, covers_exactly_key, missing_column, missing_table,
+    no_unique_index, prepare_all, same_ignore_case, KeyClass, KeyProbe, KeySide, TableName,
 };
+use crate::coerce;
 use crate::definition::{Definition, Engine, Statements};
+use crate::engine::sqlite::SqliteEngine;
 use crate::error::Error;
 
 const ENGINE: Engine = Engine::Sqlite;
@@ -19,7 +25,7 @@ const SCHEMA_SQL: &str = "SELECT count(*) FROM pragma_database_list WHERE name =
 
 /// The table's columns and their position in the primary key (0 when not in it). A NULL schema
 /// searches the databases in SQLite's own order.
-const COLUMNS_SQL: &str = "SELECT name, pk FROM pragma_table_info(?1, ?2) ORDER BY cid";
+const COLUMNS_SQL: &str = "SELECT name, pk, type FROM pragma_table_info(?1, ?2) ORDER BY cid";
 
 /// Unique, non-partial indexes (those created by UNIQUE and PRIMARY KEY constraints included).
 const INDEXES_SQL: &str = "SELECT name FROM pragma_index_list(?1, ?2) \
@@ -32,14 +38,15 @@ const INDEX_COLUMNS_SQL: &str = "SELECT name FROM pragma_index_info(?1, ?2) ORDE
 pub(crate) async fn check_sqlite(
     pool: &SqlitePool,
     def: &'static Definition,
-    stmts: &Statements,
+    stmts: &'static Statements,
 ) -> Result<(), Error> {
     let mut conn = pool
         .acquire()
         .await
         .map_err(|e| Error::database(catalog_context(ENGINE, def, "opening a connection"), e))?;
     check_schema(&mut conn, def).await?;
-    prepare_all::<sqlx::Sqlite>(&mut conn, ENGINE, def, stmts).await
+    let filled = |stmt| coerce::fill::<SqliteEngine>(def, stmt, &[]).map(|f| f.sql);
+    prepare_all::<sqlx::Sqlite>(&mut conn, ENGINE, def, stmts, &filled).await
 }
 
 async fn check_schema(conn: &mut SqliteConnection, def: &'static Definition) -> Result<(), Error> {
@@ -59,7 +66,7 @@ async fn check_schema(conn: &mut SqliteConnection, def: &'static Definition) -> 
         }
     }
 
-    let columns: Vec<(String, i64)> = sqlx::query_as(COLUMNS_SQL)
+    let columns: Vec<(String, i64, String)> = sqlx::query_as(COLUMNS_SQL)
         .bind(table.name)
         .bind(table.schema)
         .fetch_all(&mut *conn)
@@ -71,18 +78,19 @@ async fn check_schema(conn: &mut SqliteConnection, def: &'static Definition) -> 
     for column in def.columns {
         if !columns
             .iter()
-            .any(|(name, _)| same_ignore_case(name, column.column))
+            .any(|(name, _, _)| same_ignore_case(name, column.column))
         {
             return Err(missing_column(def, column));
         }
     }
+    check_key_types(def, &key_probes(def, &columns))?;
 
     // The primary key: an `INTEGER PRIMARY KEY` (the rowid alias) has no index of its own, so
     // it is read from the columns; any other primary key is unique all the same.
     let mut primary: Vec<(i64, String)> = columns
         .iter()
-        .filter(|(_, pk)| *pk > 0)
-        .map(|(name, pk)| (*pk, name.clone()))
+        .filter(|(_, pk, _)| *pk > 0)
+        .map(|(name, pk, _)| (*pk, name.clone()))
         .collect();
     primary.sort();
     let primary: Vec<String> = primary.into_iter().map(|(_, name)| name).collect();
@@ -109,4 +117,50 @@ async fn check_schema(conn: &mut SqliteConnection, def: &'static Definition) -> 
         }
     }
     Err(no_unique_index(ENGINE, def))
+}
+
+/// The target key columns by their declared type's affinity (SQLite's rules, section 3.1 of
+/// "Datatypes In SQLite"); the source side is not described by SQLite, so it is not checked.
+fn key_probes(def: &Definition, columns: &[(String, i64, String)]) -> Vec<KeyProbe> {
+    let unknown = || KeySide {
+        type_name: String::new(),
+        class: KeyClass::Unknown,
+        collation: None,
+    };
+    def.key
+        .iter()
+        .map(|part| {
+            let declared = columns
+                .iter()
+                .find(|(name, _, _)| same_ignore_case(name, part.column))
+                .map(|(_, _, ty)| ty.clone())
+                .unwrap_or_default();
+            let upper = declared.to_ascii_uppercase();
+            let class = if upper.contains("INT") {
+                KeyClass::Integer {
+                    unsigned: false,
+                    wide_unsigned: false,
+                }
+            } else if upper.contains("CHAR") || upper.contains("CLOB") || upper.contains("TEXT") {
+                KeyClass::Text {
+                    case_insensitive: false,
+                }
+            } else if upper.contains("BLOB") {
+                KeyClass::Binary
+            } else if upper.contains("REAL") || upper.contains("FLOA") || upper.contains("DOUB") {
+                KeyClass::Fraction
+            } else {
+                // No declared type, or NUMERIC affinity: any value can be stored; not checked.
+                KeyClass::Unknown
+            };
+            KeyProbe {
+                source: unknown(),
+                target: KeySide {
+                    type_name: declared,
+                    class,
+                    collation: None,
+                },
+            }
+        })
+        .collect()
 }
