@@ -1,10 +1,10 @@
-//! The key types and options that `tests/types.rs` cannot express with the API of its branch:
-//! `u64` key fields over MariaDB `BIGINT UNSIGNED`, `Vec<u8>` key fields over binary columns
-//! on every engine, and `RunOptions::delete_extra`, which deletes the target keys no source row
-//! produces (`Report::rows_deleted`). Each lands on the single-statement recompute, verifies
-//! clean and re-runs without writing; the property tests backfill random binary (and, on
-//! MariaDB, unsigned) keys with random batch sizes and stops. This file does not compile before
-//! those APIs exist.
+//! Unsigned and binary keys, and the repair of keys that left the source: `u64` key fields
+//! over MariaDB `BIGINT UNSIGNED`, `Vec<u8>` key fields over binary columns on every engine
+//! (bound and compared byte by byte, stored in the cursor as hex), and
+//! `RunOptions::delete_extra`, which deletes the target keys no source row produces
+//! (`Report::rows_deleted`). Each lands on the single-statement recompute, verifies clean and
+//! re-runs without writing; the property tests backfill random binary (and, on MariaDB,
+//! unsigned) keys with random batch sizes and stops.
 
 mod common;
 

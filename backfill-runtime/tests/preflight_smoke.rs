@@ -21,7 +21,30 @@ fn stmt(sql: &str, params: &[Param]) -> Stmt {
     Stmt {
         sql: leak_str(sql),
         params: Box::leak(params.to_vec().into_boxed_slice()),
+        holes: &[],
     }
+}
+
+/// A key probe that reports a source and a target of each key part's kind (the layout the
+/// derive generates: source, target, and their collations, per part).
+fn key_probe(engine: Engine, kinds: &[KeyKind]) -> String {
+    let parts: Vec<&str> = kinds
+        .iter()
+        .map(|kind| match (engine, kind) {
+            (Engine::Postgres, KeyKind::Text) => {
+                "CAST(CAST(pg_typeof('a'::text) AS OID) AS BIGINT), CAST(CAST(pg_typeof('a'::text) AS OID) AS BIGINT), NULL::text, NULL::text"
+            }
+            (Engine::Postgres, _) => {
+                "CAST(CAST(pg_typeof(1::int8) AS OID) AS BIGINT), CAST(CAST(pg_typeof(1::int8) AS OID) AS BIGINT), NULL::text, NULL::text"
+            }
+            (Engine::MySql, KeyKind::Text) => {
+                "CAST('a' AS CHAR), CAST('a' AS CHAR), 'utf8mb4_general_ci', 'utf8mb4_general_ci'"
+            }
+            (Engine::MySql, _) => "CAST(1 AS SIGNED), CAST(1 AS SIGNED), 'binary', 'binary'",
+            (Engine::Sqlite, _) => "1, 1",
+        })
+        .collect();
+    format!("SELECT {}", parts.join(", "))
 }
 
 fn ranged(sql: &str, params: &[Param]) -> Ranged {
@@ -31,8 +54,9 @@ fn ranged(sql: &str, params: &[Param]) -> Ranged {
     }
 }
 
-/// Every statement is `sql` binding `params`: enough for preflight, which only prepares them.
-fn statements(engine: Engine, sql: &str, params: &[Param]) -> Statements {
+/// Every statement is `sql` binding `params` (the key probe aside): enough for preflight, which
+/// only prepares them.
+fn statements(engine: Engine, sql: &str, params: &[Param], kinds: &[KeyKind]) -> Statements {
     Statements {
         engine,
         fingerprint: "0000000000000000",
@@ -46,6 +70,9 @@ fn statements(engine: Engine, sql: &str, params: &[Param]) -> Statements {
         null_keys: stmt(sql, params),
         key_span: stmt(sql, params),
         upsert_all: stmt(sql, params),
+        delete_extra: ranged(sql, params),
+        delete_extra_tail: ranged(sql, params),
+        key_probe: stmt(&key_probe(engine, kinds), &[]),
     }
 }
 
@@ -65,7 +92,10 @@ fn definition(
         .map(|k| KeyPart {
             field: leak_str(&k.replace([' ', ';'], "_")),
             column: leak_str(k),
-            kind: KeyKind::Int,
+            kind: match columns.iter().find(|(c, _)| c == k) {
+                Some((_, "String")) => KeyKind::Text,
+                _ => KeyKind::Int,
+            },
         })
         .collect();
     let target: Vec<TargetColumn> = columns
@@ -78,7 +108,8 @@ fn definition(
             merge: Merge::Overwrite,
         })
         .collect();
-    let stmts = statements(engine, sql, params);
+    let kinds: Vec<KeyKind> = key_parts.iter().map(|k| k.kind).collect();
+    let stmts = statements(engine, sql, params, &kinds);
     let (postgres, mysql, sqlite) = match engine {
         Engine::Postgres => (Some(stmts), None, None),
         Engine::MySql => (None, Some(stmts), None),

@@ -119,7 +119,7 @@ pub async fn postgres(test: &str) -> Option<Db> {
         .expect("create the test schema");
     admin.close().await;
     let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}%2Cpublic");
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(8)
         .connect(&url)
