@@ -1000,3 +1000,34 @@ async fn property_random_keys_mysql() {
         property_on(db, 3).await;
     }
 }
+
+#[tokio::test]
+async fn mysql_progress_table_of_an_older_version_is_upgraded() {
+    let Some(db) = latin1_mysql("types_old_progress_table").await else {
+        return;
+    };
+    // The DDL of the previous version: a TEXT cursor in the database's default charset.
+    db.exec(
+        "CREATE TABLE `backfill_progress` (`job` VARCHAR(191) NOT NULL, `shard` INT NOT NULL DEFAULT 0, \
+         `fingerprint` VARCHAR(191) NOT NULL, `cursor` TEXT NULL, `status` VARCHAR(32) NOT NULL, \
+         `rows_written` BIGINT NOT NULL DEFAULT 0, `batches` BIGINT NOT NULL DEFAULT 0, \
+         `keys` BIGINT NOT NULL DEFAULT 0, `started_at` DATETIME(6) NOT NULL, \
+         `updated_at` DATETIME(6) NOT NULL, `finished_at` DATETIME(6) NULL, \
+         PRIMARY KEY (`job`, `shard`)) ENGINE=InnoDB",
+    )
+    .await;
+    assert!(city_tables(&db, "VARCHAR(20) CHARACTER SET utf8mb4").await);
+    let keys: Vec<String> = ["東京", "大阪", "Zürich"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    city_case(&db, &keys).await;
+    let cursor = db
+        .strings(
+            "SELECT CONCAT(data_type, ' ', character_set_name) FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = 'backfill_progress' \
+             AND column_name = 'cursor'",
+        )
+        .await;
+    assert_eq!(cursor, ["longtext utf8mb4"]);
+}

@@ -190,7 +190,10 @@ impl<D: Driver> ProgressStore<D> {
     /// Creates the table if it is missing, then checks its shape.
     pub(crate) async fn ensure(&self, conn: &mut Conn<D>) -> Result<(), Error> {
         if self.exists(conn).await? {
-            return Ok(());
+            let name = TableName::parse(&self.written)?;
+            return D::upgrade_progress_table(conn, &self.table, &name)
+                .await
+                .map_err(self.db_error("upgrading the"));
         }
         let ddl = Self::ddl(&self.table);
         if let Err(e) = D::execute(conn, &ddl, &[]).await {

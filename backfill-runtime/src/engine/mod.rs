@@ -321,6 +321,16 @@ pub(crate) trait Driver: Send + Sync + 'static {
         )
     }
 
+    /// Brings a progress table created by an older version up to today's DDL (`quoted` is its
+    /// quoted name). Nothing to do on most engines.
+    fn upgrade_progress_table<'c>(
+        _conn: &'c mut Conn<Self>,
+        _quoted: &'c str,
+        _table: &'c TableName,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'c {
+        async { Ok(()) }
+    }
+
     /// Runs a query and decodes the first `cols.len()` columns of every row.
     fn fetch_all<'c>(
         conn: &'c mut Conn<Self>,

@@ -97,6 +97,44 @@ impl Driver for MySqlEngine {
 
     super::sqlx_io_methods!(MySqlConnection);
 
+    /// A progress table of an older version has a `TEXT` cursor in the database's default
+    /// charset: a latin1 default cannot store a key outside latin1 (error 1366) and `TEXT`
+    /// stops at 65,535 bytes (error 1406). Converted once, in place.
+    async fn upgrade_progress_table<'c>(
+        conn: &'c mut MySqlConnection,
+        quoted: &'c str,
+        table: &'c TableName,
+    ) -> Result<(), sqlx::Error> {
+        let args = [
+            table.schema.clone().map_or(Value::Null, Value::Text),
+            Value::Text(table.name.clone()),
+        ];
+        let rows = Self::fetch_all(
+            conn,
+            "SELECT CAST(data_type AS CHAR), CAST(COALESCE(character_set_name, '') AS CHAR) \
+             FROM information_schema.columns \
+             WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? \
+               AND column_name = 'cursor'",
+            &args,
+            &[Col::Text, Col::Text],
+        )
+        .await?;
+        let current = rows.first().map(|r| {
+            (
+                r[0].text() == Some("longtext"),
+                r[1].text() == Some("utf8mb4"),
+            )
+        });
+        if matches!(current, Some((true, true)) | None) {
+            return Ok(());
+        }
+        let alter = format!(
+            "ALTER TABLE {quoted} CONVERT TO CHARACTER SET utf8mb4, \
+             MODIFY `cursor` LONGTEXT CHARACTER SET utf8mb4 NULL"
+        );
+        Self::execute(conn, &alter, &[]).await.map(drop)
+    }
+
     async fn server(conn: &mut MySqlConnection) -> Result<Server, sqlx::Error> {
         let rows = Self::fetch_all(conn, "SELECT VERSION()", &[], &[Col::Text]).await?;
         let version = rows.first().and_then(|r| r[0].text()).unwrap_or_default();
