@@ -352,6 +352,40 @@ async fn verify_exits_0_on_a_clean_table_and_4_on_a_damaged_one() {
         // The repair it suggests works.
         cli(&db.url, &["run", "UserStats", "--restart"]).expect(0, "repair");
         cli(&db.url, &["verify", "UserStats"]).expect(0, "verify repaired");
+
+        // A key that left the source: kept by a restart, deleted only with --delete-extra.
+        let user_ids = db.scalar("SELECT count(*) FROM user_stats").await;
+        db.exec("DELETE FROM events WHERE user_id = 11").await;
+        let extra = cli(&db.url, &["verify", "UserStats"]).expect(4, "verify extra");
+        assert!(
+            extra.stdout.contains("extra:     1 (e.g. 11)")
+                && extra.stdout.contains("add --delete-extra"),
+            "{name}: {}",
+            extra.stdout
+        );
+        cli(&db.url, &["run", "UserStats", "--restart"]).expect(0, "restart keeps it");
+        assert_eq!(
+            db.scalar("SELECT count(*) FROM user_stats").await,
+            user_ids,
+            "{name}"
+        );
+        let deleted = cli(
+            &db.url,
+            &["run", "UserStats", "--restart", "--delete-extra"],
+        )
+        .expect(0, "run --delete-extra");
+        assert!(
+            deleted.stdout.contains("1 extra rows deleted"),
+            "{name}: {}",
+            deleted.stdout
+        );
+        assert_eq!(
+            db.scalar("SELECT count(*) FROM user_stats WHERE user_id = 11")
+                .await,
+            0,
+            "{name}"
+        );
+        cli(&db.url, &["verify", "UserStats"]).expect(0, "verify after --delete-extra");
     }
 }
 

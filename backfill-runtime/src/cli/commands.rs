@@ -494,7 +494,7 @@ fn verify_text(d: &Definition, report: &VerifyReport, clean: bool, program: &str
         ));
         if report.extra > 0 {
             out.push_str(&format!(
-                "; extra keys are not deleted by a backfill: remove them from {} if they should not exist",
+                "; extra keys are not deleted by default: add --delete-extra to that run to delete the rows of {} whose key no source row produces",
                 d.table
             ));
         }
