@@ -36,6 +36,19 @@ fn require_all() -> bool {
     std::env::var("BACKFILL_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1")
 }
 
+/// Whether the run includes `engine` (`sqlite`, `postgres`, `mysql`): all of them unless
+/// `BACKFILL_TEST_ENGINES` lists some (`.ci/run` runs the suites again with
+/// `BACKFILL_TEST_ENGINES=postgres` against other PostgreSQL majors). An engine left out is
+/// neither run nor reported.
+pub fn selected(engine: &str) -> bool {
+    match std::env::var("BACKFILL_TEST_ENGINES") {
+        Ok(list) if !list.trim().is_empty() => list
+            .split(',')
+            .any(|e| e.trim().eq_ignore_ascii_case(engine)),
+        _ => true,
+    }
+}
+
 /// The URL in `var`, or `None` (skipped, loudly) when it is unset and not every engine is
 /// required; `engine` names what is missing.
 pub fn server_url(var: &str, engine: &str) -> Option<String> {
@@ -70,7 +83,10 @@ fn namespace(test: &str) -> String {
 
 /// Every available engine for the test named `test`, each in a fresh, empty namespace.
 pub async fn engines(test: &str) -> Vec<Db> {
-    let mut dbs = vec![sqlite(test).await];
+    let mut dbs = Vec::new();
+    if selected("sqlite") {
+        dbs.push(sqlite(test).await);
+    }
     if let Some(db) = postgres(test).await {
         dbs.push(db);
     }
@@ -104,6 +120,9 @@ pub async fn sqlite(_test: &str) -> Db {
 
 /// A fresh schema on the PostgreSQL server, first on the search path.
 pub async fn postgres(test: &str) -> Option<Db> {
+    if !selected("postgres") {
+        return None;
+    }
     let base = server_url("BACKFILL_TEST_POSTGRES_URL", "PostgreSQL")?;
     let schema = namespace(test);
     let admin = PgPool::connect(&base)
@@ -141,6 +160,9 @@ pub async fn mysql(test: &str) -> Option<Db> {
 /// A fresh database on the MySQL/MariaDB server whose URL is in the variable `var` (`engine`
 /// names it in the skip or require message).
 pub async fn mysql_on(var: &str, engine: &str, test: &str) -> Option<Db> {
+    if !selected("mysql") {
+        return None;
+    }
     let base = server_url(var, engine)?;
     let database = namespace(test);
     let admin = MySqlPool::connect(&base)
