@@ -134,7 +134,8 @@ pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
             let mut reported = no_upsert_row_reference(cx, frag);
             if let Some(target) = &target {
                 if own_rows {
-                    reported |= no_written_column_in_place(cx, frag, &written, target);
+                    reported |=
+                        no_written_column_in_place(cx, frag, &written, target, &field.column);
                 } else {
                     reported |= no_target_qualifier(cx, frag, target, &field.column);
                 }
@@ -147,7 +148,7 @@ pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
             if field.is_key() {
                 no_volatile_key(cx, frag, &field.column);
             } else if !(field.attrs.allow_volatile || (in_place && field.keeps())) {
-                no_volatile_value(cx, frag, &field.column);
+                no_volatile_value(cx, frag, &field.column, in_place);
             }
             no_window_function(cx, frag, &field.column);
             if own_rows && !field.is_key() {
@@ -186,7 +187,7 @@ pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
         no_upsert_row_reference(cx, frag);
         if let Some(target) = &target {
             if own_rows {
-                no_written_column_in_place(cx, frag, &written, target);
+                no_written_column_in_place(cx, frag, &written, target, "");
             } else {
                 no_target_qualifier(cx, frag, target, "");
             }
@@ -640,6 +641,7 @@ fn no_written_column_in_place(
     frag: &Fragment,
     written: &[String],
     target: &[String],
+    own: &str,
 ) -> bool {
     let Some(facts) = frag.first() else {
         return false;
@@ -658,13 +660,23 @@ fn no_written_column_in_place(
                 .map(ColumnRef::display)
         });
     let Some(read) = read else { return false };
-    cx.error_spanned_by(
-        frag.lit,
+    let column = read.rsplit('.').next().unwrap_or(&read);
+    let message = if column.eq_ignore_ascii_case(own) {
         format!(
-            "`{}` reads `{read}`, a column this in-place backfill writes: that is the value being replaced, so a retried batch applies the change twice (`{read} = {read} + 1` is not idempotent); compute the new value from the row's other columns, which the backfill does not write",
+            "`{}` reads `{read}`, the column it writes: that is the value being replaced, so a retried batch applies the change twice (`{own} = {own} + 1` is not idempotent); compute the new value from the row's other columns, which the backfill does not write",
             frag.lit.value()
-        ),
-    );
+        )
+    } else if own.is_empty() {
+        format!(
+            "the filter reads `{read}`, a column this in-place backfill writes: each run would select other rows as it changes them; filter on columns the backfill does not write"
+        )
+    } else {
+        format!(
+            "`{}` reads `{read}`, which another field of this in-place backfill writes: PostgreSQL computes every new value from the old row, MySQL from the values already assigned (left to right), and a retried batch reads its own output; compute each value from columns the backfill does not write",
+            frag.lit.value()
+        )
+    };
+    cx.error_spanned_by(frag.lit, message);
     true
 }
 
@@ -773,14 +785,19 @@ fn no_own_column_in_larger_expression(cx: &Ctxt, frag: &Fragment, column: &str) 
     false
 }
 
-fn no_volatile_value(cx: &Ctxt, frag: &Fragment, column: &str) {
+fn no_volatile_value(cx: &Ctxt, frag: &Fragment, column: &str, in_place: bool) {
     let Some(call) = frag.volatile_call() else {
         return;
+    };
+    let keep = if in_place {
+        "; in place, `merge = \"keep\"` writes it only where the column is NULL, once per row (a new id for every existing row)"
+    } else {
+        ""
     };
     cx.error_spanned_by(
         frag.lit,
         format!(
-            "`{call}` is volatile: a retried or repeated batch writes a different `{column}`, so the backfill never converges and verify always finds differences; derive the value from the source rows (e.g. `max(e.created_at)`), or add `allow_volatile` to this field if a new value on every run is intended"
+            "`{call}` is volatile: a retried or repeated batch writes a different `{column}`, so the backfill never converges and verify always finds differences; derive the value from the source rows (e.g. `max(e.created_at)`), or add `allow_volatile` to this field if a new value on every run is intended{keep}"
         ),
     );
 }

@@ -252,6 +252,7 @@ fn statements_tokens(s: &Statements) -> TokenStream {
     let delete_extra = ranged_tokens(&s.delete_extra);
     let delete_extra_tail = ranged_tokens(&s.delete_extra_tail);
     let key_probe = stmt_tokens(&s.key_probe);
+    let duplicate_keys = ranged_tokens(&s.duplicate_keys);
     quote! {
         #pv::Statements {
             engine: #engine,
@@ -270,6 +271,7 @@ fn statements_tokens(s: &Statements) -> TokenStream {
             delete_extra: #delete_extra,
             delete_extra_tail: #delete_extra_tail,
             key_probe: #key_probe,
+            duplicate_keys: #duplicate_keys,
         }
     }
 }

@@ -98,6 +98,8 @@ pub struct Statements {
     /// Reads nothing: the type and collation of each source key expression and of each target
     /// key column, for preflight.
     pub key_probe: Stmt,
+    /// A key that more than one source row of a range produces, with how many.
+    pub duplicate_keys: Ranged,
 }
 
 impl Statements {
@@ -138,6 +140,8 @@ impl Statements {
                 &self.delete_extra_tail.next,
             ),
             ("key types and collations", &self.key_probe),
+            ("duplicate keys (first batch)", &self.duplicate_keys.first),
+            ("duplicate keys", &self.duplicate_keys.next),
         ]
     }
 }
@@ -197,6 +201,7 @@ pub fn statements(model: &Backfill, engine: Engine) -> Statements {
         delete_extra: w.ranged(|w, r| w.delete_extra(r), Range::UpTo, Range::Between),
         delete_extra_tail: w.ranged(|w, r| w.delete_extra(r), Range::Whole, Range::Above),
         key_probe: w.stmt(|w, _| w.key_probe(), Range::Whole),
+        duplicate_keys: w.ranged(|w, r| w.duplicate_keys(r), Range::UpTo, Range::Between),
     };
     out.fingerprint = fingerprint(&out);
     out
@@ -948,6 +953,35 @@ impl<'m> Writer<'m> {
             Engine::Postgres | Engine::Sqlite => format!("DELETE FROM {} AS {t}", self.table()),
         };
         format!("{delete} WHERE {}", conds.join(" AND "))
+    }
+
+    /// The first key of the range that more than one source row produces, and how many: a
+    /// row-to-row mapping writes one target row per source row, so such a key would keep
+    /// whichever row came last (MySQL, SQLite) or fail (PostgreSQL's ON CONFLICT).
+    fn duplicate_keys(&self, (range, b): (Range, &mut Binder)) -> String {
+        let keys = self.key_sources();
+        let aliases: Vec<String> = (0..keys.len()).map(|i| self.key_alias(i)).collect();
+        let select: Vec<String> = keys
+            .iter()
+            .zip(&aliases)
+            .map(|(k, a)| format!("{k} AS {a}"))
+            .collect();
+        let source_where = self.source_where(range, b);
+        let d = self.q("__d");
+        let out: Vec<String> = aliases
+            .iter()
+            .enumerate()
+            .map(|(i, a)| self.cast(&format!("{d}.{a}"), self.kind(i)))
+            .collect();
+        let grouped: Vec<String> = aliases.iter().map(|a| format!("{d}.{a}")).collect();
+        format!(
+            "SELECT {}, count(*) FROM (SELECT {}{}{source_where}) AS {d} GROUP BY {} HAVING count(*) > 1 ORDER BY {} LIMIT 1",
+            out.join(", "),
+            select.join(", "),
+            self.from(),
+            grouped.join(", "),
+            grouped.join(", ")
+        )
     }
 
     /// Selects nothing: one scalar subquery per source key expression and target key column,

@@ -226,6 +226,8 @@ impl<D: Driver> Run<'_, D> {
                 })));
             }
         }
+        self.no_duplicate_keys(&mut tx, lo.as_ref(), &hi, limit)
+            .await?;
         let rows = self.upsert(&mut tx, lo.as_ref(), &hi, keys, limit).await?;
         let deleted = self
             .delete_extra(&mut tx, &self.stmts.delete_extra, lo.as_ref(), Some(&hi))
@@ -422,6 +424,37 @@ impl<D: Driver> Run<'_, D> {
         let after = self.target_count(conn, lo, hi, limit).await?;
         let inserted = after.saturating_sub(before);
         Ok((inserted + affected.saturating_sub(keys)).min(keys))
+    }
+
+    /// A row-to-row mapping (from another source) writes one target row per source row: a key
+    /// that several source rows of the range produce stops the run, naming the key, before
+    /// anything of the range is written (never last-writer-wins).
+    async fn no_duplicate_keys(
+        &self,
+        conn: &mut Conn<D>,
+        lo: Option<&Key>,
+        hi: &Key,
+        limit: u64,
+    ) -> Result<(), Failed> {
+        let own_rows = self.def.in_place && self.def.from.is_empty();
+        if self.def.grouped || own_rows {
+            return Ok(());
+        }
+        let stmt = ranged(&self.stmts.duplicate_keys, lo);
+        let mut cols: Vec<Col> = self.kinds.iter().map(|k| Col::from(*k)).collect();
+        cols.push(Col::Int);
+        let rows = self.fetch(conn, stmt, lo, Some(hi), limit, &cols).await?;
+        let Some(row) = rows.first() else {
+            return Ok(());
+        };
+        let key =
+            engine::row_key(row, &self.kinds).map_or_else(|| "NULL".to_string(), |k| k.to_string());
+        let count = row[self.kinds.len()].int().unwrap_or(0);
+        Err(Failed::Fatal(Box::new(Error::DuplicateKey {
+            table: self.def.table.to_string(),
+            key,
+            rows: u64::try_from(count).unwrap_or(0),
+        })))
     }
 
     /// With `delete_extra`, deletes the target keys of the range that no source row

@@ -232,6 +232,10 @@ pub struct Statements {
     /// as typed scalar subqueries (PostgreSQL: their type oids and collations; MySQL: their
     /// values, typed, and collations), for preflight's type and collation checks.
     pub key_probe: Stmt,
+    /// Read-only: the first key of a range `cursor < key <= hi` that more than one source row
+    /// produces (key columns cast like `bounds`, then the count as `i64`); no row when every
+    /// key is produced once. Checked before each batch of a row-to-row mapping.
+    pub duplicate_keys: Ranged,
 }
 
 impl Statements {
@@ -272,6 +276,8 @@ impl Statements {
                 &self.delete_extra_tail.next,
             ),
             ("key types and collations", &self.key_probe),
+            ("duplicate keys (first batch)", &self.duplicate_keys.first),
+            ("duplicate keys", &self.duplicate_keys.next),
         ]
     }
 }

@@ -93,6 +93,17 @@ pub enum Error {
         /// What to write instead.
         hint: String,
     },
+    /// Several source rows of a row-to-row mapping produce one key: one of them would
+    /// silently win.
+    #[error("{rows} source rows produce key {key} of {table}: a row-to-row mapping writes one target row per source row, so all but one would be lost (MySQL and SQLite keep whichever comes last); nothing of this range was written; aggregate the values per key (e.g. `max(e.amount)`, `count(*)`), filter the source to one row per key, or fix a join that fans out")]
+    DuplicateKey {
+        /// The target table.
+        table: String,
+        /// The key.
+        key: String,
+        /// How many source rows produce it.
+        rows: u64,
+    },
     /// A range would not move the cursor forward: the key's values do not round-trip through
     /// the cursor, so the same range would repeat forever.
     #[error("job `{job}` on {table} made no progress: the next range ends at {hi}, not after the cursor {cursor}; the key's values do not read back exactly (run `check`, which names the key's type), nothing of this range was written")]

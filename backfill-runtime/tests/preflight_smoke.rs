@@ -74,6 +74,7 @@ fn statements(engine: Engine, sql: &str, params: &[Param], kinds: &[KeyKind]) ->
         delete_extra: ranged(sql, params),
         delete_extra_tail: ranged(sql, params),
         key_probe: stmt(&key_probe(engine, kinds), &[]),
+        duplicate_keys: ranged(sql, params),
     }
 }
 

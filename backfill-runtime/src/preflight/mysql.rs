@@ -234,7 +234,8 @@ async fn check_schema(conn: &mut MySqlConnection, def: &'static Definition) -> R
     if !indexes.iter().any(|i| i.is_key(def)) {
         return Err(no_unique_index(ENGINE, def));
     }
-    if !def.allow_other_unique_keys {
+    // In place there is no INSERT, so no ON DUPLICATE KEY to fire on another index.
+    if !def.allow_other_unique_keys && !def.in_place {
         if let Some(other) = indexes.iter().find(|i| !i.is_key(def)) {
             return Err(Error::OtherUniqueKey {
                 table: def.table.to_string(),
