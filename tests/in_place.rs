@@ -1,12 +1,12 @@
 //! In-place backfills on every engine: a column of an existing table filled from the row's own
-//! columns (no `from`), from a join grouped per key (`from` with `in_place`), and written once
-//! (`merge = "keep"`, a volatile UUID). The target has NOT NULL columns without defaults, which
-//! an upsert could never satisfy; an in-place batch is an UPDATE that never inserts or deletes.
-//! Each run lands on the single whole-table UPDATE (`upsert_all`), compared row by row over every
-//! column of the table, so it also proves no other column moved; re-runs write nothing; worker
-//! processes SIGKILLed again and again resume to the same table; an application writing other
-//! columns and inserting rows while a backfill runs loses nothing; bad input is refused by
-//! preflight with nothing written.
+//! columns (no `from`), from a join grouped per key (`from` with `in_place`), written once
+//! (`merge = "keep"`, a volatile UUID) or merged with the stored value (`greatest`, `least`).
+//! The targets have NOT NULL columns without defaults, which an upsert could never satisfy; an
+//! in-place batch is an UPDATE that never inserts or deletes. Each run lands on the single
+//! whole-table UPDATE (`upsert_all`), compared row by row over every column of the table, so it
+//! also proves no other column moved; re-runs write nothing; worker processes SIGKILLed again
+//! and again resume to the same table; an application writing other columns and inserting rows
+//! while a backfill runs loses nothing; bad input is refused by preflight with nothing written.
 //!
 //! Worker processes are this test binary re-run with `--exact worker_process` and the
 //! `BACKFILL_IN_PLACE_WORKER_URL` variable set; without it, that test does nothing.
@@ -99,6 +99,18 @@ pub struct PublicId {
         merge = "keep"
     )]
     pub public_id: Option<String>,
+}
+
+/// The best score of each player: never lowered below what the application recorded.
+#[derive(Backfill, Debug)]
+#[backfill(table = "players", batch_size = 16)]
+pub struct BestScore {
+    #[backfill(key)]
+    pub id: i64,
+    #[backfill(expr = "score_a + score_b", merge = "greatest")]
+    pub best_score: Option<i64>,
+    #[backfill(expr = "score_a - score_b", merge = "least")]
+    pub worst_gap: Option<i64>,
 }
 
 /// A target column that does not exist.
@@ -1018,7 +1030,13 @@ async fn a_target_row_without_a_source_row_is_left_as_it_is() {
             "{name}"
         );
 
+        let changes = initial
+            .iter()
+            .zip(&expected)
+            .filter(|(before, after)| before != after)
+            .count() as u64;
         let report = done(&db, "run", db.run(def, RunOptions::default()).await);
+        assert_eq!(report.rows_written, changes, "{name}");
         assert_eq!(report.rows_deleted, 0, "{name}");
         assert_eq!(
             id_ints(&db, "users", "order_count").await,
@@ -1136,6 +1154,107 @@ async fn keep_writes_a_new_uuid_only_where_there_is_none() {
                 .await,
             0,
             "{name}"
+        );
+    }
+}
+
+/// A player's scores, and what the application already stored: NULL, higher or lower than the
+/// recompute.
+fn player(id: i64) -> (i64, i64, Option<i64>, Option<i64>) {
+    let (a, b) = (id * 37 % 100, id * 11 % 50);
+    let best = match id % 3 {
+        0 => None,
+        1 => Some(a + b + 1_000),
+        _ => Some(a + b - 7),
+    };
+    let gap = match id % 4 {
+        0 => None,
+        1 => Some(a - b - 500),
+        _ => Some(a - b + 3),
+    };
+    (a, b, best, gap)
+}
+
+async fn seed_players(db: &Db) {
+    let int = if db.engine == Engine::Sqlite {
+        "INTEGER"
+    } else {
+        "BIGINT"
+    };
+    let text = if db.engine == Engine::Sqlite {
+        "TEXT"
+    } else {
+        "VARCHAR(64)"
+    };
+    db.exec(&format!(
+        "CREATE TABLE players (id {int} PRIMARY KEY, name {text} NOT NULL, score_a {int} NOT NULL, score_b {int} NOT NULL, best_score {int} NULL, worst_gap {int} NULL)"
+    ))
+    .await;
+    let values: Vec<String> = (1..=200)
+        .map(|id| {
+            let (a, b, best, gap) = player(id);
+            let opt = |v: Option<i64>| v.map_or_else(|| "NULL".to_string(), |v| v.to_string());
+            format!("({id}, 'p{id}', {a}, {b}, {}, {})", opt(best), opt(gap))
+        })
+        .collect();
+    db.exec(&format!(
+        "INSERT INTO players (id, name, score_a, score_b, best_score, worst_gap) VALUES {}",
+        values.join(", ")
+    ))
+    .await;
+}
+
+const PLAYER_COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "score_a",
+    "score_b",
+    "best_score",
+    "worst_gap",
+];
+
+#[tokio::test]
+async fn greatest_and_least_merge_in_place() {
+    for db in common::engines("in_place_merges").await {
+        let name = db.name();
+        let def = BestScore::definition();
+        seed_players(&db).await;
+        db.exec(&upsert_all(&db, def)).await;
+        let reference = rows(&db, "players", PLAYER_COLUMNS, &["id"]).await;
+        db.exec("DROP TABLE players").await;
+        seed_players(&db).await;
+
+        let expected: Vec<String> = (1..=200)
+            .map(|id| {
+                let (a, b, best, gap) = player(id);
+                let best = best.map_or(a + b, |s| s.max(a + b));
+                let gap = gap.map_or(a - b, |g| g.min(a - b));
+                format!("{id}|p{id}|{a}|{b}|{best}|{gap}")
+            })
+            .collect();
+        let changes = (1..=200)
+            .filter(|&id| {
+                let (a, b, best, gap) = player(id);
+                best.is_none_or(|s| s < a + b) || gap.is_none_or(|g| g > a - b)
+            })
+            .count() as u64;
+        let report = done(&db, "run", db.run(def, RunOptions::default()).await);
+        assert_eq!(report.rows_written, changes, "{name}");
+        let table = rows(&db, "players", PLAYER_COLUMNS, &["id"]).await;
+        assert_same_rows(&db, "against the model", &table, &expected);
+        assert_same_rows(&db, "against the single UPDATE", &table, &reference);
+        assert!(db.verify(def).await.unwrap().is_clean(), "{name}");
+        let rerun = done(
+            &db,
+            "re-run",
+            db.run(def, RunOptions::default().restart(true)).await,
+        );
+        assert_eq!(rerun.rows_written, 0, "{name}");
+        assert_same_rows(
+            &db,
+            "after a re-run",
+            &rows(&db, "players", PLAYER_COLUMNS, &["id"]).await,
+            &expected,
         );
     }
 }
