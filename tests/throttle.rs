@@ -241,16 +241,18 @@ async fn the_rate_limit_spreads_writes_over_time() {
     for (db, expected) in seeded("rate_limit").await {
         let options = RunOptions::default()
             .batch_size(200)
-            .max_rows_per_sec(4_000);
+            .max_rows_per_sec(1_000);
         let report = db.run(def(), options).await.unwrap();
         assert_eq!(report.rows_written, USERS as u64, "{}", db.name());
         // The limiter waits after every batch, the last one included, until the run's average
-        // is back under the limit: 2,400 rows at 4,000 rows/s take at least 0.6 s (the rate
-        // over the run never exceeds the limit).
+        // is back under the limit: 2,400 rows at 1,000 rows/s take at least 2.4 s (the rate
+        // over the run never exceeds the limit). The limit is far below what every engine
+        // writes unthrottled even on a loaded machine (about 2,000 rows/s measured at the
+        // worst), so the limiter always has to wait.
         let rate = report.rows_written as f64 / report.elapsed.as_secs_f64();
-        eprintln!("{}: {rate:.0} rows/s under a limit of 4,000", db.name());
+        eprintln!("{}: {rate:.0} rows/s under a limit of 1,000", db.name());
         assert!(
-            report.elapsed >= Duration::from_millis(600),
+            report.elapsed >= Duration::from_millis(2_400),
             "{}: {:?}",
             db.name(),
             report.elapsed

@@ -21,6 +21,7 @@ pub const STRUCT_KEYS: &[&str] = &[
     "on_conflict",
     "allow_other_unique_keys",
     "engines",
+    "in_place",
 ];
 
 /// Keys accepted on a field.
@@ -88,6 +89,8 @@ pub struct Container {
     pub allow_other_unique_keys: bool,
     /// `engines = "postgres, mysql"`, parsed, with its literal.
     pub engines: Option<(Vec<Engine>, LitStr)>,
+    /// `in_place`: update existing target rows from `from`, never insert.
+    pub in_place: Option<Span>,
     /// Attributes suggested for unknown keys (`tabel` -> `table`): a missing `table` is then
     /// not reported again.
     pub suggested: Vec<&'static str>,
@@ -165,6 +168,7 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
     let mut on_conflict = Attr::none(cx, "on_conflict");
     let mut allow_other = Attr::none(cx, "allow_other_unique_keys");
     let mut engines = Attr::none(cx, "engines");
+    let mut in_place = Attr::none(cx, "in_place");
     let mut suggested = Vec::new();
 
     for attr in backfill_attrs(attrs) {
@@ -216,6 +220,10 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
                         engines.set(&meta.path, (list, lit));
                     }
                 }
+                "in_place" => {
+                    flag(&meta)?;
+                    in_place.set(&meta.path, meta.path.span());
+                }
                 _ => {
                     if FIELD_KEYS.contains(&name.as_str()) {
                         cx.error_spanned_by(
@@ -244,6 +252,7 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
         on_conflict: on_conflict.get(),
         allow_other_unique_keys: allow_other.get().is_some(),
         engines: engines.get(),
+        in_place: in_place.get(),
         suggested,
     }
 }

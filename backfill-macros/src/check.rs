@@ -46,6 +46,11 @@ impl FieldInfo<'_> {
     fn is_key(&self) -> bool {
         self.attrs.key.is_some()
     }
+
+    /// `merge = "keep"`: in place, written only where the column is NULL.
+    fn keeps(&self) -> bool {
+        matches!(self.attrs.merge, Some((Merge::Keep, _)))
+    }
 }
 
 /// Validates the derive input; `None` when any error was recorded in `cx`.
@@ -115,12 +120,24 @@ pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
         .collect();
 
     let target = table.as_deref().map(table_parts);
+    // In place: the target's own rows (no `from`), or existing rows filled from `from`.
+    let own_rows = from.is_none();
+    let in_place = own_rows || container.in_place.is_some();
+    let written: Vec<String> = fields
+        .iter()
+        .filter(|f| !f.is_key())
+        .map(|f| f.column.clone())
+        .collect();
     for field in &fields {
         key_type_is_bindable(cx, field);
         for frag in &field.fragments {
             let mut reported = no_upsert_row_reference(cx, frag);
             if let Some(target) = &target {
-                reported |= no_target_qualifier(cx, frag, target, &field.column);
+                if own_rows {
+                    reported |= no_written_column_in_place(cx, frag, &written, target);
+                } else {
+                    reported |= no_target_qualifier(cx, frag, target, &field.column);
+                }
                 no_subquery_reading_target(cx, frag, target);
             }
             if !reported {
@@ -129,11 +146,21 @@ pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
             frag.reported.set(reported);
             if field.is_key() {
                 no_volatile_key(cx, frag, &field.column);
-            } else if !field.attrs.allow_volatile {
+            } else if !(field.attrs.allow_volatile || (in_place && field.keeps())) {
                 no_volatile_value(cx, frag, &field.column);
             }
             no_window_function(cx, frag, &field.column);
+            if own_rows && !field.is_key() {
+                no_aggregate_in_place(cx, frag);
+            }
         }
+        if own_rows {
+            key_is_the_target_column(cx, field);
+            value_has_an_expression(cx, field);
+        }
+    }
+    if in_place {
+        no_on_conflict_in_place(cx, &container);
     }
     if let (Some(from), Some(target)) = (&from_fragment, &target) {
         let written: Vec<&str> = fields
@@ -158,7 +185,11 @@ pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
     if let Some(frag) = &filter_fragment {
         no_upsert_row_reference(cx, frag);
         if let Some(target) = &target {
-            no_target_qualifier(cx, frag, target, "");
+            if own_rows {
+                no_written_column_in_place(cx, frag, &written, target);
+            } else {
+                no_target_qualifier(cx, frag, target, "");
+            }
             no_subquery_reading_target(cx, frag, target);
         }
         no_volatile_filter(cx, frag, "filter");
@@ -181,7 +212,7 @@ pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
     if cx.has_errors() {
         return None;
     }
-    let (table, from) = (table?, from?);
+    let table = table?;
     let generated: Vec<Engine> = checked
         .iter()
         .copied()
@@ -196,6 +227,7 @@ pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
             .unwrap_or_else(|| table.clone()),
         table,
         from,
+        in_place,
         filter: container.filter.as_ref().map(LitStr::value),
         batch_size: container.batch_size.as_ref().map(|(n, _)| *n),
         write_once: matches!(container.on_conflict, Some((OnConflict::Nothing, _))),
@@ -381,12 +413,6 @@ fn required_table_and_from(
         cx.error_spanned_by(
             name,
             format!("missing `table` on `{name}`: name the target table the backfill writes, e.g. `#[backfill(table = \"user_stats\", from = \"events\")]`"),
-        );
-    }
-    if c.from.is_none() && !c.suggested.contains(&"from") {
-        cx.error_spanned_by(
-            name,
-            format!("missing `from` on `{name}`: name the source the values are recomputed from, e.g. `#[backfill(table = \"user_stats\", from = \"events\")]` or a join such as `from = \"events e JOIN users u ON u.id = e.user_id\"`"),
         );
     }
     let table = c.table.as_ref().and_then(|lit| {
@@ -602,6 +628,107 @@ fn no_written_column_read_from_target(
         ),
     );
     true
+}
+
+/// In place on the target's own rows, a column the backfill writes is the value being
+/// replaced: reading it (bare or qualified by the table), its own column included, makes the
+/// update relative (`visits = visits + 1`), or makes two fields depend on each other's new value
+/// (which MySQL, evaluating a single-table UPDATE left to right, and PostgreSQL answer
+/// differently).
+fn no_written_column_in_place(
+    cx: &Ctxt,
+    frag: &Fragment,
+    written: &[String],
+    target: &[String],
+) -> bool {
+    let Some(facts) = frag.first() else {
+        return false;
+    };
+    let is_written = |c: &str| written.iter().any(|w| w.eq_ignore_ascii_case(c));
+    let read = facts
+        .unqualified
+        .iter()
+        .find(|c| is_written(c))
+        .cloned()
+        .or_else(|| {
+            facts
+                .qualified
+                .iter()
+                .find(|r| names_target(&r.qualifier, target) && is_written(&r.column))
+                .map(ColumnRef::display)
+        });
+    let Some(read) = read else { return false };
+    cx.error_spanned_by(
+        frag.lit,
+        format!(
+            "`{}` reads `{read}`, a column this in-place backfill writes: that is the value being replaced, so a retried batch applies the change twice (`{read} = {read} + 1` is not idempotent); compute the new value from the row's other columns, which the backfill does not write",
+            frag.lit.value()
+        ),
+    );
+    true
+}
+
+/// In place on the target's own rows, each key is one row: an aggregate has nothing to
+/// aggregate, and the UPDATE cannot hold one.
+fn no_aggregate_in_place(cx: &Ctxt, frag: &Fragment) {
+    let Some(facts) = frag.first() else { return };
+    if let Some(agg) = facts.aggregates.first() {
+        cx.error_spanned_by(
+            frag.lit,
+            format!(
+                "`{agg}(...)` aggregates, but an in-place backfill without `from` computes each row from its own columns; to aggregate other tables per key, name them in `from` and add `in_place`, e.g. `from = \"users u LEFT JOIN orders o ON o.user_id = u.id\", in_place`"
+            ),
+        );
+    }
+}
+
+/// In place on the target's own rows, the key is the target's own key column.
+fn key_is_the_target_column(cx: &Ctxt, field: &FieldInfo) {
+    if !field.is_key() {
+        return;
+    }
+    let lit = field
+        .attrs
+        .expr
+        .as_ref()
+        .or(field.attrs.engine_exprs.iter().flatten().next());
+    if let Some(lit) = lit {
+        cx.error_spanned_by(
+            lit,
+            format!(
+                "key `{}` has an expression, but an in-place backfill without `from` ranges over the target's own key column: remove `expr` (name the column with `column = \"...\"` if it differs from the field)",
+                field.column
+            ),
+        );
+    }
+}
+
+/// In place on the target's own rows, a value field without an expression would copy its
+/// column onto itself.
+fn value_has_an_expression(cx: &Ctxt, field: &FieldInfo) {
+    if field.is_key()
+        || field.attrs.expr.is_some()
+        || field.attrs.engine_exprs.iter().any(Option::is_some)
+    {
+        return;
+    }
+    cx.error_spanned_by(
+        &field.attrs.ident,
+        format!(
+            "field `{}` has no `expr`: an in-place backfill without `from` computes each column from the row's other columns, so write how, e.g. `#[backfill(expr = \"first_name || ' ' || last_name\")]`",
+            field.attrs.ident
+        ),
+    );
+}
+
+/// In place, rows are updated, never inserted: `on_conflict` has nothing to choose.
+fn no_on_conflict_in_place(cx: &Ctxt, c: &Container) {
+    if let Some((_, lit)) = &c.on_conflict {
+        cx.error_spanned_by(
+            lit,
+            "`on_conflict` applies to inserts, and an in-place backfill only updates existing rows: remove it (to write a column only where it is NULL, use `merge = \"keep\"` on that field)",
+        );
+    }
 }
 
 fn no_subquery_reading_target(cx: &Ctxt, frag: &Fragment, target: &[String]) {

@@ -137,7 +137,8 @@ fn definition(model: &Backfill) -> TokenStream {
     let pv = private();
     let name = &model.name;
     let table = &model.table;
-    let from = &model.from;
+    let from = model.from.as_deref().unwrap_or_default();
+    let in_place = model.in_place;
     let filter = match &model.filter {
         Some(f) => quote!(::core::option::Option::Some(#f)),
         None => quote!(::core::option::Option::None),
@@ -194,6 +195,7 @@ fn definition(model: &Backfill) -> TokenStream {
             name: #name,
             table: #table,
             from: #from,
+            in_place: #in_place,
             filter: #filter,
             job: #job,
             batch_size: #batch_size,

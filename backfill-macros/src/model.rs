@@ -116,8 +116,11 @@ pub struct Backfill {
     pub name: String,
     /// The target table as written (`schema.name` or `name`).
     pub table: String,
-    /// The source FROM clause as written.
-    pub from: String,
+    /// The source FROM clause as written; `None`: the target's own rows, updated in place.
+    pub from: Option<String>,
+    /// Existing target rows are updated (`UPDATE` of absolute values over key ranges of the
+    /// target), never inserted: `from` left out, or `in_place` with a `from`.
+    pub in_place: bool,
     /// The source filter as written.
     pub filter: Option<String>,
     /// The job name.

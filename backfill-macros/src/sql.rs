@@ -425,26 +425,43 @@ impl<'m> Writer<'m> {
         }
     }
 
+    /// The source: `from` as written, or the target itself when it is updated in place from its
+    /// own rows.
     fn from(&self) -> String {
-        format!(" FROM {}", self.m.from)
+        match &self.m.from {
+            Some(from) => format!(" FROM {from}"),
+            None => format!(" FROM {}", self.table()),
+        }
+    }
+
+    /// In place from another source: ranges are cut on the target's own key index, every
+    /// existing row in them visited whether or not the source has rows for it.
+    fn ranges_on_target(&self) -> bool {
+        self.m.in_place && self.m.from.is_some()
     }
 
     /// `SELECT DISTINCT` the next `Limit` keys, then the largest of them and how many.
     fn bounds(&self, (range, b): (Range, &mut Binder)) -> String {
-        let keys = self.key_sources();
+        let (keys, from, key_where) = if self.ranges_on_target() {
+            let keys = self.target_keys();
+            let mut conds: Vec<String> = keys.iter().map(|k| format!("{k} IS NOT NULL")).collect();
+            conds.extend(self.range(&keys, range, b));
+            let from = format!(" FROM {} AS {}", self.table(), self.q("__t"));
+            (keys, from, format!(" WHERE {}", conds.join(" AND ")))
+        } else {
+            let where_ = self.source_where(range, b);
+            (self.key_sources(), self.from(), where_)
+        };
         let aliases: Vec<String> = (0..keys.len()).map(|i| self.key_alias(i)).collect();
         let inner_select: Vec<String> = keys
             .iter()
             .zip(&aliases)
             .map(|(k, a)| format!("{k} AS {a}"))
             .collect();
-        let source_where = self.source_where(range, b);
         let limit = b.bind(Param::Limit);
         let inner = format!(
-            "SELECT DISTINCT {}{}{} ORDER BY {} LIMIT {limit}",
+            "SELECT DISTINCT {}{from}{key_where} ORDER BY {} LIMIT {limit}",
             inner_select.join(", "),
-            self.from(),
-            source_where,
             aliases.join(", ")
         );
         let b_alias = self.q("__b");
@@ -529,6 +546,9 @@ impl<'m> Writer<'m> {
     }
 
     fn upsert(&self, (range, b): (Range, &mut Binder)) -> String {
+        if self.m.in_place {
+            return self.update(range, b);
+        }
         let table = self.table();
         let cols = self.insert_columns();
         let updated = self.updated();
@@ -608,6 +628,118 @@ impl<'m> Writer<'m> {
                     assignments.join(", ")
                 )
             }
+        }
+    }
+
+    /// In place: an UPDATE of absolute values over a key range of the target's existing rows,
+    /// guarded so a row whose values would not change is not rewritten (no row version, no
+    /// binary log event; a re-run writes nothing). From the target's own rows, a single-table
+    /// UPDATE whose expressions read only columns it does not write (so MySQL's left-to-right
+    /// evaluation of the SET list sees the same values PostgreSQL's does); from another
+    /// source, the target joined to the recompute of the range grouped per key (MySQL: a
+    /// derived table, materialized, so the target may appear in `from` without error 1093).
+    fn update(&self, range: Range, b: &mut Binder) -> String {
+        let table = self.table();
+        let (t, s) = (self.q("__t"), self.q("__s"));
+        let joined = self.m.from.is_some();
+        let mut sets = Vec::new();
+        let mut guards = Vec::new();
+        for (i, c) in self.m.columns.iter().enumerate() {
+            if c.key.is_some() {
+                continue;
+            }
+            let col = self.q(&c.column);
+            let (old, new) = if joined {
+                (
+                    format!("{t}.{col}"),
+                    format!("{s}.{}", self.q(&format!("__v{i}"))),
+                )
+            } else {
+                (col.clone(), format!("({})", self.source(c)))
+            };
+            let value = match c.merge {
+                Merge::Overwrite => new.clone(),
+                Merge::Greatest | Merge::Least => self.merged(c, &old, &new),
+                Merge::Keep => format!("CASE WHEN {old} IS NULL THEN {new} ELSE {old} END"),
+            };
+            guards.push(match c.merge {
+                // Written once, where it is NULL: a volatile value is never replaced.
+                Merge::Keep => format!("({old} IS NULL AND {new} IS NOT NULL)"),
+                _ => {
+                    let stored_as = match self.e {
+                        Engine::Postgres | Engine::MySql => b.hole(i, &col, value.clone()),
+                        Engine::Sqlite => value.clone(),
+                    };
+                    self.distinct(&old, &stored_as)
+                }
+            });
+            let target = if joined && self.e == Engine::MySql {
+                format!("{t}.{col}")
+            } else {
+                col
+            };
+            sets.push(format!("{target} = {value}"));
+        }
+        let guard = format!("({})", guards.join(" OR "));
+        if !joined {
+            let keys = self.key_sources();
+            let mut conds = Vec::new();
+            if let Some(filter) = &self.m.filter {
+                conds.push(format!("({filter})"));
+            }
+            conds.extend(self.range(&keys, range, b));
+            conds.push(guard);
+            return format!(
+                "UPDATE {table} SET {} WHERE {}",
+                sets.join(", "),
+                conds.join(" AND ")
+            );
+        }
+        let keys = self.key_sources();
+        let mut select: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{k} AS {}", self.key_alias(i)))
+            .collect();
+        select.extend(
+            self.m
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.key.is_none())
+                .map(|(i, c)| format!("{} AS {}", self.source(c), self.q(&format!("__v{i}")))),
+        );
+        // MySQL merges a derived table without DISTINCT or GROUP BY into the UPDATE, and then
+        // refuses a `from` that reads the target (error 1093); DISTINCT keeps it materialized.
+        let distinct = if self.e == Engine::MySql && !self.m.grouped {
+            "DISTINCT "
+        } else {
+            ""
+        };
+        let source_where = self.source_where(range, b);
+        let recompute = format!(
+            "SELECT {distinct}{}{}{source_where}{}",
+            select.join(", "),
+            self.from(),
+            self.group_by()
+        );
+        let on: Vec<String> = self
+            .target_keys()
+            .iter()
+            .enumerate()
+            .map(|(i, tk)| format!("{tk} = {s}.{}", self.key_alias(i)))
+            .collect();
+        match self.e {
+            Engine::MySql => format!(
+                "UPDATE {table} AS {t} JOIN ({recompute}) AS {s} ON {} SET {} WHERE {guard}",
+                on.join(" AND "),
+                sets.join(", ")
+            ),
+            Engine::Postgres | Engine::Sqlite => format!(
+                "UPDATE {table} AS {t} SET {} FROM ({recompute}) AS {s} WHERE {} AND {guard}",
+                sets.join(", "),
+                on.join(" AND ")
+            ),
         }
     }
 
@@ -698,8 +830,10 @@ impl<'m> Writer<'m> {
         let order: Vec<String> = (0..keys.len())
             .map(|i| format!("{r}.{}", self.key_alias(i)))
             .collect();
+        // In place, a source key without a target row is not the backfill's to insert.
+        let join = if self.m.in_place { "JOIN" } else { "LEFT JOIN" };
         format!(
-            "SELECT {}, CASE WHEN {} IS NULL THEN 'missing' ELSE 'different' END FROM ({inner}) AS {r} LEFT JOIN {} AS {t} ON {} WHERE {} ORDER BY {}",
+            "SELECT {}, CASE WHEN {} IS NULL THEN 'missing' ELSE 'different' END FROM ({inner}) AS {r} {join} {} AS {t} ON {} WHERE {} ORDER BY {}",
             out.join(", "),
             target_keys[0],
             self.table(),
@@ -717,6 +851,14 @@ impl<'m> Writer<'m> {
             .enumerate()
             .map(|(i, k)| self.cast(k, self.kind(i)))
             .collect();
+        if self.m.in_place {
+            // In place, the target's rows are not the source's to have: none is extra.
+            return format!(
+                "SELECT {} FROM {} AS {t} WHERE 1 = 0",
+                out.join(", "),
+                self.table()
+            );
+        }
         let mut conds = self.range(&target_keys, range, b);
         let mut source_conds = Vec::new();
         if let Some(filter) = &self.m.filter {
@@ -915,7 +1057,8 @@ mod tests {
         Backfill {
             name: "T".to_string(),
             table: table.to_string(),
-            from: from.to_string(),
+            from: Some(from.to_string()),
+            in_place: false,
             filter: None,
             job: table.to_string(),
             batch_size: None,
@@ -1018,6 +1161,90 @@ mod tests {
             "orders",
             vec![key("id", None, KeyKind::Int), order, label],
         )
+    }
+
+    /// `people.full_name` from the row's own columns, in place; a kept public id and a
+    /// greatest-merged score beside it.
+    fn in_place_own_rows() -> Backfill {
+        let merged = |f, e, m| Column {
+            merge: m,
+            ..col(f, Some(e))
+        };
+        let mut full_name = col("full_name", Some("first_name || ' ' || last_name"));
+        full_name.exprs[1] = Some("CONCAT(first_name, ' ', last_name)".to_string());
+        Backfill {
+            from: None,
+            in_place: true,
+            filter: Some("deleted_at IS NULL".to_string()),
+            ..backfill(
+                "people",
+                "",
+                vec![
+                    key("id", None, KeyKind::Int),
+                    full_name,
+                    merged("public_id", "gen_random_uuid()", Merge::Keep),
+                    merged("best_score", "score_a + score_b", Merge::Greatest),
+                ],
+            )
+        }
+    }
+
+    /// `users.order_count` from `orders`, in place: existing rows only, grouped per key.
+    fn in_place_joined() -> Backfill {
+        Backfill {
+            in_place: true,
+            grouped: true,
+            ..backfill(
+                "users",
+                "users u LEFT JOIN orders o ON o.user_id = u.id",
+                vec![
+                    key("id", Some("u.id"), KeyKind::Int),
+                    col("order_count", Some("count(o.id)")),
+                ],
+            )
+        }
+    }
+
+    #[test]
+    fn snapshot_in_place_own_rows() {
+        snapshot("in_place_own_rows", &in_place_own_rows());
+    }
+
+    #[test]
+    fn snapshot_in_place_joined() {
+        snapshot("in_place_joined", &in_place_joined());
+    }
+
+    #[test]
+    fn in_place_updates_and_never_inserts() {
+        for engine in Engine::ALL {
+            for m in [in_place_own_rows(), in_place_joined()] {
+                let s = statements(&m, engine);
+                for stmt in [&s.upsert.first, &s.upsert.next, &s.upsert_all] {
+                    assert!(stmt.sql.starts_with("UPDATE "), "{engine:?}: {}", stmt.sql);
+                    assert!(!stmt.sql.contains("INSERT"), "{engine:?}: {}", stmt.sql);
+                }
+                // Coerced to the column's type on the server engines only.
+                let holes = s.upsert.next.holes.len();
+                assert_eq!(holes > 0, engine != Engine::Sqlite, "{engine:?}");
+            }
+        }
+        let own = statements(&in_place_own_rows(), Engine::MySql);
+        assert!(own.upsert.next.sql.starts_with(
+            "UPDATE `people` SET `full_name` = (CONCAT(first_name, ' ', last_name)), `public_id` = CASE WHEN `public_id` IS NULL"
+        ), "{}", own.upsert.next.sql);
+        let joined = statements(&in_place_joined(), Engine::MySql);
+        assert!(joined
+            .upsert
+            .next
+            .sql
+            .starts_with("UPDATE `users` AS `__t` JOIN (SELECT u.id AS `__k0`, count(o.id) AS `__v1` FROM users u LEFT JOIN orders o"));
+        // Ranges of the joined form are cut on the target's own key.
+        assert!(joined
+            .bounds
+            .next
+            .sql
+            .contains("FROM `users` AS `__t` WHERE `__t`.`id` IS NOT NULL AND `__t`.`id` > ?"));
     }
 
     fn snapshot(name: &str, model: &Backfill) {

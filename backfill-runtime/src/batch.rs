@@ -50,6 +50,7 @@ pub(crate) async fn run<D: Driver>(
         started: Instant::now(),
         sizer: BatchSizer::new(def, &options),
         verify_diff: None,
+        upsert: None,
         span: None,
         last: None,
         lag_waited: Duration::ZERO,
@@ -69,9 +70,16 @@ pub(crate) async fn run<D: Driver>(
         },
         store,
     };
+    if def.in_place && options.delete_extra {
+        return Err(Error::Options(format!(
+            "delete_extra deletes target rows no source row produces, but {} fills {} in place: it updates existing rows and never deletes one; run it without delete_extra",
+            def.name, def.table
+        )));
+    }
     run.server = run.server_info().await?;
+    run.upsert = Some(run.fill(&stmts.upsert).await?);
     if run.skip_unchanged_ranges() {
-        run.verify_diff = Some(run.fill_verify_diff().await?);
+        run.verify_diff = Some(run.fill(&stmts.verify_diff).await?);
     }
     match run.register().await? {
         Registration::AlreadyDone { cursor } => {
@@ -163,6 +171,8 @@ struct Run<'a, D: Driver> {
     /// `verify_diff` with its holes filled, when ranges already in the target are compared
     /// before they are upserted.
     verify_diff: Option<FilledRanged>,
+    /// The upsert (the UPDATE in place) with its holes filled.
+    upsert: Option<FilledRanged>,
     /// Smallest and largest source key of an integer first key column, for `fraction_done`.
     span: Option<(i64, i64)>,
     last: Option<(Option<Key>, Key, Duration)>,
@@ -382,14 +392,21 @@ impl<D: Driver> Run<'_, D> {
                 }
             }
         }
-        let stmt = ranged(&self.stmts.upsert, lo);
-        let binds = self.binds(stmt, lo, Some(hi), limit)?;
-        if !D::DIALECT.counts_unchanged_rows {
-            return Ok(D::execute(conn, stmt.sql, &binds).await?);
+        let Some(upsert) = &self.upsert else {
+            return Err(Failed::Fatal(Box::new(
+                self.misfit("the upsert was not prepared"),
+            )));
+        };
+        let stmt = upsert.pick(lo);
+        let binds = self.binds(stmt.stmt, lo, Some(hi), limit)?;
+        // In place, the UPDATE's guard matches only rows whose values change, so the rows it
+        // matches (what MySQL's CLIENT_FOUND_ROWS counts) are the rows it writes.
+        if !D::DIALECT.counts_unchanged_rows || self.def.in_place {
+            return Ok(D::execute(conn, &stmt.sql, &binds).await?);
         }
         // Affected rows count inserted 1, changed 2, unchanged 1: one per key plus the changed.
         let before = self.target_count(conn, lo, hi, limit).await?;
-        let affected = D::execute(conn, stmt.sql, &binds).await?;
+        let affected = D::execute(conn, &stmt.sql, &binds).await?;
         let after = self.target_count(conn, lo, hi, limit).await?;
         let inserted = after.saturating_sub(before);
         Ok((inserted + affected.saturating_sub(keys)).min(keys))
@@ -424,8 +441,8 @@ impl<D: Driver> Run<'_, D> {
         hi == lo || (integers && hi < lo)
     }
 
-    /// Reads the target's column types and fills `verify_diff`'s holes.
-    async fn fill_verify_diff(&self) -> Result<FilledRanged, Error> {
+    /// Reads the target's column types and fills the holes of `ranged`.
+    async fn fill(&self, ranged: &'static Ranged) -> Result<FilledRanged, Error> {
         let context = || {
             format!(
                 "reading the column types of {} on {}",
@@ -439,8 +456,7 @@ impl<D: Driver> Run<'_, D> {
             .await
             .map_err(|e| Error::database(context(), e))?;
         let mut lent = Lent::<D>::new(&mut conn);
-        let filled =
-            coerce::fill_ranged::<D>(lent.conn(), self.def, &self.stmts.verify_diff).await?;
+        let filled = coerce::fill_ranged::<D>(lent.conn(), self.def, ranged).await?;
         lent.finished();
         Ok(filled)
     }
@@ -449,6 +465,7 @@ impl<D: Driver> Run<'_, D> {
     /// greatest/least merges: `verify_diff` compares those for presence only.
     fn skip_unchanged_ranges(&self) -> bool {
         D::DIALECT.skip_unchanged_ranges
+            && !self.def.in_place
             && !self.def.write_once
             && !self
                 .def

@@ -272,8 +272,11 @@ pub struct Definition {
     pub name: &'static str,
     /// The target table as written in the attribute (`schema.name` or `name`), unquoted.
     pub table: &'static str,
-    /// The source FROM clause as written.
+    /// The source FROM clause as written; empty when the target's own rows are the source.
     pub from: &'static str,
+    /// In place: existing target rows are updated (an `UPDATE` of absolute values over key
+    /// ranges of the target), never inserted or deleted.
+    pub in_place: bool,
     /// The source filter as written, if any.
     pub filter: Option<&'static str>,
     /// The job name in the progress table (defaults to the table name).

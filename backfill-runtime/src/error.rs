@@ -65,6 +65,16 @@ pub enum Error {
         /// What to do.
         hint: String,
     },
+    /// An upsert leaves out a NOT NULL column without a default: its INSERT cannot build a row.
+    #[error("column {column} of {table} is NOT NULL without a default and {name} does not write it: the upsert's INSERT of a new key would fail; to fill columns of rows that already exist, backfill in place (leave out `from`, or add `in_place` with it), otherwise map the column or give it a default")]
+    RequiredColumnLeftOut {
+        /// The target table.
+        table: String,
+        /// The column left out.
+        column: String,
+        /// The struct.
+        name: String,
+    },
     /// A key's source expression or target column has a type the runtime cannot order,
     /// compare or read back exactly as the field's type, or the two disagree on how keys
     /// compare (type or collation): batches would split or repeat keys.
@@ -217,6 +227,7 @@ impl Error {
                 | Error::OtherUniqueKey { .. }
                 | Error::TypeMismatch { .. }
                 | Error::KeyType { .. }
+                | Error::RequiredColumnLeftOut { .. }
                 | Error::Prepare { .. }
                 | Error::EngineNotGenerated { .. }
         )

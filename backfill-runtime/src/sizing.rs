@@ -90,6 +90,7 @@ mod tests {
             name: "T",
             table: "t",
             from: "s",
+            in_place: false,
             filter: None,
             job: "t",
             batch_size,

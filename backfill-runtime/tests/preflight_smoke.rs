@@ -119,6 +119,7 @@ fn definition(
         name: "Smoke",
         table: leak_str(table),
         from: "pf_source",
+        in_place: false,
         filter: None,
         job: leak_str(table),
         batch_size: Some(10),

@@ -571,6 +571,7 @@ mod tests {
             name: "UserStats",
             table: "user_stats",
             from: "events",
+            in_place: false,
             filter: None,
             job: "user_stats",
             batch_size: None,

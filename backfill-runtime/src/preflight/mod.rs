@@ -306,6 +306,29 @@ pub(crate) fn type_mismatch(
     })
 }
 
+/// Refuses an upsert that leaves out one of `required` (NOT NULL columns without a default):
+/// its INSERT half cannot build a new row. In place, rows are only updated: nothing is needed.
+pub(crate) fn no_required_column_left_out(
+    def: &Definition,
+    required: &[String],
+    same: fn(&str, &str) -> bool,
+) -> Result<(), Error> {
+    if def.in_place {
+        return Ok(());
+    }
+    match required
+        .iter()
+        .find(|r| !def.columns.iter().any(|c| same(c.column, r)))
+    {
+        Some(column) => Err(Error::RequiredColumnLeftOut {
+            table: def.table.to_string(),
+            column: column.clone(),
+            name: def.name.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// How a key's values order and compare, as far as the batch ranges care.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum KeyClass {

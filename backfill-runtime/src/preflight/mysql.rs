@@ -10,8 +10,8 @@ use sqlx::MySqlPool;
 
 use super::{
     catalog_context, check_key_types, covers_exactly_key, missing_column, missing_table,
-    no_unique_index, prepare_all, prepare_error, same_ignore_case, type_mismatch, KeyClass,
-    KeyProbe, KeySide, SqlKind, TableName,
+    no_required_column_left_out, no_unique_index, prepare_all, prepare_error, same_ignore_case,
+    type_mismatch, KeyClass, KeyProbe, KeySide, SqlKind, TableName,
 };
 use crate::coerce;
 use crate::definition::{Definition, Engine, Statements};
@@ -30,7 +30,9 @@ const TABLE_SQL: &str = "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS C
 const CASE_SQL: &str = "SELECT CAST(@@lower_case_table_names AS SIGNED)";
 
 const COLUMNS_SQL: &str = "SELECT CAST(COLUMN_NAME AS CHAR), CAST(DATA_TYPE AS CHAR), \
-       CAST(COLUMN_TYPE AS CHAR) \
+       CAST(COLUMN_TYPE AS CHAR), \
+       CAST(IS_NULLABLE = 'NO' AND COLUMN_DEFAULT IS NULL \
+         AND EXTRA NOT LIKE '%auto_increment%' AND EXTRA NOT LIKE '%GENERATED%' AS SIGNED) \
      FROM information_schema.COLUMNS \
      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION";
 
@@ -186,7 +188,7 @@ async fn check_schema(conn: &mut MySqlConnection, def: &'static Definition) -> R
         return Err(missing_table(ENGINE, def));
     };
 
-    let columns: Vec<(String, String, String)> = sqlx::query_as(COLUMNS_SQL)
+    let columns: Vec<(String, String, String, i64)> = sqlx::query_as(COLUMNS_SQL)
         .bind(&schema)
         .bind(&name)
         .fetch_all(&mut *conn)
@@ -196,12 +198,18 @@ async fn check_schema(conn: &mut MySqlConnection, def: &'static Definition) -> R
     for column in def.columns {
         match columns
             .iter()
-            .find(|(stored, _, _)| same_ignore_case(stored, column.column))
+            .find(|(stored, ..)| same_ignore_case(stored, column.column))
         {
-            Some((_, data_type, column_type)) => typed.push((column, data_type, column_type)),
+            Some((_, data_type, column_type, _)) => typed.push((column, data_type, column_type)),
             None => return Err(missing_column(def, column)),
         }
     }
+    let required: Vec<String> = columns
+        .iter()
+        .filter(|c| c.3 != 0)
+        .map(|c| c.0.clone())
+        .collect();
+    no_required_column_left_out(def, &required, same_ignore_case)?;
 
     let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as(INDEXES_SQL)
         .bind(&schema)

@@ -11,8 +11,8 @@ use sqlx::{Executor, PgPool, Postgres, Type};
 
 use super::{
     catalog_context, check_key_types, covers_exactly_key, missing_column, missing_table,
-    no_unique_index, prepare_error, same_exact, type_mismatch, KeyClass, KeyProbe, KeySide,
-    SqlKind, TableName,
+    no_required_column_left_out, no_unique_index, prepare_error, same_exact, type_mismatch,
+    KeyClass, KeyProbe, KeySide, SqlKind, TableName,
 };
 use crate::coerce;
 use crate::definition::{Definition, Engine, KeyKind, Param, Statements};
@@ -33,7 +33,8 @@ const TABLE_SQL: &str = "SELECT c.oid FROM pg_catalog.pg_class c \
 /// resolved) for the type check.
 const COLUMNS_SQL: &str =
     "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
-       COALESCE(bt.typname, t.typname)::text \
+       COALESCE(bt.typname, t.typname)::text, \
+       a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = '' \
      FROM pg_catalog.pg_attribute a \
      JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
      LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype \
@@ -164,18 +165,24 @@ async fn check_schema(conn: &mut PgConnection, def: &'static Definition) -> Resu
         return Err(missing_table(ENGINE, def));
     };
 
-    let columns: Vec<(String, String, String)> = sqlx::query_as(COLUMNS_SQL)
+    let columns: Vec<(String, String, String, bool)> = sqlx::query_as(COLUMNS_SQL)
         .bind(oid)
         .fetch_all(&mut *conn)
         .await
         .map_err(|e| Error::database(catalog_context(ENGINE, def, "reading the columns"), e))?;
     let mut typed = Vec::with_capacity(def.columns.len());
     for column in def.columns {
-        match columns.iter().find(|(name, _, _)| name == column.column) {
-            Some((_, sql_type, base)) => typed.push((column, sql_type, base)),
+        match columns.iter().find(|(name, ..)| name == column.column) {
+            Some((_, sql_type, base, _)) => typed.push((column, sql_type, base)),
             None => return Err(missing_column(def, column)),
         }
     }
+    let required: Vec<String> = columns
+        .iter()
+        .filter(|c| c.3)
+        .map(|c| c.0.clone())
+        .collect();
+    no_required_column_left_out(def, &required, same_exact)?;
 
     let indexes: Vec<(String, Vec<String>)> = sqlx::query_as(INDEXES_SQL)
         .bind(oid)

@@ -11,7 +11,8 @@ use sqlx::SqlitePool;
 
 use super::{
     catalog_context, check_key_types, covers_exactly_key, missing_column, missing_table,
-    no_unique_index, prepare_all, same_ignore_case, KeyClass, KeyProbe, KeySide, TableName,
+    no_required_column_left_out, no_unique_index, prepare_all, same_ignore_case, KeyClass,
+    KeyProbe, KeySide, TableName,
 };
 use crate::coerce;
 use crate::definition::{Definition, Engine, Statements};
@@ -25,7 +26,11 @@ const SCHEMA_SQL: &str = "SELECT count(*) FROM pragma_database_list WHERE name =
 
 /// The table's columns and their position in the primary key (0 when not in it). A NULL schema
 /// searches the databases in SQLite's own order.
-const COLUMNS_SQL: &str = "SELECT name, pk, type FROM pragma_table_info(?1, ?2) ORDER BY cid";
+const COLUMNS_SQL: &str = "SELECT name, pk, type, \
+       \"notnull\" = 1 AND dflt_value IS NULL \
+       AND NOT (pk = 1 AND upper(type) = 'INTEGER' \
+         AND (SELECT count(*) FROM pragma_table_info(?1, ?2) WHERE pk > 0) = 1) \
+     FROM pragma_table_info(?1, ?2) ORDER BY cid";
 
 /// Unique, non-partial indexes (those created by UNIQUE and PRIMARY KEY constraints included).
 const INDEXES_SQL: &str = "SELECT name FROM pragma_index_list(?1, ?2) \
@@ -66,7 +71,7 @@ async fn check_schema(conn: &mut SqliteConnection, def: &'static Definition) -> 
         }
     }
 
-    let columns: Vec<(String, i64, String)> = sqlx::query_as(COLUMNS_SQL)
+    let columns: Vec<(String, i64, String, bool)> = sqlx::query_as(COLUMNS_SQL)
         .bind(table.name)
         .bind(table.schema)
         .fetch_all(&mut *conn)
@@ -78,11 +83,21 @@ async fn check_schema(conn: &mut SqliteConnection, def: &'static Definition) -> 
     for column in def.columns {
         if !columns
             .iter()
-            .any(|(name, _, _)| same_ignore_case(name, column.column))
+            .any(|(name, ..)| same_ignore_case(name, column.column))
         {
             return Err(missing_column(def, column));
         }
     }
+    let required: Vec<String> = columns
+        .iter()
+        .filter(|c| c.3)
+        .map(|c| c.0.clone())
+        .collect();
+    no_required_column_left_out(def, &required, same_ignore_case)?;
+    let columns: Vec<(String, i64, String)> = columns
+        .into_iter()
+        .map(|(name, pk, ty, _)| (name, pk, ty))
+        .collect();
     check_key_types(def, &key_probes(def, &columns))?;
 
     // The primary key: an `INTEGER PRIMARY KEY` (the rowid alias) has no index of its own, so
