@@ -69,14 +69,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     //    (An upsert could not do this: its INSERT would lack email, first_name, last_name.)
     let first = FullName::run_backfill(&pool, RunOptions::default().max_batches(5)).await?;
     println!(
-        "stopped after {} batches (as if the pod was evicted), cursor {:?}",
+        "stopped after {} batches (as if the pod was evicted), cursor {}",
         first.batches,
-        first.cursor.map(|k| k.to_string())
+        first.cursor.map(|k| k.to_string()).unwrap_or_default()
     );
     let rest = FullName::run_backfill(&pool, RunOptions::default()).await?;
     println!(
-        "resumed from {:?}: {} batches, {} rows written (the application's row was already right)",
-        rest.resumed_from.map(|k| k.to_string()),
+        "resumed from {}: {} batches, {} rows written (the application's row was already right)",
+        rest.resumed_from.map(|k| k.to_string()).unwrap_or_default(),
         rest.batches,
         rest.rows_written
     );

@@ -1382,7 +1382,7 @@ async fn application_writes_during_the_backfill_are_all_kept() {
         stop.store(true, Ordering::Relaxed);
         app.await.expect("the application task");
         let report = done(&db, "run beside the application", report);
-        let w = writes.lock().unwrap();
+        let w = std::mem::take(&mut *writes.lock().unwrap());
         assert!(
             w.updates >= 50 && w.inserts >= 10,
             "{name}: the application wrote during the run ({} updates, {} inserts)",
@@ -1402,7 +1402,6 @@ async fn application_writes_during_the_backfill_are_all_kept() {
             .map(|(&id, p)| (id, p.full_name()))
             .collect();
         let (updates, inserts, retries) = (w.updates, w.inserts, w.retries);
-        drop(w);
         assert_same_rows(
             &db,
             "the application's writes",
