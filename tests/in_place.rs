@@ -4,8 +4,9 @@
 //! The targets have NOT NULL columns without defaults, which an upsert could never satisfy; an
 //! in-place batch is an UPDATE that never inserts or deletes. Each run lands on the single
 //! whole-table UPDATE (`upsert_all`), compared row by row over every column of the table, so it
-//! also proves no other column moved; re-runs write nothing; worker processes SIGKILLed again
-//! and again resume to the same table; an application writing other columns and inserting rows
+//! also proves no other column moved; re-runs write nothing; a stopped run resumes and a changed
+//! definition waits for a restart; worker processes SIGKILLed again and again resume to the same
+//! table; an application writing other columns and inserting rows
 //! while a backfill runs loses nothing; bad input is refused by preflight with nothing written.
 //!
 //! Worker processes are this test binary re-run with `--exact worker_process` and the
@@ -35,6 +36,19 @@ pub struct FullName {
     #[backfill(
         expr = "first_name || ' ' || last_name",
         mysql = "CONCAT(first_name, ' ', last_name)"
+    )]
+    pub full_name: Option<String>,
+}
+
+/// The same job with another definition: last name first.
+#[derive(Backfill, Debug)]
+#[backfill(table = "people", job = "people", batch_size = 25)]
+pub struct FullNameReversed {
+    #[backfill(key)]
+    pub id: i64,
+    #[backfill(
+        expr = "last_name || ', ' || first_name",
+        mysql = "CONCAT(last_name, ', ', first_name)"
     )]
     pub full_name: Option<String>,
 }
@@ -636,6 +650,77 @@ async fn another_unique_index_does_not_matter_in_place() {
         );
         assert_matches_reference(&db, def, "people_unique_email", "full_name", PEOPLE_COLUMNS)
             .await;
+    }
+}
+
+/// Stopped after a few batches and resumed, it lands on the same table; a changed definition is
+/// refused on the started job until a restart, which recomputes every row.
+#[tokio::test]
+async fn a_stopped_run_resumes_and_a_changed_definition_needs_a_restart() {
+    for db in common::engines("in_place_resume").await {
+        let name = db.name();
+        seed_people(&db, PEOPLE).await;
+        let def = FullName::definition();
+        let first = db
+            .run(def, RunOptions::default().max_batches(10))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(first.stop, StopReason::MaxBatches, "{name}");
+        assert_eq!(first.keys, 250, "{name}");
+        let cursor = first.cursor.clone().expect("a cursor after ten batches");
+        assert_eq!(cursor.to_string(), person_id(250).to_string(), "{name}");
+        let untouched = db
+            .scalar(&format!(
+                "SELECT count(*) FROM people WHERE id > {cursor} AND full_name IS NULL"
+            ))
+            .await;
+        let nulls_after_cursor = (251..=PEOPLE)
+            .map(person_id)
+            .filter(|&id| initial_full_name(id).is_none())
+            .count() as i64;
+        assert_eq!(
+            untouched, nulls_after_cursor,
+            "{name}: nothing after the cursor was written"
+        );
+
+        let changed = FullNameReversed::definition();
+        let error = db
+            .run(changed, RunOptions::default())
+            .await
+            .expect_err("a changed definition on a started job");
+        assert!(
+            matches!(error, Error::FingerprintMismatch { .. }),
+            "{name}: {error:?}"
+        );
+
+        let rest = done(&db, "resume", db.run(def, RunOptions::default()).await);
+        assert_eq!(rest.resumed_from, Some(cursor), "{name}");
+        assert_eq!(rest.keys, PEOPLE as u64 - 250, "{name}");
+        assert_matches_reference(&db, def, "people", "full_name", PEOPLE_COLUMNS).await;
+
+        let report = done(
+            &db,
+            "the changed definition, restarted",
+            db.run(changed, RunOptions::default().restart(true)).await,
+        );
+        assert_eq!(
+            report.rows_written, PEOPLE as u64,
+            "{name}: every row changes"
+        );
+        let reversed: Vec<(i64, Option<String>)> = (1..=PEOPLE)
+            .map(person_id)
+            .map(|id| {
+                let p = Person::of(id);
+                (id, Some(format!("{}, {}", p.last, p.first)))
+            })
+            .collect();
+        assert_eq!(
+            id_texts(&db, "people", "full_name").await,
+            reversed,
+            "{name}"
+        );
+        assert_matches_reference(&db, changed, "people", "full_name", PEOPLE_COLUMNS).await;
+        assert!(db.verify(changed).await.unwrap().is_clean(), "{name}");
     }
 }
 
