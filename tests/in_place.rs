@@ -6,8 +6,8 @@
 //! whole-table UPDATE (`upsert_all`), compared row by row over every column of the table, so it
 //! also proves no other column moved; re-runs write nothing; a stopped run resumes and a changed
 //! definition waits for a restart; worker processes SIGKILLed again and again resume to the same
-//! table; an application writing other columns and inserting rows
-//! while a backfill runs loses nothing; bad input is refused by preflight with nothing written.
+//! table; an application writing other columns and inserting rows while a backfill runs loses
+//! nothing; bad input is refused by preflight with nothing written.
 //!
 //! Worker processes are this test binary re-run with `--exact worker_process` and the
 //! `BACKFILL_IN_PLACE_WORKER_URL` variable set; without it, that test does nothing.
