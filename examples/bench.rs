@@ -117,7 +117,8 @@ type BoxError = Box<dyn std::error::Error>;
 type StatsRow = (i64, i64, i64, NaiveDateTime);
 
 const USAGE: &str = "usage: cargo run --release --example bench -- --engine postgres|mysql|sqlite \
-[--events N] [--users M] [--repeat N] [--repeat-slow N] [--hand-loop-secs S] [--output PATH|-] [--keep] [--print-sql]";
+[--events N] [--users M] [--repeat N] [--repeat-slow N] [--hand-loop-secs S] [--output PATH|-] [--keep] [--print-sql] \
+[--scenario upsert|in-place]";
 
 /// Rows per page when the checksum reads the target (keyset pagination: constant memory).
 const CHECKSUM_PAGE: i64 = 10_000;
@@ -145,6 +146,8 @@ struct Args {
     output: Option<PathBuf>,
     keep: bool,
     print_sql: bool,
+    /// `--scenario in-place`: fill a column of an existing table instead of the upsert.
+    in_place: bool,
 }
 
 impl Args {
@@ -159,6 +162,7 @@ impl Args {
         let mut output = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md"));
         let mut keep = false;
         let mut print_sql = false;
+        let mut in_place = false;
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -192,6 +196,15 @@ impl Args {
                 "--repeat" => repeat = positive(&flag, &value)?,
                 "--repeat-slow" => repeat_slow = Some(positive(&flag, &value)?),
                 "--hand-loop-secs" => hand_loop_secs = positive(&flag, &value)?,
+                "--scenario" => {
+                    in_place = match value.as_str() {
+                        "in-place" => true,
+                        "upsert" => false,
+                        other => {
+                            return Err(format!("--scenario {other:?}: use upsert or in-place"))
+                        }
+                    }
+                }
                 "--output" if value == "-" => output = None,
                 "--output" => output = Some(PathBuf::from(value)),
                 _ => return Err(format!("unknown option {flag}\n{USAGE}")),
@@ -212,6 +225,7 @@ impl Args {
             output,
             keep,
             print_sql,
+            in_place,
         }))
     }
 }
@@ -417,6 +431,10 @@ macro_rules! on_pool {
         }
     };
 }
+
+/// The in-place scenario (`--scenario in-place`); after `on_pool!`, which it uses.
+#[path = "bench/in_place.rs"]
+mod in_place;
 
 /// The namespace of the benchmark on each engine.
 const PG_SCHEMA: &str = "bench";
@@ -1288,6 +1306,20 @@ async fn run(args: Args) -> Result<bool, BoxError> {
         .int("SELECT count(*) FROM events WHERE user_id IS NULL")
         .await?;
     println!("  seeded in {seeded:.2?}; settings: {settings}");
+    if bench.args.in_place {
+        let section = in_place::run(&bench.args, &bench.db, &version).await?;
+        println!("\n{section}");
+        if !bench.args.keep {
+            bench.db.exec_all(&[bench.sql.teardown]).await?;
+        }
+        bench.db.close().await;
+        if let Some(path) = &bench.args.output {
+            let id = format!("{}-in-place", section_id(engine, bench.args.events));
+            write_section(path, &id, &section)?;
+            println!("wrote the section {id} of {}", path.display());
+        }
+        return Ok(true);
+    }
     bench.run().await?;
 
     let meta = Meta {

@@ -218,6 +218,7 @@ fn stmt_tokens(stmt: &Stmt) -> TokenStream {
         Param::Cursor(i) => quote!(#pv::Param::Cursor(#i)),
         Param::Hi(i) => quote!(#pv::Param::Hi(#i)),
         Param::Limit => quote!(#pv::Param::Limit),
+        Param::Offset => quote!(#pv::Param::Offset),
     });
     let holes = stmt.holes.iter().map(|h| {
         let (at, len, column, expr) = (h.at, h.len, h.column, &h.expr);
@@ -238,6 +239,7 @@ fn statements_tokens(s: &Statements) -> TokenStream {
     let engine = engine_tokens(s.engine);
     let fingerprint = &s.fingerprint;
     let bounds = ranged_tokens(&s.bounds);
+    let bounds_offset = ranged_tokens(&s.bounds_offset);
     let upsert = ranged_tokens(&s.upsert);
     let verify_diff = ranged_tokens(&s.verify_diff);
     let verify_extra = ranged_tokens(&s.verify_extra);
@@ -255,6 +257,7 @@ fn statements_tokens(s: &Statements) -> TokenStream {
             engine: #engine,
             fingerprint: #fingerprint,
             bounds: #bounds,
+            bounds_offset: #bounds_offset,
             upsert: #upsert,
             verify_diff: #verify_diff,
             verify_extra: #verify_extra,

@@ -354,6 +354,18 @@ impl<D: Driver> Run<'_, D> {
         lo: Option<&Key>,
         limit: u64,
     ) -> Result<Option<(Key, u64)>, Failed> {
+        if self.def.in_place {
+            // Each key is one row: walk the index to the range's last key when it is there.
+            let stmt = ranged(&self.stmts.bounds_offset, lo);
+            let cols: Vec<Col> = self.kinds.iter().map(|k| Col::from(*k)).collect();
+            let rows = self.fetch(conn, stmt, lo, None, limit, &cols).await?;
+            if let Some(hi) = rows
+                .first()
+                .and_then(|row| engine::row_key(row, &self.kinds))
+            {
+                return Ok(Some((hi, limit)));
+            }
+        }
         let stmt = ranged(&self.stmts.bounds, lo);
         let mut cols: Vec<Col> = self.kinds.iter().map(|k| Col::from(*k)).collect();
         cols.push(Col::Int);

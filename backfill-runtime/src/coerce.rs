@@ -117,3 +117,22 @@ pub(crate) fn fill<D: Driver>(
     sql.push_str(stmt.sql.get(at..).unwrap_or_default());
     Ok(Filled { sql, stmt })
 }
+
+/// [`BackfillPool::executable_sql`](crate::pool::BackfillPool::executable_sql) on any engine.
+pub(crate) async fn executable_sql<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    stmt: &'static Stmt,
+) -> Result<String, Error> {
+    if stmt.holes.is_empty() {
+        return Ok(stmt.sql.to_string());
+    }
+    let mut conn = pool.acquire().await.map_err(|e| {
+        Error::database(
+            format!("reading the column types of {} on {}", def.table, D::ENGINE),
+            e,
+        )
+    })?;
+    let columns = target_column_types::<D>(&mut conn, def).await?;
+    Ok(fill::<D>(def, stmt, &columns)?.sql)
+}

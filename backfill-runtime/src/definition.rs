@@ -135,6 +135,8 @@ pub enum Param {
     Hi(usize),
     /// The batch size in distinct keys, bound as `i64`.
     Limit,
+    /// The batch size minus one, bound as `i64`: an `OFFSET` to the batch's last key.
+    Offset,
 }
 
 /// A statement and the values it binds, in order.
@@ -189,6 +191,10 @@ pub struct Statements {
     /// `Limit` distinct non-NULL source keys (cast to `bigint`/`text`), and the number of
     /// distinct keys found (`i64`); no row when the source has no more keys.
     pub bounds: Ranged,
+    /// In place, where each key is one row of the target: the key `Offset` keys past the
+    /// cursor in index order (cast like `bounds`), the batch's upper bound when that many
+    /// remain; no row otherwise (then `bounds` reads the tail).
+    pub bounds_offset: Ranged,
     /// The upsert of a range `cursor < key <= hi`.
     pub upsert: Ranged,
     /// Read-only: the recomputed rows of a range that are missing from the target or differ from
@@ -211,7 +217,10 @@ pub struct Statements {
     /// estimate progress of integer keys without a full scan. No params.
     pub key_span: Stmt,
     /// The recompute of the whole source as one statement, the article's single
-    /// `INSERT ... SELECT ... GROUP BY ... ON CONFLICT`: the baseline for tests and benchmarks.
+    /// `INSERT ... SELECT ... GROUP BY ... ON CONFLICT` (in place: one `UPDATE` of every row):
+    /// the baseline for tests and benchmarks. In place on PostgreSQL and MySQL it has holes:
+    /// run what [`BackfillPool::executable_sql`](crate::pool::BackfillPool::executable_sql)
+    /// returns for it.
     pub upsert_all: Stmt,
     /// Deletes the target keys of a range `cursor < key <= hi` that no source row (after the
     /// filter) produces: the opt-in repair of keys that left the source.
@@ -231,6 +240,8 @@ impl Statements {
         vec![
             ("bounds (first batch)", &self.bounds.first),
             ("bounds", &self.bounds.next),
+            ("bounds by offset (first batch)", &self.bounds_offset.first),
+            ("bounds by offset", &self.bounds_offset.next),
             ("upsert (first batch)", &self.upsert.first),
             ("upsert", &self.upsert.next),
             ("verify differences (first batch)", &self.verify_diff.first),

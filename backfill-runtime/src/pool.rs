@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use crate::definition::{Definition, Engine};
+use crate::definition::{Definition, Engine, Stmt};
 use crate::error::Error;
 use crate::options::{JobStatus, Plan, Report, RunOptions};
 use crate::verify::VerifyReport;
@@ -47,6 +47,25 @@ pub trait BackfillPool: Sync {
         definition: &'static Definition,
         options: &RunOptions,
     ) -> impl Future<Output = Result<bool, Error>> + Send;
+
+    /// The SQL of `stmt`, one of `definition`'s statements for this engine, exactly as a run
+    /// executes it here: its holes (`CAST(expr AS <type of "column">)`, where a value is
+    /// compared as the column would store it) filled with the target's column types, read
+    /// from the catalog. A statement without holes comes back as generated.
+    ///
+    /// With the in-place `FullName` of the README (its `upsert_all` is one `UPDATE` of every row,
+    /// compared as each column stores values):
+    ///
+    /// ```text
+    /// let stmts = FullName::sql(Engine::Postgres).unwrap();
+    /// let sql = pool.executable_sql(FullName::definition(), &stmts.upsert_all).await?;
+    /// sqlx::query(&sql).execute(&pool).await?; // the whole table, as one statement
+    /// ```
+    fn executable_sql(
+        &self,
+        definition: &'static Definition,
+        stmt: &'static Stmt,
+    ) -> impl Future<Output = Result<String, Error>> + Send;
 
     /// What a run would do: key span, estimated batches, the first range and its EXPLAIN.
     fn plan(

@@ -61,6 +61,7 @@ fn statements(engine: Engine, sql: &str, params: &[Param], kinds: &[KeyKind]) ->
         engine,
         fingerprint: "0000000000000000",
         bounds: ranged(sql, params),
+        bounds_offset: ranged(sql, params),
         upsert: ranged(sql, params),
         verify_diff: ranged(sql, params),
         verify_extra: ranged(sql, params),

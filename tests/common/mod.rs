@@ -348,7 +348,13 @@ impl Db {
             stmts.upsert_all.params.is_empty(),
             "upsert_all binds nothing"
         );
-        self.exec(stmts.upsert_all.sql).await;
+        let sql = match &self.pool {
+            Pool::Sqlite(p) => p.executable_sql(def, &stmts.upsert_all).await,
+            Pool::Postgres(p) => p.executable_sql(def, &stmts.upsert_all).await,
+            Pool::MySql(p) => p.executable_sql(def, &stmts.upsert_all).await,
+        };
+        let sql = sql.unwrap_or_else(|e| panic!("{}: the single statement: {e}", self.name()));
+        self.exec(&sql).await;
     }
 
     /// A progress-table integer column of a job.

@@ -398,6 +398,7 @@ pub(crate) fn param(definition: &Definition, param: &Param) -> String {
         Param::Cursor(i) => format!("cursor {} (exclusive)", column(*i)),
         Param::Hi(i) => format!("hi {} (inclusive)", column(*i)),
         Param::Limit => "batch size".to_string(),
+        Param::Offset => "batch size - 1".to_string(),
     }
 }
 

@@ -469,6 +469,9 @@ pub(crate) fn bind_params(
                 .map(Value::from)
                 .ok_or_else(|| format!("statement binds upper bound part {i} but there is none")),
             Param::Limit => Ok(Value::Int(i64::try_from(limit).unwrap_or(i64::MAX))),
+            Param::Offset => Ok(Value::Int(
+                i64::try_from(limit.saturating_sub(1)).unwrap_or(i64::MAX),
+            )),
         })
         .collect()
 }
@@ -658,6 +661,15 @@ macro_rules! backfill_pool {
                 Output = Result<$crate::options::Plan, $crate::error::Error>,
             > + Send {
                 $crate::engine::plan::plan::<$driver>(self, definition, options)
+            }
+
+            fn executable_sql(
+                &self,
+                definition: &'static $crate::definition::Definition,
+                stmt: &'static $crate::definition::Stmt,
+            ) -> impl ::std::future::Future<Output = Result<String, $crate::error::Error>> + Send
+            {
+                $crate::coerce::executable_sql::<$driver>(self, definition, stmt)
             }
         }
     };

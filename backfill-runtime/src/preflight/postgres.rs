@@ -246,7 +246,7 @@ async fn prepare_all(
                     Some(KeyKind::Bytes) => <Vec<u8> as Type<Postgres>>::type_info(),
                     _ => <i64 as Type<Postgres>>::type_info(),
                 },
-                Param::Limit => <i64 as Type<Postgres>>::type_info(),
+                Param::Limit | Param::Offset => <i64 as Type<Postgres>>::type_info(),
             })
             .collect();
         let sql = coerce::fill::<PgEngine>(def, stmt, &columns)?.sql;
