@@ -410,27 +410,20 @@ fn assert_same_rows(db: &Db, what: &str, actual: &[String], expected: &[String])
     );
 }
 
-/// The single whole-table statement of `def` on this engine (no parameters). Its holes (a
-/// value cast to its column's type, which the runtime reads from the catalog) are filled with
-/// the bare expression: the UPDATE's assignment coerces it to the column's type all the same,
-/// and the guard only decides which rows that already hold the value are skipped.
-fn upsert_all(db: &Db, def: &'static Definition) -> String {
+/// The single whole-table statement of `def` on this engine (no parameters), its holes (a
+/// value cast to its column's type) filled from the catalog as a run fills them.
+async fn upsert_all(db: &Db, def: &'static Definition) -> String {
     let stmts = def
         .statements(db.engine)
         .unwrap_or_else(|| panic!("{} has no {} statements", def.name, db.name()));
     let stmt = &stmts.upsert_all;
     assert!(stmt.params.is_empty(), "upsert_all binds nothing");
-    let mut holes: Vec<_> = stmt.holes.iter().collect();
-    holes.sort_by_key(|h| h.at);
-    let mut sql = String::new();
-    let mut at = 0;
-    for hole in holes {
-        sql.push_str(&stmt.sql[at..hole.at]);
-        sql.push_str(&format!("({})", hole.expr));
-        at = hole.at + hole.len;
-    }
-    sql.push_str(&stmt.sql[at..]);
-    sql
+    let sql = match &db.pool {
+        Pool::Sqlite(p) => p.executable_sql(def, stmt).await,
+        Pool::Postgres(p) => p.executable_sql(def, stmt).await,
+        Pool::MySql(p) => p.executable_sql(def, stmt).await,
+    };
+    sql.unwrap_or_else(|e| panic!("{}: the whole-table UPDATE of {}: {e}", db.name(), def.name))
 }
 
 /// Asserts `table` as the backfill left it equals the reference: `column` emptied and refilled
@@ -449,7 +442,7 @@ async fn assert_matches_reference(
         db.quote(column)
     ))
     .await;
-    db.exec(&upsert_all(db, def)).await;
+    db.exec(&upsert_all(db, def).await).await;
     let reference = rows(db, table, columns, &["id"]).await;
     assert_same_rows(
         db,
@@ -1105,7 +1098,7 @@ async fn a_target_row_without_a_source_row_is_left_as_it_is() {
         assert!(expected.contains(&(7, None)), "{name}");
 
         // The reference: the single UPDATE from the same initial table.
-        db.exec(&upsert_all(&db, def)).await;
+        db.exec(&upsert_all(&db, def).await).await;
         let reference = rows(&db, "users", USER_COLUMNS, &["id"]).await;
         db.exec("DELETE FROM users").await;
         insert_users(&db, 1..=USERS).await;
@@ -1304,7 +1297,7 @@ async fn greatest_and_least_merge_in_place() {
         let name = db.name();
         let def = BestScore::definition();
         seed_players(&db).await;
-        db.exec(&upsert_all(&db, def)).await;
+        db.exec(&upsert_all(&db, def).await).await;
         let reference = rows(&db, "players", PLAYER_COLUMNS, &["id"]).await;
         db.exec("DROP TABLE players").await;
         seed_players(&db).await;
