@@ -919,6 +919,11 @@ impl<'m> Writer<'m> {
     /// Deletes the target keys of the range that no source row (after the filter) produces:
     /// the opt-in repair of keys that left the source.
     fn delete_extra(&self, (range, b): (Range, &mut Binder)) -> String {
+        if self.m.in_place {
+            // In place, no row is extra: the runtime refuses delete_extra, and this deletes
+            // nothing (MySQL could not even prepare the target in its own NOT EXISTS).
+            return format!("DELETE FROM {} WHERE 1 = 0", self.table());
+        }
         let t = self.q("__t");
         let target_keys = self.target_keys();
         let mut conds = self.range(&target_keys, range, b);

@@ -55,10 +55,12 @@ pub(crate) async fn plan<D: Driver>(
 
     let explain = match &first_range {
         Some((hi, _)) => {
-            let upsert = ranged(&stmts.upsert, None);
-            let binds =
-                super::bind_params(upsert.params, None, Some(hi), batch_size).map_err(misfit)?;
-            D::explain(conn, upsert.sql, &binds)
+            // The statement as the run executes it: its holes filled from the catalog.
+            let upsert = crate::coerce::fill_ranged::<D>(conn, def, &stmts.upsert).await?;
+            let upsert = upsert.pick(None);
+            let binds = super::bind_params(upsert.stmt.params, None, Some(hi), batch_size)
+                .map_err(misfit)?;
+            D::explain(conn, &upsert.sql, &binds)
                 .await
                 .map_err(db("explaining the first batch's upsert"))?
         }
