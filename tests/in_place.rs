@@ -127,6 +127,44 @@ pub struct BestScore {
     pub worst_gap: Option<i64>,
 }
 
+/// A label from each product's own name and text key, 7 keys a batch.
+#[derive(Backfill, Debug)]
+#[backfill(table = "products", batch_size = 7)]
+pub struct ProductLabel {
+    #[backfill(key)]
+    pub sku: String,
+    #[backfill(
+        expr = "name || ' (' || sku || ')'",
+        mysql = "CONCAT(name, ' (', sku, ')')"
+    )]
+    pub label: Option<String>,
+}
+
+/// A display name per (tenant, account), a composite key, 5 keys a batch.
+#[derive(Backfill, Debug)]
+#[backfill(table = "accounts", batch_size = 5)]
+pub struct AccountDisplay {
+    #[backfill(key)]
+    pub tenant_id: i64,
+    #[backfill(key)]
+    pub id: i64,
+    #[backfill(expr = "upper(name)")]
+    pub display: Option<String>,
+}
+
+/// Full names of the people a filter selects; the others are left as they are.
+#[derive(Backfill, Debug)]
+#[backfill(table = "people", filter = "id % 3 <> 0", batch_size = 40)]
+pub struct FilteredFullName {
+    #[backfill(key)]
+    pub id: i64,
+    #[backfill(
+        expr = "first_name || ' ' || last_name",
+        mysql = "CONCAT(first_name, ' ', last_name)"
+    )]
+    pub full_name: Option<String>,
+}
+
 /// A target column that does not exist.
 #[derive(Backfill, Debug)]
 #[backfill(table = "people", job = "nick_name", batch_size = 50)]
@@ -1334,6 +1372,152 @@ async fn greatest_and_least_merge_in_place() {
             &rows(&db, "players", PLAYER_COLUMNS, &["id"]).await,
             &expected,
         );
+    }
+}
+
+/// A text key whose values differ in letter case and accents (ordered and compared by each
+/// engine's collation: case- and accent-insensitive on MariaDB) and a composite key, cut into
+/// small ranges: every row is written once, a re-run writes nothing.
+#[tokio::test]
+async fn text_and_composite_keys_in_place() {
+    for db in common::engines("in_place_keys").await {
+        let name = db.name();
+        let (int, text, tail) = match db.engine {
+            Engine::MySql => (
+                "BIGINT",
+                "VARCHAR(64)",
+                " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            ),
+            Engine::Postgres => ("BIGINT", "VARCHAR(64)", ""),
+            Engine::Sqlite => ("INTEGER", "TEXT", ""),
+        };
+        db.exec(&format!(
+            "CREATE TABLE products (sku {text} NOT NULL PRIMARY KEY, name {text} NOT NULL, label {text} NULL){tail}"
+        ))
+        .await;
+        db.exec(&format!(
+            "CREATE TABLE accounts (tenant_id {int} NOT NULL, id {int} NOT NULL, name {text} NOT NULL, display {text} NULL, PRIMARY KEY (tenant_id, id)){tail}"
+        ))
+        .await;
+        let prefixes = ["a", "B", "c", "D", "é", "É", "z", "Z", "ö", "_", "0"];
+        let products: Vec<String> = (1..=150)
+            .map(|i| {
+                let sku = format!("{}{i:03}", prefixes[i % prefixes.len()]);
+                format!("({}, {})", lit(&sku), lit(&format!("Product {i}")))
+            })
+            .collect();
+        db.exec(&format!(
+            "INSERT INTO products (sku, name) VALUES {}",
+            products.join(", ")
+        ))
+        .await;
+        let accounts: Vec<String> = (1..=12_i64)
+            .flat_map(|tenant| {
+                (1..=(tenant * 5 % 17 + 1)).map(move |id| {
+                    format!("({tenant}, {id}, {})", lit(&format!("acct {tenant}-{id}")))
+                })
+            })
+            .collect();
+        db.exec(&format!(
+            "INSERT INTO accounts (tenant_id, id, name) VALUES {}",
+            accounts.join(", ")
+        ))
+        .await;
+
+        for (def, table, column, columns, rows_total) in [
+            (
+                ProductLabel::definition(),
+                "products",
+                "label",
+                &["sku", "name", "label"][..],
+                products.len(),
+            ),
+            (
+                AccountDisplay::definition(),
+                "accounts",
+                "display",
+                &["tenant_id", "id", "name", "display"][..],
+                accounts.len(),
+            ),
+        ] {
+            let order: &[&str] = &columns[..columns.len() - 2];
+            let report = done(&db, def.name, db.run(def, RunOptions::default()).await);
+            assert_eq!(report.keys, rows_total as u64, "{name}: {}", def.name);
+            assert_eq!(
+                report.rows_written, rows_total as u64,
+                "{name}: {}",
+                def.name
+            );
+            let backfilled = rows(&db, table, columns, order).await;
+            assert!(
+                !backfilled.iter().any(|r| r.ends_with("<null>")),
+                "{name}: {}: a row was skipped",
+                def.name
+            );
+            db.exec(&format!("UPDATE {table} SET {column} = NULL"))
+                .await;
+            db.exec(&upsert_all(&db, def).await).await;
+            assert_same_rows(
+                &db,
+                &format!("{} against the single UPDATE", def.name),
+                &backfilled,
+                &rows(&db, table, columns, order).await,
+            );
+            assert!(db.verify(def).await.unwrap().is_clean(), "{name}");
+            let rerun = done(
+                &db,
+                def.name,
+                db.run(def, RunOptions::default().restart(true)).await,
+            );
+            assert_eq!(rerun.rows_written, 0, "{name}: {}", def.name);
+            assert_eq!(rerun.keys, rows_total as u64, "{name}: {}", def.name);
+        }
+    }
+}
+
+/// A `filter` selects the rows to fill; the others keep what they hold.
+#[tokio::test]
+async fn a_filter_leaves_the_other_rows_as_they_are() {
+    for db in common::engines("in_place_filter").await {
+        let name = db.name();
+        seed_people(&db, 600).await;
+        let def = FilteredFullName::definition();
+        db.exec(&upsert_all(&db, def).await).await;
+        let reference = rows(&db, "people", PEOPLE_COLUMNS, &["id"]).await;
+        db.exec("DROP TABLE people").await;
+        seed_people(&db, 600).await;
+        let before = id_texts(&db, "people", "full_name").await;
+        let expected: Vec<(i64, Option<String>)> = before
+            .iter()
+            .map(|(id, full)| {
+                if id % 3 == 0 {
+                    (*id, full.clone())
+                } else {
+                    (*id, Some(Person::of(*id).full_name()))
+                }
+            })
+            .collect();
+        let changes = before.iter().zip(&expected).filter(|(b, e)| b != e).count() as u64;
+        let report = done(&db, "run", db.run(def, RunOptions::default()).await);
+        assert_eq!(report.rows_written, changes, "{name}");
+        assert_eq!(
+            id_texts(&db, "people", "full_name").await,
+            expected,
+            "{name}"
+        );
+        assert_same_rows(
+            &db,
+            "against the single UPDATE",
+            &rows(&db, "people", PEOPLE_COLUMNS, &["id"]).await,
+            &reference,
+        );
+        assert!(db.verify(def).await.unwrap().is_clean(), "{name}");
+        let rerun = done(
+            &db,
+            "re-run",
+            db.run(def, RunOptions::default().restart(true)).await,
+        );
+        assert_eq!(rerun.rows_written, 0, "{name}");
     }
 }
 
