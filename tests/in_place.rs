@@ -165,6 +165,17 @@ pub struct FilteredFullName {
     pub full_name: Option<String>,
 }
 
+/// A mixed-case table, a reserved-word key column and a reserved-word target column, both
+/// renamed from their fields.
+#[derive(Backfill, Debug)]
+#[backfill(table = "InPlaceItems", batch_size = 9)]
+pub struct ReservedNames {
+    #[backfill(key, column = "group")]
+    pub group_id: i64,
+    #[backfill(column = "order", expr = "upper(status)")]
+    pub order_label: Option<String>,
+}
+
 /// A target column that does not exist.
 #[derive(Backfill, Debug)]
 #[backfill(table = "people", job = "nick_name", batch_size = 50)]
@@ -1472,6 +1483,63 @@ async fn text_and_composite_keys_in_place() {
             assert_eq!(rerun.rows_written, 0, "{name}: {}", def.name);
             assert_eq!(rerun.keys, rows_total as u64, "{name}: {}", def.name);
         }
+    }
+}
+
+/// Quoted names everywhere an in-place statement names the table, the key or the column.
+#[tokio::test]
+async fn reserved_and_mixed_case_names_in_place() {
+    for db in common::engines("in_place_reserved").await {
+        let name = db.name();
+        let (int, text) = match db.engine {
+            Engine::Sqlite => ("INTEGER", "TEXT"),
+            _ => ("BIGINT", "VARCHAR(32)"),
+        };
+        let (table, group, order) = (
+            db.quote("InPlaceItems"),
+            db.quote("group"),
+            db.quote("order"),
+        );
+        db.exec(&format!(
+            "CREATE TABLE {table} ({group} {int} NOT NULL PRIMARY KEY, status {text} NOT NULL, {order} {text} NULL)"
+        ))
+        .await;
+        let statuses = ["paid", "Shipped", "new", "ok"];
+        let values: Vec<String> = (1..=100)
+            .map(|i| format!("({}, '{}')", i * 2, statuses[i % 4]))
+            .collect();
+        db.exec(&format!(
+            "INSERT INTO {table} ({group}, status) VALUES {}",
+            values.join(", ")
+        ))
+        .await;
+        let def = ReservedNames::definition();
+        let report = done(&db, "run", db.run(def, RunOptions::default()).await);
+        assert_eq!(report.rows_written, 100, "{name}");
+        let columns = ["group", "status", "order"];
+        let backfilled = rows(&db, "InPlaceItems", &columns, &["group"]).await;
+        let expected: Vec<String> = (1..=100)
+            .map(|i| {
+                let s = statuses[i % 4];
+                format!("{}|{s}|{}", i * 2, s.to_uppercase())
+            })
+            .collect();
+        assert_same_rows(&db, "against the model", &backfilled, &expected);
+        db.exec(&format!("UPDATE {table} SET {order} = NULL")).await;
+        db.exec(&upsert_all(&db, def).await).await;
+        assert_same_rows(
+            &db,
+            "against the single UPDATE",
+            &backfilled,
+            &rows(&db, "InPlaceItems", &columns, &["group"]).await,
+        );
+        assert!(db.verify(def).await.unwrap().is_clean(), "{name}");
+        let rerun = done(
+            &db,
+            "re-run",
+            db.run(def, RunOptions::default().restart(true)).await,
+        );
+        assert_eq!(rerun.rows_written, 0, "{name}");
     }
 }
 
