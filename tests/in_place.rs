@@ -6,8 +6,9 @@
 //! whole-table UPDATE (`upsert_all`), compared row by row over every column of the table, so it
 //! also proves no other column moved; re-runs write nothing; a stopped run resumes and a changed
 //! definition waits for a restart; worker processes SIGKILLed again and again resume to the same
-//! table; an application writing other columns and inserting rows while a backfill runs loses
-//! nothing; bad input is refused by preflight with nothing written.
+//! table; text, composite and reserved-word keys and a filter cut the same ranges; a row held by
+//! the application is waited out; an application writing other columns and inserting rows while
+//! a backfill runs loses nothing; bad input is refused by preflight with nothing written.
 //!
 //! Worker processes are this test binary re-run with `--exact worker_process` and the
 //! `BACKFILL_IN_PLACE_WORKER_URL` variable set; without it, that test does nothing.
@@ -1773,6 +1774,81 @@ async fn application_writes_during_the_backfill_are_all_kept() {
             "{name}: {updates} updates and {inserts} inserts beside {} batches ({} rows written, {} batch retries); {retries} application retries; {stale} rows stale, fixed by the final pass",
             report.batches, report.rows_written, report.retries
         );
+    }
+}
+
+/// Runs `sql` in a transaction of another connection and keeps it open (on SQLite, a write
+/// transaction: the whole database is locked).
+async fn hold_in_transaction(db: &Db, sql: &str) -> LockHolder {
+    match &db.pool {
+        Pool::Postgres(p) => {
+            let mut tx = p.begin().await.unwrap();
+            sqlx::query(sql).execute(&mut *tx).await.unwrap();
+            LockHolder::Pg(tx)
+        }
+        Pool::MySql(p) => {
+            let mut tx = p.begin().await.unwrap();
+            sqlx::query(sql).execute(&mut *tx).await.unwrap();
+            LockHolder::MySql(tx)
+        }
+        Pool::Sqlite(p) => {
+            let mut conn = p.acquire().await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&mut *conn).await.unwrap();
+            LockHolder::Sqlite(conn)
+        }
+    }
+}
+
+enum LockHolder {
+    Pg(sqlx::Transaction<'static, sqlx::Postgres>),
+    MySql(sqlx::Transaction<'static, sqlx::MySql>),
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+}
+
+impl LockHolder {
+    async fn release(self) {
+        match self {
+            LockHolder::Pg(tx) => tx.rollback().await.unwrap(),
+            LockHolder::MySql(tx) => tx.rollback().await.unwrap(),
+            LockHolder::Sqlite(mut conn) => {
+                sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
+            }
+        }
+    }
+}
+
+/// The application holds a row of the target (on SQLite, the database) past the lock timeout:
+/// the batch times out, is retried with backoff, and the run finishes on the reference.
+#[tokio::test]
+async fn a_row_held_by_the_application_is_waited_out_with_retries() {
+    for db in common::engines("in_place_lock").await {
+        let name = db.name();
+        seed_people(&db, 400).await;
+        let def = FullName::definition();
+        let holder = match db.engine {
+            Engine::Sqlite => {
+                hold_in_transaction(&db, "UPDATE people SET email = email WHERE id = 200").await
+            }
+            _ => hold_in_transaction(&db, "SELECT id FROM people WHERE id = 200 FOR UPDATE").await,
+        };
+        let releaser = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            holder.release().await;
+        });
+        let options = RunOptions::default()
+            .lock_timeout(Duration::from_millis(500))
+            .max_retries(30)
+            .retry_backoff(Duration::from_millis(100));
+        let report = db.run(def, options).await;
+        releaser.await.unwrap();
+        let report = done(&db, "run behind a held row", report);
+        assert!(report.retries >= 1, "{name}: the locked batch was retried");
+        assert_matches_reference(&db, def, "people", "full_name", PEOPLE_COLUMNS).await;
+        eprintln!("{name}: {} retries while the row was held", report.retries);
     }
 }
 
