@@ -177,6 +177,16 @@ pub struct ReservedNames {
     pub order_label: Option<String>,
 }
 
+/// A price with tax, stored in a column that rounds it to cents.
+#[derive(Backfill, Debug)]
+#[backfill(table = "prices", batch_size = 6)]
+pub struct PriceWithTax {
+    #[backfill(key)]
+    pub id: i64,
+    #[backfill(expr = "net * 1.0825")]
+    pub gross: Option<f64>,
+}
+
 /// A target column that does not exist.
 #[derive(Backfill, Debug)]
 #[backfill(table = "people", job = "nick_name", batch_size = 50)]
@@ -1541,6 +1551,60 @@ async fn reserved_and_mixed_case_names_in_place() {
             db.run(def, RunOptions::default().restart(true)).await,
         );
         assert_eq!(rerun.rows_written, 0, "{name}");
+    }
+}
+
+/// A value the column rounds (`numeric(12,2)`): the guard and verify compare what the column
+/// holds, so a re-run writes nothing and verify is clean.
+#[tokio::test]
+async fn a_rounding_column_is_not_rewritten_by_a_re_run() {
+    for db in common::engines("in_place_rounding").await {
+        let name = db.name();
+        let (int, decimal) = match db.engine {
+            Engine::Postgres => ("BIGINT", "numeric(12, 2)"),
+            Engine::MySql => ("BIGINT", "DECIMAL(12, 2)"),
+            Engine::Sqlite => ("INTEGER", "NUMERIC"),
+        };
+        db.exec(&format!(
+            "CREATE TABLE prices (id {int} PRIMARY KEY, sku {int} NOT NULL, net {decimal} NOT NULL, gross {decimal} NULL)"
+        ))
+        .await;
+        let values: Vec<String> = (1..=60)
+            .map(|i| format!("({i}, {}, {}.{:02})", i * 10, i * 3 + 1, i * 37 % 100))
+            .collect();
+        db.exec(&format!(
+            "INSERT INTO prices (id, sku, net) VALUES {}",
+            values.join(", ")
+        ))
+        .await;
+        let def = PriceWithTax::definition();
+        let columns = ["id", "sku", "net", "gross"];
+        let report = done(&db, "run", db.run(def, RunOptions::default()).await);
+        assert_eq!(report.rows_written, 60, "{name}");
+        let verify = db.verify(def).await.unwrap();
+        assert!(verify.is_clean(), "{name}: {verify}");
+        let again = done(
+            &db,
+            "re-run",
+            db.run(def, RunOptions::default().restart(true)).await,
+        );
+        assert_eq!(again.rows_written, 0, "{name}: a re-run rewrites nothing");
+        let backfilled = rows(&db, "prices", &columns, &["id"]).await;
+        if db.engine != Engine::Sqlite {
+            assert!(
+                backfilled[0].ends_with("|4.37|4.73"),
+                "{name}: rounded to cents: {}",
+                backfilled[0]
+            );
+        }
+        db.exec("UPDATE prices SET gross = NULL").await;
+        db.exec(&upsert_all(&db, def).await).await;
+        assert_same_rows(
+            &db,
+            "against the single UPDATE",
+            &backfilled,
+            &rows(&db, "prices", &columns, &["id"]).await,
+        );
     }
 }
 
