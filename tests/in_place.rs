@@ -1916,6 +1916,91 @@ async fn a_row_held_by_the_application_is_waited_out_with_retries() {
     }
 }
 
+/// While `PublicId` runs, the application gives public ids of its own to random people that have
+/// none (`... WHERE public_id IS NULL`): every id it wrote is still there at the end, whether
+/// its row's batch came before or after, and every person has exactly one id.
+#[tokio::test]
+async fn keep_never_overwrites_a_value_the_application_wrote_meanwhile() {
+    for db in common::engines("in_place_keep_concurrent").await {
+        let name = db.name();
+        seed_people(&db, PEOPLE).await;
+        let def = PublicId::definition();
+        let stop = Arc::new(AtomicBool::new(false));
+        let app = {
+            let (pool, stop) = (db.pool.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut rng = fastrand::Rng::with_seed(9);
+                let (mut written, mut retries) = (BTreeMap::new(), 0_u64);
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let id = person_id(rng.i64(1..=PEOPLE));
+                    let value = format!("app-{n}");
+                    let sql = format!(
+                        "UPDATE people SET public_id = '{value}' WHERE id = {id} AND public_id IS NULL"
+                    );
+                    loop {
+                        match try_exec(&pool, &sql).await {
+                            Ok(1) => {
+                                written.insert(id, value);
+                                break;
+                            }
+                            Ok(_) => break,
+                            Err(e) if is_transient(&e) && retries < 1_000 => {
+                                retries += 1;
+                                tokio::time::sleep(Duration::from_millis(5)).await;
+                            }
+                            Err(e) => panic!("the application's write failed: {sql}: {e}"),
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(rng.u64(0..3))).await;
+                }
+                (written, retries)
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let options = RunOptions::default()
+            .batch_size(20)
+            .pause(Duration::from_millis(5))
+            .max_retries(50)
+            .retry_backoff(Duration::from_millis(10));
+        let report = db.run(def, options).await;
+        stop.store(true, Ordering::Relaxed);
+        let (written, retries) = app.await.expect("the application task");
+        done(&db, "run beside the application", report);
+        assert!(written.len() >= 20, "{name}: the application wrote ids");
+        let after: BTreeMap<i64, Option<String>> = id_texts(&db, "people", "public_id")
+            .await
+            .into_iter()
+            .collect();
+        for (id, value) in &written {
+            assert_eq!(
+                after[id].as_deref(),
+                Some(value.as_str()),
+                "{name}: person {id}'s id, written by the application, was overwritten"
+            );
+        }
+        for (id, value) in &after {
+            let value = value
+                .as_deref()
+                .unwrap_or_else(|| panic!("{name}: person {id} has no public id"));
+            if let Some(legacy) = initial_public_id(*id) {
+                assert_eq!(value, legacy, "{name}: person {id}");
+            }
+        }
+        let rerun = done(
+            &db,
+            "re-run",
+            db.run(def, RunOptions::default().restart(true)).await,
+        );
+        assert_eq!(rerun.rows_written, 0, "{name}");
+        eprintln!(
+            "{name}: {} ids written by the application during the run ({retries} retries), all kept",
+            written.len()
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 6. Bad input
 // ---------------------------------------------------------------------------------------------
