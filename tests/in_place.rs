@@ -1173,6 +1173,19 @@ async fn a_target_row_without_a_source_row_is_left_as_it_is() {
             .zip(&expected)
             .filter(|(before, after)| before != after)
             .count() as u64;
+        // `delete_extra` would delete the users without orders: refused, nothing written.
+        let error = db
+            .run(def, RunOptions::default().delete_extra(true))
+            .await
+            .expect_err("delete_extra in place");
+        assert!(matches!(error, Error::Options(_)), "{name}: {error:?}");
+        assert!(error.to_string().contains("in place"), "{name}: {error}");
+        assert_eq!(
+            id_ints(&db, "users", "order_count").await,
+            initial,
+            "{name}"
+        );
+
         let report = done(&db, "run", db.run(def, RunOptions::default()).await);
         assert_eq!(report.rows_written, changes, "{name}");
         assert_eq!(report.rows_deleted, 0, "{name}");
