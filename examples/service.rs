@@ -1,4 +1,4 @@
-//! A service's backfill command line: three backfills behind `backfill::cli`, runnable on SQLite
+//! A service's backfill command line: four backfills behind `backfill::cli`, runnable on SQLite
 //! with no server, and on PostgreSQL or MariaDB/MySQL by URL.
 //!
 //! ```sh
@@ -20,11 +20,13 @@
 //! orders each), and exits. With `BACKFILL_DEMO_SEED=1` instead, the seed runs before the command
 //! given (`BACKFILL_DEMO_SEED=1 service run UserStats`). Everything else is `backfill::cli`.
 //!
-//! The three shapes of backfill a service typically has:
+//! The four shapes of backfill a service typically has:
 //! - [`UserStats`]: an aggregate, per-user totals recomputed from `events`;
 //! - [`OrderFacts`]: a denormalizing copy over a join (`orders JOIN users`), with a filter;
 //! - [`DefaultSettings`]: write-once seed rows (`on_conflict = "nothing"`): a setting a user has
-//!   changed is never overwritten.
+//!   changed is never overwritten;
+//! - [`UserOrderCount`]: a new column of an existing table filled in place (`in_place`):
+//!   `users.order_count` from `orders`, an UPDATE of existing rows that never inserts.
 
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -87,6 +89,24 @@ pub struct DefaultSettings {
     pub digest: String,
 }
 
+/// `users.order_count`, a column added to a table that already holds its rows, filled in
+/// place from `orders`: existing users are updated, none is inserted, a user without orders
+/// gets 0.
+#[derive(Backfill, Debug)]
+#[backfill(
+    table = "users",
+    from = "users u LEFT JOIN orders o ON o.user_id = u.id",
+    in_place
+)]
+pub struct UserOrderCount {
+    /// The user: `users`' primary key.
+    #[backfill(key, expr = "u.id")]
+    pub id: i64,
+    /// Absolute count of the user's orders.
+    #[backfill(expr = "count(o.id)")]
+    pub order_count: Option<i64>,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().collect();
@@ -127,7 +147,7 @@ async fn main() -> ExitCode {
         }
     }
     backfill::cli::run(
-        backfill::registry![UserStats, OrderFacts, DefaultSettings],
+        backfill::registry![UserStats, OrderFacts, DefaultSettings, UserOrderCount],
         args,
     )
     .await
@@ -185,7 +205,7 @@ mod demo {
             .map(|t| format!("DROP TABLE IF EXISTS {t}"))
             .collect();
         stmts.extend([
-            format!("CREATE TABLE users (id {int} PRIMARY KEY, country {text} NOT NULL)"),
+            format!("CREATE TABLE users (id {int} PRIMARY KEY, country {text} NOT NULL, order_count {int} NULL)"),
             format!("CREATE TABLE events (id {int} PRIMARY KEY, user_id {int}, amount {int} NOT NULL)"),
             "CREATE INDEX events_user_id ON events (user_id)".to_string(),
             format!("CREATE TABLE orders (id {int} PRIMARY KEY, user_id {int} NOT NULL, status {text} NOT NULL, total_cents {int} NOT NULL)"),

@@ -1,4 +1,4 @@
-//! The command line end to end, as a user runs it: the built `service` example (three backfills
+//! The command line end to end, as a user runs it: the built `service` example (four backfills
 //! behind `backfill::cli`) as a child process, on every available engine.
 //!
 //! The example is built once per test binary with `cargo build --example service` into the same
@@ -134,7 +134,7 @@ async fn runs_each_backfill_to_completion_and_reports_status() {
         let status = cli(&db.url, &["status"]).expect(0, "status before");
         assert_eq!(
             status.stdout.matches("not started").count(),
-            3,
+            4,
             "{name}: {}",
             status.stdout
         );
@@ -157,7 +157,28 @@ async fn runs_each_backfill_to_completion_and_reports_status() {
             "{name}: plan wrote nothing"
         );
 
-        for backfill in ["UserStats", "OrderFacts", "DefaultSettings"] {
+        // In place: plan and sql show the UPDATE; the column is empty before the run.
+        let sql = cli(&db.url, &["sql", "UserOrderCount"]).expect(0, "sql in place");
+        assert!(sql.stdout.contains("UPDATE "), "{name}: {}", sql.stdout);
+        let plan = cli(&db.url, &["plan", "UserOrderCount", "--batch-size", "100"])
+            .expect(0, "plan in place");
+        assert!(
+            plan.stdout.contains("estimated batches: 3"),
+            "{name}: {}",
+            plan.stdout
+        );
+        assert_eq!(
+            db.scalar("SELECT count(*) FROM users WHERE order_count IS NULL")
+                .await,
+            300,
+            "{name}: plan wrote nothing"
+        );
+        for backfill in [
+            "UserStats",
+            "OrderFacts",
+            "DefaultSettings",
+            "UserOrderCount",
+        ] {
             let run = cli(&db.url, &["run", backfill, "--batch-size", "100"])
                 .expect(0, &format!("{name}: run {backfill}"));
             assert!(
@@ -203,6 +224,23 @@ async fn runs_each_backfill_to_completion_and_reports_status() {
             db.scalar("SELECT count(*) FROM order_facts").await,
             720,
             "{name}"
+        );
+        // In place: every user got the count of their orders, and no row was inserted.
+        assert_eq!(
+            db.scalar(
+                "SELECT count(*) FROM users u WHERE order_count IS NULL \
+                 OR order_count <> (SELECT count(*) FROM orders o WHERE o.user_id = u.id)"
+            )
+            .await,
+            0,
+            "{name}"
+        );
+        assert_eq!(db.scalar("SELECT count(*) FROM users").await, 300, "{name}");
+        let again = cli(&db.url, &["run", "UserOrderCount", "--restart"]).expect(0, "re-run");
+        assert!(
+            again.stdout.contains(" 0 rows written"),
+            "{name}: {}",
+            again.stdout
         );
     }
 }
@@ -533,7 +571,7 @@ async fn usage_preflight_and_reset() {
     assert!(
         unknown
             .stderr
-            .contains("UserStats, OrderFacts, DefaultSettings"),
+            .contains("UserStats, OrderFacts, DefaultSettings, UserOrderCount"),
         "{}",
         unknown.stderr
     );
