@@ -187,6 +187,22 @@ pub struct PriceWithTax {
     pub gross: Option<f64>,
 }
 
+/// An upsert into a target whose primary key fills itself (identity, AUTO_INCREMENT, rowid),
+/// keyed on another unique column.
+#[derive(Backfill, Debug)]
+#[backfill(
+    table = "event_totals",
+    from = "tally_events",
+    allow_other_unique_keys,
+    batch_size = 4
+)]
+pub struct EventTotals {
+    #[backfill(key)]
+    pub user_id: i64,
+    #[backfill(expr = "count(*)")]
+    pub events: i64,
+}
+
 /// A target column that does not exist.
 #[derive(Backfill, Debug)]
 #[backfill(table = "people", job = "nick_name", batch_size = 50)]
@@ -2230,6 +2246,44 @@ async fn an_upsert_that_leaves_a_required_column_out_is_refused() {
                 "4|unknown|dee",
                 "5|unknown|eve"
             ],
+            "{name}"
+        );
+    }
+}
+
+/// A NOT NULL column the database fills itself (an identity, AUTO_INCREMENT, SQLite's rowid
+/// declared NOT NULL) is not a required column the upsert leaves out: accepted, and the
+/// inserted rows get their ids.
+#[tokio::test]
+async fn an_upsert_into_a_table_whose_key_fills_itself_is_accepted() {
+    for db in common::engines("in_place_identity").await {
+        let name = db.name();
+        let id = match db.engine {
+            Engine::Postgres => "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+            Engine::MySql => "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
+            Engine::Sqlite => "id INTEGER NOT NULL PRIMARY KEY",
+        };
+        db.exec_all(&format!(
+            "CREATE TABLE tally_events (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL);
+             CREATE TABLE event_totals ({id}, user_id BIGINT NOT NULL UNIQUE, events BIGINT NOT NULL);
+             INSERT INTO tally_events (id, user_id) VALUES (1, 10), (2, 10), (3, 20), (4, 30), (5, 30), (6, 30)"
+        ))
+        .await;
+        let def = EventTotals::definition();
+        db.check(def)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: a self-filling key is not left out: {e}"));
+        let report = done(&db, "upsert", db.run(def, options()).await);
+        assert_eq!(report.rows_written, 3, "{name}");
+        assert_eq!(
+            rows(&db, "event_totals", &["user_id", "events"], &["user_id"]).await,
+            vec!["10|2", "20|1", "30|3"],
+            "{name}"
+        );
+        assert_eq!(
+            db.scalar("SELECT count(DISTINCT id) FROM event_totals")
+                .await,
+            3,
             "{name}"
         );
     }
