@@ -2030,6 +2030,40 @@ async fn keep_never_overwrites_a_value_the_application_wrote_meanwhile() {
     }
 }
 
+/// The application's open transaction on a source row (an order being changed) does not stall
+/// a joined in-place batch: it neither waits nor retries, and reads the committed value.
+/// PostgreSQL reads never lock; on MariaDB the batches must run at READ COMMITTED (at
+/// REPEATABLE READ InnoDB locks the source rows an UPDATE ... JOIN reads). SQLite has one
+/// writer: covered by `a_row_held_by_the_application_is_waited_out_with_retries`.
+#[tokio::test]
+async fn a_source_row_locked_by_the_application_does_not_stall_a_joined_batch() {
+    for db in common::engines("in_place_source_lock").await {
+        if db.engine == Engine::Sqlite {
+            continue;
+        }
+        let name = db.name();
+        seed_users_and_orders(&db).await;
+        let def = OrderCount::definition();
+        let holder = hold_in_transaction(&db, "UPDATE orders SET user_id = 7 WHERE id = 5").await;
+        let options = RunOptions::default()
+            .lock_timeout(Duration::from_secs(1))
+            .max_retries(0);
+        let report = db.run(def, options).await;
+        holder.release().await;
+        let report = done(&db, "run beside an open transaction", report);
+        assert_eq!(report.retries, 0, "{name}");
+        let expected: Vec<(i64, Option<i64>)> = order_counts()
+            .into_iter()
+            .map(|(id, c)| (id, Some(c)))
+            .collect();
+        assert_eq!(
+            id_ints(&db, "users", "order_count").await,
+            expected,
+            "{name}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 6. Bad input
 // ---------------------------------------------------------------------------------------------
