@@ -270,3 +270,95 @@ async fn merged_and_write_once_columns_converge() {
         assert_eq!(again.rows_written, 0, "{}", db.name());
     }
 }
+
+/// A row-to-row copy keyed by the user over a join that fans out (a user with two orders).
+#[derive(Backfill, Debug)]
+#[backfill(
+    table = "last_order",
+    from = "users u JOIN orders o ON o.user_id = u.id",
+    batch_size = 2
+)]
+pub struct LastOrder {
+    #[backfill(key, expr = "u.id")]
+    pub user_id: i64,
+    #[backfill(expr = "o.total")]
+    pub total: i64,
+}
+
+/// The same fan-out, filling an existing column in place.
+#[derive(Backfill, Debug)]
+#[backfill(
+    table = "users",
+    from = "users u JOIN orders o ON o.user_id = u.id",
+    in_place,
+    batch_size = 2
+)]
+pub struct UserLastTotal {
+    #[backfill(key, expr = "u.id")]
+    pub id: i64,
+    #[backfill(expr = "o.total")]
+    pub last_total: Option<i64>,
+}
+
+#[tokio::test]
+async fn a_key_that_several_source_rows_produce_stops_the_run_naming_it() {
+    for db in common::engines("mappings_duplicate_keys").await {
+        let name = db.name();
+        db.exec_all(
+            "CREATE TABLE users (id BIGINT PRIMARY KEY, last_total BIGINT NULL);
+             CREATE TABLE orders (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, total BIGINT NOT NULL);
+             CREATE TABLE last_order (user_id BIGINT PRIMARY KEY, total BIGINT NOT NULL);
+             INSERT INTO users (id) VALUES (1), (2), (3), (4);
+             INSERT INTO orders VALUES (10, 1, 100), (11, 2, 200), (12, 3, 300), (13, 3, 301), (14, 4, 400)",
+        )
+        .await;
+        for (def, table, column) in [
+            (LastOrder::definition(), "last_order", "total"),
+            (UserLastTotal::definition(), "users", "last_total"),
+        ] {
+            let error = db
+                .run(def, RunOptions::default())
+                .await
+                .expect_err("a fan-out must stop the run");
+            let message = error.to_string();
+            assert!(
+                message.starts_with(&format!("2 source rows produce key 3 of {table}")),
+                "{name}: {message}"
+            );
+            assert!(
+                matches!(error, backfill::Error::DuplicateKey { .. }),
+                "{name}"
+            );
+            // The first range (users 1 and 2) committed; the range holding user 3 wrote
+            // nothing, and the job resumes there.
+            let written = db
+                .scalar(&format!(
+                    "SELECT count(*) FROM {table} WHERE {column} IS NOT NULL"
+                ))
+                .await;
+            assert_eq!(written, 2, "{name}: {table}");
+            let cursor = db
+                .strings(&format!(
+                    "SELECT {} FROM backfill_progress WHERE job = '{}'",
+                    db.quote("cursor"),
+                    def.job
+                ))
+                .await;
+            assert_eq!(cursor, ["[2]"], "{name}: {table}");
+        }
+        // Once the source yields one row per key, the same job finishes from its cursor.
+        db.exec("DELETE FROM orders WHERE id = 13").await;
+        for def in [LastOrder::definition(), UserLastTotal::definition()] {
+            let report = db.run(def, RunOptions::default()).await.unwrap();
+            assert_eq!(report.stop, StopReason::Done, "{name}");
+            assert!(db.verify(def).await.unwrap().is_clean(), "{name}");
+        }
+        assert_eq!(
+            db.strings("SELECT CAST(total AS CHAR) FROM last_order ORDER BY user_id")
+                .await
+                .len(),
+            4,
+            "{name}"
+        );
+    }
+}

@@ -120,8 +120,10 @@ pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
         .collect();
 
     let target = table.as_deref().map(table_parts);
-    // In place: the target's own rows (no `from`), or existing rows filled from `from`.
-    let own_rows = from.is_none();
+    // In place: the target's own rows (no `from`), or existing rows filled from `from`. A
+    // struct whose `table` is missing, or whose unknown attribute looked like `from`, already
+    // has its error: its fields are not checked as in place on top of it.
+    let own_rows = from.is_none() && table.is_some() && !container.suggested.contains(&"from");
     let in_place = own_rows || container.in_place.is_some();
     let written: Vec<String> = fields
         .iter()
@@ -663,7 +665,7 @@ fn no_written_column_in_place(
     let column = read.rsplit('.').next().unwrap_or(&read);
     let message = if column.eq_ignore_ascii_case(own) {
         format!(
-            "`{}` reads `{read}`, the column it writes: that is the value being replaced, so a retried batch applies the change twice (`{own} = {own} + 1` is not idempotent); compute the new value from the row's other columns, which the backfill does not write",
+            "`{own} = {}` reads `{read}`, the column it writes: that is the value being replaced, so a retried batch applies the change twice (`{own} = {own} + 1` is not idempotent); compute the new value from the row's other columns, which the backfill does not write",
             frag.lit.value()
         )
     } else if own.is_empty() {
@@ -672,7 +674,7 @@ fn no_written_column_in_place(
         )
     } else {
         format!(
-            "`{}` reads `{read}`, which another field of this in-place backfill writes: PostgreSQL computes every new value from the old row, MySQL from the values already assigned (left to right), and a retried batch reads its own output; compute each value from columns the backfill does not write",
+            "`{own} = {}` reads `{read}`, which another field of this in-place backfill writes: PostgreSQL computes every new value from the old row, MySQL from the values already assigned (left to right), and a retried batch reads its own output; compute each value from columns the backfill does not write",
             frag.lit.value()
         )
     };
@@ -1218,8 +1220,11 @@ mod tests {
         assert!(errs[0].contains("is an enum"), "{errs:?}");
         let errs = errors(syn::parse_quote! { #[backfill(table = "t")] struct G<T> { a: T } });
         assert!(errs[0].contains("is generic"), "{errs:?}");
+        // No `from` is an in-place backfill, not a mistake: the table and the key are missing.
         let errs = errors(syn::parse_quote! { struct N { a: i64 } });
-        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs[0].starts_with("missing `table` on `N`"), "{errs:?}");
+        assert!(errs[1].contains("has no key field"), "{errs:?}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 use backfill::Backfill;
 
-/// No source.
+/// No source: the struct fills its own table in place, where an aggregate and a key
+/// expression have no meaning.
 #[derive(Backfill)]
 #[backfill(table = "user_stats")]
 pub struct UserStats {
