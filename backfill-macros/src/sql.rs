@@ -880,6 +880,33 @@ impl<'m> Writer<'m> {
         )
     }
 
+    /// Target keys of the range (`target_keys`, aliased `__t`) that no source row (after the
+    /// filter) produces: what verify counts as extra and `delete_extra` deletes.
+    fn extra_conditions(
+        &self,
+        target_keys: &[String],
+        range: Range,
+        b: &mut Binder,
+    ) -> Vec<String> {
+        let mut conds = self.range(target_keys, range, b);
+        let mut source_conds = Vec::new();
+        if let Some(filter) = &self.m.filter {
+            source_conds.push(format!("({filter})"));
+        }
+        source_conds.extend(
+            self.key_sources()
+                .iter()
+                .zip(target_keys)
+                .map(|(s, tk)| format!("{s} = {tk}")),
+        );
+        conds.push(format!(
+            "NOT EXISTS (SELECT 1{} WHERE {})",
+            self.from(),
+            source_conds.join(" AND ")
+        ));
+        conds
+    }
+
     fn verify_extra(&self, (range, b): (Range, &mut Binder)) -> String {
         let t = self.q("__t");
         let target_keys = self.target_keys();
@@ -896,22 +923,7 @@ impl<'m> Writer<'m> {
                 self.table()
             );
         }
-        let mut conds = self.range(&target_keys, range, b);
-        let mut source_conds = Vec::new();
-        if let Some(filter) = &self.m.filter {
-            source_conds.push(format!("({filter})"));
-        }
-        source_conds.extend(
-            self.key_sources()
-                .iter()
-                .zip(&target_keys)
-                .map(|(s, tk)| format!("{s} = {tk}")),
-        );
-        conds.push(format!(
-            "NOT EXISTS (SELECT 1{} WHERE {})",
-            self.from(),
-            source_conds.join(" AND ")
-        ));
+        let conds = self.extra_conditions(&target_keys, range, b);
         format!(
             "SELECT {} FROM {} AS {t} WHERE {} ORDER BY {}",
             out.join(", "),
@@ -931,22 +943,7 @@ impl<'m> Writer<'m> {
         }
         let t = self.q("__t");
         let target_keys = self.target_keys();
-        let mut conds = self.range(&target_keys, range, b);
-        let mut source_conds = Vec::new();
-        if let Some(filter) = &self.m.filter {
-            source_conds.push(format!("({filter})"));
-        }
-        source_conds.extend(
-            self.key_sources()
-                .iter()
-                .zip(&target_keys)
-                .map(|(s, tk)| format!("{s} = {tk}")),
-        );
-        conds.push(format!(
-            "NOT EXISTS (SELECT 1{} WHERE {})",
-            self.from(),
-            source_conds.join(" AND ")
-        ));
+        let conds = self.extra_conditions(&target_keys, range, b);
         let delete = match self.e {
             // The multi-table form takes an alias on MySQL 5.7+/8 and MariaDB alike.
             Engine::MySql => format!("DELETE {t} FROM {} AS {t}", self.table()),
