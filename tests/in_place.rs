@@ -426,6 +426,9 @@ async fn insert_people(
 
 /// Creates `people` with `n` people.
 async fn seed_people(db: &Db, n: i64) {
+    if db.engine == Engine::Postgres {
+        common::types::ensure_gen_random_uuid(db).await;
+    }
     db.exec(&people_ddl(db, "people", true)).await;
     insert_people(
         db,

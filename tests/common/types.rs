@@ -241,14 +241,30 @@ pub async fn run_done(db: &Db, def: &'static Definition, options: RunOptions) ->
 /// `CREATE EXTENSION citext` once in `public` (tolerating another test creating it at the same
 /// moment); the type is then `public.citext` from every test schema.
 pub async fn ensure_citext(db: &Db) {
+    ensure_extension(db, "citext").await;
+}
+
+/// `gen_random_uuid()` on PostgreSQL: core from 13 on, the `pgcrypto` extension (in `public`)
+/// on 12, the oldest major the README claims.
+pub async fn ensure_gen_random_uuid(db: &Db) {
+    if db
+        .scalar("SELECT current_setting('server_version_num')::bigint")
+        .await
+        < 130_000
+    {
+        ensure_extension(db, "pgcrypto").await;
+    }
+}
+
+/// `CREATE EXTENSION IF NOT EXISTS name SCHEMA public`, tolerating a test beside it creating
+/// it at the same moment.
+async fn ensure_extension(db: &Db, name: &str) {
     let Pool::Postgres(pool) = &db.pool else {
-        panic!("citext is PostgreSQL-only")
+        panic!("extensions are PostgreSQL-only")
     };
+    let sql = format!("CREATE EXTENSION IF NOT EXISTS {name} SCHEMA public");
     for attempt in 0..5 {
-        match sqlx::query("CREATE EXTENSION IF NOT EXISTS citext SCHEMA public")
-            .execute(pool)
-            .await
-        {
+        match sqlx::query(&sql).execute(pool).await {
             Ok(_) => return,
             Err(e) => {
                 let text = e.to_string();
@@ -263,7 +279,7 @@ pub async fn ensure_citext(db: &Db) {
                 if race {
                     return;
                 }
-                panic!("create extension citext: {e}");
+                panic!("create extension {name}: {e}");
             }
         }
     }
