@@ -326,14 +326,36 @@ fn arg_count(f: &Function) -> usize {
     }
 }
 
+/// `'now'`, or PostgreSQL's other special date inputs that read the clock (`'today'`,
+/// `'tomorrow'`, `'yesterday'`).
 fn is_now_literal(expr: &Expr) -> bool {
     match expr {
         Expr::Value(v) => matches!(
             &v.value,
             Value::SingleQuotedString(s) | Value::DoubleQuotedString(s)
-                if s.trim().eq_ignore_ascii_case("now")
+                if ["now", "today", "tomorrow", "yesterday"]
+                    .iter()
+                    .any(|w| s.trim().eq_ignore_ascii_case(w))
         ),
         Expr::Nested(inner) => is_now_literal(inner),
+        _ => false,
+    }
+}
+
+/// A date, time, timestamp or interval type: what a clock word is read as (`'now'::text` is
+/// just the text).
+fn is_temporal(data_type: &sqlparser::ast::DataType) -> bool {
+    let name = data_type.to_string().to_ascii_uppercase();
+    ["DATE", "TIME", "INTERVAL"]
+        .iter()
+        .any(|t| name.contains(t))
+}
+
+/// A literal, or a sign or parentheses around one: the same value on every row.
+fn is_constant(expr: &Expr) -> bool {
+    match expr {
+        Expr::Value(_) => true,
+        Expr::UnaryOp { expr, .. } | Expr::Nested(expr) => is_constant(expr),
         _ => false,
     }
 }
@@ -368,7 +390,12 @@ impl Walker {
         let name = function_name(f);
         let qualified_once = f.name.0.len() == 1;
         let n = arg_count(f);
-        if VOLATILE.contains(&name.as_str())
+        // MySQL's RAND(expr) seeds from its argument each call: a function of the row, unless
+        // the seed is a constant (one sequence over the statement's rows, in their order).
+        let seeded_by_row = name == "rand"
+            && n == 1
+            && !args(f).iter().filter_map(|a| arg_expr(a)).all(is_constant);
+        if (VOLATILE.contains(&name.as_str()) && !seeded_by_row)
             || (VOLATILE_WITHOUT_ARGS.contains(&name.as_str()) && n == 0)
         {
             let shown = if matches!(f.args, FunctionArguments::None) {
@@ -461,11 +488,17 @@ impl Visitor for Walker {
                     self.facts.aggregates.push(function_name(f));
                 }
             }
-            Expr::Cast { expr: inner, .. } if is_now_literal(inner) => {
-                self.facts.volatile.push("'now'".to_string());
+            Expr::Cast {
+                expr: inner,
+                data_type,
+                ..
+            } if is_now_literal(inner) && is_temporal(data_type) => {
+                self.facts.volatile.push(inner.to_string());
             }
-            Expr::TypedString(ts) if is_now_literal(&Expr::Value(ts.value.clone())) => {
-                self.facts.volatile.push("'now'".to_string());
+            Expr::TypedString(ts)
+                if is_now_literal(&Expr::Value(ts.value.clone())) && is_temporal(&ts.data_type) =>
+            {
+                self.facts.volatile.push(ts.value.to_string());
             }
             _ => {}
         }

@@ -120,6 +120,7 @@ pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
         .collect();
 
     let target = table.as_deref().map(table_parts);
+    let sources = source_names(from_fragment.as_ref());
     // In place: the target's own rows (no `from`), or existing rows filled from `from`. A
     // struct whose `table` is missing, or whose unknown attribute looked like `from`, already
     // has its error: its fields are not checked as in place on top of it.
@@ -133,7 +134,7 @@ pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
     for field in &fields {
         key_type_is_bindable(cx, field);
         for frag in &field.fragments {
-            let mut reported = no_upsert_row_reference(cx, frag);
+            let mut reported = no_upsert_row_reference(cx, frag, &sources);
             if let Some(target) = &target {
                 if own_rows {
                     reported |=
@@ -186,7 +187,7 @@ pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
         }
     }
     if let Some(frag) = &filter_fragment {
-        no_upsert_row_reference(cx, frag);
+        no_upsert_row_reference(cx, frag, &sources);
         if let Some(target) = &target {
             if own_rows {
                 no_written_column_in_place(cx, frag, &written, target, "");
@@ -542,10 +543,14 @@ fn no_target_qualifier(cx: &Ctxt, frag: &Fragment, target: &[String], column: &s
     false
 }
 
-fn no_upsert_row_reference(cx: &Ctxt, frag: &Fragment) -> bool {
+fn no_upsert_row_reference(cx: &Ctxt, frag: &Fragment, sources: &[String]) -> bool {
     for (_, facts) in &frag.facts {
         for r in &facts.qualified {
             let q = r.qualifier.first().map(|q| q.to_ascii_lowercase());
+            // A source of `from` named or aliased `new` (`users new`) is the source.
+            if r.qualifier.len() == 1 && q.as_ref().is_some_and(|q| sources.contains(q)) {
+                continue;
+            }
             let what = match q.as_deref() {
                 Some("excluded") => "the upsert's EXCLUDED row",
                 Some("new") => "MySQL's inserted-row alias `new`",
@@ -571,6 +576,19 @@ fn no_upsert_row_reference(cx: &Ctxt, frag: &Fragment) -> bool {
         }
     }
     false
+}
+
+/// The names the top-level `from` gives its sources (aliases, or table names), lowercased.
+fn source_names(from: Option<&Fragment>) -> Vec<String> {
+    let Some(facts) = from.and_then(Fragment::first) else {
+        return Vec::new();
+    };
+    facts
+        .tables
+        .iter()
+        .filter_map(|(parts, alias)| alias.clone().or_else(|| parts.last().cloned()))
+        .map(|name| name.to_ascii_lowercase())
+        .collect()
 }
 
 /// How the top-level `from` names the target table, when it reads it (a table recomputed in
@@ -1225,6 +1243,62 @@ mod tests {
         assert_eq!(errs.len(), 2, "{errs:?}");
         assert!(errs[0].starts_with("missing `table` on `N`"), "{errs:?}");
         assert!(errs[1].contains("has no key field"), "{errs:?}");
+    }
+
+    #[test]
+    fn near_misses_of_the_rules_are_accepted() {
+        // A source in another schema with the target's table name is not the target.
+        let errs = errors(syn::parse_quote! {
+            #[backfill(table = "analytics.user_stats", from = "archive.user_stats a")]
+            struct A {
+                #[backfill(key, expr = "a.user_id")] user_id: i64,
+                #[backfill(expr = "a.total")] total: i64,
+            }
+        });
+        assert!(errs.is_empty(), "{errs:?}");
+        // A source alias named `new` (or `excluded`) is the source, not the inserted row.
+        let errs = errors(syn::parse_quote! {
+            #[backfill(table = "t", from = "users new")]
+            struct B {
+                #[backfill(key, expr = "new.id")] id: i64,
+                #[backfill(expr = "new.total")] total: i64,
+            }
+        });
+        assert!(errs.is_empty(), "{errs:?}");
+        // The string 'now' as text is a constant; as a timestamp it is the clock.
+        let errs = errors(syn::parse_quote! {
+            #[backfill(table = "t", from = "s", engines = "postgres")]
+            struct C {
+                #[backfill(key)] id: i64,
+                #[backfill(expr = "CAST('now' AS TEXT)")] label: String,
+            }
+        });
+        assert!(errs.is_empty(), "{errs:?}");
+        let errs = errors(syn::parse_quote! {
+            #[backfill(table = "t", from = "s", engines = "postgres")]
+            struct D {
+                #[backfill(key)] id: i64,
+                #[backfill(expr = "CAST('today' AS DATE)")] day: String,
+            }
+        });
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        // MySQL's RAND seeded from the row is a function of the row; RAND(42) is not.
+        let errs = errors(syn::parse_quote! {
+            #[backfill(table = "t", from = "users u", engines = "mysql")]
+            struct E {
+                #[backfill(key, expr = "u.id")] id: i64,
+                #[backfill(expr = "RAND(u.id)")] sample: f64,
+            }
+        });
+        assert!(errs.is_empty(), "{errs:?}");
+        let errs = errors(syn::parse_quote! {
+            #[backfill(table = "t", from = "users u", engines = "mysql")]
+            struct F {
+                #[backfill(key, expr = "u.id")] id: i64,
+                #[backfill(expr = "RAND(42)")] sample: f64,
+            }
+        });
+        assert_eq!(errs.len(), 1, "{errs:?}");
     }
 
     #[test]
