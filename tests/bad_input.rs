@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use backfill::{Backfill, Engine, Error, Report, RunOptions, StopReason};
-use common::{scenario, Db, Pool};
+use common::{assert_mentions, scenario, Db, Pool};
 
 const EVENTS: i64 = 400;
 const USERS: i64 = 30;
@@ -142,17 +142,6 @@ fn expect_err(db: &Db, result: Result<Report, Error>) -> Error {
             db.name()
         ),
         Err(error) => error,
-    }
-}
-
-fn assert_mentions(db: &Db, error: &Error, parts: &[&str]) {
-    let message = error.to_string();
-    for part in parts {
-        assert!(
-            message.contains(part),
-            "{}: the error should mention {part:?}: {message}",
-            db.name()
-        );
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use backfill::{Backfill, BackfillPool, Engine, RunOptions, StopReason};
 use common::scenario::{self, user_stats_checksum as checksum};
-use common::{Db, Pool};
+use common::{hold_in_transaction, Db, LockHolder, Pool};
 
 /// Per-user totals, 25 keys a batch.
 #[derive(Backfill, Debug)]
@@ -251,50 +251,6 @@ async fn lock_target_row(db: &Db) -> LockHolder {
                 "SELECT 1 FROM user_stats WHERE user_id = 1200 FOR UPDATE",
             )
             .await
-        }
-    }
-}
-
-/// Runs `sql` in a transaction of another connection and keeps it open (on SQLite, a write
-/// transaction: the whole database is locked).
-async fn hold_in_transaction(db: &Db, sql: &str) -> LockHolder {
-    match &db.pool {
-        Pool::Postgres(p) => {
-            let mut tx = p.begin().await.unwrap();
-            sqlx::query(sql).execute(&mut *tx).await.unwrap();
-            LockHolder::Pg(tx)
-        }
-        Pool::MySql(p) => {
-            let mut tx = p.begin().await.unwrap();
-            sqlx::query(sql).execute(&mut *tx).await.unwrap();
-            LockHolder::MySql(tx)
-        }
-        Pool::Sqlite(p) => {
-            let mut conn = p.acquire().await.unwrap();
-            sqlx::query("BEGIN IMMEDIATE")
-                .execute(&mut *conn)
-                .await
-                .unwrap();
-            sqlx::query(sql).execute(&mut *conn).await.unwrap();
-            LockHolder::Sqlite(conn)
-        }
-    }
-}
-
-enum LockHolder {
-    Pg(sqlx::Transaction<'static, sqlx::Postgres>),
-    MySql(sqlx::Transaction<'static, sqlx::MySql>),
-    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
-}
-
-impl LockHolder {
-    async fn release(self) {
-        match self {
-            LockHolder::Pg(tx) => tx.rollback().await.unwrap(),
-            LockHolder::MySql(tx) => tx.rollback().await.unwrap(),
-            LockHolder::Sqlite(mut conn) => {
-                sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
-            }
         }
     }
 }

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use backfill::{Backfill, BackfillPool, Definition, Engine, Error, Report, RunOptions, StopReason};
-use common::{Db, Pool};
+use common::{assert_mentions, hold_in_transaction, Db, Pool};
 
 // ---------------------------------------------------------------------------------------------
 // The backfills
@@ -1886,50 +1886,6 @@ async fn application_writes_during_the_backfill_are_all_kept() {
     }
 }
 
-/// Runs `sql` in a transaction of another connection and keeps it open (on SQLite, a write
-/// transaction: the whole database is locked).
-async fn hold_in_transaction(db: &Db, sql: &str) -> LockHolder {
-    match &db.pool {
-        Pool::Postgres(p) => {
-            let mut tx = p.begin().await.unwrap();
-            sqlx::query(sql).execute(&mut *tx).await.unwrap();
-            LockHolder::Pg(tx)
-        }
-        Pool::MySql(p) => {
-            let mut tx = p.begin().await.unwrap();
-            sqlx::query(sql).execute(&mut *tx).await.unwrap();
-            LockHolder::MySql(tx)
-        }
-        Pool::Sqlite(p) => {
-            let mut conn = p.acquire().await.unwrap();
-            sqlx::query("BEGIN IMMEDIATE")
-                .execute(&mut *conn)
-                .await
-                .unwrap();
-            sqlx::query(sql).execute(&mut *conn).await.unwrap();
-            LockHolder::Sqlite(conn)
-        }
-    }
-}
-
-enum LockHolder {
-    Pg(sqlx::Transaction<'static, sqlx::Postgres>),
-    MySql(sqlx::Transaction<'static, sqlx::MySql>),
-    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
-}
-
-impl LockHolder {
-    async fn release(self) {
-        match self {
-            LockHolder::Pg(tx) => tx.rollback().await.unwrap(),
-            LockHolder::MySql(tx) => tx.rollback().await.unwrap(),
-            LockHolder::Sqlite(mut conn) => {
-                sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
-            }
-        }
-    }
-}
-
 /// The application holds a row of the target (on SQLite, the database) past the lock timeout:
 /// the batch times out, is retried with backoff, and the run finishes on the reference.
 #[tokio::test]
@@ -2116,17 +2072,6 @@ fn expect_err(db: &Db, what: &str, result: Result<Report, Error>) -> Error {
             db.name()
         ),
         Err(error) => error,
-    }
-}
-
-fn assert_mentions(db: &Db, error: &Error, parts: &[&str]) {
-    let message = error.to_string();
-    for part in parts {
-        assert!(
-            message.contains(part),
-            "{}: the error should mention {part:?}: {message}",
-            db.name()
-        );
     }
 }
 

@@ -389,3 +389,59 @@ impl Db {
         self.scalar(&sql).await
     }
 }
+
+/// Asserts that `error`'s message names every one of `parts` (a table, a column, the fix).
+pub fn assert_mentions(db: &Db, error: &Error, parts: &[&str]) {
+    let message = error.to_string();
+    for part in parts {
+        assert!(
+            message.contains(part),
+            "{}: the error should mention {part:?}: {message}",
+            db.name()
+        );
+    }
+}
+
+/// Runs `sql` in a transaction of another connection and keeps it open (on SQLite, a write
+/// transaction: the whole database is locked).
+pub async fn hold_in_transaction(db: &Db, sql: &str) -> LockHolder {
+    match &db.pool {
+        Pool::Postgres(p) => {
+            let mut tx = p.begin().await.unwrap();
+            sqlx::query(sql).execute(&mut *tx).await.unwrap();
+            LockHolder::Pg(tx)
+        }
+        Pool::MySql(p) => {
+            let mut tx = p.begin().await.unwrap();
+            sqlx::query(sql).execute(&mut *tx).await.unwrap();
+            LockHolder::MySql(tx)
+        }
+        Pool::Sqlite(p) => {
+            let mut conn = p.acquire().await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&mut *conn).await.unwrap();
+            LockHolder::Sqlite(conn)
+        }
+    }
+}
+
+pub enum LockHolder {
+    Pg(sqlx::Transaction<'static, sqlx::Postgres>),
+    MySql(sqlx::Transaction<'static, sqlx::MySql>),
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+}
+
+impl LockHolder {
+    pub async fn release(self) {
+        match self {
+            LockHolder::Pg(tx) => tx.rollback().await.unwrap(),
+            LockHolder::MySql(tx) => tx.rollback().await.unwrap(),
+            LockHolder::Sqlite(mut conn) => {
+                sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
+            }
+        }
+    }
+}
