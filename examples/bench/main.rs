@@ -433,7 +433,6 @@ macro_rules! on_pool {
 }
 
 /// The in-place scenario (`--scenario in-place`); after `on_pool!`, which it uses.
-#[path = "bench/in_place.rs"]
 mod in_place;
 
 /// The namespace of the benchmark on each engine.
@@ -1184,7 +1183,7 @@ fn git_commit() -> Option<String> {
 
 const HEADER: &str = "# Benchmarks\n\n\
 Written by `cargo run --release --example bench -- --engine postgres|mysql|sqlite` (defaults: \
-2,000,000 events over 200,000 users, median of 3 runs); `examples/bench.rs` explains every figure. \
+2,000,000 events over 200,000 users, median of 3 runs); `examples/bench/main.rs` explains every figure. \
 Each run replaces its engine's section (a run at another scale has a section of its own, such as `postgres-20m`); notes written by hand below a section are kept. The limit is the article's single \
 `INSERT ... SELECT ... GROUP BY ... ON CONFLICT / ON DUPLICATE KEY UPDATE` over every key: fast, \
 but one transaction that cannot be resumed, throttled or stopped.\n";
