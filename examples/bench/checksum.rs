@@ -55,7 +55,7 @@ impl Db {
         let mut cursor = i64::MIN;
         loop {
             let page: Vec<StatsRow> = on_pool!(self, p => {
-                sqlx::query_as::<_, StatsRow>(page_sql)
+                sqlx::query_as::<_, StatsRow>(crate::db::own_sql(page_sql))
                     .bind(cursor)
                     .bind(CHECKSUM_PAGE)
                     .fetch_all(p)
