@@ -1,7 +1,11 @@
 //! Everything that differs per engine, behind one small trait ([`Driver`]): binding and decoding
 //! values, opening a batch transaction with its timeouts, classifying errors, the progress
-//! table's DDL and the catalog lookups the runtime itself needs. The batch loop, the progress
-//! store, verify and plan are written once against this trait.
+//! table's DDL and the engine's catalog. The batch loop, the progress store, verify and plan are
+//! written once against this trait.
+//!
+//! Each engine has a folder with the same files: `mod.rs` (its driver), `catalog.rs` (its one
+//! catalog reader, for the progress table, the holes' coercion and preflight), `coerce.rs` (its
+//! casts), `preflight.rs` (the catalog checks before the first write).
 
 // `Error` is the crate's one public error type, large because its variants name tables,
 // columns and ranges; it is returned rarely, so it is not boxed.
