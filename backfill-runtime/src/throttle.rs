@@ -4,7 +4,8 @@
 //! [`LagProbe`] of [`RunOptions::lag_guard`](crate::RunOptions::lag_guard) before each batch,
 //! waiting (interruptibly) while the lag is above the threshold. Probes for PostgreSQL replicas
 //! ([`PgReplicaLag`]), a PostgreSQL primary ([`PgPrimaryLag`]) and MySQL/MariaDB replicas
-//! ([`MySqlReplicaLag`]) are included; any other measure can implement [`LagProbe`].
+//! ([`MySqlReplicaLag`]) are included, each in its engine's folder (`engine/<engine>/lag.rs`) and
+//! re-exported here; any other measure can implement [`LagProbe`].
 
 // `Error` is the crate's one public error type, large because its variants name tables,
 // columns and ranges; it is returned rarely, so it is not boxed.
@@ -20,6 +21,11 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use crate::error::Error;
+
+#[cfg(feature = "mysql")]
+pub use crate::engine::mysql::lag::MySqlReplicaLag;
+#[cfg(feature = "postgres")]
+pub use crate::engine::postgres::lag::{PgPrimaryLag, PgReplicaLag};
 
 /// Measures replication lag; a run pauses while it reports more than the threshold.
 pub trait LagProbe: Send + Sync {
@@ -74,7 +80,7 @@ impl RateLimit {
 }
 
 /// Seconds as a `Duration`, treating negative or non-finite values as zero.
-fn seconds(secs: f64) -> Duration {
+pub(crate) fn seconds(secs: f64) -> Duration {
     if secs.is_finite() && secs > 0.0 {
         Duration::from_secs_f64(secs)
     } else {
@@ -84,7 +90,7 @@ fn seconds(secs: f64) -> Duration {
 
 /// One connection to the replica at `url`, opened when the guard first probes.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-fn replica_pool<DB: sqlx::Database>(url: &str) -> Result<sqlx::Pool<DB>, Error> {
+pub(crate) fn replica_pool<DB: sqlx::Database>(url: &str) -> Result<sqlx::Pool<DB>, Error> {
     sqlx::pool::PoolOptions::<DB>::new()
         .max_connections(1)
         .connect_lazy(url)
@@ -97,226 +103,15 @@ fn replica_pool<DB: sqlx::Database>(url: &str) -> Result<sqlx::Pool<DB>, Error> 
 }
 
 /// The host and port of a URL, without credentials, for messages.
-fn server_of(url: &str) -> String {
+pub(crate) fn server_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
     rest.split(['/', '?']).next().unwrap_or(rest).to_string()
 }
 
-/// The replay lag of a PostgreSQL streaming replica, measured on the replica: the age of the
-/// last replayed transaction, or zero when replay has caught up with everything received (an
-/// idle primary sends nothing new, so the age alone would grow forever).
-#[cfg(feature = "postgres")]
-#[derive(Debug, Clone)]
-pub struct PgReplicaLag {
-    pool: sqlx::PgPool,
-    server: String,
-}
-
-#[cfg(feature = "postgres")]
-impl PgReplicaLag {
-    /// Connects (lazily, one connection) to the replica at `url`.
-    pub fn connect(url: &str) -> Result<PgReplicaLag, Error> {
-        Ok(PgReplicaLag {
-            pool: replica_pool(url)?,
-            server: server_of(url),
-        })
-    }
-
-    /// Uses an existing pool on the replica.
-    pub fn new(pool: sqlx::PgPool, name: impl Into<String>) -> PgReplicaLag {
-        PgReplicaLag {
-            pool,
-            server: name.into(),
-        }
-    }
-}
-
-#[cfg(feature = "postgres")]
-impl LagProbe for PgReplicaLag {
-    fn lag(&self) -> Pin<Box<dyn Future<Output = Result<Option<Duration>, Error>> + Send + '_>> {
-        Box::pin(async move {
-            let secs: Option<f64> = sqlx::query_scalar(
-                "SELECT CASE \
-                   WHEN NOT pg_is_in_recovery() THEN NULL \
-                   WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 \
-                   ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) \
-                 END::float8",
-            )
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| {
-                Error::database(format!("measuring the replica lag of {}", self.server), e)
-            })?;
-            Ok(secs.map(seconds))
-        })
-    }
-
-    fn describe(&self) -> String {
-        format!("replica lag of {}", self.server)
-    }
-}
-
-/// The largest replay lag of the primary's streaming replicas (`pg_stat_replication`), measured
-/// on the primary; `None` when no replica is connected or all are idle and caught up.
-#[cfg(feature = "postgres")]
-#[derive(Debug, Clone)]
-pub struct PgPrimaryLag {
-    pool: sqlx::PgPool,
-}
-
-#[cfg(feature = "postgres")]
-impl PgPrimaryLag {
-    /// Measures on the primary reached by `pool` (the backfill's own pool will do).
-    pub fn new(pool: sqlx::PgPool) -> PgPrimaryLag {
-        PgPrimaryLag { pool }
-    }
-}
-
-#[cfg(feature = "postgres")]
-impl LagProbe for PgPrimaryLag {
-    fn lag(&self) -> Pin<Box<dyn Future<Output = Result<Option<Duration>, Error>> + Send + '_>> {
-        Box::pin(async move {
-            let secs: Option<f64> = sqlx::query_scalar(
-                "SELECT EXTRACT(EPOCH FROM max(replay_lag))::float8 FROM pg_stat_replication",
-            )
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| Error::database("reading pg_stat_replication for the lag guard", e))?;
-            Ok(secs.map(seconds))
-        })
-    }
-
-    fn describe(&self) -> String {
-        "replay lag of the primary's replicas".to_string()
-    }
-}
-
-/// `Seconds_Behind_Source` / `Seconds_Behind_Master` of a MySQL/MariaDB replica, read with
-/// `SHOW REPLICA STATUS` (MariaDB 10.5.1+, MySQL 8.0.22+; MySQL 8.4 has only this form) and,
-/// where the server does not know that statement, `SHOW SLAVE STATUS`.
-///
-/// A replica whose replication threads are stopped reports `NULL`: its lag is unknown and
-/// growing, so the probe reports it as [`REPLICATION_STOPPED`] and the run waits ("replication
-/// stopped on 127.0.0.1:3308") until replication runs again, rather than writing at full speed
-/// into a replica that applies nothing. A server that is not a replica at all (no status row)
-/// is an error naming it: the guard would otherwise protect nothing.
-///
-/// ```no_run
-/// # async fn demo() -> Result<(), backfill_runtime::Error> {
-/// use std::{sync::Arc, time::Duration};
-/// use backfill_runtime::{throttle::MySqlReplicaLag, RunOptions};
-///
-/// let probe = MySqlReplicaLag::connect("mysql://monitor@replica-1:3306/app")?;
-/// let options = RunOptions::default().lag_guard(Arc::new(probe), Duration::from_secs(5));
-/// # Ok(()) }
-/// ```
-#[cfg(feature = "mysql")]
-#[derive(Debug, Clone)]
-pub struct MySqlReplicaLag {
-    pool: sqlx::MySqlPool,
-    server: String,
-}
-
 /// The lag [`MySqlReplicaLag`] reports for a replica whose replication is stopped
 /// (`Seconds_Behind_Master` is `NULL`): longer than any threshold.
 pub const REPLICATION_STOPPED: Duration = Duration::MAX;
-
-#[cfg(feature = "mysql")]
-impl MySqlReplicaLag {
-    /// Connects (lazily, one connection) to the replica at `url`.
-    pub fn connect(url: &str) -> Result<MySqlReplicaLag, Error> {
-        Ok(MySqlReplicaLag {
-            pool: replica_pool(url)?,
-            server: server_of(url),
-        })
-    }
-
-    /// Uses an existing pool on the replica.
-    pub fn new(pool: sqlx::MySqlPool, name: impl Into<String>) -> MySqlReplicaLag {
-        MySqlReplicaLag {
-            pool,
-            server: name.into(),
-        }
-    }
-
-    /// The replica's status rows: `SHOW REPLICA STATUS`, or `SHOW SLAVE STATUS` on a server
-    /// that does not know it (MariaDB before 10.5.1, MySQL before 8.0.22).
-    async fn status(&self) -> Result<Vec<sqlx::mysql::MySqlRow>, Error> {
-        // The text protocol: SHOW statements are not preparable everywhere.
-        match sqlx::raw_sql("SHOW REPLICA STATUS")
-            .fetch_all(&self.pool)
-            .await
-        {
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42000") => {
-                sqlx::raw_sql("SHOW SLAVE STATUS")
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(|e| {
-                        Error::database(
-                            format!("SHOW SLAVE STATUS on {} for the lag guard", self.server),
-                            e,
-                        )
-                    })
-            }
-            other => other.map_err(|e| {
-                Error::database(
-                    format!("SHOW REPLICA STATUS on {} for the lag guard", self.server),
-                    e,
-                )
-            }),
-        }
-    }
-}
-
-#[cfg(feature = "mysql")]
-impl LagProbe for MySqlReplicaLag {
-    fn lag(&self) -> Pin<Box<dyn Future<Output = Result<Option<Duration>, Error>> + Send + '_>> {
-        use sqlx::{Column as _, Row as _};
-        Box::pin(async move {
-            let rows = self.status().await?;
-            let Some(row) = rows.first() else {
-                return Err(Error::LagGuard(format!(
-                    "{} is not a replica (SHOW REPLICA STATUS returned no row): point the \
-                     guard at a replica, or remove it",
-                    self.server
-                )));
-            };
-            let column = ["Seconds_Behind_Source", "Seconds_Behind_Master"]
-                .into_iter()
-                .find(|name| row.columns().iter().any(|c| c.name() == *name))
-                .ok_or_else(|| {
-                    Error::LagGuard(format!(
-                        "the replica status of {} has neither Seconds_Behind_Source nor \
-                         Seconds_Behind_Master",
-                        self.server
-                    ))
-                })?;
-            let secs: Option<i64> = row
-                .try_get_unchecked(column)
-                .map_err(|e| Error::database(format!("reading {column} of {}", self.server), e))?;
-            Ok(Some(match secs {
-                Some(s) => Duration::from_secs(u64::try_from(s).unwrap_or(0)),
-                None => REPLICATION_STOPPED,
-            }))
-        })
-    }
-
-    fn describe(&self) -> String {
-        format!("replica lag of {}", self.server)
-    }
-
-    fn waiting_reason(&self, lag: Duration) -> String {
-        if lag == REPLICATION_STOPPED {
-            format!(
-                "replication stopped on {} (Seconds_Behind_Master is NULL)",
-                self.server
-            )
-        } else {
-            describe_lag(lag)
-        }
-    }
-}
 
 /// A lag measured by a query of your own, like gh-ost's `--throttle-query`: the query returns
 /// one row with one floating-point column, the lag in seconds (`NULL` or no row: no lag). Use it

@@ -1,6 +1,7 @@
-//! From a database URL to a pool of the right engine: the scheme picks the engine, the first
-//! connection is made directly (so a refused connection reports its real cause quickly instead
-//! of a pool timeout), and every message carries the redacted URL only.
+//! From a database URL to a pool of the right engine: the scheme picks the engine, the engine's
+//! `engine/<engine>/connect.rs` reads the URL into its options, the first connection is made
+//! directly (so a refused connection reports its real cause quickly instead of a pool timeout),
+//! and every message carries the redacted URL only.
 
 use std::time::Duration;
 
@@ -76,35 +77,27 @@ pub(crate) async fn connect(url: &str, timeout: Duration) -> Result<AnyPool, Fai
     match engine {
         #[cfg(feature = "postgres")]
         Engine::Postgres => {
-            let options: sqlx::postgres::PgConnectOptions = parse_options(url, &shown)?;
-            open(options, timeout, &shown).await.map(AnyPool::Postgres)
+            let options = crate::engine::postgres::connect::options(url, timeout);
+            open(invalid_url(options, &shown)?, timeout, &shown)
+                .await
+                .map(AnyPool::Postgres)
         }
         #[cfg(feature = "mysql")]
         Engine::MySql => {
-            let options: sqlx::mysql::MySqlConnectOptions =
-                parse_options(&mysql_scheme(url), &shown)?;
-            open(options, timeout, &shown).await.map(AnyPool::MySql)
+            let options = crate::engine::mysql::connect::options(url, timeout);
+            open(invalid_url(options, &shown)?, timeout, &shown)
+                .await
+                .map(AnyPool::MySql)
         }
         #[cfg(feature = "sqlite")]
         Engine::Sqlite => {
-            let options: sqlx::sqlite::SqliteConnectOptions = parse_options(url, &shown)?;
-            // A backfill writes into an existing table: never create an empty file by mistake.
-            let options = options
-                .create_if_missing(false)
-                .busy_timeout(timeout.max(Duration::from_secs(5)));
-            open(options, timeout, &shown).await.map(AnyPool::Sqlite)
+            let options = crate::engine::sqlite::connect::options(url, timeout);
+            open(invalid_url(options, &shown)?, timeout, &shown)
+                .await
+                .map(AnyPool::Sqlite)
         }
         #[allow(unreachable_patterns)]
         _ => Err(unsupported(&shown, engine)),
-    }
-}
-
-/// sqlx's MySQL driver only knows the `mysql` scheme; MariaDB speaks the same protocol.
-#[allow(dead_code)]
-fn mysql_scheme(url: &str) -> String {
-    match url.split_once(':') {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => format!("mysql:{rest}"),
-        _ => url.to_string(),
     }
 }
 
@@ -141,7 +134,7 @@ pub(crate) fn replica_probe(url: &str) -> Result<std::sync::Arc<dyn LagProbe>, F
         )),
         #[cfg(feature = "mysql")]
         Engine::MySql => Ok(std::sync::Arc::new(
-            crate::throttle::MySqlReplicaLag::connect(&mysql_scheme(url))?,
+            crate::throttle::MySqlReplicaLag::connect(&crate::engine::mysql::connect::sqlx_url(url))?,
         )),
         Engine::Sqlite => Err(Failure::usage(format!(
             "--replica-url {shown}: SQLite has no replicas; the lag guard needs a PostgreSQL or MySQL/MariaDB replica"
@@ -151,13 +144,10 @@ pub(crate) fn replica_probe(url: &str) -> Result<std::sync::Arc<dyn LagProbe>, F
     }
 }
 
+/// An engine's reading of a URL into options, or the usage error naming the redacted URL.
 #[allow(dead_code)]
-fn parse_options<O>(url: &str, shown: &str) -> Result<O, Failure>
-where
-    O: std::str::FromStr<Err = sqlx::Error>,
-{
-    url.parse::<O>()
-        .map_err(|e| Failure::usage(format!("database url {shown} is not valid: {e}")))
+fn invalid_url<O>(options: Result<O, sqlx::Error>, shown: &str) -> Result<O, Failure> {
+    options.map_err(|e| Failure::usage(format!("database url {shown} is not valid: {e}")))
 }
 
 #[allow(dead_code)]

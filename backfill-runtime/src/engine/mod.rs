@@ -5,7 +5,11 @@
 //!
 //! Each engine has a folder with the same files: `mod.rs` (its driver), `catalog.rs` (its one
 //! catalog reader, for the progress table, the holes' coercion and preflight), `coerce.rs` (its
-//! casts), `preflight.rs` (the catalog checks before the first write).
+//! casts), `connect.rs` (its connection options, read from a URL), `lag.rs` (its replica-lag
+//! probes, re-exported from [`crate::throttle`]) and `preflight.rs` (the catalog checks before
+//! the first write). SQLite has no `lag.rs`: it has no replicas, so there is nothing to probe
+//! (the command line refuses `--replica-url` for it; `QueryLag` and `ThrottleQuery` in
+//! `throttle.rs` serve every engine).
 
 // `Error` is the crate's one public error type, large because its variants name tables,
 // columns and ranges; it is returned rarely, so it is not boxed.

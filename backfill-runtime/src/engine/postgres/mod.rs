@@ -15,6 +15,8 @@ use crate::definition::Engine;
 
 mod catalog;
 mod coerce;
+pub(crate) mod connect;
+pub(crate) mod lag;
 pub(crate) mod preflight;
 
 /// The PostgreSQL driver.

@@ -15,6 +15,7 @@ use crate::definition::Engine;
 
 mod catalog;
 mod coerce;
+pub(crate) mod connect;
 pub(crate) mod preflight;
 
 /// The SQLite driver.
