@@ -10,7 +10,7 @@
 pub struct ReadmeDoctests;
 
 pub use backfill_macros::Backfill;
-pub use backfill_runtime::pool::BackfillPool;
+pub use backfill_runtime::pool::{AnyPool, BackfillPool};
 pub use backfill_runtime::{
     cli, definition, options, throttle, value, verify, Backfill, CancellationToken, Definition,
     Engine, Error, JobStatus, Key, KeyValue, Plan, Progress, Report, RunOptions, StopReason,

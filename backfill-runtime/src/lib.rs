@@ -4,7 +4,8 @@
 //! Users depend on the `backfill` facade, not on this crate. The pieces:
 //!
 //! - [`definition`]: what the derive generates (statements per engine, key, columns);
-//! - [`pool`]: `run_backfill`, `check` and `verify` for `PgPool`, `MySqlPool`, `SqlitePool`;
+//! - [`pool`]: `run_backfill`, `check` and `verify` for `PgPool`, `MySqlPool`, `SqlitePool`,
+//!   and [`AnyPool`], a pool of any of them;
 //! - `engine`: everything that differs per engine, behind one trait;
 //! - `batch`: the engine-agnostic batch loop (one transaction per key range);
 //! - `progress`: the progress table (cursor committed with the data);
@@ -33,7 +34,7 @@ mod sizing;
 pub use definition::{Backfill, Definition, Engine};
 pub use error::Error;
 pub use options::{JobStatus, Plan, Progress, Report, RunOptions, StopReason};
-pub use pool::BackfillPool;
+pub use pool::{AnyPool, BackfillPool};
 pub use tokio_util::sync::CancellationToken;
 pub use value::{Key, KeyValue};
 pub use verify::VerifyReport;

@@ -1,5 +1,10 @@
 //! The entry points the derive and the CLI call: [`BackfillPool`] is implemented for `PgPool`,
-//! `MySqlPool` and `SqlitePool` (each behind its engine's feature).
+//! `MySqlPool` and `SqlitePool` (each behind its engine's feature), and for [`AnyPool`], the one
+//! type holding a pool of any of them.
+
+// `Error` is the crate's one public error type, large because its variants name tables,
+// columns and ranges; it is returned rarely, so it is not boxed.
+#![allow(clippy::result_large_err)]
 
 use std::future::Future;
 
@@ -74,4 +79,201 @@ pub trait BackfillPool: Sync {
         definition: &'static Definition,
         options: &RunOptions,
     ) -> impl Future<Output = Result<Plan, Error>> + Send;
+}
+
+/// A pool of whichever engine a URL or a caller picked: the one "any engine" type of the crate,
+/// used by the command line (which learns the engine from `DATABASE_URL`), by
+/// [`QueryLag`](crate::throttle::QueryLag) and [`ThrottleQuery`](crate::throttle::ThrottleQuery),
+/// and by code that serves several engines with one code path. It is a [`BackfillPool`] itself,
+/// each call passed to the engine's own pool.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")]
+/// # async fn demo() -> Result<(), sqlx::Error> {
+/// use backfill_runtime::{pool::AnyPool, BackfillPool, Engine};
+///
+/// let pool = AnyPool::from(sqlx::SqlitePool::connect("sqlite::memory:").await?);
+/// assert_eq!(pool.engine(), Engine::Sqlite);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub enum AnyPool {
+    /// PostgreSQL.
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+    /// MySQL/MariaDB.
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlPool),
+    /// SQLite.
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    /// A build without any engine feature: never constructed.
+    #[doc(hidden)]
+    #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+    None(std::convert::Infallible),
+}
+
+impl AnyPool {
+    /// Closes every connection (waits for those in use to be returned).
+    pub async fn close(&self) {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyPool::Postgres(p) => p.close().await,
+            #[cfg(feature = "mysql")]
+            AnyPool::MySql(p) => p.close().await,
+            #[cfg(feature = "sqlite")]
+            AnyPool::Sqlite(p) => p.close().await,
+            #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+            AnyPool::None(never) => match *never {},
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<sqlx::PgPool> for AnyPool {
+    fn from(pool: sqlx::PgPool) -> AnyPool {
+        AnyPool::Postgres(pool)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl From<sqlx::MySqlPool> for AnyPool {
+    fn from(pool: sqlx::MySqlPool) -> AnyPool {
+        AnyPool::MySql(pool)
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl From<sqlx::SqlitePool> for AnyPool {
+    fn from(pool: sqlx::SqlitePool) -> AnyPool {
+        AnyPool::Sqlite(pool)
+    }
+}
+
+/// Each method passes the call to the engine's pool. The match is the whole cost of an enum:
+/// one arm per engine feature, no logic.
+impl BackfillPool for AnyPool {
+    fn engine(&self) -> Engine {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyPool::Postgres(p) => p.engine(),
+            #[cfg(feature = "mysql")]
+            AnyPool::MySql(p) => p.engine(),
+            #[cfg(feature = "sqlite")]
+            AnyPool::Sqlite(p) => p.engine(),
+            #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+            AnyPool::None(never) => match *never {},
+        }
+    }
+
+    async fn run_backfill(
+        &self,
+        definition: &'static Definition,
+        options: RunOptions,
+    ) -> Result<Report, Error> {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyPool::Postgres(p) => p.run_backfill(definition, options).await,
+            #[cfg(feature = "mysql")]
+            AnyPool::MySql(p) => p.run_backfill(definition, options).await,
+            #[cfg(feature = "sqlite")]
+            AnyPool::Sqlite(p) => p.run_backfill(definition, options).await,
+            #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+            AnyPool::None(never) => match *never {},
+        }
+    }
+
+    async fn check(&self, definition: &'static Definition) -> Result<(), Error> {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyPool::Postgres(p) => p.check(definition).await,
+            #[cfg(feature = "mysql")]
+            AnyPool::MySql(p) => p.check(definition).await,
+            #[cfg(feature = "sqlite")]
+            AnyPool::Sqlite(p) => p.check(definition).await,
+            #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+            AnyPool::None(never) => match *never {},
+        }
+    }
+
+    async fn verify(&self, definition: &'static Definition) -> Result<VerifyReport, Error> {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyPool::Postgres(p) => p.verify(definition).await,
+            #[cfg(feature = "mysql")]
+            AnyPool::MySql(p) => p.verify(definition).await,
+            #[cfg(feature = "sqlite")]
+            AnyPool::Sqlite(p) => p.verify(definition).await,
+            #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+            AnyPool::None(never) => match *never {},
+        }
+    }
+
+    async fn status(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> Result<Option<JobStatus>, Error> {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyPool::Postgres(p) => p.status(definition, options).await,
+            #[cfg(feature = "mysql")]
+            AnyPool::MySql(p) => p.status(definition, options).await,
+            #[cfg(feature = "sqlite")]
+            AnyPool::Sqlite(p) => p.status(definition, options).await,
+            #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+            AnyPool::None(never) => match *never {},
+        }
+    }
+
+    async fn reset(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> Result<bool, Error> {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyPool::Postgres(p) => p.reset(definition, options).await,
+            #[cfg(feature = "mysql")]
+            AnyPool::MySql(p) => p.reset(definition, options).await,
+            #[cfg(feature = "sqlite")]
+            AnyPool::Sqlite(p) => p.reset(definition, options).await,
+            #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+            AnyPool::None(never) => match *never {},
+        }
+    }
+
+    async fn executable_sql(
+        &self,
+        definition: &'static Definition,
+        stmt: &'static Stmt,
+    ) -> Result<String, Error> {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyPool::Postgres(p) => p.executable_sql(definition, stmt).await,
+            #[cfg(feature = "mysql")]
+            AnyPool::MySql(p) => p.executable_sql(definition, stmt).await,
+            #[cfg(feature = "sqlite")]
+            AnyPool::Sqlite(p) => p.executable_sql(definition, stmt).await,
+            #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+            AnyPool::None(never) => match *never {},
+        }
+    }
+
+    async fn plan(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> Result<Plan, Error> {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyPool::Postgres(p) => p.plan(definition, options).await,
+            #[cfg(feature = "mysql")]
+            AnyPool::MySql(p) => p.plan(definition, options).await,
+            #[cfg(feature = "sqlite")]
+            AnyPool::Sqlite(p) => p.plan(definition, options).await,
+            #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+            AnyPool::None(never) => match *never {},
+        }
+    }
 }

@@ -21,6 +21,8 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use crate::error::Error;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+use crate::pool::AnyPool;
 
 #[cfg(feature = "mysql")]
 pub use crate::engine::mysql::lag::MySqlReplicaLag;
@@ -130,48 +132,36 @@ pub const REPLICATION_STOPPED: Duration = Duration::MAX;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 #[derive(Debug, Clone)]
 pub struct QueryLag {
-    pool: QueryLagPool,
+    pool: AnyPool,
     query: String,
 }
 
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-#[derive(Debug, Clone)]
-enum QueryLagPool {
-    #[cfg(feature = "postgres")]
-    Postgres(sqlx::PgPool),
-    #[cfg(feature = "mysql")]
-    MySql(sqlx::MySqlPool),
-    #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::SqlitePool),
-}
-
-#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 impl QueryLag {
+    /// Runs `query` (returning floating-point seconds) on the pool of any engine.
+    pub fn new(pool: impl Into<AnyPool>, query: impl Into<String>) -> QueryLag {
+        QueryLag {
+            pool: pool.into(),
+            query: query.into(),
+        }
+    }
+
     /// Runs `query` (returning `double precision` seconds) on a PostgreSQL pool.
     #[cfg(feature = "postgres")]
     pub fn postgres(pool: sqlx::PgPool, query: impl Into<String>) -> QueryLag {
-        QueryLag {
-            pool: QueryLagPool::Postgres(pool),
-            query: query.into(),
-        }
+        QueryLag::new(pool, query)
     }
 
     /// Runs `query` (returning `DOUBLE` seconds) on a MySQL/MariaDB pool.
     #[cfg(feature = "mysql")]
     pub fn mysql(pool: sqlx::MySqlPool, query: impl Into<String>) -> QueryLag {
-        QueryLag {
-            pool: QueryLagPool::MySql(pool),
-            query: query.into(),
-        }
+        QueryLag::new(pool, query)
     }
 
     /// Runs `query` (returning `REAL` seconds) on a SQLite pool.
     #[cfg(feature = "sqlite")]
     pub fn sqlite(pool: sqlx::SqlitePool, query: impl Into<String>) -> QueryLag {
-        QueryLag {
-            pool: QueryLagPool::Sqlite(pool),
-            query: query.into(),
-        }
+        QueryLag::new(pool, query)
     }
 }
 
@@ -182,19 +172,19 @@ impl LagProbe for QueryLag {
             let query = self.query.as_str();
             let secs: Result<Option<Option<f64>>, sqlx::Error> = match &self.pool {
                 #[cfg(feature = "postgres")]
-                QueryLagPool::Postgres(p) => {
+                AnyPool::Postgres(p) => {
                     sqlx::query_scalar(crate::engine::sql_text::operator_query(query))
                         .fetch_optional(p)
                         .await
                 }
                 #[cfg(feature = "mysql")]
-                QueryLagPool::MySql(p) => {
+                AnyPool::MySql(p) => {
                     sqlx::query_scalar(crate::engine::sql_text::operator_query(query))
                         .fetch_optional(p)
                         .await
                 }
                 #[cfg(feature = "sqlite")]
-                QueryLagPool::Sqlite(p) => {
+                AnyPool::Sqlite(p) => {
                     sqlx::query_scalar(crate::engine::sql_text::operator_query(query))
                         .fetch_optional(p)
                         .await
@@ -238,6 +228,12 @@ pub struct ThrottleQuery(QueryLag);
 
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 impl ThrottleQuery {
+    /// Runs `query` (returning a boolean, or on MySQL/MariaDB an integer, 0 = go) on the pool of
+    /// any engine.
+    pub fn new(pool: impl Into<AnyPool>, query: impl Into<String>) -> ThrottleQuery {
+        ThrottleQuery(QueryLag::new(pool, query))
+    }
+
     /// Runs `query` (returning `boolean`) on a PostgreSQL pool.
     #[cfg(feature = "postgres")]
     pub fn postgres(pool: sqlx::PgPool, query: impl Into<String>) -> ThrottleQuery {
@@ -264,20 +260,20 @@ impl LagProbe for ThrottleQuery {
             let query = self.0.query.as_str();
             let flag: Result<Option<Option<bool>>, sqlx::Error> = match &self.0.pool {
                 #[cfg(feature = "postgres")]
-                QueryLagPool::Postgres(p) => {
+                AnyPool::Postgres(p) => {
                     sqlx::query_scalar(crate::engine::sql_text::operator_query(query))
                         .fetch_optional(p)
                         .await
                 }
                 #[cfg(feature = "mysql")]
-                QueryLagPool::MySql(p) => sqlx::query_scalar::<_, Option<i64>>(
+                AnyPool::MySql(p) => sqlx::query_scalar::<_, Option<i64>>(
                     crate::engine::sql_text::operator_query(query),
                 )
                 .fetch_optional(p)
                 .await
                 .map(|v| v.map(|v| v.map(|n| n != 0))),
                 #[cfg(feature = "sqlite")]
-                QueryLagPool::Sqlite(p) => {
+                AnyPool::Sqlite(p) => {
                     sqlx::query_scalar(crate::engine::sql_text::operator_query(query))
                         .fetch_optional(p)
                         .await

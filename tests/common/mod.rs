@@ -13,7 +13,7 @@ pub mod types;
 use std::hash::{Hash, Hasher};
 
 use backfill::{BackfillPool, Definition, Engine, Error, Report, RunOptions, VerifyReport};
-use sqlx::{MySqlPool, PgPool, SqlitePool};
+use sqlx::{MySqlPool, PgPool};
 
 /// SQL a test wrote itself (setup, damage, checks), as sqlx 0.9 takes a string that is not a
 /// literal: identifiers come from the test's own names, never from data it reads.
@@ -21,13 +21,9 @@ pub fn test_sql(text: &str) -> sqlx::SqlStr {
     sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(text.to_string()))
 }
 
-/// A connection pool of one engine.
-#[derive(Clone)]
-pub enum Pool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-    MySql(MySqlPool),
-}
+/// A connection pool of one engine: the runtime's own "any engine" pool, so a scenario calls
+/// `run_backfill`, `check`, ... once for every engine.
+pub use backfill::AnyPool as Pool;
 
 /// One engine, in a namespace of its own for this test.
 pub struct Db {
@@ -312,29 +308,17 @@ impl Db {
         def: &'static Definition,
         options: RunOptions,
     ) -> Result<Report, Error> {
-        match &self.pool {
-            Pool::Sqlite(p) => p.run_backfill(def, options).await,
-            Pool::Postgres(p) => p.run_backfill(def, options).await,
-            Pool::MySql(p) => p.run_backfill(def, options).await,
-        }
+        self.pool.run_backfill(def, options).await
     }
 
     /// Preflight of `def` on this engine.
     pub async fn check(&self, def: &'static Definition) -> Result<(), Error> {
-        match &self.pool {
-            Pool::Sqlite(p) => p.check(def).await,
-            Pool::Postgres(p) => p.check(def).await,
-            Pool::MySql(p) => p.check(def).await,
-        }
+        self.pool.check(def).await
     }
 
     /// Verify of `def` on this engine.
     pub async fn verify(&self, def: &'static Definition) -> Result<VerifyReport, Error> {
-        match &self.pool {
-            Pool::Sqlite(p) => p.verify(def).await,
-            Pool::Postgres(p) => p.verify(def).await,
-            Pool::MySql(p) => p.verify(def).await,
-        }
+        self.pool.verify(def).await
     }
 
     /// The job's progress row.
@@ -343,11 +327,7 @@ impl Db {
         def: &'static Definition,
         options: &RunOptions,
     ) -> Result<Option<backfill::JobStatus>, Error> {
-        match &self.pool {
-            Pool::Sqlite(p) => p.status(def, options).await,
-            Pool::Postgres(p) => p.status(def, options).await,
-            Pool::MySql(p) => p.status(def, options).await,
-        }
+        self.pool.status(def, options).await
     }
 
     /// Forgets the job's progress.
@@ -356,11 +336,7 @@ impl Db {
         def: &'static Definition,
         options: &RunOptions,
     ) -> Result<bool, Error> {
-        match &self.pool {
-            Pool::Sqlite(p) => p.reset(def, options).await,
-            Pool::Postgres(p) => p.reset(def, options).await,
-            Pool::MySql(p) => p.reset(def, options).await,
-        }
+        self.pool.reset(def, options).await
     }
 
     /// What a run would do.
@@ -369,32 +345,20 @@ impl Db {
         def: &'static Definition,
         options: &RunOptions,
     ) -> Result<backfill::Plan, Error> {
-        match &self.pool {
-            Pool::Sqlite(p) => p.plan(def, options).await,
-            Pool::Postgres(p) => p.plan(def, options).await,
-            Pool::MySql(p) => p.plan(def, options).await,
-        }
+        self.pool.plan(def, options).await
     }
 
     /// A lag probe that reads `SELECT seconds FROM fake_lag` on this engine (a table the test
     /// creates and updates).
     pub fn lag_probe(&self) -> backfill::throttle::QueryLag {
         let query = "SELECT seconds FROM fake_lag";
-        match &self.pool {
-            Pool::Sqlite(p) => backfill::throttle::QueryLag::sqlite(p.clone(), query),
-            Pool::Postgres(p) => backfill::throttle::QueryLag::postgres(p.clone(), query),
-            Pool::MySql(p) => backfill::throttle::QueryLag::mysql(p.clone(), query),
-        }
+        backfill::throttle::QueryLag::new(self.pool.clone(), query)
     }
 
     /// A throttle query on this engine: `SELECT flag <> 0 FROM busy`.
     pub fn throttle_query(&self) -> backfill::throttle::ThrottleQuery {
         let query = "SELECT flag <> 0 FROM busy";
-        match &self.pool {
-            Pool::Sqlite(p) => backfill::throttle::ThrottleQuery::sqlite(p.clone(), query),
-            Pool::Postgres(p) => backfill::throttle::ThrottleQuery::postgres(p.clone(), query),
-            Pool::MySql(p) => backfill::throttle::ThrottleQuery::mysql(p.clone(), query),
-        }
+        backfill::throttle::ThrottleQuery::new(self.pool.clone(), query)
     }
 
     /// Empties `table` and fills it with the definition's single-statement recompute (the
@@ -409,11 +373,7 @@ impl Db {
             stmts.upsert_all.params.is_empty(),
             "upsert_all binds nothing"
         );
-        let sql = match &self.pool {
-            Pool::Sqlite(p) => p.executable_sql(def, &stmts.upsert_all).await,
-            Pool::Postgres(p) => p.executable_sql(def, &stmts.upsert_all).await,
-            Pool::MySql(p) => p.executable_sql(def, &stmts.upsert_all).await,
-        };
+        let sql = self.pool.executable_sql(def, &stmts.upsert_all).await;
         let sql = sql.unwrap_or_else(|e| panic!("{}: the single statement: {e}", self.name()));
         self.exec(&sql).await;
     }

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::definition::Engine;
+use crate::pool::AnyPool;
 use crate::throttle::LagProbe;
 
 use super::exit::Failure;
@@ -26,47 +27,6 @@ pub(crate) fn engine_of(url: &str) -> Result<Engine, Failure> {
             "database url {} has no known scheme: write postgres://, postgresql://, mysql://, mariadb:// or sqlite:",
             redact_url(url)
         ))),
-    }
-}
-
-/// A pool of whichever engine the URL named (only the engines this build supports).
-pub(crate) enum AnyPool {
-    /// PostgreSQL.
-    #[cfg(feature = "postgres")]
-    Postgres(sqlx::PgPool),
-    /// MySQL/MariaDB.
-    #[cfg(feature = "mysql")]
-    MySql(sqlx::MySqlPool),
-    /// SQLite.
-    #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::SqlitePool),
-    /// A build without any engine: never constructed.
-    #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
-    None(std::convert::Infallible),
-}
-
-/// Runs `$body` with `$p` bound to the concrete pool, so a command is written once, generic over
-/// [`BackfillPool`](crate::pool::BackfillPool).
-macro_rules! with_pool {
-    ($pool:expr, $p:ident => $body:expr) => {
-        match $pool {
-            #[cfg(feature = "postgres")]
-            $crate::cli::connect::AnyPool::Postgres($p) => $body,
-            #[cfg(feature = "mysql")]
-            $crate::cli::connect::AnyPool::MySql($p) => $body,
-            #[cfg(feature = "sqlite")]
-            $crate::cli::connect::AnyPool::Sqlite($p) => $body,
-            #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
-            $crate::cli::connect::AnyPool::None(never) => match *never {},
-        }
-    };
-}
-pub(crate) use with_pool;
-
-impl AnyPool {
-    /// Closes every connection (waits for them to be returned).
-    pub(crate) async fn close(&self) {
-        with_pool!(self, p => p.close().await)
     }
 }
 
@@ -112,15 +72,7 @@ fn unsupported(shown: &str, engine: Engine) -> Failure {
 /// The guard of `--throttle-query`: the query runs on the backfill's own database.
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub(crate) fn throttle_query(pool: &AnyPool, query: &str) -> std::sync::Arc<dyn LagProbe> {
-    use crate::throttle::ThrottleQuery;
-    match pool {
-        #[cfg(feature = "postgres")]
-        AnyPool::Postgres(p) => std::sync::Arc::new(ThrottleQuery::postgres(p.clone(), query)),
-        #[cfg(feature = "mysql")]
-        AnyPool::MySql(p) => std::sync::Arc::new(ThrottleQuery::mysql(p.clone(), query)),
-        #[cfg(feature = "sqlite")]
-        AnyPool::Sqlite(p) => std::sync::Arc::new(ThrottleQuery::sqlite(p.clone(), query)),
-    }
+    std::sync::Arc::new(crate::throttle::ThrottleQuery::new(pool.clone(), query))
 }
 
 /// The lag probe of `--replica-url`: a PostgreSQL or MySQL/MariaDB replica, connected lazily.

@@ -56,7 +56,6 @@ use crate::definition::{Backfill, Definition, Engine};
 use crate::throttle::LagProbe;
 
 use args::{Cli, Command, LogFormat, RunArgs};
-use connect::with_pool;
 use exit::Failure;
 use progress_bar::Display;
 use redact::{RedactingStderr, Redactor};
@@ -267,7 +266,7 @@ async fn execute(registry: &Registry, ctx: &Context, cli: &Cli) -> Result<Exit, 
         // True while the run should wait, whatever the threshold.
         guards.push((connect::throttle_query(&pool, query), Duration::ZERO));
     }
-    let result = with_pool!(&pool, p => dispatch(p, registry, ctx, cli, named, guards).await);
+    let result = dispatch(&pool, registry, ctx, cli, named, guards).await;
     pool.close().await;
     result
 }
