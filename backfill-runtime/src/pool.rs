@@ -9,6 +9,7 @@
 use std::future::Future;
 
 use crate::definition::{Definition, Engine, Stmt};
+use crate::engine::{self, Driver, EngineDatabase};
 use crate::error::Error;
 use crate::options::{JobStatus, Plan, Report, RunOptions};
 use crate::verify::VerifyReport;
@@ -79,6 +80,71 @@ pub trait BackfillPool: Sync {
         definition: &'static Definition,
         options: &RunOptions,
     ) -> impl Future<Output = Result<Plan, Error>> + Send;
+}
+
+/// One impl for every engine's pool: the statements for its engine, then the engine's
+/// preflight and the shared batch loop, verify, progress store, plan and hole filling.
+impl<DB> BackfillPool for sqlx::Pool<DB>
+where
+    DB: EngineDatabase,
+{
+    fn engine(&self) -> Engine {
+        DB::Driver::ENGINE
+    }
+
+    async fn run_backfill(
+        &self,
+        definition: &'static Definition,
+        options: RunOptions,
+    ) -> Result<Report, Error> {
+        let stmts = engine::statements(definition, DB::Driver::ENGINE)?;
+        DB::Driver::preflight(self, definition, stmts).await?;
+        crate::batch::run::<DB::Driver>(self, definition, stmts, options).await
+    }
+
+    async fn check(&self, definition: &'static Definition) -> Result<(), Error> {
+        let stmts = engine::statements(definition, DB::Driver::ENGINE)?;
+        DB::Driver::preflight(self, definition, stmts).await
+    }
+
+    fn verify(
+        &self,
+        definition: &'static Definition,
+    ) -> impl Future<Output = Result<VerifyReport, Error>> + Send {
+        crate::verify::verify::<DB::Driver>(self, definition)
+    }
+
+    fn status(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<Option<JobStatus>, Error>> + Send {
+        crate::progress::status::<DB::Driver>(self, definition, options)
+    }
+
+    fn reset(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        crate::progress::reset::<DB::Driver>(self, definition, options)
+    }
+
+    fn executable_sql(
+        &self,
+        definition: &'static Definition,
+        stmt: &'static Stmt,
+    ) -> impl Future<Output = Result<String, Error>> + Send {
+        crate::coerce::executable_sql::<DB::Driver>(self, definition, stmt)
+    }
+
+    fn plan(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<Plan, Error>> + Send {
+        crate::engine::plan::plan::<DB::Driver>(self, definition, options)
+    }
 }
 
 /// A pool of whichever engine a URL or a caller picked: the one "any engine" type of the crate,
@@ -152,6 +218,11 @@ impl From<sqlx::SqlitePool> for AnyPool {
 
 /// Each method passes the call to the engine's pool. The match is the whole cost of an enum:
 /// one arm per engine feature, no logic.
+// A build without any engine has no arm that uses the arguments.
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "mysql", feature = "sqlite")),
+    allow(unused_variables)
+)]
 impl BackfillPool for AnyPool {
     fn engine(&self) -> Engine {
         match self {

@@ -28,7 +28,9 @@ use chrono::{DateTime, Utc};
 use crate::definition::{Definition, Engine, KeyKind, Statements};
 use crate::error::Error;
 use crate::value::{Key, KeyValue};
+use io::{Query, SqlxIo};
 
+pub(crate) mod io;
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
 pub(crate) mod plan;
@@ -357,9 +359,9 @@ impl<D: Driver> Drop for Lent<'_, D> {
 }
 
 /// What differs per engine. Implemented by unit types, one per engine feature.
-pub(crate) trait Driver: Send + Sync + 'static {
+pub(crate) trait Driver: Sized + Send + Sync + 'static {
     /// The sqlx database.
-    type Db: sqlx::Database;
+    type Db: SqlxIo;
     /// The engine.
     const ENGINE: Engine;
     /// Its SQL's behaviour flags.
@@ -404,20 +406,46 @@ pub(crate) trait Driver: Send + Sync + 'static {
         async { Ok(()) }
     }
 
+    /// Binds an unsigned integer (a MySQL `BIGINT UNSIGNED` key part).
+    fn bind_uint(q: Query<'_, Self::Db>, u: u64) -> Query<'_, Self::Db>;
+
+    /// Binds text that is a key part, so it compares as the key column does (see
+    /// [`Value::KeyText`]).
+    fn bind_key_text<'q>(q: Query<'q, Self::Db>, s: &str) -> Query<'q, Self::Db>;
+
+    /// Column `i` as an unsigned integer (`None` for NULL).
+    fn decode_uint(
+        row: &<Self::Db as sqlx::Database>::Row,
+        i: usize,
+    ) -> Result<Option<u64>, sqlx::Error>;
+
+    /// The rows a statement affected, as the engine counts them.
+    fn rows_affected(result: &<Self::Db as sqlx::Database>::QueryResult) -> u64;
+
     /// Runs a query and decodes the first `cols.len()` columns of every row.
     fn fetch_all<'c>(
         conn: &'c mut Conn<Self>,
         sql: &'c str,
         binds: &'c [Value],
         cols: &'c [Col],
-    ) -> impl Future<Output = Result<Vec<Row>, sqlx::Error>> + Send + 'c;
+    ) -> impl Future<Output = Result<Vec<Row>, sqlx::Error>> + Send + 'c {
+        async move {
+            let rows = Self::Db::fetch_rows(conn, io::query::<Self>(sql, binds)).await?;
+            rows.iter().map(|r| io::decode::<Self>(r, cols)).collect()
+        }
+    }
 
     /// Runs a statement; returns the affected rows.
     fn execute<'c>(
         conn: &'c mut Conn<Self>,
         sql: &'c str,
         binds: &'c [Value],
-    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'c;
+    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'c {
+        async move {
+            let result = Self::Db::run(conn, io::query::<Self>(sql, binds)).await?;
+            Ok(Self::rows_affected(&result))
+        }
+    }
 
     /// Learns what the run needs to know about the server.
     fn server(
@@ -437,6 +465,14 @@ pub(crate) trait Driver: Send + Sync + 'static {
         server: Server,
         timeouts: Timeouts,
     ) -> impl Future<Output = ()> + Send + '_;
+
+    /// The catalog checks before the first write (its `preflight.rs`): the target's schema
+    /// fits the definition and every statement prepares.
+    fn preflight<'a>(
+        pool: &'a sqlx::Pool<Self::Db>,
+        def: &'static Definition,
+        stmts: &'static Statements,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
 
     /// Whether an error is worth retrying.
     fn classify(err: &sqlx::Error) -> Failure;
@@ -458,6 +494,14 @@ pub(crate) trait Driver: Send + Sync + 'static {
         sql: &'c str,
         binds: &'c [Value],
     ) -> impl Future<Output = Result<String, sqlx::Error>> + Send + 'c;
+}
+
+/// A sqlx database a backfill runs on, naming its [`Driver`]: what makes
+/// `impl<DB: EngineDatabase> BackfillPool for sqlx::Pool<DB>` (in `pool.rs`) one generic impl
+/// for `PgPool`, `MySqlPool` and `SqlitePool`.
+pub(crate) trait EngineDatabase: SqlxIo {
+    /// The engine's driver.
+    type Driver: Driver<Db = Self>;
 }
 
 /// The statements of `def` for `engine`, or the error naming the struct and the engine.
@@ -548,177 +592,6 @@ pub(crate) fn bind_params(
 pub(crate) fn millis(d: Duration) -> u128 {
     d.as_millis().max(1)
 }
-
-/// The free functions that bind a [`Value`] into a query and decode a row into [`Value`]s for
-/// one engine: the same code on every engine, typed for its sqlx driver.
-#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-macro_rules! sqlx_io {
-    ($db:ty, $row:ty) => {
-        fn bind<'q>(
-            q: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>,
-            v: &'q $crate::engine::Value,
-        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments> {
-            use $crate::engine::Value;
-            match v {
-                Value::Null => q.bind(None::<String>),
-                Value::Int(i) => q.bind(*i),
-                Value::UInt(u) => bind_uint(q, *u),
-                Value::Text(s) => q.bind(s.as_str()),
-                Value::KeyText(s) => bind_key_text(q, s.as_str()),
-                Value::Bytes(b) => q.bind(b.as_slice()),
-                Value::Time(t) => q.bind(*t),
-            }
-        }
-
-        fn decode(
-            row: &$row,
-            cols: &[$crate::engine::Col],
-        ) -> Result<$crate::engine::Row, sqlx::Error> {
-            use sqlx::Row as _;
-            use $crate::engine::{Col, Value};
-            cols.iter()
-                .enumerate()
-                .map(|(i, col)| {
-                    Ok(match col {
-                        Col::Int => row
-                            .try_get::<Option<i64>, _>(i)?
-                            .map_or(Value::Null, Value::Int),
-                        Col::UInt => decode_uint(row, i)?.map_or(Value::Null, Value::UInt),
-                        Col::Text => row
-                            .try_get::<Option<String>, _>(i)?
-                            .map_or(Value::Null, Value::Text),
-                        Col::Bytes => row
-                            .try_get::<Option<Vec<u8>>, _>(i)?
-                            .map_or(Value::Null, Value::Bytes),
-                        Col::Time => row
-                            .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)?
-                            .map_or(Value::Null, Value::Time),
-                    })
-                })
-                .collect()
-        }
-    };
-}
-#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-pub(crate) use sqlx_io;
-
-/// `Driver::fetch_all` and `Driver::execute` for one engine, through its `bind` and `decode`.
-#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-macro_rules! sqlx_io_methods {
-    ($conn:ty) => {
-        async fn fetch_all<'c>(
-            conn: &'c mut $conn,
-            sql: &'c str,
-            binds: &'c [$crate::engine::Value],
-            cols: &'c [$crate::engine::Col],
-        ) -> Result<Vec<$crate::engine::Row>, sqlx::Error> {
-            let mut q = sqlx::query($crate::engine::sql_text::assembled(sql));
-            for v in binds {
-                q = bind(q, v);
-            }
-            let rows = q.fetch_all(&mut *conn).await?;
-            rows.iter().map(|r| decode(r, cols)).collect()
-        }
-
-        async fn execute<'c>(
-            conn: &'c mut $conn,
-            sql: &'c str,
-            binds: &'c [$crate::engine::Value],
-        ) -> Result<u64, sqlx::Error> {
-            let mut q = sqlx::query($crate::engine::sql_text::assembled(sql));
-            for v in binds {
-                q = bind(q, v);
-            }
-            Ok(q.execute(&mut *conn).await?.rows_affected())
-        }
-    };
-}
-#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-pub(crate) use sqlx_io_methods;
-
-/// `impl BackfillPool` for one engine's pool: the same entry points on every engine, each
-/// checking the definition has statements for it and running preflight before a run.
-#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-macro_rules! backfill_pool {
-    ($pool:ty, $driver:ty, $engine:expr, $check:path) => {
-        impl $crate::pool::BackfillPool for $pool {
-            fn engine(&self) -> $crate::definition::Engine {
-                $engine
-            }
-
-            async fn run_backfill(
-                &self,
-                definition: &'static $crate::definition::Definition,
-                options: $crate::options::RunOptions,
-            ) -> Result<$crate::options::Report, $crate::error::Error> {
-                {
-                    let stmts = $crate::engine::statements(definition, $engine)?;
-                    $check(self, definition, stmts).await?;
-                    $crate::batch::run::<$driver>(self, definition, stmts, options).await
-                }
-            }
-
-            async fn check(
-                &self,
-                definition: &'static $crate::definition::Definition,
-            ) -> Result<(), $crate::error::Error> {
-                {
-                    let stmts = $crate::engine::statements(definition, $engine)?;
-                    $check(self, definition, stmts).await
-                }
-            }
-
-            fn verify(
-                &self,
-                definition: &'static $crate::definition::Definition,
-            ) -> impl ::std::future::Future<
-                Output = Result<$crate::verify::VerifyReport, $crate::error::Error>,
-            > + Send {
-                $crate::verify::verify::<$driver>(self, definition)
-            }
-
-            fn status(
-                &self,
-                definition: &'static $crate::definition::Definition,
-                options: &$crate::options::RunOptions,
-            ) -> impl ::std::future::Future<
-                Output = Result<Option<$crate::options::JobStatus>, $crate::error::Error>,
-            > + Send {
-                $crate::progress::status::<$driver>(self, definition, options)
-            }
-
-            fn reset(
-                &self,
-                definition: &'static $crate::definition::Definition,
-                options: &$crate::options::RunOptions,
-            ) -> impl ::std::future::Future<Output = Result<bool, $crate::error::Error>> + Send
-            {
-                $crate::progress::reset::<$driver>(self, definition, options)
-            }
-
-            fn plan(
-                &self,
-                definition: &'static $crate::definition::Definition,
-                options: &$crate::options::RunOptions,
-            ) -> impl ::std::future::Future<
-                Output = Result<$crate::options::Plan, $crate::error::Error>,
-            > + Send {
-                $crate::engine::plan::plan::<$driver>(self, definition, options)
-            }
-
-            fn executable_sql(
-                &self,
-                definition: &'static $crate::definition::Definition,
-                stmt: &'static $crate::definition::Stmt,
-            ) -> impl ::std::future::Future<Output = Result<String, $crate::error::Error>> + Send
-            {
-                $crate::coerce::executable_sql::<$driver>(self, definition, stmt)
-            }
-        }
-    };
-}
-#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-pub(crate) use backfill_pool;
 
 #[cfg(test)]
 mod tests {

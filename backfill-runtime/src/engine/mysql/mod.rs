@@ -1,18 +1,20 @@
 //! MySQL/MariaDB: `?` placeholders, session timeouts (MariaDB `max_statement_time`, MySQL 8
 //! `max_execution_time`), batches at READ COMMITTED (the source is read without locks),
-//! error-number classification, `information_schema` lookups, and the
-//! [`BackfillPool`] impl for [`MySqlPool`].
+//! error-number classification and `information_schema` lookups: its [`Driver`] and the
+//! [`EngineDatabase`](super::EngineDatabase) impl that makes `MySqlPool` a `BackfillPool`.
 
 use std::future::Future;
 
 use sqlx::mysql::{MySqlConnection, MySqlDatabaseError, MySqlRow};
-use sqlx::{Column as _, Connection, MySql, MySqlPool, Row as _, TypeInfo as _};
+use sqlx::{Column as _, Connection, MySql, Row as _, TypeInfo as _};
 
+use super::io::Query;
 use super::{
     CatalogColumn, CatalogError, Col, Dialect, Driver, Failure, ProgressType, Server, TableName,
     TableShape, Timeouts, Value,
 };
-use crate::definition::Engine;
+use crate::definition::{Definition, Engine, Statements};
+use crate::error::Error;
 
 mod catalog;
 mod coerce;
@@ -22,23 +24,6 @@ pub(crate) mod preflight;
 
 /// The MySQL/MariaDB driver.
 pub(crate) struct MySqlEngine;
-
-super::sqlx_io!(MySql, MySqlRow);
-
-type Query<'q> = sqlx::query::Query<'q, MySql, sqlx::mysql::MySqlArguments>;
-
-/// Key text compares with the key column's own collation (a bound string is coercible).
-fn bind_key_text<'q>(q: Query<'q>, s: &'q str) -> Query<'q> {
-    q.bind(s)
-}
-
-fn bind_uint(q: Query<'_>, u: u64) -> Query<'_> {
-    q.bind(u)
-}
-
-fn decode_uint(row: &MySqlRow, i: usize) -> Result<Option<u64>, sqlx::Error> {
-    row.try_get::<Option<u64>, _>(i)
-}
 
 /// One cell of an EXPLAIN row as text, whatever its type.
 fn cell_text(row: &MySqlRow, i: usize) -> String {
@@ -103,7 +88,22 @@ impl Driver for MySqlEngine {
         " ON DUPLICATE KEY UPDATE `job` = `job`".to_string()
     }
 
-    super::sqlx_io_methods!(MySqlConnection);
+    /// Key text compares with the key column's own collation (a bound string is coercible).
+    fn bind_key_text<'q>(q: Query<'q, MySql>, s: &str) -> Query<'q, MySql> {
+        q.bind(s)
+    }
+
+    fn bind_uint(q: Query<'_, MySql>, u: u64) -> Query<'_, MySql> {
+        q.bind(u)
+    }
+
+    fn decode_uint(row: &MySqlRow, i: usize) -> Result<Option<u64>, sqlx::Error> {
+        row.try_get::<Option<u64>, _>(i)
+    }
+
+    fn rows_affected(result: &<MySql as sqlx::Database>::QueryResult) -> u64 {
+        result.rows_affected()
+    }
 
     /// A progress table of an older version has a `TEXT` cursor in the database's default
     /// charset: a latin1 default cannot store a key outside latin1 (error 1366) and `TEXT`
@@ -227,6 +227,14 @@ impl Driver for MySqlEngine {
         }
     }
 
+    fn preflight<'a>(
+        pool: &'a sqlx::Pool<MySql>,
+        def: &'static Definition,
+        stmts: &'static Statements,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        preflight::check_mysql(pool, def, stmts)
+    }
+
     fn classify(err: &sqlx::Error) -> Failure {
         match err {
             sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => Failure::Transient,
@@ -263,11 +271,9 @@ impl Driver for MySqlEngine {
         binds: &'c [Value],
     ) -> Result<String, sqlx::Error> {
         let sql = format!("{}{sql}", Self::DIALECT.explain);
-        let mut q = sqlx::query(super::sql_text::assembled(sql));
-        for v in binds {
-            q = bind(q, v);
-        }
-        let rows = q.fetch_all(&mut *conn).await?;
+        let rows = super::io::query::<Self>(&sql, binds)
+            .fetch_all(&mut *conn)
+            .await?;
         Ok(rows
             .iter()
             .map(|row| {
@@ -283,9 +289,6 @@ impl Driver for MySqlEngine {
     }
 }
 
-super::backfill_pool!(
-    MySqlPool,
-    MySqlEngine,
-    Engine::MySql,
-    preflight::check_mysql
-);
+impl super::EngineDatabase for MySql {
+    type Driver = MySqlEngine;
+}

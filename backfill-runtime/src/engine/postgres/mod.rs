@@ -1,17 +1,20 @@
 //! PostgreSQL: `$n` placeholders, `SET LOCAL` timeouts and custom plans per batch, SQLSTATE
-//! classification, `pg_catalog`
-//! lookups, and the [`BackfillPool`] impl for [`PgPool`].
+//! classification, the `UntypedText` binding of key text and `pg_catalog` lookups: its
+//! [`Driver`] and the [`EngineDatabase`](super::EngineDatabase) impl that makes `PgPool` a
+//! `BackfillPool`.
 
 use std::future::Future;
 
 use sqlx::postgres::{PgConnection, PgRow};
-use sqlx::{Connection, PgPool, Postgres};
+use sqlx::{Connection, Postgres};
 
+use super::io::Query;
 use super::{
     CatalogColumn, CatalogError, Col, Dialect, Driver, Failure, ProgressType, Server, TableName,
     TableShape, Timeouts, Value,
 };
-use crate::definition::Engine;
+use crate::definition::{Definition, Engine, Statements};
+use crate::error::Error;
 
 mod catalog;
 mod coerce;
@@ -21,36 +24,6 @@ pub(crate) mod preflight;
 
 /// The PostgreSQL driver.
 pub(crate) struct PgEngine;
-
-super::sqlx_io!(Postgres, PgRow);
-
-type Query<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
-
-/// Key text bound with no declared type, so PostgreSQL gives the parameter the type of the key
-/// it is compared with: `citext_key > $1` then compares as `citext` (ignoring case, as the
-/// key's GROUP BY, ORDER BY and unique index do), where a `text` parameter would make it a
-/// case-sensitive `text` comparison and split one key's rows across two batches.
-fn bind_key_text<'q>(q: Query<'q>, s: &'q str) -> Query<'q> {
-    q.bind(UntypedText(s))
-}
-
-/// PostgreSQL has no unsigned integers (and the derive refuses a `u64` field for it): a value
-/// beyond `i64` binds NULL, matches no key, and stops the run as making no progress.
-fn bind_uint(q: Query<'_>, u: u64) -> Query<'_> {
-    q.bind(i64::try_from(u).ok())
-}
-
-fn decode_uint(row: &PgRow, i: usize) -> Result<Option<u64>, sqlx::Error> {
-    use sqlx::Row as _;
-    row.try_get::<Option<i64>, _>(i)?
-        .map(|v| {
-            u64::try_from(v).map_err(|e| sqlx::Error::ColumnDecode {
-                index: i.to_string(),
-                source: Box::new(e),
-            })
-        })
-        .transpose()
-}
 
 /// Text sent in the binary format of `text` (the same bytes for `varchar`, `bpchar`, `name`,
 /// `citext` and enums' receive functions) under the type oid 0: "unspecified", resolved by
@@ -94,7 +67,35 @@ impl Driver for PgEngine {
         }
     }
 
-    super::sqlx_io_methods!(PgConnection);
+    /// Key text bound with no declared type, so PostgreSQL gives the parameter the type of the key
+    /// it is compared with: `citext_key > $1` then compares as `citext` (ignoring case, as the
+    /// key's GROUP BY, ORDER BY and unique index do), where a `text` parameter would make it a
+    /// case-sensitive `text` comparison and split one key's rows across two batches.
+    fn bind_key_text<'q>(q: Query<'q, Postgres>, s: &str) -> Query<'q, Postgres> {
+        q.bind(UntypedText(s))
+    }
+
+    /// PostgreSQL has no unsigned integers (and the derive refuses a `u64` field for it): a value
+    /// beyond `i64` binds NULL, matches no key, and stops the run as making no progress.
+    fn bind_uint(q: Query<'_, Postgres>, u: u64) -> Query<'_, Postgres> {
+        q.bind(i64::try_from(u).ok())
+    }
+
+    fn decode_uint(row: &PgRow, i: usize) -> Result<Option<u64>, sqlx::Error> {
+        use sqlx::Row as _;
+        row.try_get::<Option<i64>, _>(i)?
+            .map(|v| {
+                u64::try_from(v).map_err(|e| sqlx::Error::ColumnDecode {
+                    index: i.to_string(),
+                    source: Box::new(e),
+                })
+            })
+            .transpose()
+    }
+
+    fn rows_affected(result: &<Postgres as sqlx::Database>::QueryResult) -> u64 {
+        result.rows_affected()
+    }
 
     async fn server(_conn: &mut PgConnection) -> Result<Server, sqlx::Error> {
         Ok(Server::default())
@@ -126,6 +127,14 @@ impl Driver for PgEngine {
 
     async fn end_batch(_conn: &mut PgConnection, _server: Server, _timeouts: Timeouts) {
         // SET LOCAL ends with the transaction.
+    }
+
+    fn preflight<'a>(
+        pool: &'a sqlx::Pool<Postgres>,
+        def: &'static Definition,
+        stmts: &'static Statements,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        preflight::check_postgres(pool, def, stmts)
     }
 
     fn classify(err: &sqlx::Error) -> Failure {
@@ -175,12 +184,9 @@ impl Driver for PgEngine {
     }
 }
 
-super::backfill_pool!(
-    PgPool,
-    PgEngine,
-    Engine::Postgres,
-    preflight::check_postgres
-);
+impl super::EngineDatabase for Postgres {
+    type Driver = PgEngine;
+}
 
 #[cfg(test)]
 mod tests {

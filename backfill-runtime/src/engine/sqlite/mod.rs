@@ -1,17 +1,20 @@
 //! SQLite: `BEGIN IMMEDIATE` batches (the write lock is the progress row's lock), the busy
-//! timeout as the lock timeout, extended result codes, `pragma_*` lookups, and the
-//! [`BackfillPool`] impl for [`SqlitePool`].
+//! timeout as the lock timeout, extended result codes and `pragma_*` lookups: its [`Driver`]
+//! and the [`EngineDatabase`](super::EngineDatabase) impl that makes `SqlitePool` a
+//! `BackfillPool`.
 
 use std::future::Future;
 
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
-use sqlx::{Connection, Sqlite, SqlitePool};
+use sqlx::{Connection, Sqlite};
 
+use super::io::Query;
 use super::{
     CatalogColumn, CatalogError, Col, Dialect, Driver, Failure, ProgressType, Server, TableName,
     TableShape, Timeouts, Value,
 };
-use crate::definition::Engine;
+use crate::definition::{Definition, Engine, Statements};
+use crate::error::Error;
 
 mod catalog;
 mod coerce;
@@ -20,26 +23,6 @@ pub(crate) mod preflight;
 
 /// The SQLite driver.
 pub(crate) struct SqliteEngine;
-
-super::sqlx_io!(Sqlite, SqliteRow);
-
-type Query<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
-
-/// Key text compares with the key column's own collation (a bound value has none).
-fn bind_key_text<'q>(q: Query<'q>, s: &'q str) -> Query<'q> {
-    q.bind(s)
-}
-
-/// SQLite integers are 64-bit signed, so an unsigned key read from it always fits; one that
-/// did not would bind NULL, match no key, and stop the run as making no progress.
-fn bind_uint(q: Query<'_>, u: u64) -> Query<'_> {
-    q.bind(i64::try_from(u).ok())
-}
-
-fn decode_uint(row: &SqliteRow, i: usize) -> Result<Option<u64>, sqlx::Error> {
-    use sqlx::Row as _;
-    row.try_get::<Option<u64>, _>(i)
-}
 
 impl Driver for SqliteEngine {
     type Db = Sqlite;
@@ -65,7 +48,25 @@ impl Driver for SqliteEngine {
         }
     }
 
-    super::sqlx_io_methods!(SqliteConnection);
+    /// Key text compares with the key column's own collation (a bound value has none).
+    fn bind_key_text<'q>(q: Query<'q, Sqlite>, s: &str) -> Query<'q, Sqlite> {
+        q.bind(s)
+    }
+
+    /// SQLite integers are 64-bit signed, so an unsigned key read from it always fits; one that
+    /// did not would bind NULL, match no key, and stop the run as making no progress.
+    fn bind_uint(q: Query<'_, Sqlite>, u: u64) -> Query<'_, Sqlite> {
+        q.bind(i64::try_from(u).ok())
+    }
+
+    fn decode_uint(row: &SqliteRow, i: usize) -> Result<Option<u64>, sqlx::Error> {
+        use sqlx::Row as _;
+        row.try_get::<Option<u64>, _>(i)
+    }
+
+    fn rows_affected(result: &<Sqlite as sqlx::Database>::QueryResult) -> u64 {
+        result.rows_affected()
+    }
 
     async fn server(conn: &mut SqliteConnection) -> Result<Server, sqlx::Error> {
         let rows = Self::fetch_all(conn, "PRAGMA busy_timeout", &[], &[Col::Int]).await?;
@@ -95,6 +96,14 @@ impl Driver for SqliteEngine {
             let sql = format!("PRAGMA busy_timeout = {ms}");
             let _ = sqlx::Executor::execute(&mut *conn, super::sql_text::setting(sql)).await;
         }
+    }
+
+    fn preflight<'a>(
+        pool: &'a sqlx::Pool<Sqlite>,
+        def: &'static Definition,
+        stmts: &'static Statements,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        preflight::check_sqlite(pool, def, stmts)
     }
 
     fn classify(err: &sqlx::Error) -> Failure {
@@ -166,9 +175,6 @@ impl Driver for SqliteEngine {
     }
 }
 
-super::backfill_pool!(
-    SqlitePool,
-    SqliteEngine,
-    Engine::Sqlite,
-    preflight::check_sqlite
-);
+impl super::EngineDatabase for Sqlite {
+    type Driver = SqliteEngine;
+}
