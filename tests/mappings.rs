@@ -362,3 +362,27 @@ async fn a_key_that_several_source_rows_produce_stops_the_run_naming_it() {
         );
     }
 }
+
+#[test]
+fn the_runtime_recomputes_the_fingerprint_the_derive_stored() {
+    // One `Statements` struct and one fingerprint function serve the derive (owned strings)
+    // and the runtime (`'static` data): the same hash on both sides of the compile.
+    for definition in [
+        RegionRevenue::definition(),
+        ItemCopy::definition(),
+        ShopSeen::definition(),
+        ShopSettings::definition(),
+    ] {
+        for engine in Engine::ALL {
+            let statements = definition
+                .statements(engine)
+                .expect("generated for every engine");
+            assert_eq!(
+                backfill::definition::fingerprint(statements),
+                statements.fingerprint,
+                "{} on {engine}",
+                definition.name
+            );
+        }
+    }
+}

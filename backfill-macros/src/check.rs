@@ -220,7 +220,7 @@ pub fn derive_input(cx: &Ctxt, input: &DeriveInput) -> Option<model::Backfill> {
     let generated: Vec<Engine> = checked
         .iter()
         .copied()
-        .filter(|e| e.feature_enabled())
+        .filter(|e| model::feature_enabled(*e))
         .collect();
     Some(model::Backfill {
         name,
@@ -474,7 +474,7 @@ fn checked_engines(c: &Container) -> Vec<Engine> {
             .collect(),
         None => Engine::ALL
             .into_iter()
-            .filter(|e| e.feature_enabled())
+            .filter(|e| model::feature_enabled(*e))
             .collect(),
     }
 }

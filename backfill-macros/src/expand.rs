@@ -10,8 +10,8 @@ use syn::{Data, DeriveInput, Fields};
 
 use crate::check;
 use crate::ctxt::Ctxt;
-use crate::model::{Backfill, Engine, KeyKind, Merge};
-use crate::sql::{self, Param, Ranged, Statements, Stmt};
+use crate::model::{Backfill, Engine, KeyKind};
+use crate::sql;
 
 /// The whole derive: validate, generate SQL, emit tokens.
 pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
@@ -124,15 +124,6 @@ fn emit(input: &DeriveInput, model: &Backfill, fields: &[(syn::Ident, syn::Type)
     }
 }
 
-fn engine_tokens(engine: Engine) -> TokenStream {
-    let pv = private();
-    match engine {
-        Engine::Postgres => quote!(#pv::Engine::Postgres),
-        Engine::MySql => quote!(#pv::Engine::MySql),
-        Engine::Sqlite => quote!(#pv::Engine::Sqlite),
-    }
-}
-
 fn definition(model: &Backfill) -> TokenStream {
     let pv = private();
     let name = &model.name;
@@ -154,12 +145,7 @@ fn definition(model: &Backfill) -> TokenStream {
     let keys = model.key_columns().map(|c| {
         let field = &c.field;
         let column = &c.column;
-        let kind = match c.key {
-            Some(KeyKind::Text) => quote!(#pv::KeyKind::Text),
-            Some(KeyKind::Bytes) => quote!(#pv::KeyKind::Bytes),
-            Some(KeyKind::UInt) => quote!(#pv::KeyKind::UInt),
-            Some(KeyKind::Int) | None => quote!(#pv::KeyKind::Int),
-        };
+        let kind = c.key.unwrap_or(KeyKind::Int);
         quote!(#pv::KeyPart { field: #field, column: #column, kind: #kind })
     });
     let columns = model.columns.iter().map(|c| {
@@ -167,12 +153,7 @@ fn definition(model: &Backfill) -> TokenStream {
         let column = &c.column;
         let rust_type = &c.rust_type;
         let key = c.key.is_some();
-        let merge = match c.merge {
-            Merge::Overwrite => quote!(#pv::Merge::Overwrite),
-            Merge::Greatest => quote!(#pv::Merge::Greatest),
-            Merge::Least => quote!(#pv::Merge::Least),
-            Merge::Keep => quote!(#pv::Merge::Keep),
-        };
+        let merge = c.merge;
         quote!(#pv::TargetColumn {
             field: #field,
             column: #column,
@@ -183,8 +164,8 @@ fn definition(model: &Backfill) -> TokenStream {
     });
     let per_engine = Engine::ALL.map(|e| {
         if model.engines.contains(&e) {
-            let s = statements_tokens(&sql::statements(model, e));
-            quote!(::core::option::Option::Some(#s))
+            let statements = sql::statements(model, e);
+            quote!(::core::option::Option::Some(#statements))
         } else {
             quote!(::core::option::Option::None)
         }
@@ -207,71 +188,6 @@ fn definition(model: &Backfill) -> TokenStream {
             postgres: #postgres,
             mysql: #mysql,
             sqlite: #sqlite,
-        }
-    }
-}
-
-fn stmt_tokens(stmt: &Stmt) -> TokenStream {
-    let pv = private();
-    let sql = &stmt.sql;
-    let params = stmt.params.iter().map(|p| match p {
-        Param::Cursor(i) => quote!(#pv::Param::Cursor(#i)),
-        Param::Hi(i) => quote!(#pv::Param::Hi(#i)),
-        Param::Limit => quote!(#pv::Param::Limit),
-        Param::Offset => quote!(#pv::Param::Offset),
-    });
-    let holes = stmt.holes.iter().map(|h| {
-        let (at, len, column, expr) = (h.at, h.len, h.column, &h.expr);
-        quote!(#pv::Hole { at: #at, len: #len, column: #column, expr: #expr })
-    });
-    quote!(#pv::Stmt { sql: #sql, params: &[ #(#params),* ], holes: &[ #(#holes),* ] })
-}
-
-fn ranged_tokens(r: &Ranged) -> TokenStream {
-    let pv = private();
-    let first = stmt_tokens(&r.first);
-    let next = stmt_tokens(&r.next);
-    quote!(#pv::Ranged { first: #first, next: #next })
-}
-
-fn statements_tokens(s: &Statements) -> TokenStream {
-    let pv = private();
-    let engine = engine_tokens(s.engine);
-    let fingerprint = &s.fingerprint;
-    let bounds = ranged_tokens(&s.bounds);
-    let bounds_offset = ranged_tokens(&s.bounds_offset);
-    let upsert = ranged_tokens(&s.upsert);
-    let verify_diff = ranged_tokens(&s.verify_diff);
-    let verify_extra = ranged_tokens(&s.verify_extra);
-    let verify_extra_tail = stmt_tokens(&s.verify_extra_tail);
-    let target_count = ranged_tokens(&s.target_count);
-    let target_rows = stmt_tokens(&s.target_rows);
-    let null_keys = stmt_tokens(&s.null_keys);
-    let key_span = stmt_tokens(&s.key_span);
-    let upsert_all = stmt_tokens(&s.upsert_all);
-    let delete_extra = ranged_tokens(&s.delete_extra);
-    let delete_extra_tail = ranged_tokens(&s.delete_extra_tail);
-    let key_probe = stmt_tokens(&s.key_probe);
-    let duplicate_keys = ranged_tokens(&s.duplicate_keys);
-    quote! {
-        #pv::Statements {
-            engine: #engine,
-            fingerprint: #fingerprint,
-            bounds: #bounds,
-            bounds_offset: #bounds_offset,
-            upsert: #upsert,
-            verify_diff: #verify_diff,
-            verify_extra: #verify_extra,
-            verify_extra_tail: #verify_extra_tail,
-            target_count: #target_count,
-            target_rows: #target_rows,
-            null_keys: #null_keys,
-            key_span: #key_span,
-            upsert_all: #upsert_all,
-            delete_extra: #delete_extra,
-            delete_extra_tail: #delete_extra_tail,
-            key_probe: #key_probe,
-            duplicate_keys: #duplicate_keys,
         }
     }
 }

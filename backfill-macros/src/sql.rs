@@ -5,181 +5,23 @@
 //! are inserted as written (they were parsed and checked for every engine); values are never
 //! formatted in, only placeholders for the batch range and the limit.
 
+use backfill_core::{fingerprint, Owned, Param};
+
 use crate::model::{Backfill, Column, Engine, KeyKind, Merge};
 
-/// A value bound into a statement: mirrors `backfill::__private::Param`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Param {
-    /// Part `i` of the cursor (exclusive lower bound).
-    Cursor(usize),
-    /// Part `i` of the batch's upper bound (inclusive).
-    Hi(usize),
-    /// The batch size.
-    Limit,
-    /// The batch size minus one: an `OFFSET` to the batch's last key.
-    Offset,
-}
-
-/// One statement and its binds, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stmt {
-    /// The SQL text.
-    pub sql: String,
-    /// What each placeholder binds.
-    pub params: Vec<Param>,
-    /// Places the runtime fills with a value coerced to a target column's own type, as read
-    /// from the catalog (mirrors `backfill::__private::Hole`).
-    pub holes: Vec<Hole>,
-}
-
-/// A span of a statement's SQL that stands for `expr` coerced to the type of a target column
-/// (`CAST(expr AS numeric(12,2))`, MySQL `CONVERT(expr USING latin1)`): the derive cannot know
-/// the column's type, the runtime reads it from the catalog and replaces the span before the
-/// statement is prepared. The span holds a readable placeholder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hole {
-    /// Byte offset of the span in the SQL.
-    pub at: usize,
-    /// Byte length of the span.
-    pub len: usize,
-    /// Index of the target column in the definition's columns.
-    pub column: usize,
-    /// The SQL expression to coerce.
-    pub expr: String,
-}
+/// The statement types, written here as owned strings and emitted as the runtime's `'static`
+/// ones (the same structs, see `backfill_core::Storage`).
+pub type Stmt = backfill_core::Stmt<Owned>;
+/// A span of a statement standing for an expression coerced to a column's type.
+pub type Hole = backfill_core::Hole<Owned>;
+/// The first-range and next-range variants of a statement.
+pub type Ranged = backfill_core::Ranged<Owned>;
+/// Every statement of one backfill on one engine.
+pub type Statements = backfill_core::Statements<Owned>;
 
 /// Marks a hole while a statement is being written; replaced by its placeholder when the
 /// statement is finished. A control character no parsed SQL of the user contains.
 const HOLE_MARK: char = '\u{1}';
-
-/// The first-range and next-range variants of a statement.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ranged {
-    /// No lower bound.
-    pub first: Stmt,
-    /// `key > cursor`.
-    pub next: Stmt,
-}
-
-/// Every statement of one backfill on one engine, as in the runtime's `Statements`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Statements {
-    /// The engine.
-    pub engine: Engine,
-    /// FNV-1a 64 of every statement, hex.
-    pub fingerprint: String,
-    /// The batch's upper bound.
-    pub bounds: Ranged,
-    /// In place, where each key is one row: the key `Offset` keys past the cursor.
-    pub bounds_offset: Ranged,
-    /// The upsert of a range.
-    pub upsert: Ranged,
-    /// Recomputed rows missing from or different in the target.
-    pub verify_diff: Ranged,
-    /// Target keys in a range no source row produces.
-    pub verify_extra: Ranged,
-    /// Target keys above the last source key.
-    pub verify_extra_tail: Stmt,
-    /// Target rows in a range.
-    pub target_count: Ranged,
-    /// Target rows.
-    pub target_rows: Stmt,
-    /// Source rows with a NULL key.
-    pub null_keys: Stmt,
-    /// Smallest and largest first key part of the source.
-    pub key_span: Stmt,
-    /// The whole recompute as one upsert.
-    pub upsert_all: Stmt,
-    /// Deletes the target keys of a range that no source row produces (opt-in repair).
-    pub delete_extra: Ranged,
-    /// Deletes target keys above the last source key (`first`: every target key, when the
-    /// source has none).
-    pub delete_extra_tail: Ranged,
-    /// Reads nothing: the type and collation of each source key expression and of each target
-    /// key column, for preflight.
-    pub key_probe: Stmt,
-    /// A key that more than one source row of a range produces, with how many.
-    pub duplicate_keys: Ranged,
-}
-
-impl Statements {
-    /// Every statement with its runtime name, in the runtime's fixed order.
-    pub fn named(&self) -> Vec<(&'static str, &Stmt)> {
-        vec![
-            ("bounds (first batch)", &self.bounds.first),
-            ("bounds", &self.bounds.next),
-            ("bounds by offset (first batch)", &self.bounds_offset.first),
-            ("bounds by offset", &self.bounds_offset.next),
-            ("upsert (first batch)", &self.upsert.first),
-            ("upsert", &self.upsert.next),
-            ("verify differences (first batch)", &self.verify_diff.first),
-            ("verify differences", &self.verify_diff.next),
-            ("verify extra keys (first batch)", &self.verify_extra.first),
-            ("verify extra keys", &self.verify_extra.next),
-            (
-                "verify extra keys (after the last key)",
-                &self.verify_extra_tail,
-            ),
-            (
-                "target rows in range (first batch)",
-                &self.target_count.first,
-            ),
-            ("target rows in range", &self.target_count.next),
-            ("target rows", &self.target_rows),
-            ("source rows with a NULL key", &self.null_keys),
-            ("source key span", &self.key_span),
-            ("single-statement recompute", &self.upsert_all),
-            ("delete extra keys (first batch)", &self.delete_extra.first),
-            ("delete extra keys", &self.delete_extra.next),
-            (
-                "delete extra keys (no source key)",
-                &self.delete_extra_tail.first,
-            ),
-            (
-                "delete extra keys (after the last key)",
-                &self.delete_extra_tail.next,
-            ),
-            ("key types and collations", &self.key_probe),
-            ("duplicate keys (first batch)", &self.duplicate_keys.first),
-            ("duplicate keys", &self.duplicate_keys.next),
-        ]
-    }
-}
-
-/// Quotes an identifier for `engine`: `"x"` (PostgreSQL, SQLite) or `` `x` `` (MySQL), the
-/// quote character doubled inside.
-pub fn quote_ident(engine: Engine, name: &str) -> String {
-    match engine {
-        Engine::MySql => format!("`{}`", name.replace('`', "``")),
-        Engine::Postgres | Engine::Sqlite => format!("\"{}\"", name.replace('"', "\"\"")),
-    }
-}
-
-/// Quotes a possibly schema-qualified table name: `a.b` -> `"a"."b"`.
-pub fn quote_table(engine: Engine, name: &str) -> String {
-    name.split('.')
-        .map(|part| quote_ident(engine, part.trim()))
-        .collect::<Vec<_>>()
-        .join(".")
-}
-
-/// FNV-1a 64 of every statement's SQL and params, in the runtime's order, as 16 hex digits.
-pub fn fingerprint(statements: &Statements) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for (name, stmt) in statements.named() {
-        let holes: Vec<(usize, usize, usize, &str)> = stmt
-            .holes
-            .iter()
-            .map(|h| (h.at, h.len, h.column, h.expr.as_str()))
-            .collect();
-        let text = format!("{name}\0{}\0{:?}\0{holes:?}\0", stmt.sql, stmt.params);
-        for byte in text.bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("{hash:016x}")
-}
 
 /// Every statement of `model` for `engine`.
 pub fn statements(model: &Backfill, engine: Engine) -> Statements {
@@ -324,11 +166,11 @@ impl<'m> Writer<'m> {
     }
 
     fn q(&self, name: &str) -> String {
-        quote_ident(self.e, name)
+        self.e.quote_ident(name)
     }
 
     fn table(&self) -> String {
-        quote_table(self.e, &self.m.table)
+        self.e.quote_table(&self.m.table)
     }
 
     /// The source expression of a column: as written, or the same-named source column.
@@ -1350,17 +1192,6 @@ mod tests {
     #[test]
     fn snapshot_reserved_and_mixed_case_identifiers() {
         snapshot("reserved_identifiers", &reserved_names());
-    }
-
-    #[test]
-    fn identifiers_are_quoted_per_engine_with_the_quote_doubled() {
-        assert_eq!(quote_ident(Engine::Postgres, "a\"b"), "\"a\"\"b\"");
-        assert_eq!(quote_ident(Engine::MySql, "a`b"), "`a``b`");
-        assert_eq!(
-            quote_table(Engine::Sqlite, "s.UserStats"),
-            "\"s\".\"UserStats\""
-        );
-        assert_eq!(quote_table(Engine::MySql, "s.t"), "`s`.`t`");
     }
 
     #[test]
