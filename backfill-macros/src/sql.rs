@@ -25,7 +25,7 @@ const HOLE_MARK: char = '\u{1}';
 
 /// Every statement of `model` for `engine`.
 pub fn statements(model: &Backfill, engine: Engine) -> Statements {
-    let w = Writer::new(model, engine);
+    let w = StatementWriter::new(model, engine);
     let mut out = Statements {
         engine,
         fingerprint: String::new(),
@@ -128,18 +128,20 @@ impl Binder {
     }
 }
 
-struct Writer<'m> {
-    m: &'m Backfill,
-    e: Engine,
+/// Writes the statements of one backfill for one engine.
+struct StatementWriter<'m> {
+    model: &'m Backfill,
+    engine: Engine,
+    /// The key columns, in order.
     keys: Vec<&'m Column>,
 }
 
-impl<'m> Writer<'m> {
-    fn new(m: &'m Backfill, e: Engine) -> Self {
-        Writer {
-            m,
-            e,
-            keys: m.key_columns().collect(),
+impl<'m> StatementWriter<'m> {
+    fn new(model: &'m Backfill, engine: Engine) -> Self {
+        StatementWriter {
+            model,
+            engine,
+            keys: model.key_columns().collect(),
         }
     }
 
@@ -157,7 +159,7 @@ impl<'m> Writer<'m> {
 
     fn stmt(&self, f: impl Fn(&Self, (Range, &mut Binder)) -> String, range: Range) -> Stmt {
         let mut binder = Binder {
-            engine: self.e,
+            engine: self.engine,
             params: Vec::new(),
             holes: Vec::new(),
         };
@@ -165,19 +167,20 @@ impl<'m> Writer<'m> {
         binder.finish(sql)
     }
 
-    fn q(&self, name: &str) -> String {
-        self.e.quote_ident(name)
+    /// `name` quoted as an identifier for the engine.
+    fn quoted(&self, name: &str) -> String {
+        self.engine.quote_ident(name)
     }
 
     fn table(&self) -> String {
-        self.e.quote_table(&self.m.table)
+        self.engine.quote_table(&self.model.table)
     }
 
     /// The source expression of a column: as written, or the same-named source column.
     fn source(&self, c: &Column) -> String {
-        match &c.exprs[self.e.index()] {
+        match &c.exprs[self.engine.index()] {
             Some(expr) => expr.clone(),
-            None => self.q(&c.column),
+            None => self.quoted(&c.column),
         }
     }
 
@@ -186,13 +189,13 @@ impl<'m> Writer<'m> {
     }
 
     fn key_alias(&self, i: usize) -> String {
-        self.q(&format!("__k{i}"))
+        self.quoted(&format!("__k{i}"))
     }
 
     /// A key value as the runtime reads it. Lossless for the types preflight accepts for each
     /// kind (integers of any width, text, binary strings): it only names one type per kind.
     fn cast(&self, expr: &str, kind: KeyKind) -> String {
-        match (self.e, kind) {
+        match (self.engine, kind) {
             (Engine::Postgres, KeyKind::Int | KeyKind::UInt) => format!("CAST({expr} AS BIGINT)"),
             (Engine::Postgres, KeyKind::Text) => format!("CAST({expr} AS TEXT)"),
             (Engine::Postgres, KeyKind::Bytes) => format!("CAST({expr} AS BYTEA)"),
@@ -222,7 +225,7 @@ impl<'m> Writer<'m> {
         if exprs.len() == 1 {
             return format!("{} {last} {}", exprs[0], b.bind(param(0)));
         }
-        match self.e {
+        match self.engine {
             Engine::Postgres | Engine::Sqlite => {
                 let ps: Vec<String> = (0..exprs.len()).map(|i| b.bind(param(i))).collect();
                 format!("({}) {last} ({})", exprs.join(", "), ps.join(", "))
@@ -263,7 +266,7 @@ impl<'m> Writer<'m> {
     fn source_where(&self, range: Range, b: &mut Binder) -> String {
         let keys = self.key_sources();
         let mut conds = Vec::new();
-        if let Some(filter) = &self.m.filter {
+        if let Some(filter) = &self.model.filter {
             conds.push(format!("({filter})"));
         }
         conds.extend(keys.iter().map(|k| format!("{k} IS NOT NULL")));
@@ -272,7 +275,7 @@ impl<'m> Writer<'m> {
     }
 
     fn group_by(&self) -> String {
-        if self.m.grouped {
+        if self.model.grouped {
             format!(" GROUP BY {}", self.key_sources().join(", "))
         } else {
             String::new()
@@ -282,7 +285,7 @@ impl<'m> Writer<'m> {
     /// The source: `from` as written, or the target itself when it is updated in place from its
     /// own rows.
     fn from(&self) -> String {
-        match &self.m.from {
+        match &self.model.from {
             Some(from) => format!(" FROM {from}"),
             None => format!(" FROM {}", self.table()),
         }
@@ -291,7 +294,7 @@ impl<'m> Writer<'m> {
     /// In place from another source: ranges are cut on the target's own key index, every
     /// existing row in them visited whether or not the source has rows for it.
     fn ranges_on_target(&self) -> bool {
-        self.m.in_place && self.m.from.is_some()
+        self.model.in_place && self.model.from.is_some()
     }
 
     /// What batch ranges are cut on: the key expressions, the FROM clause and the WHERE clause
@@ -301,7 +304,7 @@ impl<'m> Writer<'m> {
             let keys = self.target_keys();
             let mut conds: Vec<String> = keys.iter().map(|k| format!("{k} IS NOT NULL")).collect();
             conds.extend(self.range(&keys, range, b));
-            let from = format!(" FROM {} AS {}", self.table(), self.q("__t"));
+            let from = format!(" FROM {} AS {}", self.table(), self.quoted("__t"));
             (keys, from, format!(" WHERE {}", conds.join(" AND ")))
         } else {
             let where_ = self.source_where(range, b);
@@ -312,7 +315,7 @@ impl<'m> Writer<'m> {
     /// In place, each key is one row of the target: the batch's last key is the row `Offset`
     /// rows past the cursor in the key's index order, one index walk with no DISTINCT, sort or
     /// window count (measured on SQLite at 2M rows: 12 ms for 400,000 keys, against 337 ms for
-    /// [`Writer::bounds`]). No row: fewer keys remain, and `bounds` takes the tail.
+    /// [`StatementWriter::bounds`]). No row: fewer keys remain, and `bounds` takes the tail.
     fn bounds_offset(&self, (range, b): (Range, &mut Binder)) -> String {
         let (keys, from, key_where) = self.key_source(range, b);
         let offset = b.bind(Param::Offset);
@@ -343,7 +346,7 @@ impl<'m> Writer<'m> {
             inner_select.join(", "),
             aliases.join(", ")
         );
-        let b_alias = self.q("__b");
+        let b_alias = self.quoted("__b");
         let outer: Vec<String> = aliases
             .iter()
             .enumerate()
@@ -361,10 +364,10 @@ impl<'m> Writer<'m> {
     }
 
     fn insert_columns(&self) -> String {
-        self.m
+        self.model
             .columns
             .iter()
-            .map(|c| self.q(&c.column))
+            .map(|c| self.quoted(&c.column))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -373,13 +376,13 @@ impl<'m> Writer<'m> {
     /// when `alias` is set, as the MySQL derived table needs).
     fn recompute(&self, alias: bool, range: Range, b: &mut Binder) -> String {
         let select: Vec<String> = self
-            .m
+            .model
             .columns
             .iter()
             .map(|c| {
                 let src = self.source(c);
                 if alias {
-                    format!("{src} AS {}", self.q(&c.column))
+                    format!("{src} AS {}", self.quoted(&c.column))
                 } else {
                     src
                 }
@@ -397,10 +400,10 @@ impl<'m> Writer<'m> {
 
     /// Columns the upsert updates, with how (`keep` and key columns are left out).
     fn updated(&self) -> Vec<&'m Column> {
-        if self.m.write_once {
+        if self.model.write_once {
             return Vec::new();
         }
-        self.m
+        self.model
             .value_columns()
             .filter(|c| c.merge != Merge::Keep)
             .collect()
@@ -408,7 +411,7 @@ impl<'m> Writer<'m> {
 
     /// The new value of an updated column, given how to name the stored and the new value.
     fn merged(&self, c: &Column, old: &str, new: &str) -> String {
-        let (pick, nulls) = match (c.merge, self.e) {
+        let (pick, nulls) = match (c.merge, self.engine) {
             (Merge::Greatest, Engine::Sqlite) => ("max", true),
             (Merge::Least, Engine::Sqlite) => ("min", true),
             (Merge::Greatest, _) => ("GREATEST", true),
@@ -425,29 +428,30 @@ impl<'m> Writer<'m> {
     }
 
     fn upsert(&self, (range, b): (Range, &mut Binder)) -> String {
-        if self.m.in_place {
+        if self.model.in_place {
             return self.update(range, b);
         }
         let table = self.table();
         let cols = self.insert_columns();
         let updated = self.updated();
-        match self.e {
+        match self.engine {
             Engine::Postgres | Engine::Sqlite => {
-                let t = self.q("__t");
-                let excluded = if self.e == Engine::Postgres {
+                let t = self.quoted("__t");
+                let excluded = if self.engine == Engine::Postgres {
                     "EXCLUDED"
                 } else {
                     "excluded"
                 };
                 let select = self.recompute(false, range, b);
-                let conflict: Vec<String> = self.keys.iter().map(|c| self.q(&c.column)).collect();
+                let conflict: Vec<String> =
+                    self.keys.iter().map(|c| self.quoted(&c.column)).collect();
                 let action = if updated.is_empty() {
                     "DO NOTHING".to_string()
                 } else {
                     let set: Vec<(String, String, String)> = updated
                         .iter()
                         .map(|c| {
-                            let col = self.q(&c.column);
+                            let col = self.quoted(&c.column);
                             let value =
                                 self.merged(c, &format!("{t}.{col}"), &format!("{excluded}.{col}"));
                             (col.clone(), format!("{t}.{col}"), value)
@@ -470,13 +474,13 @@ impl<'m> Writer<'m> {
                 )
             }
             Engine::MySql => {
-                let n = self.q("n");
+                let n = self.quoted("n");
                 let select = self.recompute(true, range, b);
                 let outer: Vec<String> = self
-                    .m
+                    .model
                     .columns
                     .iter()
-                    .map(|c| format!("{n}.{}", self.q(&c.column)))
+                    .map(|c| format!("{n}.{}", self.quoted(&c.column)))
                     .collect();
                 // The stored value is named through the table: a bare name would be ambiguous
                 // with the derived table's column of the same name.
@@ -486,7 +490,7 @@ impl<'m> Writer<'m> {
                         .iter()
                         .take(1)
                         .map(|c| {
-                            let col = self.q(&c.column);
+                            let col = self.quoted(&c.column);
                             format!("{col} = {table}.{col}")
                         })
                         .collect()
@@ -494,7 +498,7 @@ impl<'m> Writer<'m> {
                     updated
                         .iter()
                         .map(|c| {
-                            let col = self.q(&c.column);
+                            let col = self.quoted(&c.column);
                             let value =
                                 self.merged(c, &format!("{table}.{col}"), &format!("{n}.{col}"));
                             format!("{col} = {value}")
@@ -519,19 +523,19 @@ impl<'m> Writer<'m> {
     /// derived table, materialized, so the target may appear in `from` without error 1093).
     fn update(&self, range: Range, b: &mut Binder) -> String {
         let table = self.table();
-        let (t, s) = (self.q("__t"), self.q("__s"));
-        let joined = self.m.from.is_some();
+        let (t, s) = (self.quoted("__t"), self.quoted("__s"));
+        let joined = self.model.from.is_some();
         let mut sets = Vec::new();
         let mut guards = Vec::new();
-        for (i, c) in self.m.columns.iter().enumerate() {
+        for (i, c) in self.model.columns.iter().enumerate() {
             if c.key.is_some() {
                 continue;
             }
-            let col = self.q(&c.column);
+            let col = self.quoted(&c.column);
             let (old, new) = if joined {
                 (
                     format!("{t}.{col}"),
-                    format!("{s}.{}", self.q(&format!("__v{i}"))),
+                    format!("{s}.{}", self.quoted(&format!("__v{i}"))),
                 )
             } else {
                 (col.clone(), format!("({})", self.source(c)))
@@ -545,14 +549,14 @@ impl<'m> Writer<'m> {
                 // Written once, where it is NULL: a volatile value is never replaced.
                 Merge::Keep => format!("({old} IS NULL AND {new} IS NOT NULL)"),
                 _ => {
-                    let stored_as = match self.e {
+                    let stored_as = match self.engine {
                         Engine::Postgres | Engine::MySql => b.hole(i, &col, value.clone()),
                         Engine::Sqlite => value.clone(),
                     };
                     self.distinct(&old, &stored_as)
                 }
             });
-            let target = if joined && self.e == Engine::MySql {
+            let target = if joined && self.engine == Engine::MySql {
                 format!("{t}.{col}")
             } else {
                 col
@@ -563,7 +567,7 @@ impl<'m> Writer<'m> {
         if !joined {
             let keys = self.key_sources();
             let mut conds = Vec::new();
-            if let Some(filter) = &self.m.filter {
+            if let Some(filter) = &self.model.filter {
                 conds.push(format!("({filter})"));
             }
             conds.extend(self.range(&keys, range, b));
@@ -581,16 +585,16 @@ impl<'m> Writer<'m> {
             .map(|(i, k)| format!("{k} AS {}", self.key_alias(i)))
             .collect();
         select.extend(
-            self.m
+            self.model
                 .columns
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| c.key.is_none())
-                .map(|(i, c)| format!("{} AS {}", self.source(c), self.q(&format!("__v{i}")))),
+                .map(|(i, c)| format!("{} AS {}", self.source(c), self.quoted(&format!("__v{i}")))),
         );
         // MySQL merges a derived table without DISTINCT or GROUP BY into the UPDATE, and then
         // refuses a `from` that reads the target (error 1093); DISTINCT keeps it materialized.
-        let distinct = if self.e == Engine::MySql && !self.m.grouped {
+        let distinct = if self.engine == Engine::MySql && !self.model.grouped {
             "DISTINCT "
         } else {
             ""
@@ -608,7 +612,7 @@ impl<'m> Writer<'m> {
             .enumerate()
             .map(|(i, tk)| format!("{tk} = {s}.{}", self.key_alias(i)))
             .collect();
-        match self.e {
+        match self.engine {
             Engine::MySql => format!(
                 "UPDATE {table} AS {t} JOIN ({recompute}) AS {s} ON {} SET {} WHERE {guard}",
                 on.join(" AND "),
@@ -625,10 +629,10 @@ impl<'m> Writer<'m> {
     /// Columns verify compares by value: overwritten ones (merged and kept columns, and every
     /// column of write-once rows, are compared for presence only).
     fn compared(&self) -> Vec<(usize, &'m Column)> {
-        if self.m.write_once {
+        if self.model.write_once {
             return Vec::new();
         }
-        self.m
+        self.model
             .columns
             .iter()
             .enumerate()
@@ -644,7 +648,7 @@ impl<'m> Writer<'m> {
     /// PostgreSQL (exact for every type whose values are equal), the binary string on
     /// MySQL/MariaDB, and a BINARY comparison on SQLite.
     fn distinct(&self, a: &str, b: &str) -> String {
-        match self.e {
+        match self.engine {
             Engine::Postgres => format!(
                 "({a} IS DISTINCT FROM {b} OR CAST({a} AS TEXT) COLLATE \"C\" IS DISTINCT FROM CAST({b} AS TEXT) COLLATE \"C\")"
             ),
@@ -656,16 +660,16 @@ impl<'m> Writer<'m> {
     }
 
     fn target_keys(&self) -> Vec<String> {
-        let t = self.q("__t");
+        let t = self.quoted("__t");
         self.keys
             .iter()
-            .map(|c| format!("{t}.{}", self.q(&c.column)))
+            .map(|c| format!("{t}.{}", self.quoted(&c.column)))
             .collect()
     }
 
     fn verify_diff(&self, (range, b): (Range, &mut Binder)) -> String {
-        let r = self.q("__r");
-        let t = self.q("__t");
+        let r = self.quoted("__r");
+        let t = self.quoted("__t");
         let keys = self.key_sources();
         let compared = self.compared();
         let mut select: Vec<String> = keys
@@ -676,7 +680,7 @@ impl<'m> Writer<'m> {
         select.extend(
             compared
                 .iter()
-                .map(|(i, c)| format!("{} AS {}", self.source(c), self.q(&format!("__v{i}")))),
+                .map(|(i, c)| format!("{} AS {}", self.source(c), self.quoted(&format!("__v{i}")))),
         );
         let source_where = self.source_where(range, b);
         let inner = format!(
@@ -697,20 +701,24 @@ impl<'m> Writer<'m> {
             .collect();
         let mut differs = vec![format!("{} IS NULL", target_keys[0])];
         for (i, c) in &compared {
-            let recomputed = format!("{r}.{}", self.q(&format!("__v{i}")));
+            let recomputed = format!("{r}.{}", self.quoted(&format!("__v{i}")));
             // What the column would store: an INSERT rounds `avg(x)` into numeric(12,2), so
             // the recomputed value is compared after the same coercion.
-            let stored_as = match self.e {
-                Engine::Postgres | Engine::MySql => b.hole(*i, &self.q(&c.column), recomputed),
+            let stored_as = match self.engine {
+                Engine::Postgres | Engine::MySql => b.hole(*i, &self.quoted(&c.column), recomputed),
                 Engine::Sqlite => recomputed,
             };
-            differs.push(self.distinct(&stored_as, &format!("{t}.{}", self.q(&c.column))));
+            differs.push(self.distinct(&stored_as, &format!("{t}.{}", self.quoted(&c.column))));
         }
         let order: Vec<String> = (0..keys.len())
             .map(|i| format!("{r}.{}", self.key_alias(i)))
             .collect();
         // In place, a source key without a target row is not the backfill's to insert.
-        let join = if self.m.in_place { "JOIN" } else { "LEFT JOIN" };
+        let join = if self.model.in_place {
+            "JOIN"
+        } else {
+            "LEFT JOIN"
+        };
         format!(
             "SELECT {}, CASE WHEN {} IS NULL THEN 'missing' ELSE 'different' END FROM ({inner}) AS {r} {join} {} AS {t} ON {} WHERE {} ORDER BY {}",
             out.join(", "),
@@ -732,7 +740,7 @@ impl<'m> Writer<'m> {
     ) -> Vec<String> {
         let mut conds = self.range(target_keys, range, b);
         let mut source_conds = Vec::new();
-        if let Some(filter) = &self.m.filter {
+        if let Some(filter) = &self.model.filter {
             source_conds.push(format!("({filter})"));
         }
         source_conds.extend(
@@ -750,14 +758,14 @@ impl<'m> Writer<'m> {
     }
 
     fn verify_extra(&self, (range, b): (Range, &mut Binder)) -> String {
-        let t = self.q("__t");
+        let t = self.quoted("__t");
         let target_keys = self.target_keys();
         let out: Vec<String> = target_keys
             .iter()
             .enumerate()
             .map(|(i, k)| self.cast(k, self.kind(i)))
             .collect();
-        if self.m.in_place {
+        if self.model.in_place {
             // In place, the target's rows are not the source's to have: none is extra.
             return format!(
                 "SELECT {} FROM {} AS {t} WHERE 1 = 0",
@@ -778,15 +786,15 @@ impl<'m> Writer<'m> {
     /// Deletes the target keys of the range that no source row (after the filter) produces:
     /// the opt-in repair of keys that left the source.
     fn delete_extra(&self, (range, b): (Range, &mut Binder)) -> String {
-        if self.m.in_place {
+        if self.model.in_place {
             // In place, no row is extra: the runtime refuses delete_extra, and this deletes
             // nothing (MySQL could not even prepare the target in its own NOT EXISTS).
             return format!("DELETE FROM {} WHERE 1 = 0", self.table());
         }
-        let t = self.q("__t");
+        let t = self.quoted("__t");
         let target_keys = self.target_keys();
         let conds = self.extra_conditions(&target_keys, range, b);
-        let delete = match self.e {
+        let delete = match self.engine {
             // The multi-table form takes an alias on MySQL 5.7+/8 and MariaDB alike.
             Engine::MySql => format!("DELETE {t} FROM {} AS {t}", self.table()),
             Engine::Postgres | Engine::Sqlite => format!("DELETE FROM {} AS {t}", self.table()),
@@ -806,7 +814,7 @@ impl<'m> Writer<'m> {
             .map(|(k, a)| format!("{k} AS {a}"))
             .collect();
         let source_where = self.source_where(range, b);
-        let d = self.q("__d");
+        let d = self.quoted("__d");
         let out: Vec<String> = aliases
             .iter()
             .enumerate()
@@ -826,17 +834,20 @@ impl<'m> Writer<'m> {
     /// Selects nothing: one scalar subquery per source key expression and target key column,
     /// so preflight learns their types and collations from the server without reading a row.
     fn key_probe(&self) -> String {
-        let t = self.q("__t");
+        let t = self.quoted("__t");
         let mut select = Vec::new();
         for (i, c) in self.keys.iter().enumerate() {
             let source = format!("(SELECT {}{} WHERE 1 = 0)", self.source(c), self.from());
             let target = format!(
                 "(SELECT {t}.{} FROM {} AS {t} WHERE 1 = 0)",
-                self.q(&c.column),
+                self.quoted(&c.column),
                 self.table()
             );
-            let (s, tt) = (self.q(&format!("__s{i}")), self.q(&format!("__t{i}")));
-            match self.e {
+            let (s, tt) = (
+                self.quoted(&format!("__s{i}")),
+                self.quoted(&format!("__t{i}")),
+            );
+            match self.engine {
                 Engine::Postgres => select.extend([
                     format!("CAST(CAST(pg_typeof({source}) AS OID) AS BIGINT) AS {s}"),
                     format!("CAST(CAST(pg_typeof({target}) AS OID) AS BIGINT) AS {tt}"),
@@ -858,7 +869,7 @@ impl<'m> Writer<'m> {
     }
 
     fn target_count(&self, (range, b): (Range, &mut Binder)) -> String {
-        let t = self.q("__t");
+        let t = self.quoted("__t");
         let conds = self.range(&self.target_keys(), range, b);
         format!(
             "SELECT count(*) FROM {} AS {t} WHERE {}",
@@ -878,7 +889,7 @@ impl<'m> Writer<'m> {
             .map(|k| format!("{k} IS NULL"))
             .collect();
         let any_null = any_null.join(" OR ");
-        match &self.m.filter {
+        match &self.model.filter {
             Some(filter) => format!(
                 "SELECT count(*){} WHERE ({filter}) AND ({any_null})",
                 self.from()
@@ -891,7 +902,7 @@ impl<'m> Writer<'m> {
         let first = self.source(self.keys[0]);
         let kind = self.kind(0);
         let filter = self
-            .m
+            .model
             .filter
             .as_ref()
             .map(|f| format!(" WHERE ({f})"))
@@ -903,7 +914,7 @@ impl<'m> Writer<'m> {
             if kind == KeyKind::Bytes {
                 // PostgreSQL has no min/max of bytea: the first key in the key's order.
                 let order = if agg == "min" { "" } else { " DESC" };
-                let cond = match &self.m.filter {
+                let cond = match &self.model.filter {
                     Some(f) => format!(" WHERE ({f}) AND {first} IS NOT NULL"),
                     None => format!(" WHERE {first} IS NOT NULL"),
                 };
