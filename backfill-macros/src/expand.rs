@@ -11,12 +11,17 @@ use syn::DeriveInput;
 use crate::ast::{Container, Field};
 use crate::check;
 use crate::ctxt::Ctxt;
+use crate::fallback;
 use crate::model::{Backfill, Column, Engine, KeyKind};
 use crate::sql;
 
-/// The whole derive: read, check, generate SQL, emit tokens; on error, the errors.
+/// The whole derive: read, check, generate SQL, emit tokens; on error, the errors and a
+/// stand-in impl (see [`fallback`]).
 pub fn derive(input: &DeriveInput) -> TokenStream {
-    expand(input).unwrap_or_else(syn::Error::into_compile_error)
+    match expand(input) {
+        Ok(tokens) => tokens,
+        Err(errors) => fallback::expand(input, &errors),
+    }
 }
 
 fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
@@ -208,7 +213,7 @@ fn target_column(c: &Column) -> TokenStream {
 }
 
 /// The sqlx database and row types of an engine.
-fn sqlx_types(engine: Engine) -> (TokenStream, TokenStream) {
+pub fn sqlx_types(engine: Engine) -> (TokenStream, TokenStream) {
     let private = private();
     match engine {
         Engine::Postgres => (

@@ -3,7 +3,8 @@
 //! A pipeline, one stage per file: [`attr`] reads `#[backfill(...)]` into typed values with
 //! spans, [`ast`] puts them beside the struct's fields, [`check`] applies the rules (a flat
 //! list, one file per family) and yields the validated, syn-free [`model`], [`sql`] writes every
-//! statement for every engine, and [`expand`] turns it all into tokens. Errors are collected in a
+//! statement for every engine, and [`expand`] turns it all into tokens, or, when any rule
+//! failed, [`fallback`] emits the errors with a stand-in impl. Errors are collected in a
 //! [`ctxt::Ctxt`] and reported together.
 #![deny(missing_docs)]
 
@@ -12,6 +13,7 @@ mod attr;
 mod check;
 mod ctxt;
 mod expand;
+mod fallback;
 mod model;
 mod sql;
 
