@@ -285,3 +285,106 @@ fn from_row(cont: &Container, engine: Engine) -> TokenStream {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the derive emits for `input`, formatted as Rust, as snapshot `name`.
+    fn snapshot(name: &str, input: DeriveInput) {
+        let tokens = derive(&input);
+        let file: syn::File = syn::parse2(tokens).expect("the expansion is a list of items");
+        let expanded = prettyplease::unparse(&file);
+        insta::assert_snapshot!(name, expanded);
+    }
+
+    #[test]
+    fn snapshot_aggregate_on_every_engine() {
+        snapshot(
+            "aggregate_on_every_engine",
+            syn::parse_quote! {
+                #[backfill(table = "user_stats", from = "events e", filter = "e.kind <> 'test'")]
+                pub struct UserStats {
+                    #[backfill(key, expr = "e.user_id")]
+                    pub user_id: i64,
+                    #[backfill(expr = "count(*)")]
+                    pub event_count: i64,
+                    #[backfill(expr = "max(e.created_at)", merge = "greatest")]
+                    pub last_seen: Option<chrono::NaiveDateTime>,
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn snapshot_copy_on_mysql() {
+        snapshot(
+            "copy_on_mysql",
+            syn::parse_quote! {
+                #[backfill(table = "archive.items", from = "items", engines = "mysql", batch_size = 500)]
+                pub struct ItemCopy {
+                    #[backfill(key)]
+                    pub id: u64,
+                    pub name: String,
+                    #[backfill(column = "price_cents")]
+                    pub r#price: i64,
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn snapshot_in_place_on_sqlite() {
+        snapshot(
+            "in_place_on_sqlite",
+            syn::parse_quote! {
+                #[backfill(table = "people", engines = "sqlite")]
+                pub struct FullName {
+                    #[backfill(key)]
+                    pub id: i64,
+                    #[backfill(expr = "first_name || ' ' || last_name")]
+                    pub full_name: Option<String>,
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn snapshot_composite_key_on_postgres() {
+        snapshot(
+            "composite_key_on_postgres",
+            syn::parse_quote! {
+                #[backfill(
+                    table = "region_revenue",
+                    from = "orders o JOIN shops s ON s.id = o.shop_id",
+                    engines = "postgres",
+                    job = "region_revenue_v2"
+                )]
+                pub struct RegionRevenue {
+                    #[backfill(key, expr = "s.region")]
+                    pub region: String,
+                    #[backfill(key, expr = "o.day")]
+                    pub day: i32,
+                    #[backfill(expr = "sum(o.amount)")]
+                    pub revenue: i64,
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn snapshot_fallback_after_an_error() {
+        snapshot(
+            "fallback_after_an_error",
+            syn::parse_quote! {
+                #[backfill(table = "user_stats", from = "events e")]
+                pub struct UserStats {
+                    #[backfill(key, expr = "e.user_id")]
+                    pub user_id: i64,
+                    #[backfill(expr = "now()")]
+                    pub refreshed_at: chrono::NaiveDateTime,
+                }
+            },
+        );
+    }
+}
