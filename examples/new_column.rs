@@ -28,14 +28,16 @@ pub struct FullName {
 
 const PEOPLE: i64 = 10_000;
 
+/// Runs one of this example's own statements (one is built with `format!` from a constant, which
+/// sqlx asks code to assert is safe).
 async fn exec(pool: &SqlitePool, sql: &str) -> Result<u64, backfill::sqlx::Error> {
-    Ok(backfill::sqlx::query(sql)
+    Ok(backfill::sqlx::query(backfill::sqlx::AssertSqlSafe(sql))
         .execute(pool)
         .await?
         .rows_affected())
 }
 
-async fn count(pool: &SqlitePool, sql: &str) -> Result<i64, backfill::sqlx::Error> {
+async fn count(pool: &SqlitePool, sql: &'static str) -> Result<i64, backfill::sqlx::Error> {
     backfill::sqlx::query_scalar(sql).fetch_one(pool).await
 }
 

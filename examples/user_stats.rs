@@ -60,13 +60,13 @@ fn schema(engine: Engine) -> [&'static str; 5] {
 
 async fn scenario<P>(
     pool: &P,
-    exec: impl AsyncFn(&str, bool) -> Result<(), backfill::sqlx::Error>,
+    exec: impl AsyncFn(&'static str, bool) -> Result<(), backfill::sqlx::Error>,
 ) -> Result<(), Box<dyn std::error::Error>>
 where
     P: BackfillPool,
 {
     let engine = pool.engine();
-    for (i, stmt) in schema(engine).iter().enumerate() {
+    for (i, stmt) in schema(engine).into_iter().enumerate() {
         exec(stmt, i == 4).await?;
     }
     println!("{engine}: seeded {EVENTS} events over {USERS} users");
@@ -106,7 +106,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Engine::Postgres => {
             let pool = backfill::sqlx::PgPool::connect(&url).await?;
             let p = pool.clone();
-            scenario(&pool, async move |sql: &str, seed: bool| {
+            scenario(&pool, async move |sql: &'static str, seed: bool| {
                 let q = backfill::sqlx::query(sql);
                 let q = if seed { q.bind(EVENTS).bind(USERS) } else { q };
                 q.execute(&p).await.map(|_| ())
@@ -116,7 +116,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Engine::MySql => {
             let pool = backfill::sqlx::MySqlPool::connect(&url).await?;
             let p = pool.clone();
-            scenario(&pool, async move |sql: &str, seed: bool| {
+            scenario(&pool, async move |sql: &'static str, seed: bool| {
                 let q = backfill::sqlx::query(sql);
                 let q = if seed { q.bind(EVENTS).bind(USERS) } else { q };
                 q.execute(&p).await.map(|_| ())
@@ -126,7 +126,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Engine::Sqlite => {
             let pool = backfill::sqlx::SqlitePool::connect(&url).await?;
             let p = pool.clone();
-            scenario(&pool, async move |sql: &str, seed: bool| {
+            scenario(&pool, async move |sql: &'static str, seed: bool| {
                 for part in sql.split("; ") {
                     let q = backfill::sqlx::query(part);
                     let q = if seed { q.bind(EVENTS).bind(USERS) } else { q };

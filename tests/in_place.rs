@@ -535,9 +535,9 @@ async fn assert_matches_reference(
 async fn id_texts(db: &Db, table: &str, column: &str) -> Vec<(i64, Option<String>)> {
     let sql = format!("SELECT id, {column} FROM {table} ORDER BY id");
     let result = match &db.pool {
-        Pool::Sqlite(p) => sqlx::query_as(&sql).fetch_all(p).await,
-        Pool::Postgres(p) => sqlx::query_as(&sql).fetch_all(p).await,
-        Pool::MySql(p) => sqlx::query_as(&sql).fetch_all(p).await,
+        Pool::Sqlite(p) => sqlx::query_as(common::test_sql(&sql)).fetch_all(p).await,
+        Pool::Postgres(p) => sqlx::query_as(common::test_sql(&sql)).fetch_all(p).await,
+        Pool::MySql(p) => sqlx::query_as(common::test_sql(&sql)).fetch_all(p).await,
     };
     result.unwrap_or_else(|e| panic!("{}: {sql}: {e}", db.name()))
 }
@@ -546,9 +546,9 @@ async fn id_texts(db: &Db, table: &str, column: &str) -> Vec<(i64, Option<String
 async fn id_ints(db: &Db, table: &str, column: &str) -> Vec<(i64, Option<i64>)> {
     let sql = format!("SELECT id, {column} FROM {table} ORDER BY id");
     let result = match &db.pool {
-        Pool::Sqlite(p) => sqlx::query_as(&sql).fetch_all(p).await,
-        Pool::Postgres(p) => sqlx::query_as(&sql).fetch_all(p).await,
-        Pool::MySql(p) => sqlx::query_as(&sql).fetch_all(p).await,
+        Pool::Sqlite(p) => sqlx::query_as(common::test_sql(&sql)).fetch_all(p).await,
+        Pool::Postgres(p) => sqlx::query_as(common::test_sql(&sql)).fetch_all(p).await,
+        Pool::MySql(p) => sqlx::query_as(common::test_sql(&sql)).fetch_all(p).await,
     };
     result.unwrap_or_else(|e| panic!("{}: {sql}: {e}", db.name()))
 }
@@ -1705,9 +1705,18 @@ async fn a_filter_leaves_the_other_rows_as_they_are() {
 
 async fn try_exec(pool: &Pool, sql: &str) -> Result<u64, sqlx::Error> {
     match pool {
-        Pool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|r| r.rows_affected()),
-        Pool::Postgres(p) => sqlx::query(sql).execute(p).await.map(|r| r.rows_affected()),
-        Pool::MySql(p) => sqlx::query(sql).execute(p).await.map(|r| r.rows_affected()),
+        Pool::Sqlite(p) => sqlx::query(common::test_sql(sql))
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()),
+        Pool::Postgres(p) => sqlx::query(common::test_sql(sql))
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()),
+        Pool::MySql(p) => sqlx::query(common::test_sql(sql))
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()),
     }
 }
 

@@ -775,7 +775,7 @@ async fn city_tables(db: &Db, ty: &str) -> bool {
     let common::Pool::MySql(pool) = &db.pool else {
         unreachable!()
     };
-    match sqlx::query(&sql).execute(pool).await {
+    match sqlx::query(common::test_sql(&sql)).execute(pool).await {
         Ok(_) => true,
         Err(e) => {
             eprintln!("mysql: InnoDB refuses a key of {ty}, case skipped: {e}");

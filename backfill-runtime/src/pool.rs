@@ -59,7 +59,8 @@ pub trait BackfillPool: Sync {
     /// ```text
     /// let stmts = FullName::sql(Engine::Postgres).unwrap();
     /// let sql = pool.executable_sql(FullName::definition(), &stmts.upsert_all).await?;
-    /// sqlx::query(&sql).execute(&pool).await?; // the whole table, as one statement
+    /// // Generated SQL with the catalog's column types filled in: assert it safe to sqlx.
+    /// sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?; // the whole table, as one statement
     /// ```
     fn executable_sql(
         &self,

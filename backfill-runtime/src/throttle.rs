@@ -387,11 +387,23 @@ impl LagProbe for QueryLag {
             let query = self.query.as_str();
             let secs: Result<Option<Option<f64>>, sqlx::Error> = match &self.pool {
                 #[cfg(feature = "postgres")]
-                QueryLagPool::Postgres(p) => sqlx::query_scalar(query).fetch_optional(p).await,
+                QueryLagPool::Postgres(p) => {
+                    sqlx::query_scalar(crate::engine::sql_text::operator_query(query))
+                        .fetch_optional(p)
+                        .await
+                }
                 #[cfg(feature = "mysql")]
-                QueryLagPool::MySql(p) => sqlx::query_scalar(query).fetch_optional(p).await,
+                QueryLagPool::MySql(p) => {
+                    sqlx::query_scalar(crate::engine::sql_text::operator_query(query))
+                        .fetch_optional(p)
+                        .await
+                }
                 #[cfg(feature = "sqlite")]
-                QueryLagPool::Sqlite(p) => sqlx::query_scalar(query).fetch_optional(p).await,
+                QueryLagPool::Sqlite(p) => {
+                    sqlx::query_scalar(crate::engine::sql_text::operator_query(query))
+                        .fetch_optional(p)
+                        .await
+                }
             };
             let secs = secs.map_err(|e| {
                 Error::database(
@@ -457,14 +469,24 @@ impl LagProbe for ThrottleQuery {
             let query = self.0.query.as_str();
             let flag: Result<Option<Option<bool>>, sqlx::Error> = match &self.0.pool {
                 #[cfg(feature = "postgres")]
-                QueryLagPool::Postgres(p) => sqlx::query_scalar(query).fetch_optional(p).await,
+                QueryLagPool::Postgres(p) => {
+                    sqlx::query_scalar(crate::engine::sql_text::operator_query(query))
+                        .fetch_optional(p)
+                        .await
+                }
                 #[cfg(feature = "mysql")]
-                QueryLagPool::MySql(p) => sqlx::query_scalar::<_, Option<i64>>(query)
-                    .fetch_optional(p)
-                    .await
-                    .map(|v| v.map(|v| v.map(|n| n != 0))),
+                QueryLagPool::MySql(p) => sqlx::query_scalar::<_, Option<i64>>(
+                    crate::engine::sql_text::operator_query(query),
+                )
+                .fetch_optional(p)
+                .await
+                .map(|v| v.map(|v| v.map(|n| n != 0))),
                 #[cfg(feature = "sqlite")]
-                QueryLagPool::Sqlite(p) => sqlx::query_scalar(query).fetch_optional(p).await,
+                QueryLagPool::Sqlite(p) => {
+                    sqlx::query_scalar(crate::engine::sql_text::operator_query(query))
+                        .fetch_optional(p)
+                        .await
+                }
             };
             let flag = flag.map_err(|e| {
                 Error::database(

@@ -20,7 +20,11 @@ use std::time::{Duration, Instant};
 
 use backfill::{Backfill, Engine, RunOptions, StopReason};
 
-use super::{median, thousands, Args, BoxError, Db};
+use crate::args::Args;
+use crate::db::{on_pool, Db};
+use crate::measure::median;
+use crate::report::thousands;
+use crate::BoxError;
 
 /// `people.score` computed from the row's own columns, in place.
 #[derive(Backfill, Debug)]
@@ -119,7 +123,7 @@ async fn timed_backfill(db: &Db, options: RunOptions) -> Result<Run, BoxError> {
 }
 
 /// Runs the scenario; returns the BENCHMARKS.md section.
-pub(super) async fn run(args: &Args, db: &Db, version: &str) -> Result<String, BoxError> {
+pub(crate) async fn run(args: &Args, db: &Db, version: &str) -> Result<String, BoxError> {
     let engine = args.engine;
     let stmts = PeopleScore::sql(engine).ok_or("PeopleScore was not generated for this engine")?;
     let rows = seed(db, engine).await?;

@@ -71,7 +71,7 @@ pub async fn seed_events(db: &Db, events: i64, users: i64) {
         );
         macro_rules! insert {
             ($pool:expr) => {{
-                let mut q = sqlx::query(&sql);
+                let mut q = sqlx::query(super::test_sql(&sql));
                 for i in start..=end {
                     q = q
                         .bind(i)

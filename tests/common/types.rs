@@ -76,7 +76,7 @@ pub async fn insert(db: &Db, table: &str, columns: &[&str], rows: &[Vec<Val>]) {
         );
         macro_rules! bind_all {
             ($pool:expr, |$q:ident, $u:ident| $u64:expr) => {{
-                let mut q = sqlx::query(&sql);
+                let mut q = sqlx::query(super::test_sql(&sql));
                 for v in chunk.iter().flatten() {
                     q = match v {
                         Val::Null => q,
@@ -264,7 +264,7 @@ async fn ensure_extension(db: &Db, name: &str) {
     };
     let sql = format!("CREATE EXTENSION IF NOT EXISTS {name} SCHEMA public");
     for attempt in 0..5 {
-        match sqlx::query(&sql).execute(pool).await {
+        match sqlx::query(super::test_sql(&sql)).execute(pool).await {
             Ok(_) => return,
             Err(e) => {
                 let text = e.to_string();

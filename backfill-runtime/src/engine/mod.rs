@@ -26,6 +26,7 @@ pub(crate) mod mysql;
 pub(crate) mod plan;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
+pub(crate) mod sql_text;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 
@@ -512,9 +513,9 @@ pub(crate) fn millis(d: Duration) -> u128 {
 macro_rules! sqlx_io {
     ($db:ty, $row:ty) => {
         fn bind<'q>(
-            q: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+            q: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>,
             v: &'q $crate::engine::Value,
-        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments> {
             use $crate::engine::Value;
             match v {
                 Value::Null => q.bind(None::<String>),
@@ -569,7 +570,7 @@ macro_rules! sqlx_io_methods {
             binds: &'c [$crate::engine::Value],
             cols: &'c [$crate::engine::Col],
         ) -> Result<Vec<$crate::engine::Row>, sqlx::Error> {
-            let mut q = sqlx::query(sql);
+            let mut q = sqlx::query($crate::engine::sql_text::assembled(sql));
             for v in binds {
                 q = bind(q, v);
             }
@@ -582,7 +583,7 @@ macro_rules! sqlx_io_methods {
             sql: &'c str,
             binds: &'c [$crate::engine::Value],
         ) -> Result<u64, sqlx::Error> {
-            let mut q = sqlx::query(sql);
+            let mut q = sqlx::query($crate::engine::sql_text::assembled(sql));
             for v in binds {
                 q = bind(q, v);
             }

@@ -184,7 +184,7 @@ impl Driver for MySqlEngine {
                 "SET SESSION innodb_lock_wait_timeout = {}",
                 whole_seconds(t)
             );
-            sqlx::Executor::execute(&mut *conn, sql.as_str()).await?;
+            sqlx::Executor::execute(&mut *conn, super::sql_text::setting(sql)).await?;
         }
         if let Some(t) = timeouts.statement {
             let sql = if server.mariadb {
@@ -192,7 +192,7 @@ impl Driver for MySqlEngine {
             } else {
                 format!("SET SESSION max_execution_time = {}", super::millis(t))
             };
-            sqlx::Executor::execute(&mut *conn, sql.as_str()).await?;
+            sqlx::Executor::execute(&mut *conn, super::sql_text::setting(sql)).await?;
         }
         if server.read_committed {
             // The next transaction only: nothing to restore. At the default REPEATABLE READ,
@@ -353,7 +353,7 @@ impl Driver for MySqlEngine {
         binds: &'c [Value],
     ) -> Result<String, sqlx::Error> {
         let sql = format!("{}{sql}", Self::DIALECT.explain);
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(super::sql_text::assembled(sql));
         for v in binds {
             q = bind(q, v);
         }

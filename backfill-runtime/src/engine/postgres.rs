@@ -107,11 +107,11 @@ impl Driver for PgEngine {
         // Numbers only: the one place the runtime formats values into SQL.
         if let Some(t) = timeouts.statement {
             let sql = format!("SET LOCAL statement_timeout = '{}ms'", super::millis(t));
-            sqlx::Executor::execute(&mut *tx, sql.as_str()).await?;
+            sqlx::Executor::execute(&mut *tx, super::sql_text::setting(sql)).await?;
         }
         if let Some(t) = timeouts.lock {
             let sql = format!("SET LOCAL lock_timeout = '{}ms'", super::millis(t));
-            sqlx::Executor::execute(&mut *tx, sql.as_str()).await?;
+            sqlx::Executor::execute(&mut *tx, super::sql_text::setting(sql)).await?;
         }
         Ok(tx)
     }

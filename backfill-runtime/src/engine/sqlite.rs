@@ -16,7 +16,7 @@ pub(crate) struct SqliteEngine;
 
 super::sqlx_io!(Sqlite, SqliteRow);
 
-type Query<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+type Query<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
 
 /// Key text compares with the key column's own collation (a bound value has none).
 fn bind_key_text<'q>(q: Query<'q>, s: &'q str) -> Query<'q> {
@@ -78,7 +78,7 @@ impl Driver for SqliteEngine {
         // statement timeout; `timeouts.statement` does not apply.
         if let Some(t) = timeouts.lock {
             let sql = format!("PRAGMA busy_timeout = {}", super::millis(t));
-            sqlx::Executor::execute(&mut *conn, sql.as_str()).await?;
+            sqlx::Executor::execute(&mut *conn, super::sql_text::setting(sql)).await?;
         }
         conn.begin_with("BEGIN IMMEDIATE").await
     }
@@ -86,7 +86,7 @@ impl Driver for SqliteEngine {
     async fn end_batch(conn: &mut SqliteConnection, server: Server, timeouts: Timeouts) {
         if let (Some(_), Some(ms)) = (timeouts.lock, server.busy_timeout_ms) {
             let sql = format!("PRAGMA busy_timeout = {ms}");
-            let _ = sqlx::Executor::execute(&mut *conn, sql.as_str()).await;
+            let _ = sqlx::Executor::execute(&mut *conn, super::sql_text::setting(sql)).await;
         }
     }
 

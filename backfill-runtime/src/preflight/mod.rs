@@ -533,7 +533,7 @@ where
 {
     for (name, stmt) in stmts.named() {
         let sql = filled(stmt)?;
-        sqlx::Executor::prepare(&mut *conn, sql.as_str())
+        sqlx::Executor::prepare(&mut *conn, crate::engine::sql_text::assembled(sql.as_str()))
             .await
             .map_err(|e| prepare_error(engine, def, name, &sql, e))?;
     }

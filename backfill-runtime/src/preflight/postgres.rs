@@ -251,7 +251,7 @@ async fn prepare_all(
             .collect();
         let sql = coerce::fill::<PgEngine>(def, stmt, &columns)?.sql;
         (&mut *conn)
-            .prepare_with(&sql, &types)
+            .prepare_with(crate::engine::sql_text::assembled(sql.as_str()), &types)
             .await
             .map_err(|e| prepare_error(ENGINE, def, name, &sql, e))?;
     }

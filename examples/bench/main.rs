@@ -1,0 +1,222 @@
+//! Benchmark: `run_backfill` against the article's single statement, on one engine, in one
+//! process and one run, on the same deterministic data.
+//!
+//! ```sh
+//! BACKFILL_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
+//!   cargo run --release --example bench -- --engine postgres
+//! BACKFILL_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test \
+//!   cargo run --release --example bench -- --engine mysql
+//! cargo run --release --example bench -- --engine sqlite
+//! ```
+//!
+//! Options: `--events N` (default 2,000,000), `--users M` (200,000), `--repeat N` (3: every
+//! figure is measured N times, interleaved, and the median reported), `--repeat-slow N` (a figure
+//! whose first run took over a minute is measured only N times), `--hand-loop-secs S` (10),
+//! `--output PATH` (`BENCHMARKS.md` at the repository root; `-` writes nothing), `--keep` (leave
+//! the benchmark's tables in place), `--print-sql` (print the generated statements and exit).
+//!
+//! # Where it runs
+//!
+//! Never in the tests' tables: PostgreSQL uses the schema `bench` (created if missing, put first
+//! on the search path through the URL's `options`), MariaDB/MySQL the database `backfill_bench`
+//! (created if missing), SQLite a temp file (WAL journal, `synchronous = NORMAL`). The
+//! benchmark's tables are dropped at the end unless `--keep`.
+//!
+//! # Data
+//!
+//! `events (id, user_id, amount, created_at)` with an index on `events(user_id)`, seeded with one
+//! set-based statement (PostgreSQL `generate_series`, MariaDB a cross join of digits, SQLite a
+//! recursive CTE): event `i` belongs to user `(i * 7919) % M + 1` (every 101st event has a NULL
+//! user), has amount `(i * 31) % 1000` and happened `17 * i` seconds after 2024-01-01. The target
+//! `user_stats (user_id PRIMARY KEY, event_count, total_amount, last_seen)` is the [`UserStats`]
+//! backfill in `upsert.rs`, the article's example.
+//!
+//! # Figures
+//!
+//! Each figure's rate is target rows (distinct users) per second of wall time, and its ratio is
+//! to the limit's rate:
+//!
+//! - **limit**: the generated single statement (`Statements::upsert_all`: one
+//!   `INSERT ... SELECT ... GROUP BY ... ON CONFLICT / ON DUPLICATE KEY` over every key) into an
+//!   empty target. What the engine can do with no batching at all, and no resumability.
+//! - **backfill, default options**: `run_backfill(RunOptions::default())` into an empty target
+//!   (adaptive batch size), with everything a run does: preflight, progress table, NULL-key count.
+//! - **backfill, N keys per batch**: the same with a fixed batch size of 1,000, 10,000 and
+//!   100,000 keys; the difference to the limit divided by the batches is the per-batch cost.
+//! - **re-run**: `run_backfill` with `restart` over a full, up-to-date target: every key
+//!   conflicts and nothing should be rewritten (rate = keys checked per second). On PostgreSQL
+//!   the WAL it generates is reported as a percentage of the first (default) run's WAL
+//!   (`pg_wal_lsn_diff` of `pg_current_wal_lsn()` before and after; server-wide, so other
+//!   sessions' writes are included).
+//! - **hand-written loop**: what people write without this library: page through the aggregates
+//!   with sqlx (1,000 users per page) and upsert them one row per round trip, each its own
+//!   transaction, for `--hand-loop-secs`; the measured rate is reported, never an extrapolation.
+//!
+//! # Fairness
+//!
+//! Before every measured run (the limit too) the server is given the previous run's background
+//! work to finish, untimed: PostgreSQL `CHECKPOINT`, InnoDB `FLUSH TABLES ... FOR EXPORT` of the
+//! benchmark's tables, SQLite `PRAGMA wal_checkpoint(TRUNCATE)`. Without it the figures, which
+//! run in a fixed order, each paid for the writes of the one before (the default run follows
+//! the limit's 200,000-row insert).
+//!
+//! # Checks
+//!
+//! After every full run the whole target is read in key order and hashed (FNV-1a of every row);
+//! it must equal the limit's hash, and the hand-written loop's rows must equal the limit's rows
+//! for the same users. A mismatch (a fast wrong answer) fails the benchmark: it exits non-zero
+//! and writes nothing.
+//!
+//! # Memory
+//!
+//! A thread samples `VmRSS` from `/proc/self/status` every 5 ms during each run; the table shows
+//! the peak per figure, and the summary the peak over the backfill runs. `VmHWM` (the process's
+//! high-water mark, which cannot be reset) is reported too, with what else ran before it.
+//!
+//! The results go to `BENCHMARKS.md`, one section per engine, replacing that engine's previous
+//! section, so running all three engines fills the file.
+//!
+//! # Files
+//!
+//! - `args.rs`: the command line.
+//! - `db.rs`: the pool and the statements every scenario needs (quiesce, WAL position).
+//! - `engine_sql.rs`: the schema, seed and checks of the upsert scenario, per engine.
+//! - `upsert.rs`: the default scenario, its figures and how each is run;
+//!   `hand_loop.rs` the loop it is compared with, `checksum.rs` its check.
+//! - `in_place.rs`: the in-place scenario.
+//! - `measure.rs`: memory sampling and medians.
+//! - `report.rs`: the upsert scenario's section (the table, ratios, targets).
+//! - `benchmarks_md.rs`: how a section replaces the previous one in `BENCHMARKS.md`.
+
+mod args;
+mod benchmarks_md;
+mod checksum;
+mod db;
+mod engine_sql;
+mod hand_loop;
+mod in_place;
+mod measure;
+mod report;
+mod upsert;
+
+use std::process::ExitCode;
+
+use crate::args::{Args, USAGE};
+use crate::benchmarks_md::{section_id, write_section};
+use crate::db::Db;
+use crate::engine_sql::EngineSql;
+use crate::measure::proc_status_kib;
+use crate::report::{git_commit, thousands, Meta};
+use crate::upsert::{Bench, UserStats};
+
+/// Any failure ends the benchmark with its message.
+type BoxError = Box<dyn std::error::Error>;
+
+/// Seeds, runs the chosen scenario and writes its section; `Ok(false)` when a run produced a
+/// wrong target (then nothing is written).
+async fn run(args: Args) -> Result<bool, BoxError> {
+    let engine = args.engine;
+    if args.print_sql {
+        let stmts = UserStats::sql(engine).ok_or("UserStats was not generated for this engine")?;
+        for (name, stmt) in stmts.named() {
+            println!("-- {name}\n{};\n", stmt.sql);
+        }
+        return Ok(true);
+    }
+    let dir = tempfile::tempdir()?;
+    let db = Db::connect(engine, dir.path()).await?;
+    let stmts = UserStats::sql(engine).ok_or("UserStats was not generated for this engine")?;
+    if !stmts.upsert_all.params.is_empty() {
+        return Err("the single-statement recompute binds parameters; expected none".into());
+    }
+    let sql = EngineSql::new(engine, args.events);
+    let version = db.text(sql.version).await?;
+    let settings = db.text(sql.settings).await?;
+    let mut bench = Bench {
+        args,
+        db,
+        sql,
+        upsert_all: stmts.upsert_all.sql,
+        reference: None,
+        samples: Vec::new(),
+        failures: Vec::new(),
+    };
+    println!(
+        "{version}: seeding {} events over {} users ...",
+        thousands(bench.args.events as u64),
+        thousands(bench.args.users as u64)
+    );
+    let seeded = bench.seed().await?;
+    let null_events = bench
+        .db
+        .int("SELECT count(*) FROM events WHERE user_id IS NULL")
+        .await?;
+    println!("  seeded in {seeded:.2?}; settings: {settings}");
+    if bench.args.in_place {
+        let section = in_place::run(&bench.args, &bench.db, &version).await?;
+        println!("\n{section}");
+        if !bench.args.keep {
+            bench.db.exec_all(&[bench.sql.teardown]).await?;
+        }
+        bench.db.close().await;
+        if let Some(path) = &bench.args.output {
+            let id = format!("{}-in-place", section_id(engine, bench.args.events));
+            write_section(path, &id, &section)?;
+            println!("wrote the section {id} of {}", path.display());
+        }
+        return Ok(true);
+    }
+    bench.run().await?;
+
+    let meta = Meta {
+        version,
+        settings,
+        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        null_events,
+        hwm_kib: proc_status_kib("VmHWM"),
+        date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        commit: git_commit(),
+    };
+    let section = bench.section(&meta);
+    println!("\n{section}");
+    if !bench.args.keep {
+        bench.db.exec_all(&[bench.sql.teardown]).await?;
+    }
+    bench.db.close().await;
+    if !bench.failures.is_empty() {
+        eprintln!("FAILED: a run produced a wrong target; nothing was written:");
+        for failure in &bench.failures {
+            eprintln!("  - {failure}");
+        }
+        return Ok(false);
+    }
+    if let Some(path) = &bench.args.output {
+        let id = section_id(engine, bench.args.events);
+        write_section(path, &id, &section)?;
+        println!("wrote the section {id} of {}", path.display());
+    }
+    Ok(true)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match Args::parse() {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

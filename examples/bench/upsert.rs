@@ -1,0 +1,294 @@
+//! The upsert scenario (the default, `--scenario upsert`): the article's [`UserStats`] backfill
+//! into `user_stats` against the generated single statement, every figure measured `--repeat`
+//! times, interleaved, each run started after the server quiesced and its target checked against
+//! the limit's. [`Bench`] holds the samples; `report.rs` turns them into the section.
+
+use std::time::{Duration, Instant};
+
+use backfill::sqlx;
+use backfill::sqlx::types::chrono::NaiveDateTime;
+use backfill::{Backfill, Report, RunOptions, StopReason};
+
+use crate::args::Args;
+use crate::checksum::Checksum;
+use crate::db::{on_pool, Db};
+use crate::engine_sql::{EngineSql, HAND_DIFF};
+use crate::measure::RssSampler;
+use crate::report::thousands;
+use crate::BoxError;
+
+/// Per-user totals recomputed from `events` (the article's `user_stats`).
+#[derive(Backfill, Debug)]
+#[backfill(table = "user_stats", from = "events")]
+#[expect(
+    dead_code,
+    reason = "the fields define the generated SQL; the checks read rows as tuples, not as UserStats"
+)]
+pub struct UserStats {
+    /// The conflict key: `user_stats`' primary key.
+    #[backfill(key)]
+    pub user_id: i64,
+    /// Absolute count of the user's events.
+    #[backfill(expr = "count(*)")]
+    pub event_count: i64,
+    /// Absolute sum of the user's amounts.
+    #[backfill(expr = "sum(amount)")]
+    pub total_amount: i64,
+    /// The user's latest event.
+    #[backfill(expr = "max(created_at)")]
+    pub last_seen: NaiveDateTime,
+}
+
+/// One row of `user_stats`, as read by the checksum and the hand-written loop.
+pub(crate) type StatsRow = (i64, i64, i64, NaiveDateTime);
+
+/// A figure whose first run takes longer than this is repeated only `--repeat-slow` times.
+pub(crate) const SLOW_RUN: Duration = Duration::from_secs(60);
+
+/// The fixed batch sizes measured.
+const BATCH_SIZES: [u64; 3] = [1_000, 10_000, 100_000];
+
+/// What is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Figure {
+    Limit,
+    Default,
+    Rerun,
+    Fixed(u64),
+    HandLoop,
+}
+
+impl Figure {
+    /// Every figure, in the order of a round (the re-run needs the full target the default run
+    /// leaves).
+    pub(crate) fn all() -> Vec<Figure> {
+        let mut all = vec![Figure::Limit, Figure::Default, Figure::Rerun];
+        all.extend(BATCH_SIZES.map(Figure::Fixed));
+        all.push(Figure::HandLoop);
+        all
+    }
+
+    pub(crate) fn label(self, hand_loop: Duration) -> String {
+        match self {
+            Figure::Limit => "limit: one INSERT … SELECT … GROUP BY … upsert".to_string(),
+            Figure::Default => "backfill, default options (adaptive)".to_string(),
+            Figure::Rerun => "re-run with restart over a full target".to_string(),
+            Figure::Fixed(n) => format!("backfill, {} keys per batch", thousands(n)),
+            Figure::HandLoop => format!(
+                "hand-written loop, one upsert per round trip ({} s cap)",
+                hand_loop.as_secs()
+            ),
+        }
+    }
+
+    pub(crate) fn is_backfill(self) -> bool {
+        matches!(self, Figure::Default | Figure::Rerun | Figure::Fixed(_))
+    }
+}
+
+/// One run of one figure.
+#[derive(Debug, Clone)]
+pub(crate) struct Sample {
+    pub(crate) elapsed: Duration,
+    /// Target rows the run covered (keys checked for the re-run, rows upserted by the loop).
+    pub(crate) rows: u64,
+    /// Rows inserted or changed (the report's count; the limit's affected rows).
+    pub(crate) written: u64,
+    pub(crate) batches: Option<u64>,
+    pub(crate) rss_kib: Option<u64>,
+    pub(crate) wal_bytes: Option<i64>,
+}
+
+impl Sample {
+    pub(crate) fn rate(&self) -> f64 {
+        self.rows as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// The benchmark of one engine.
+pub(crate) struct Bench {
+    pub(crate) args: Args,
+    pub(crate) db: Db,
+    pub(crate) sql: EngineSql,
+    pub(crate) upsert_all: &'static str,
+    /// The limit's target: every other full run must equal it.
+    pub(crate) reference: Option<Checksum>,
+    pub(crate) samples: Vec<(Figure, Vec<Sample>)>,
+    pub(crate) failures: Vec<String>,
+}
+
+impl Db {
+    async fn backfill(&self, options: RunOptions) -> Result<Report, backfill::Error> {
+        on_pool!(self, p => UserStats::run_backfill(p, options).await)
+    }
+}
+
+impl Bench {
+    pub(crate) async fn seed(&self) -> Result<Duration, BoxError> {
+        let started = Instant::now();
+        self.db.exec_all(self.sql.setup).await?;
+        self.db
+            .exec(&self.sql.seed, &[self.args.events, self.args.users])
+            .await?;
+        self.db.exec_all(self.sql.after_seed).await?;
+        Ok(started.elapsed())
+    }
+
+    /// An empty target and no progress table.
+    async fn empty_target(&self) -> sqlx::Result<()> {
+        self.db
+            .exec_all(&[self.sql.truncate, self.sql.drop_progress])
+            .await
+    }
+
+    /// Runs every figure `--repeat` times, interleaved, so drift hits every figure alike.
+    pub(crate) async fn run(&mut self) -> Result<(), BoxError> {
+        for round in 0..self.args.repeat {
+            for figure in Figure::all() {
+                if round >= self.args.repeat_slow && self.is_slow(figure) {
+                    continue;
+                }
+                let sample = self.measure(figure).await?;
+                println!(
+                    "  round {}/{}: {:<58} {:>9.2?} {:>12} rows/s{}",
+                    round + 1,
+                    self.args.repeat,
+                    figure.label(self.args.hand_loop),
+                    sample.elapsed,
+                    thousands(sample.rate().round() as u64),
+                    sample
+                        .batches
+                        .map(|b| format!(", {b} batches"))
+                        .unwrap_or_default()
+                );
+                match self.samples.iter_mut().find(|(f, _)| *f == figure) {
+                    Some((_, list)) => list.push(sample),
+                    None => self.samples.push((figure, vec![sample])),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn is_slow(&self, figure: Figure) -> bool {
+        self.samples
+            .iter()
+            .find(|(f, _)| *f == figure)
+            .and_then(|(_, list)| list.first())
+            .is_some_and(|s| s.elapsed > SLOW_RUN)
+    }
+
+    async fn measure(&mut self, figure: Figure) -> Result<Sample, BoxError> {
+        match figure {
+            Figure::Limit => self.limit().await,
+            Figure::Default => self.backfill(figure, RunOptions::default(), true).await,
+            Figure::Rerun => {
+                let options = RunOptions::default().restart(true);
+                self.backfill(figure, options, false).await
+            }
+            Figure::Fixed(n) => {
+                let options = RunOptions::default().batch_size(n);
+                self.backfill(figure, options, true).await
+            }
+            Figure::HandLoop => self.hand_loop().await,
+        }
+    }
+
+    async fn limit(&mut self) -> Result<Sample, BoxError> {
+        self.empty_target().await?;
+        self.db.quiesce().await?;
+        let rss = RssSampler::start();
+        let started = Instant::now();
+        let written = self.db.exec(self.upsert_all, &[]).await?;
+        let elapsed = started.elapsed();
+        let rss_kib = rss.stop();
+        let sum = self.db.checksum(self.sql.page).await?;
+        match self.reference {
+            None => {
+                self.reference = Some(sum);
+                self.db.exec_all(self.sql.snapshot).await?;
+            }
+            Some(reference) => self.check(Figure::Limit, reference, sum),
+        }
+        Ok(Sample {
+            elapsed,
+            rows: sum.rows,
+            written,
+            batches: Some(1),
+            rss_kib,
+            wal_bytes: None,
+        })
+    }
+
+    async fn backfill(
+        &mut self,
+        figure: Figure,
+        options: RunOptions,
+        empty: bool,
+    ) -> Result<Sample, BoxError> {
+        if empty {
+            self.empty_target().await?;
+        }
+        self.db.quiesce().await?;
+        let wal_before = self.db.wal_position().await?;
+        let rss = RssSampler::start();
+        let started = Instant::now();
+        let report = self.db.backfill(options).await;
+        let elapsed = started.elapsed();
+        let rss_kib = rss.stop();
+        let report = report?;
+        let wal_after = self.db.wal_position().await?;
+        if report.stop != StopReason::Done {
+            self.failures.push(format!(
+                "{}: the run stopped with {:?} instead of finishing",
+                figure.label(self.args.hand_loop),
+                report.stop
+            ));
+        }
+        let sum = self.db.checksum(self.sql.page).await?;
+        if let Some(reference) = self.reference {
+            self.check(figure, reference, sum);
+        }
+        Ok(Sample {
+            elapsed,
+            rows: report.keys,
+            written: report.rows_written,
+            batches: Some(report.batches),
+            rss_kib,
+            wal_bytes: wal_before.zip(wal_after).map(|(a, b)| b - a),
+        })
+    }
+
+    async fn hand_loop(&mut self) -> Result<Sample, BoxError> {
+        self.db.exec_all(&[self.sql.truncate]).await?;
+        self.db.quiesce().await?;
+        let rss = RssSampler::start();
+        let started = Instant::now();
+        let rows = self.db.hand_loop(&self.sql, self.args.hand_loop).await?;
+        let elapsed = started.elapsed();
+        let rss_kib = rss.stop();
+        let wrong = self.db.int(HAND_DIFF).await?;
+        if wrong != 0 || rows == 0 {
+            self.failures.push(format!(
+                "hand-written loop: {wrong} of its {rows} rows differ from the limit's"
+            ));
+        }
+        Ok(Sample {
+            elapsed,
+            rows,
+            written: rows,
+            batches: None,
+            rss_kib,
+            wal_bytes: None,
+        })
+    }
+
+    fn check(&mut self, figure: Figure, reference: Checksum, sum: Checksum) {
+        if sum != reference {
+            self.failures.push(format!(
+                "{}: the target ({sum}) differs from the limit's ({reference})",
+                figure.label(self.args.hand_loop)
+            ));
+        }
+    }
+}
