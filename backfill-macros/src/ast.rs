@@ -11,7 +11,7 @@ use syn::punctuated::Punctuated;
 use syn::{Data, DeriveInput, Fields, Ident, LitStr, Token, Type};
 
 use crate::attr::{self, OnConflict};
-use crate::ctxt::Ctxt;
+use crate::ctxt::{Ctxt, Message};
 use crate::model::{self, Engine, KeyKind, Merge};
 
 /// The deriving struct.
@@ -207,33 +207,43 @@ fn named_fields<'a>(
     input: &'a DeriveInput,
 ) -> Option<&'a Punctuated<syn::Field, Token![,]>> {
     let name = &input.ident;
-    let why = "#[derive(Backfill)] maps a struct's named fields to the target table's columns";
+    let not_a_struct = |what: &str, instead: &str| {
+        Message::new(format!("`{name}` is {what}"))
+            .note("#[derive(Backfill)] maps a struct's named fields to the target table's columns")
+            .help(instead)
+    };
     let fields = match &input.data {
         Data::Struct(data) => match &data.fields {
             Fields::Named(named) => Some(&named.named),
             Fields::Unnamed(_) => {
                 cx.error_spanned_by(
                     name,
-                    format!("`{name}` is a tuple struct: {why}; name each field after its column"),
+                    not_a_struct("a tuple struct", "name each field after its column"),
                 );
                 None
             }
             Fields::Unit => {
-                cx.error_spanned_by(name, format!("`{name}` is a unit struct: {why}; add a field per column, the key fields marked `#[backfill(key)]`"));
+                cx.error_spanned_by(
+                    name,
+                    not_a_struct(
+                        "a unit struct",
+                        "add a field per column, the key fields marked `#[backfill(key)]`",
+                    ),
+                );
                 None
             }
         },
         Data::Enum(data) => {
             cx.error_spanned_by(
                 data.enum_token,
-                format!("`{name}` is an enum: {why}; write a struct with one field per column"),
+                not_a_struct("an enum", "write a struct with one field per column"),
             );
             None
         }
         Data::Union(data) => {
             cx.error_spanned_by(
                 data.union_token,
-                format!("`{name}` is a union: {why}; write a struct with one field per column"),
+                not_a_struct("a union", "write a struct with one field per column"),
             );
             None
         }
@@ -241,7 +251,9 @@ fn named_fields<'a>(
     if !input.generics.params.is_empty() {
         cx.error_spanned_by(
             &input.generics,
-            format!("`{name}` is generic: a backfill's statements are fixed at compile time, so #[derive(Backfill)] needs a struct without type, lifetime or const parameters"),
+            Message::new(format!("`{name}` is generic"))
+                .note("a backfill's statements are fixed at compile time")
+                .help("write a struct without type, lifetime or const parameters"),
         );
         return None;
     }

@@ -8,7 +8,7 @@ use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
 use syn::{Attribute, Ident, LitInt, LitStr, Token};
 
-use crate::ctxt::Ctxt;
+use crate::ctxt::{Ctxt, Message};
 use crate::model::{Engine, Merge};
 
 /// Keys accepted on the struct.
@@ -132,7 +132,8 @@ impl<'c, T> Attr<'c, T> {
         if self.value.is_some() {
             self.cx.error_spanned_by(
                 spanned,
-                format!("duplicate backfill attribute `{}`: give it once", self.name),
+                Message::new(format!("duplicate backfill attribute `{}`", self.name))
+                    .help("give it once"),
             );
         } else {
             self.value = Some(value);
@@ -221,7 +222,12 @@ impl<'c> ContainerReader<'c> {
                 if FIELD_KEYS.contains(&name.as_str()) {
                     cx.error_spanned_by(
                         path,
-                        format!("`{name}` is a field attribute: put `#[backfill({name} ...)]` on the field it applies to"),
+                        Message::new(format!(
+                            "`{name}` is a field attribute, not a struct attribute"
+                        ))
+                        .help(format!(
+                            "put `#[backfill({name} ...)]` on the field it applies to"
+                        )),
                     );
                 } else {
                     self.suggested
@@ -331,9 +337,10 @@ impl<'c> FieldReader<'c> {
         } else if STRUCT_KEYS.contains(&name) {
             self.cx.error_spanned_by(
                 path,
-                format!(
-                    "`{name}` is a struct attribute: put it in `#[backfill(...)]` on the struct"
-                ),
+                Message::new(format!(
+                    "`{name}` is a struct attribute, not a field attribute"
+                ))
+                .help("put it in `#[backfill(...)]` on the struct"),
             );
         } else {
             let _ = unknown_key(self.cx, meta, name, "field", FIELD_KEYS);
@@ -356,7 +363,7 @@ impl<'c> FieldReader<'c> {
 fn job_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<LitStr> {
     let lit = string_value(meta)?;
     if lit.value().trim().is_empty() {
-        cx.error_spanned_by(&lit, "`job` is empty: name the job, e.g. `job = \"user_stats_v2\"`, or leave it out to use the table name");
+        cx.error_spanned_by(&lit, Message::new("`job` is empty").help("name the job, e.g. `job = \"user_stats_v2\"`, or leave it out to use the table name"));
     }
     Ok(lit)
 }
@@ -373,7 +380,7 @@ fn on_conflict_value(
         other => {
             cx.error_spanned_by(
                 &lit,
-                format!("unknown on_conflict `{other}`: write `on_conflict = \"update\"` (the default: recompute the row) or `on_conflict = \"nothing\"` (write-once rows, never updated)"),
+                Message::new(format!("unknown on_conflict `{other}`")).help("write `on_conflict = \"update\"` (the default: recompute the row) or `on_conflict = \"nothing\"` (write-once rows, never updated)"),
             );
             return Ok(None);
         }
@@ -396,12 +403,12 @@ fn merge_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<(Merge, 
         "least" => Merge::Least,
         "keep" => Merge::Keep,
         "overwrite" => Merge::Overwrite,
-        "max" | "maximum" | "greater" => {
-            cx.error_spanned_by(&lit, "unknown merge `max`: write `merge = \"greatest\"` (keeps the larger of the stored and the recomputed value, NULLs ignored)");
+        near @ ("max" | "maximum" | "greater") => {
+            cx.error_spanned_by(&lit, Message::new(format!("unknown merge `{near}`")).help("write `merge = \"greatest\"`: it keeps the larger of the stored and the recomputed value, NULLs ignored"));
             return Ok(None);
         }
-        "min" | "minimum" | "lesser" | "smallest" => {
-            cx.error_spanned_by(&lit, "unknown merge `min`: write `merge = \"least\"` (keeps the smaller of the stored and the recomputed value, NULLs ignored)");
+        near @ ("min" | "minimum" | "lesser" | "smallest") => {
+            cx.error_spanned_by(&lit, Message::new(format!("unknown merge `{near}`")).help("write `merge = \"least\"`: it keeps the smaller of the stored and the recomputed value, NULLs ignored"));
             return Ok(None);
         }
         other => {
@@ -418,14 +425,14 @@ fn merge_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<(Merge, 
                     | "-"
                     | "subtract"
             );
-            let why = if relative {
-                " (a relative merge would be applied again by every retried batch)"
-            } else {
-                ""
-            };
+            let mut message = Message::new(format!("unknown merge `{other}`"));
+            if relative {
+                message =
+                    message.note("a relative merge would be applied again by every retried batch");
+            }
             cx.error_spanned_by(
                 &lit,
-                format!("unknown merge `{other}`{why}: write `merge = \"greatest\"`, `\"least\"` or `\"keep\"`; each converges when repeated"),
+                message.help("write `merge = \"greatest\"`, `\"least\"` or `\"keep\"`; each converges when repeated"),
             );
             return Ok(None);
         }
@@ -456,10 +463,13 @@ fn field_column(field: &syn::Field, ident: &Ident) -> String {
 }
 
 /// The message for `increment = ...`, `update = ...`, `op = "+="` and the like.
-pub fn relative_update_message(name: &str, column: &str) -> String {
-    format!(
-        "`{name}` is not a backfill attribute: a backfill never updates a column relative to its stored value (`{column} = {column} + n`), because a batch is retried after a crash and overlapping runs repeat keys, so a relative update is applied twice; write the absolute value recomputed from the source instead, e.g. `#[backfill(expr = \"sum(amount)\")]` or `#[backfill(expr = \"count(*)\")]`, and use `merge = \"greatest\"`, `\"least\"` or `\"keep\"` to combine it with the stored value in a way that converges"
-    )
+pub fn relative_update_message(name: &str, column: &str) -> Message {
+    Message::new(format!(
+        "`{name}` is not a backfill attribute: there is no relative update"
+    ))
+    .note(format!("a backfill never updates a column relative to its stored value: a batch is retried after a crash and overlapping runs repeat keys, so `{column} = {column} + n` would be applied twice"))
+    .help("write the absolute value recomputed from the source, e.g. `#[backfill(expr = \"sum(amount)\")]` or `#[backfill(expr = \"count(*)\")]`")
+    .help("to combine it with the stored value in a way that converges, use `merge = \"greatest\"`, `\"least\"` or `\"keep\"`")
 }
 
 fn backfill_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
@@ -476,12 +486,16 @@ fn path_name(meta: &ParseNestedMeta) -> String {
 fn string_value(meta: &ParseNestedMeta) -> syn::Result<LitStr> {
     let name = path_name(meta);
     if !meta.input.peek(Token![=]) {
-        return Err(meta.error(format!("`{name}` takes a value: write `{name} = \"...\"`")));
+        return Err(meta.error(
+            Message::new(format!("`{name}` takes a value"))
+                .help(format!("write `{name} = \"...\"`")),
+        ));
     }
     meta.value()?.parse::<LitStr>().map_err(|e| {
         syn::Error::new(
             e.span(),
-            format!("`{name}` takes a string literal: write `{name} = \"...\"`"),
+            Message::new(format!("`{name}` takes a string literal"))
+                .help(format!("write `{name} = \"...\"`")),
         )
     })
 }
@@ -491,10 +505,7 @@ fn sql_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<LitStr> {
     if lit.value().trim().is_empty() {
         cx.error_spanned_by(
             &lit,
-            format!(
-                "`{}` is empty: write a SQL expression, or leave it out to copy the source column of the same name",
-                path_name(meta)
-            ),
+            Message::new(format!("`{}` is empty", path_name(meta))).help("write a SQL expression, or leave it out to copy the source column of the same name"),
         );
     }
     Ok(lit)
@@ -503,7 +514,11 @@ fn sql_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<LitStr> {
 /// `batch_size = 1000`; anything else (a string, a negative number, a float) gets a message
 /// saying what to write. `Ok(None)` when the error was recorded.
 fn batch_size_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<(u64, LitInt)>> {
-    const WHAT: &str = "`batch_size` is the number of distinct keys per batch: write a positive integer such as `batch_size = 1000`, or leave it out for adaptive sizing";
+    let not_a_count = |written: String| {
+        Message::new(format!("`batch_size = {written}` is not a positive integer"))
+            .note("`batch_size` is the number of distinct keys per batch")
+            .help("write a positive integer such as `batch_size = 1000`, or leave it out for adaptive sizing")
+    };
     let expr: syn::Expr = meta.value()?.parse()?;
     match &expr {
         syn::Expr::Lit(syn::ExprLit {
@@ -512,17 +527,14 @@ fn batch_size_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<(u6
         }) => match lit.base10_parse::<u64>() {
             Ok(n) => Ok(Some((n, lit.clone()))),
             Err(_) => {
-                cx.error_spanned_by(lit, WHAT);
+                cx.error_spanned_by(lit, not_a_count(lit.to_string()));
                 Ok(None)
             }
         },
         _ => {
             cx.error_spanned_by(
                 &expr,
-                format!(
-                    "`batch_size = {}`: {WHAT}",
-                    expr.to_token_stream().to_string().replace(' ', "")
-                ),
+                not_a_count(expr.to_token_stream().to_string().replace(' ', "")),
             );
             Ok(None)
         }
@@ -532,9 +544,10 @@ fn batch_size_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<(u6
 fn flag(meta: &ParseNestedMeta) -> syn::Result<()> {
     if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
         let name = path_name(meta);
-        return Err(meta.error(format!(
-            "`{name}` takes no value: write `#[backfill({name})]`"
-        )));
+        return Err(meta.error(
+            Message::new(format!("`{name}` takes no value"))
+                .help(format!("write `#[backfill({name})]`")),
+        ));
     }
     Ok(())
 }
@@ -560,15 +573,13 @@ fn unknown_key(
     known: &[&'static str],
 ) -> Option<&'static str> {
     let suggested = closest(name, known);
-    let suggestion = suggested
-        .map(|s| format!(" (did you mean `{s}`?)"))
-        .unwrap_or_default();
+    let mut message = Message::new(format!("unknown backfill {place} attribute `{name}`"));
+    if let Some(s) = suggested {
+        message = message.help(format!("did you mean `{s}`?"));
+    }
     cx.error_spanned_by(
         &meta.path,
-        format!(
-            "unknown backfill {place} attribute `{name}`{suggestion}; the {place} attributes are: {}",
-            known.join(", ")
-        ),
+        message.help(format!("the {place} attributes are: {}", known.join(", "))),
     );
     suggested
 }
@@ -629,14 +640,18 @@ fn parse_engines(cx: &Ctxt, lit: &LitStr) -> Option<Vec<Engine>> {
     for name in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         match Engine::parse(name) {
             Some(e) if list.contains(&e) => {
-                cx.error_spanned_by(lit, format!("engine `{name}` is listed twice in `engines`"));
+                cx.error_spanned_by(
+                    lit,
+                    Message::new(format!("engine `{name}` is listed twice in `engines`"))
+                        .help("list it once"),
+                );
                 ok = false;
             }
             Some(e) => list.push(e),
             None => {
                 cx.error_spanned_by(
                     lit,
-                    format!("unknown engine `{name}` in `engines`: the engines are postgres, mysql and sqlite (e.g. `engines = \"postgres, mysql\"`)"),
+                    Message::new(format!("unknown engine `{name}` in `engines`")).help("the engines are postgres, mysql and sqlite, e.g. `engines = \"postgres, mysql\"`"),
                 );
                 ok = false;
             }
@@ -645,7 +660,7 @@ fn parse_engines(cx: &Ctxt, lit: &LitStr) -> Option<Vec<Engine>> {
     if ok && list.is_empty() {
         cx.error_spanned_by(
             lit,
-            "`engines` is empty: name at least one of postgres, mysql, sqlite, or leave it out for every engine enabled by the crate's features",
+            Message::new("`engines` is empty").help("name at least one of postgres, mysql, sqlite, or leave it out for every engine enabled by the crate's features"),
         );
         ok = false;
     }

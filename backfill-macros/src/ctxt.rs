@@ -2,6 +2,10 @@
 //! one, so a struct with three mistakes reports three errors in one build. Dropping a `Ctxt`
 //! whose errors were never collected with [`Ctxt::check`] panics (as serde's does): an error
 //! recorded and then lost would compile a backfill the rules refused.
+//!
+//! Every error reads the same way ([`Message`]): a short first line naming the cause, then
+//! `note:` lines saying why it is refused and `help:` lines saying what to write instead, each
+//! on its own line, as rustc prints its own.
 
 use std::cell::RefCell;
 use std::fmt::Display;
@@ -64,6 +68,53 @@ impl Drop for Ctxt {
     }
 }
 
+/// A compile error's text: the cause, then its notes and helps, one per line.
+pub struct Message {
+    text: String,
+}
+
+impl Message {
+    /// The cause: one short line, naming the attribute, column or call at fault.
+    pub fn new(cause: impl Display) -> Self {
+        Message {
+            text: cause.to_string(),
+        }
+    }
+
+    /// Why it is refused.
+    pub fn note(self, why: impl Display) -> Self {
+        self.line("note", why)
+    }
+
+    /// What to write instead.
+    pub fn help(self, what: impl Display) -> Self {
+        self.line("help", what)
+    }
+
+    fn line(mut self, kind: &str, text: impl Display) -> Self {
+        self.text.push_str(&format!("\n{kind}: {text}"));
+        self
+    }
+}
+
+impl Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// The user's SQL as a message shows it: quoted when short, else "this expression" (the error's
+/// span underlines it anyway), so a long expression does not make a long first line.
+pub fn shown(sql: &str) -> String {
+    const LONGEST: usize = 40;
+    let sql = sql.trim();
+    if sql.chars().count() <= LONGEST {
+        format!("`{sql}`")
+    } else {
+        "this expression".to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +132,19 @@ mod tests {
             .map(|e| e.to_string())
             .collect();
         assert_eq!(messages, ["first", "second"]);
+    }
+
+    #[test]
+    fn a_message_is_the_cause_then_one_line_per_note_and_help() {
+        let message = Message::new("`now()` is volatile")
+            .note("a re-run writes another value")
+            .help("add `allow_volatile`");
+        assert_eq!(
+            message.to_string(),
+            "`now()` is volatile\nnote: a re-run writes another value\nhelp: add `allow_volatile`"
+        );
+        assert_eq!(shown(" a + b "), "`a + b`");
+        assert_eq!(shown(&"x".repeat(41)), "this expression");
     }
 
     #[test]

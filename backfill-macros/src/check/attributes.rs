@@ -6,7 +6,7 @@
 use super::fragment::Parsed;
 use crate::ast::{self, Container};
 use crate::attr::OnConflict;
-use crate::ctxt::Ctxt;
+use crate::ctxt::{Ctxt, Message};
 use crate::model::Engine;
 
 /// `table` is required (unless an unknown attribute was already suggested as `table`).
@@ -15,7 +15,7 @@ pub fn table_is_given(cx: &Ctxt, cont: &Container) {
     if cont.attrs.table.is_none() && !cont.attrs.suggested.contains(&"table") {
         cx.error_spanned_by(
             name,
-            format!("missing `table` on `{name}`: name the target table the backfill writes, e.g. `#[backfill(table = \"user_stats\", from = \"events\")]`"),
+            Message::new(format!("missing `table` on `{name}`")).help("name the target table the backfill writes, e.g. `#[backfill(table = \"user_stats\", from = \"events\")]`"),
         );
     }
 }
@@ -27,7 +27,9 @@ pub fn table_is_a_name(cx: &Ctxt, cont: &Container) {
     if !ast::is_table_name(&value) {
         cx.error_spanned_by(
             lit,
-            format!("`table = \"{value}\"` is not a table name: write `name` or `schema.name`, unquoted and non-empty (the generated SQL quotes it for every engine, so reserved words, mixed case, spaces and quotes are fine)"),
+            Message::new(format!("`table = \"{value}\"` is not a table name"))
+                .note("the generated SQL quotes it for every engine, so reserved words, mixed case, spaces and quotes are fine")
+                .help("write `name` or `schema.name`, unquoted and non-empty"),
         );
     }
 }
@@ -37,7 +39,7 @@ pub fn batch_size_is_positive(cx: &Ctxt, cont: &Container) {
     if let Some((0, lit)) = &cont.attrs.batch_size {
         cx.error_spanned_by(
             lit,
-            "`batch_size = 0`: a batch holds at least one key; write a positive number such as `batch_size = 1000`, or leave it out for adaptive sizing",
+            Message::new("`batch_size = 0`: a batch holds at least one key").help("write a positive number such as `batch_size = 1000`, or leave it out for adaptive sizing"),
         );
     }
 }
@@ -55,12 +57,16 @@ pub fn per_engine_expressions_are_generated(cx: &Ctxt, parsed: &Parsed) {
             if !parsed.engines.contains(&engine) {
                 cx.error_spanned_by(
                     lit,
-                    format!(
-                        "a `{}` expression, but the struct is generated only for `engines = \"{}\"`: add {} to `engines` or remove this expression",
+                    Message::new(format!(
+                        "a `{}` expression, but `engines = \"{}\"` leaves {} out",
                         engine.name(),
                         engines.value(),
                         engine.name()
-                    ),
+                    ))
+                    .help(format!(
+                        "add {} to `engines` or remove this expression",
+                        engine.name()
+                    )),
                 );
             }
         }
@@ -76,7 +82,12 @@ pub fn merge_needs_update(cx: &Ctxt, parsed: &Parsed) {
         if let Some((_, lit)) = &field.attrs.merge {
             cx.error_spanned_by(
                 lit,
-                format!("`merge` on `{}` has no effect with `on_conflict = \"nothing\"`, which never updates a stored row; remove one of them", field.column),
+                Message::new(format!(
+                    "`merge` on `{}` has no effect with `on_conflict = \"nothing\"`",
+                    field.column
+                ))
+                .note("`on_conflict = \"nothing\"` never updates a stored row")
+                .help("remove one of them"),
             );
         }
     }
@@ -89,7 +100,9 @@ pub fn column_names_are_plain(cx: &Ctxt, parsed: &Parsed) {
             if !ast::is_plain_identifier(&field.column) {
                 cx.error_spanned_by(
                     lit,
-                    format!("`column = \"{}\"` is not a column name: write the target column unquoted and non-empty (the generated SQL quotes it for every engine, so reserved words such as `order`, mixed case and spaces are fine)", field.column),
+                    Message::new(format!("`column = \"{}\"` is not a column name", field.column))
+                        .note("the generated SQL quotes it for every engine, so reserved words such as `order`, mixed case and spaces are fine")
+                        .help("write the target column unquoted and non-empty"),
                 );
             }
         }
@@ -114,10 +127,11 @@ pub fn no_column_written_twice(cx: &Ctxt, parsed: &Parsed) {
             .unwrap_or_else(|| quote::ToTokens::to_token_stream(field.ident));
         cx.error_spanned_by(
             spanned,
-            format!(
-                "fields `{}` and `{}` both write column `{}`: map each target column once (rename one with `column = \"...\"`)",
+            Message::new(format!(
+                "fields `{}` and `{}` both write column `{}`",
                 first.ident, field.ident, field.column
-            ),
+            ))
+            .help("map each target column once (rename one with `column = \"...\"`)"),
         );
     }
 }

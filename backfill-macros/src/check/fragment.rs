@@ -8,7 +8,7 @@ use syn::LitStr;
 
 use super::facts::{self, Facts};
 use crate::ast::{Container, Field};
-use crate::ctxt::Ctxt;
+use crate::ctxt::{Ctxt, Message};
 use crate::model::Engine;
 
 /// One SQL fragment the user wrote, parsed for every engine it is generated for.
@@ -180,8 +180,8 @@ fn parse<'a>(
     }
 }
 
-/// The error of a fragment that does not parse for some engines: each engine's parser error
-/// (once when every engine says the same).
+/// The error of a fragment that does not parse for some engines: which engines, then each
+/// engine's parser error (once when every engine says the same).
 fn does_not_parse(
     cx: &Ctxt,
     lit: &LitStr,
@@ -190,35 +190,36 @@ fn does_not_parse(
     kind: Kind,
     failures: &[(Engine, String)],
 ) {
-    let same = failures.iter().all(|(_, err)| *err == failures[0].1);
-    let failures: Vec<String> = if same && failures.len() > 1 && failures.len() == engines.len() {
-        vec![format!("every engine: {}", failures[0].1)]
-    } else {
-        failures
-            .iter()
-            .map(|(engine, err)| format!("{}: {err}", engine.display_name()))
-            .collect()
-    };
     let what = match kind {
         Kind::Expr => "SQL expression",
         Kind::From => "FROM clause",
     };
+    let everywhere = failures.len() == engines.len() && engines.len() > 1;
+    let on = if everywhere {
+        "any engine".to_string()
+    } else {
+        let names: Vec<&str> = failures.iter().map(|(e, _)| e.display_name()).collect();
+        names.join(" or ")
+    };
+    let mut message = Message::new(format!("`{attr_name}` does not parse as a {what} on {on}"));
+    let parser_error = |err: &String| err.replace("sql parser error: ", "");
+    if everywhere && failures.iter().all(|(_, err)| *err == failures[0].1) {
+        message = message.note(parser_error(&failures[0].1));
+    } else {
+        for (engine, err) in failures {
+            message = message.note(format!("{}: {}", engine.display_name(), parser_error(err)));
+        }
+    }
     let alternative = if matches!(attr_name, "filter" | "from") {
         "or restrict the struct to the engines it is written for with `engines = \"...\"`"
     } else {
         "or give per-engine versions with `postgres = \"...\"`, `mysql = \"...\"`, `sqlite = \"...\"`"
     };
-    let failures: Vec<String> = failures
-        .iter()
-        .map(|f| f.replace("sql parser error: ", ""))
-        .collect();
     cx.error_spanned_by(
         lit,
-        format!(
-            "`{attr_name} = \"{}\"` does not parse as a {what} ({}); write it in the syntax of every engine it is generated for, {alternative}",
-            lit.value(),
-            failures.join("; ")
-        ),
+        message.help(format!(
+            "write it in the syntax of every engine it is generated for, {alternative}"
+        )),
     );
 }
 

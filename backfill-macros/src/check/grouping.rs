@@ -5,7 +5,7 @@
 use super::facts::ColumnRef;
 use super::fragment::{Parsed, ParsedField};
 use super::relative::names_target;
-use crate::ctxt::Ctxt;
+use crate::ctxt::{self, Ctxt, Message};
 use crate::model::Engine;
 
 /// A window over the source is computed over the rows of one batch.
@@ -16,10 +16,11 @@ pub fn no_window_function(cx: &Ctxt, parsed: &Parsed) {
         };
         cx.error_spanned_by(
             frag.lit,
-            format!(
-                "`{window}(...) OVER (...)` is a window function: it is computed over the source rows of one batch, so `{}` would change with the batch boundaries and a re-run with another batch size writes other values; use an aggregate grouped by the key (e.g. `count(*)`, `max(e.created_at)`) instead",
-                field.field.column
-            ),
+            Message::new(format!(
+                "`{window}(...) OVER (...)` is a window function over one batch's rows"
+            ))
+            .note(format!("`{}` would change with the batch boundaries, and a re-run with another batch size writes other values", field.field.column))
+            .help("use an aggregate grouped by the key (e.g. `count(*)`, `max(e.created_at)`) instead"),
         );
     }
 }
@@ -30,7 +31,9 @@ pub fn no_aggregate_in_filter(cx: &Ctxt, parsed: &Parsed) {
     if let Some(agg) = frag.first().and_then(|f| f.aggregates.first()) {
         cx.error_spanned_by(
             frag.lit,
-            format!("`filter` uses the aggregate `{agg}(...)`: the filter selects source rows before they are grouped by the key, so it cannot aggregate; filter on row columns (e.g. `e.kind <> 'test'`)"),
+            Message::new(format!("`filter` uses the aggregate `{agg}(...)`"))
+                .note("the filter selects source rows before they are grouped by the key")
+                .help("filter on row columns (e.g. `e.kind <> 'test'`)"),
         );
     }
 }
@@ -107,10 +110,10 @@ impl Grouping {
     }
 
     /// Why the mapping is grouped, for the messages.
-    fn reason(&self) -> String {
+    fn reason(&self, keys: &KeyColumns) -> String {
         format!(
-            "`{}` aggregates with `{}(...)`",
-            self.column, self.aggregate
+            "`{}` aggregates with `{}(...)`, so the source is grouped by the key ({})",
+            self.column, self.aggregate, keys.list
         )
     }
 }
@@ -121,11 +124,13 @@ fn not_grouped_on_every_engine(cx: &Ctxt, parsed: &Parsed, engines: &[Engine], g
     let flat = engines.iter().filter(|e| !g.on.contains(e)).collect();
     cx.error_spanned_by(
         parsed.cont.ident,
-        format!(
-            "the mapping aggregates on {} but not on {}: a backfill is grouped by its key on every engine or on none; make the per-engine expressions agree",
+        Message::new(format!(
+            "the mapping aggregates on {} but not on {}",
             names(g.on.iter().collect()),
             names(flat)
-        ),
+        ))
+        .note("a backfill is grouped by its key on every engine or on none")
+        .help("make the per-engine expressions agree"),
     );
 }
 
@@ -191,10 +196,15 @@ fn copied_column_is_a_key(cx: &Ctxt, field: &ParsedField, keys: &KeyColumns, g: 
     }
     cx.error_spanned_by(
         f.ident,
-        format!(
-            "`{}` copies the source column `{}`, but the mapping is grouped by the key ({}) because {}: give it an aggregate, e.g. `#[backfill(expr = \"max({})\")]`",
-            f.ident, f.column, keys.list, g.reason(), f.column
-        ),
+        Message::new(format!(
+            "`{}` copies the source column `{}` in a grouped mapping",
+            f.ident, f.column
+        ))
+        .note(g.reason(keys))
+        .help(format!(
+            "give it an aggregate, e.g. `#[backfill(expr = \"max({})\")]`",
+            f.column
+        )),
     );
 }
 
@@ -210,15 +220,20 @@ fn expression_is_aggregated(cx: &Ctxt, field: &ParsedField, keys: &KeyColumns, g
         let subject = if text.trim() == col {
             format!("`{col}` is")
         } else {
-            format!("`{text}` uses `{col}`")
+            format!("{} uses `{col}`", ctxt::shown(&text))
         };
         cx.error_spanned_by(
             frag.lit,
-            format!(
-                "{subject} outside an aggregate, but the mapping is grouped by the key ({}) because {}: one key has many source rows, so wrap it in an aggregate (e.g. `max({col})`) or make it part of the key",
-                keys.list,
-                g.reason()
-            ),
+            Message::new(format!(
+                "{subject} outside an aggregate in a grouped mapping"
+            ))
+            .note(format!(
+                "{}, and one key has many source rows",
+                g.reason(keys)
+            ))
+            .help(format!(
+                "wrap it in an aggregate (e.g. `max({col})`) or make it part of the key"
+            )),
         );
     }
 }

@@ -5,7 +5,7 @@
 
 use super::fragment::{Fragment, Parsed};
 use super::relative::names_target;
-use crate::ctxt::Ctxt;
+use crate::ctxt::{self, Ctxt, Message};
 
 /// In place on the target's own rows, a column the backfill writes is the value being
 /// replaced: reading it (bare or qualified by the table), its own column included, makes the
@@ -54,23 +54,32 @@ fn written_column_read(
         });
     let Some(read) = read else { return false };
     let column = read.rsplit('.').next().unwrap_or(&read);
+    let assignment = assignment(own, &frag.lit.value());
     let message = if column.eq_ignore_ascii_case(own) {
-        format!(
-            "`{own} = {}` reads `{read}`, the column it writes: that is the value being replaced, so a retried batch applies the change twice (`{own} = {own} + 1` is not idempotent); compute the new value from the row's other columns, which the backfill does not write",
-            frag.lit.value()
-        )
+        Message::new(format!("{assignment} reads `{read}`, the column it writes"))
+            .note(format!("that is the value being replaced, so a retried batch applies the change twice (`{own} = {own} + 1` is not idempotent)"))
+            .help("compute the new value from the row's other columns, which the backfill does not write")
     } else if own.is_empty() {
-        format!(
-            "the filter reads `{read}`, a column this in-place backfill writes: each run would select other rows as it changes them; filter on columns the backfill does not write"
-        )
+        Message::new(format!(
+            "the filter reads `{read}`, a column this in-place backfill writes"
+        ))
+        .note("each run would select other rows as it changes them")
+        .help("filter on columns the backfill does not write")
     } else {
-        format!(
-            "`{own} = {}` reads `{read}`, which another field of this in-place backfill writes: PostgreSQL computes every new value from the old row, MySQL from the values already assigned (left to right), and a retried batch reads its own output; compute each value from columns the backfill does not write",
-            frag.lit.value()
-        )
+        Message::new(format!("{assignment} reads `{read}`, which another field writes"))
+            .note("PostgreSQL computes every new value from the old row, MySQL from the values already assigned (left to right), and a retried batch reads its own output")
+            .help("compute each value from columns the backfill does not write")
     };
     cx.error_spanned_by(frag.lit, message);
     true
+}
+
+/// `column = expr` as a message shows it (the expression elided when long).
+fn assignment(column: &str, expr: &str) -> String {
+    match ctxt::shown(expr).strip_prefix('`') {
+        Some(quoted) => format!("`{column} = {quoted}"),
+        None => format!("`{column} = ...`"),
+    }
 }
 
 /// In place on the target's own rows, the key is the target's own key column.
@@ -89,10 +98,12 @@ pub fn key_is_the_target_column(cx: &Ctxt, parsed: &Parsed) {
         };
         cx.error_spanned_by(
             lit,
-            format!(
-                "key `{}` has an expression, but an in-place backfill without `from` ranges over the target's own key column: remove `expr` (name the column with `column = \"...\"` if it differs from the field)",
+            Message::new(format!(
+                "key `{}` has an expression in an in-place backfill without `from`",
                 field.column
-            ),
+            ))
+            .note("without `from`, batches are ranges of the target's own key column")
+            .help("remove `expr` (name the column with `column = \"...\"` if it differs from the field)"),
         );
     }
 }
@@ -109,9 +120,11 @@ pub fn no_aggregate_in_place(cx: &Ctxt, parsed: &Parsed) {
         };
         cx.error_spanned_by(
             frag.lit,
-            format!(
-                "`{agg}(...)` aggregates, but an in-place backfill without `from` computes each row from its own columns; to aggregate other tables per key, name them in `from` and add `in_place`, e.g. `from = \"users u LEFT JOIN orders o ON o.user_id = u.id\", in_place`"
-            ),
+            Message::new(format!(
+                "`{agg}(...)` aggregates in an in-place backfill without `from`"
+            ))
+            .note("without `from`, each row is computed from its own columns")
+            .help("to aggregate other tables per key, name them in `from` and add `in_place`, e.g. `from = \"users u LEFT JOIN orders o ON o.user_id = u.id\", in_place`"),
         );
     }
 }
@@ -128,10 +141,12 @@ pub fn value_has_an_expression(cx: &Ctxt, parsed: &Parsed) {
         }
         cx.error_spanned_by(
             field.ident,
-            format!(
-                "field `{}` has no `expr`: an in-place backfill without `from` computes each column from the row's other columns, so write how, e.g. `#[backfill(expr = \"first_name || ' ' || last_name\")]`",
+            Message::new(format!(
+                "field `{}` has no `expr` in an in-place backfill without `from`",
                 field.ident
-            ),
+            ))
+            .note("without `from`, each column is computed from the row's other columns")
+            .help("write how, e.g. `#[backfill(expr = \"first_name || ' ' || last_name\")]`"),
         );
     }
 }
@@ -144,7 +159,9 @@ pub fn no_on_conflict_in_place(cx: &Ctxt, parsed: &Parsed) {
     if let Some((_, lit)) = &parsed.cont.attrs.on_conflict {
         cx.error_spanned_by(
             lit,
-            "`on_conflict` applies to inserts, and an in-place backfill only updates existing rows: remove it (to write a column only where it is NULL, use `merge = \"keep\"` on that field)",
+            Message::new("`on_conflict` in an in-place backfill, which only updates existing rows")
+                .note("`on_conflict` applies to inserts")
+                .help("remove it (to write a column only where it is NULL, use `merge = \"keep\"` on that field)"),
         );
     }
 }

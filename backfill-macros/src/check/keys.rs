@@ -4,7 +4,7 @@
 
 use super::fragment::Parsed;
 use crate::ast;
-use crate::ctxt::Ctxt;
+use crate::ctxt::{Ctxt, Message};
 
 /// At least one field is marked `#[backfill(key)]`.
 pub fn has_key(cx: &Ctxt, parsed: &Parsed) {
@@ -13,7 +13,9 @@ pub fn has_key(cx: &Ctxt, parsed: &Parsed) {
         let name = cont.ident;
         cx.error_spanned_by(
             name,
-            format!("`{name}` has no key field: mark the field(s) of the target's primary key or unique index with `#[backfill(key)]`; the upsert conflicts on them and batches are ranges of them"),
+            Message::new(format!("`{name}` has no key field"))
+                .note("the upsert conflicts on the key and batches are ranges of it")
+                .help("mark the field(s) of the target's primary key or unique index with `#[backfill(key)]`"),
         );
     }
 }
@@ -24,11 +26,15 @@ pub fn key_type_is_bindable(cx: &Ctxt, parsed: &Parsed) {
         if field.key_kind().is_none() {
             cx.error_spanned_by(
                 field.ty,
-                format!(
-                    "key field `{}` has type `{}`: a key must be an integer (i8 to i64, u8 to u64), `String` or `Vec<u8>`, because batch ranges bind key values with their own type and store them in the cursor",
+                Message::new(format!(
+                    "key field `{}` has type `{}`, which cannot be a key",
                     field.ident,
                     ast::type_name(field.ty)
-                ),
+                ))
+                .note(
+                    "batch ranges bind key values with their own type and store them in the cursor",
+                )
+                .help("a key must be an integer (i8 to i64, u8 to u64), `String` or `Vec<u8>`"),
             );
         }
     }
@@ -42,9 +48,9 @@ pub fn key_is_not_aggregate(cx: &Ctxt, parsed: &Parsed) {
             if let Some(agg) = frag.first().and_then(|f| f.aggregates.first()) {
                 cx.error_spanned_by(
                     frag.lit,
-                    format!(
-                        "key `{column}` uses the aggregate `{agg}(...)`: the source is grouped by the key, so a key is a source column or a per-row expression, e.g. `expr = \"e.{column}\"`"
-                    ),
+                    Message::new(format!("key `{column}` uses the aggregate `{agg}(...)`"))
+                        .note("the source is grouped by the key")
+                        .help(format!("a key is a source column or a per-row expression, e.g. `expr = \"e.{column}\"`")),
                 );
             }
         }
@@ -57,7 +63,9 @@ pub fn key_is_not_merged(cx: &Ctxt, parsed: &Parsed) {
         if let Some((_, lit)) = &field.attrs.merge {
             cx.error_spanned_by(
                 lit,
-                format!("key `{}` is merged: a key column is what the upsert conflicts on and is never updated; remove `merge`", field.column),
+                Message::new(format!("key `{}` is merged", field.column))
+                    .note("a key column is what the upsert conflicts on and is never updated")
+                    .help("remove `merge`"),
             );
         }
     }

@@ -129,6 +129,58 @@ mod tests {
     }
 
     #[test]
+    fn every_message_is_a_short_cause_then_notes_and_helps() {
+        let inputs: Vec<DeriveInput> = vec![
+            syn::parse_quote! {
+                #[backfill(table = "s.user_stats", from = "events", batch_size = 0, filter = "created_at > now() - interval '1 day'", tabel = "x")]
+                struct UserStats {
+                    #[backfill(key, expr = "max(user_id)")] user_id: f64,
+                    #[backfill(expr = "total_amount + amount * a_rather_long_column_name")] total_amount: i64,
+                    #[backfill(expr = "EXCLUDED.event_count + 1")] event_count: i64,
+                    #[backfill(expr = "random()", merge = "sum")] salt: f64,
+                    #[backfill(expr = "(SELECT max(x) FROM s.user_stats)")] y: i64,
+                    #[backfill(column = "salt", increment)] other: i64,
+                    #[backfill(expr = "sum(amount")] broken: i64,
+                }
+            },
+            syn::parse_quote! {
+                #[backfill(table = "people", on_conflict = "nothing")]
+                struct People {
+                    #[backfill(key, expr = "p.id")] id: i64,
+                    #[backfill(expr = "visits + count(*)")] visits: i64,
+                    score: i64,
+                }
+            },
+            syn::parse_quote! {
+                #[backfill(table = "t", from = "events e")]
+                struct Grouped {
+                    #[backfill(key, expr = "e.user_id")] user_id: i64,
+                    #[backfill(expr = "sum(e.amount)")] total: i64,
+                    #[backfill(expr = "sum(e.amount) * e.exchange_rate_of_the_day / 100")] scaled: i64,
+                    #[backfill(expr = "row_number() OVER (ORDER BY e.id)")] n: i64,
+                    region: String,
+                }
+            },
+        ];
+        let mut seen = 0;
+        for input in inputs {
+            for message in errors(input) {
+                let mut lines = message.lines();
+                let cause = lines.next().unwrap_or_default();
+                assert!(cause.len() <= 93, "{} chars: {cause}", cause.len());
+                for line in lines {
+                    assert!(
+                        line.starts_with("note: ") || line.starts_with("help: "),
+                        "{message}"
+                    );
+                }
+                seen += 1;
+            }
+        }
+        assert!(seen >= 20, "{seen} errors");
+    }
+
+    #[test]
     fn a_bare_copy_of_the_own_column_is_fine_and_volatile_can_be_allowed() {
         assert!(errors(syn::parse_quote! {
             #[backfill(table = "t", from = "s")]

@@ -5,10 +5,16 @@
 
 use super::facts::ColumnRef;
 use super::fragment::{Fragment, Parsed};
-use crate::ctxt::Ctxt;
+use crate::ctxt::{self, Ctxt, Message};
 
-/// The advice every rule of this family ends with.
+/// The advice every rule of this family gives.
 pub const ABSOLUTE_HINT: &str = "recompute the absolute value from the source rows instead (e.g. `sum(amount)`, `count(*)`), so a retried batch converges";
+
+/// Why reading the value being replaced is refused.
+const NOT_IDEMPOTENT: &str = "that is the value being replaced, so a re-run builds on what the previous run wrote and the backfill is not idempotent";
+
+/// Why the upsert's inserted row is not a source.
+const ALREADY_ASSIGNED: &str = "the generated upsert already assigns each column its recomputed value, and `expr` is that value itself";
 
 /// `user_stats` matches `user_stats`, `public.user_stats` and (for target `s.user_stats`)
 /// `s.user_stats`.
@@ -48,19 +54,25 @@ fn upsert_row_reference(cx: &Ctxt, frag: &Fragment, sources: &[String]) -> bool 
             };
             cx.error_spanned_by(
                 frag.lit,
-                format!(
-                    "`{}` refers to {what}, i.e. the target row being written, not the source: the generated upsert already assigns each column its recomputed value, and `expr` is that value itself; {ABSOLUTE_HINT}",
+                Message::new(format!(
+                    "`{}` refers to {what}, not the source",
                     r.display()
-                ),
+                ))
+                .note(format!(
+                    "that is the target row being written: {ALREADY_ASSIGNED}"
+                ))
+                .help(ABSOLUTE_HINT),
             );
             return true;
         }
         if let Some(call) = facts.values_calls.first() {
             cx.error_spanned_by(
                 frag.lit,
-                format!(
-                    "`{call}` is MySQL's reference to the row being inserted, i.e. the target row, not the source: the generated upsert already assigns each column its recomputed value, and `expr` is that value itself; {ABSOLUTE_HINT}"
-                ),
+                Message::new(format!(
+                    "`{call}` is MySQL's reference to the row being inserted, not the source"
+                ))
+                .note(format!("that is the target row: {ALREADY_ASSIGNED}"))
+                .help(ABSOLUTE_HINT),
             );
             return true;
         }
@@ -105,11 +117,16 @@ fn target_qualifier(cx: &Ctxt, frag: &Fragment, target: &[String], column: &str)
     };
     cx.error_spanned_by(
         frag.lit,
-        format!(
-            "`{}` reads the target table `{}`: that is the value being replaced, so a re-run builds on what the previous run wrote and the backfill is not idempotent; {advice}; a source column of the same name is written with the source's alias, e.g. `e.{same_name}`",
+        Message::new(format!(
+            "`{}` reads the target table `{}`",
             r.display(),
             target.join(".")
-        ),
+        ))
+        .note(NOT_IDEMPOTENT)
+        .help(advice)
+        .help(format!(
+            "a source column of the same name is written with the source's alias, e.g. `e.{same_name}`"
+        )),
     );
     true
 }
@@ -123,10 +140,12 @@ pub fn no_subquery_reading_target(cx: &Ctxt, parsed: &Parsed) {
         if facts.relations.iter().any(|r| names_target(r, target)) {
             cx.error_spanned_by(
                 frag.lit,
-                format!(
-                    "a subquery reads the target table `{}`: the value being replaced feeds its own recompute, so every re-run drifts further and the backfill is not idempotent; compute it from the source tables only",
+                Message::new(format!(
+                    "a subquery reads the target table `{}`",
                     target.join(".")
-                ),
+                ))
+                .note("the value being replaced feeds its own recompute, so every re-run drifts further and the backfill is not idempotent")
+                .help("compute it from the source tables only"),
             );
         }
     }
@@ -155,10 +174,13 @@ pub fn no_own_column_in_larger_expression(cx: &Ctxt, parsed: &Parsed) {
         }
         cx.error_spanned_by(
             frag.lit,
-            format!(
-                "`{}` uses `{column}`, the column this field writes: if it means the stored value, a re-run adds to what the previous run wrote (`{column} = {column} + n` is not idempotent); {ABSOLUTE_HINT}; if it means a source column of the same name, qualify it with the source's alias, e.g. `e.{column}`",
-                frag.lit.value()
-            ),
+            Message::new(format!(
+                "{} uses `{column}`, the column this field writes",
+                ctxt::shown(&frag.lit.value())
+            ))
+            .note(format!("if it means the stored value, a re-run adds to what the previous run wrote (`{column} = {column} + n` is not idempotent)"))
+            .help(ABSOLUTE_HINT)
+            .help(format!("if it means a source column of the same name, qualify it with the source's alias, e.g. `e.{column}`")),
         );
         frag.reported.set(true);
     }
@@ -235,10 +257,13 @@ fn written_column_read(
     let Some(read) = read else { return false };
     cx.error_spanned_by(
         frag.lit,
-        format!(
-            "`{read}` reads a column this backfill writes, from the target table `{}` that `from` reads: that is the value being replaced, so a re-run builds on what the previous run wrote and the backfill is not idempotent; {ABSOLUTE_HINT}; read only columns the backfill does not write",
+        Message::new(format!(
+            "`{read}` reads a column this backfill writes, from the target table `{}`",
             target.join(".")
-        ),
+        ))
+        .note(format!("`from` reads the target table: {NOT_IDEMPOTENT}"))
+        .help(ABSOLUTE_HINT)
+        .help("read only columns the backfill does not write"),
     );
     true
 }

@@ -5,7 +5,7 @@
 //! `from` may not.
 
 use super::fragment::{Fragment, Parsed};
-use crate::ctxt::Ctxt;
+use crate::ctxt::{Ctxt, Message};
 
 /// A key is what the upsert conflicts on and what batches are ranges of: it must be the same on
 /// every run, whatever `allow_volatile` says.
@@ -15,9 +15,9 @@ pub fn no_volatile_key(cx: &Ctxt, parsed: &Parsed) {
         for (frag, call) in field.fragments.iter().filter_map(volatile) {
             cx.error_spanned_by(
                 frag.lit,
-                format!(
-                    "key `{column}` uses `{call}`, which changes between runs: the key is what the upsert conflicts on and what batches are ranges of, so every run would insert new rows and no cursor could resume; derive the key from the source (e.g. `e.id`) (`allow_volatile` does not apply to a key)"
-                ),
+                Message::new(format!("key `{column}` uses `{call}`, which changes between runs"))
+                    .note("the key is what the upsert conflicts on and what batches are ranges of, so every run would insert new rows and no cursor could resume")
+                    .help("derive the key from the source (e.g. `e.id`); `allow_volatile` does not apply to a key"),
             );
         }
     }
@@ -31,19 +31,18 @@ pub fn no_volatile_value(cx: &Ctxt, parsed: &Parsed) {
         if f.attrs.allow_volatile || (in_place && f.keeps()) {
             continue;
         }
-        let keep = if in_place {
-            "; in place, `merge = \"keep\"` writes it only where the column is NULL, once per row (a new id for every existing row)"
-        } else {
-            ""
-        };
         for (frag, call) in field.fragments.iter().filter_map(volatile) {
-            cx.error_spanned_by(
-                frag.lit,
-                format!(
-                    "`{call}` is volatile: a retried or repeated batch writes a different `{}`, so the backfill never converges and verify always finds differences; derive the value from the source rows (e.g. `max(e.created_at)`), or add `allow_volatile` to this field if a new value on every run is intended{keep}",
-                    f.column
-                ),
-            );
+            let mut message = Message::new(format!(
+                "`{call}` is volatile: each run writes a different `{}`",
+                f.column
+            ))
+            .note("a retried or repeated batch writes another value, so the backfill never converges and verify always finds differences")
+            .help("derive the value from the source rows (e.g. `max(e.created_at)`)")
+            .help("or add `allow_volatile` to this field if a new value on every run is intended");
+            if in_place {
+                message = message.help("in place, `merge = \"keep\"` writes it only where the column is NULL, once per row (a new id for every existing row)");
+            }
+            cx.error_spanned_by(frag.lit, message);
         }
     }
 }
@@ -56,9 +55,9 @@ pub fn no_volatile_filter(cx: &Ctxt, parsed: &Parsed) {
         };
         cx.error_spanned_by(
             frag.lit,
-            format!(
-                "`{attr_name}` uses `{call}`, which changes between runs: a moving window selects other rows on every batch and re-run, so a resumed backfill and its verify disagree about which rows belong to it; use a fixed bound such as `created_at > '2024-01-01'` (there is no `allow_volatile` for the `{attr_name}`)"
-            ),
+            Message::new(format!("`{attr_name}` uses `{call}`, which changes between runs"))
+                .note("a moving window selects other rows on every batch and re-run, so a resumed backfill and its verify disagree about which rows belong to it")
+                .help(format!("use a fixed bound such as `created_at > '2024-01-01'` (there is no `allow_volatile` for the `{attr_name}`)")),
         );
     }
 }
