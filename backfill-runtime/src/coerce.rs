@@ -14,7 +14,7 @@
 )]
 
 use crate::definition::{Definition, Hole, Ranged, Stmt};
-use crate::engine::{ColumnType, Conn, Driver, TableName};
+use crate::engine::{CatalogColumn, Conn, Driver, TableName};
 use crate::error::Error;
 
 /// A statement with its holes filled: its SQL and what it binds.
@@ -62,25 +62,26 @@ pub(crate) async fn fill_ranged<D: Driver>(
     })
 }
 
-/// The target's column types from the catalog.
+/// The target's columns from the catalog, with their types (none when it does not exist).
 pub(crate) async fn target_column_types<D: Driver>(
     conn: &mut Conn<D>,
     def: &'static Definition,
-) -> Result<Vec<ColumnType>, Error> {
+) -> Result<Vec<CatalogColumn>, Error> {
     let table = TableName::parse(def.table)?;
-    D::column_types(conn, &table).await.map_err(|e| {
+    let shape = D::table_shape(conn, &table).await.map_err(|e| {
         Error::database(
             format!("reading the column types of {} on {}", def.table, D::ENGINE),
-            e,
+            e.source,
         )
-    })
+    })?;
+    Ok(shape.map(|shape| shape.columns).unwrap_or_default())
 }
 
 /// `stmt` with every hole replaced by its expression coerced to its column's type.
 pub(crate) fn fill<D: Driver>(
     def: &'static Definition,
     stmt: &'static Stmt,
-    columns: &[ColumnType],
+    columns: &[CatalogColumn],
 ) -> Result<Filled, Error> {
     let mut sql = String::with_capacity(stmt.sql.len() + 32 * stmt.holes.len());
     let mut at = 0;

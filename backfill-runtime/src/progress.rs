@@ -154,7 +154,7 @@ impl<D: Driver> ProgressStore<D> {
 
     /// Checks the shape of an existing table: every column, and a unique key on (job, shard).
     fn validate(&self, shape: &TableShape) -> Result<(), Error> {
-        let has = |c: &str| shape.columns.iter().any(|x| x.eq_ignore_ascii_case(c));
+        let has = |c: &str| shape.columns.iter().any(|x| x.name.eq_ignore_ascii_case(c));
         let missing: Vec<&str> = COLUMNS.iter().copied().filter(|c| !has(c)).collect();
         if !missing.is_empty() {
             return Err(Error::ProgressTable {
@@ -163,9 +163,12 @@ impl<D: Driver> ProgressStore<D> {
             });
         }
         let keyed = shape.unique_keys.iter().any(|key| {
-            key.len() == 2
-                && key.iter().any(|c| c.eq_ignore_ascii_case("job"))
-                && key.iter().any(|c| c.eq_ignore_ascii_case("shard"))
+            let has = |name: &str| {
+                key.columns
+                    .iter()
+                    .any(|c| c.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(name)))
+            };
+            key.columns.len() == 2 && has("job") && has("shard")
         });
         if !keyed {
             return Err(Error::ProgressTable {
@@ -180,7 +183,7 @@ impl<D: Driver> ProgressStore<D> {
     pub(crate) async fn exists(&self, conn: &mut Conn<D>) -> Result<bool, Error> {
         let shape = D::table_shape(conn, &self.name)
             .await
-            .map_err(self.db_error("reading the columns of"))?;
+            .map_err(|e| self.db_error("reading the columns of")(e.source))?;
         match shape {
             Some(shape) => self.validate(&shape).map(|()| true),
             None => Ok(false),

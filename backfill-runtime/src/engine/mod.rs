@@ -1,7 +1,11 @@
 //! Everything that differs per engine, behind one small trait ([`Driver`]): binding and decoding
 //! values, opening a batch transaction with its timeouts, classifying errors, the progress
-//! table's DDL and the catalog lookups the runtime itself needs. The batch loop, the progress
-//! store, verify and plan are written once against this trait.
+//! table's DDL and the engine's catalog. The batch loop, the progress store, verify and plan are
+//! written once against this trait.
+//!
+//! Each engine has a folder with the same files: `mod.rs` (its driver), `catalog.rs` (its one
+//! catalog reader, for the progress table, the holes' coercion and preflight), `coerce.rs` (its
+//! casts), `preflight.rs` (the catalog checks before the first write).
 
 // `Error` is the crate's one public error type, large because its variants name tables,
 // columns and ranges; it is returned rarely, so it is not boxed.
@@ -193,14 +197,22 @@ pub(crate) struct Server {
     pub busy_timeout_ms: Option<i64>,
 }
 
-/// A table name, `name` or `schema.name`, unquoted as written.
+/// A table name as the programmer wrote it (`table = "..."`, `RunOptions::progress_table`):
+/// `name`, or `schema.name` (a PostgreSQL schema, a MySQL database, an attached SQLite
+/// database), each part unquoted and trimmed. Nothing else is a table name: `a.b.c` is refused
+/// rather than read as schema `a` and table `b.c` (the derive refuses it at compile time; a
+/// progress table named so is an options error). Quotes and spaces inside a part belong to the
+/// name: the SQL quotes every part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TableName {
+    /// The schema (PostgreSQL), database (MySQL) or attached database (SQLite), if written.
     pub schema: Option<String>,
+    /// The table's own name.
     pub name: String,
 }
 
 impl TableName {
+    /// Parses `name` or `schema.name`.
     pub(crate) fn parse(written: &str) -> Result<TableName, Error> {
         let invalid = || {
             Error::Options(format!(
@@ -222,25 +234,81 @@ impl TableName {
     }
 }
 
-/// The columns and unique keys of an existing table.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct TableShape {
-    pub columns: Vec<String>,
-    /// Each unique index (primary key included) as its column names.
-    pub unique_keys: Vec<Vec<String>>,
-}
-
-/// A target column's type as the catalog prints it, to coerce a value to it
-/// ([`Driver::coerce`]).
+/// One column of a table as its engine's catalog describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ColumnType {
-    /// The column's name.
+pub(crate) struct CatalogColumn {
+    /// The column's name as stored.
     pub name: String,
-    /// PostgreSQL: `format_type` (`numeric(12,2)`, `public.citext`); MySQL: `COLUMN_TYPE`
-    /// (`decimal(12,2)`, `bigint(20) unsigned`, `varchar(20)`); SQLite: the declared type.
+    /// The type as the catalog prints it, with its modifiers, for a cast to it
+    /// ([`Driver::coerce`]) and messages: PostgreSQL `format_type` (`numeric(12,2)`,
+    /// `public.citext`), MySQL `COLUMN_TYPE` (`decimal(12,2)`, `bigint(20) unsigned`), SQLite
+    /// the declared type.
     pub sql_type: String,
+    /// The type's bare name, for classifying it: PostgreSQL `typname` with domains resolved
+    /// (`int4`), MySQL `DATA_TYPE` (`int`), SQLite the declared type.
+    pub base_type: String,
     /// MySQL: the character set of a text column.
     pub charset: Option<String>,
+    /// NOT NULL without a default and not filled by the database (identity, generated,
+    /// AUTO_INCREMENT, the rowid alias): an INSERT must name it.
+    pub required: bool,
+}
+
+/// A unique index (or primary key) of a table, as its engine's catalog describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UniqueKey {
+    /// The index's name (`PRIMARY KEY` for SQLite's primary key, which may have no index).
+    pub name: String,
+    /// Its key columns in order; `None` for an expression part.
+    pub columns: Vec<Option<String>>,
+    /// Some part indexes only a prefix of its column (MySQL `col(10)`).
+    pub prefix: bool,
+}
+
+/// The columns and unique keys of an existing table: what [`Driver::table_shape`] reads, for
+/// the progress table, the coercion of statements' holes and preflight alike.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TableShape {
+    /// Every column, in the table's order.
+    pub columns: Vec<CatalogColumn>,
+    /// Each unique index (primary key included), the primary key first. PostgreSQL lists only
+    /// those `ON CONFLICT` can infer (valid, immediate, not partial, no expressions).
+    pub unique_keys: Vec<UniqueKey>,
+}
+
+impl TableShape {
+    /// The columns an INSERT must name.
+    pub(crate) fn required_columns(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .filter(|c| c.required)
+            .map(|c| c.name.clone())
+            .collect()
+    }
+}
+
+/// A catalog read that failed: which read, and the database's error.
+#[derive(Debug)]
+pub(crate) struct CatalogError {
+    /// What was being read (`reading the columns`), for the message.
+    pub reading: &'static str,
+    /// The database's error.
+    pub source: sqlx::Error,
+}
+
+impl CatalogError {
+    /// Wraps a failed read described by `reading` (for `map_err`).
+    pub(crate) fn reading(reading: &'static str) -> impl FnOnce(sqlx::Error) -> CatalogError {
+        move |source| CatalogError { reading, source }
+    }
+
+    /// The error of a failed read during preflight of `def` on `engine`.
+    pub(crate) fn in_preflight(self, engine: Engine, def: &Definition) -> Error {
+        Error::database(
+            crate::preflight::catalog_context(engine, def, self.reading),
+            self.source,
+        )
+    }
 }
 
 /// A connection of the driver's database.
@@ -369,21 +437,16 @@ pub(crate) trait Driver: Send + Sync + 'static {
     /// Whether an error is worth retrying.
     fn classify(err: &sqlx::Error) -> Failure;
 
-    /// The table's columns and unique keys; `None` when it does not exist.
+    /// The table's columns and unique keys from the engine's catalog (its `catalog.rs`, the
+    /// one reader of it); `None` when the table does not exist.
     fn table_shape<'c>(
         conn: &'c mut Conn<Self>,
         table: &'c TableName,
-    ) -> impl Future<Output = Result<Option<TableShape>, sqlx::Error>> + Send + 'c;
-
-    /// The type of every column of an existing table, in order (empty when it does not exist).
-    fn column_types<'c>(
-        conn: &'c mut Conn<Self>,
-        table: &'c TableName,
-    ) -> impl Future<Output = Result<Vec<ColumnType>, sqlx::Error>> + Send + 'c;
+    ) -> impl Future<Output = Result<Option<TableShape>, CatalogError>> + Send + 'c;
 
     /// `expr` coerced the way an INSERT into `column` coerces it (rounded to its scale,
     /// converted to its character set), for comparing a recomputed value with a stored one.
-    fn coerce(expr: &str, column: &ColumnType) -> String;
+    fn coerce(expr: &str, column: &CatalogColumn) -> String;
 
     /// The engine's plan of a statement, as text; runs nothing.
     fn explain<'c>(
@@ -475,31 +538,6 @@ pub(crate) fn bind_params(
             )),
         })
         .collect()
-}
-
-/// Builds a [`TableShape`] from rows of (column) and rows of (unique index, column).
-pub(crate) fn shape_from_rows(columns: Vec<Row>, unique: Vec<Row>) -> TableShape {
-    let columns = columns
-        .iter()
-        .filter_map(|r| r.first().and_then(Value::text).map(str::to_string))
-        .collect();
-    let mut unique_keys: Vec<(String, Vec<String>)> = Vec::new();
-    for row in &unique {
-        let (Some(index), Some(column)) = (
-            row.first().and_then(Value::text),
-            row.get(1).and_then(Value::text),
-        ) else {
-            continue;
-        };
-        match unique_keys.iter_mut().find(|(name, _)| name == index) {
-            Some((_, cols)) => cols.push(column.to_string()),
-            None => unique_keys.push((index.to_string(), vec![column.to_string()])),
-        }
-    }
-    TableShape {
-        columns,
-        unique_keys: unique_keys.into_iter().map(|(_, cols)| cols).collect(),
-    }
 }
 
 /// A duration in whole milliseconds, at least 1.
@@ -598,7 +636,7 @@ pub(crate) use sqlx_io_methods;
 /// checking the definition has statements for it and running preflight before a run.
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 macro_rules! backfill_pool {
-    ($pool:ty, $driver:ty, $engine:expr, $check:ident) => {
+    ($pool:ty, $driver:ty, $engine:expr, $check:path) => {
         impl $crate::pool::BackfillPool for $pool {
             fn engine(&self) -> $crate::definition::Engine {
                 $engine
@@ -611,7 +649,7 @@ macro_rules! backfill_pool {
             ) -> Result<$crate::options::Report, $crate::error::Error> {
                 {
                     let stmts = $crate::engine::statements(definition, $engine)?;
-                    $crate::preflight::$check(self, definition, stmts).await?;
+                    $check(self, definition, stmts).await?;
                     $crate::batch::run::<$driver>(self, definition, stmts, options).await
                 }
             }
@@ -622,7 +660,7 @@ macro_rules! backfill_pool {
             ) -> Result<(), $crate::error::Error> {
                 {
                     let stmts = $crate::engine::statements(definition, $engine)?;
-                    $crate::preflight::$check(self, definition, stmts).await
+                    $check(self, definition, stmts).await
                 }
             }
 
@@ -697,6 +735,14 @@ mod tests {
         );
         assert!(TableName::parse("a.b.c").is_err());
         assert!(TableName::parse(".x").is_err());
+        // Quotes and spaces belong to the name; only a dot separates the schema.
+        assert_eq!(
+            TableName::parse("user's \"stats\"").unwrap(),
+            TableName {
+                schema: None,
+                name: "user's \"stats\"".into()
+            }
+        );
     }
 
     #[test]

@@ -7,9 +7,10 @@
 //! generated statement prepares on the server. Catalogs are read with the names bound as values,
 //! never formatted into SQL, and nothing is written.
 //!
-//! This module holds what is engine-agnostic (splitting the table name, classifying Rust and SQL
-//! types, matching key columns, the suggested `CREATE UNIQUE INDEX`); each engine's catalog
-//! queries live in their own module.
+//! This module holds what is engine-agnostic (classifying Rust and SQL types, matching key
+//! columns, the suggested `CREATE UNIQUE INDEX`, the messages); each engine's preflight
+//! (`engine/<engine>/preflight.rs`) applies these rules to what its catalog reader
+//! (`engine/<engine>/catalog.rs`) returns.
 
 // `Error` is the crate's one public error type, large because its variants name tables,
 // columns and ranges; it is returned rarely, so it is not boxed.
@@ -20,51 +21,44 @@
     allow(dead_code, unused_imports)
 )]
 
-#[cfg(feature = "mysql")]
-mod mysql;
-#[cfg(feature = "postgres")]
-mod postgres;
-#[cfg(feature = "sqlite")]
-mod sqlite;
-
-#[cfg(feature = "mysql")]
-pub(crate) use mysql::check_mysql;
-#[cfg(feature = "postgres")]
-pub(crate) use postgres::check_postgres;
-#[cfg(feature = "sqlite")]
-pub(crate) use sqlite::check_sqlite;
-
 use crate::definition::{Definition, Engine, KeyKind, Statements, Stmt, TargetColumn};
+use crate::engine::{TableName, UniqueKey};
 use crate::error::Error;
 
-/// The target table split into its schema (if written) and its name, both unquoted.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct TableName {
-    /// The schema (PostgreSQL), database (MySQL) or attached database (SQLite), if written.
-    pub schema: Option<&'static str>,
-    /// The table's own name.
-    pub name: &'static str,
-}
-
-impl TableName {
-    /// Splits `schema.name` at the first dot; a name without a dot has no schema.
-    pub fn parse(table: &'static str) -> TableName {
-        match table.split_once('.') {
-            Some((schema, name)) if !schema.is_empty() && !name.is_empty() => TableName {
-                schema: Some(schema),
-                name,
-            },
-            _ => TableName {
-                schema: None,
-                name: table,
-            },
+impl UniqueKey {
+    /// Whether the index enforces uniqueness of exactly the key columns of `def`: every part a
+    /// whole column (no expression, no prefix), the same set as the key in any order.
+    pub(crate) fn covers_exactly_key(
+        &self,
+        def: &Definition,
+        same: fn(&str, &str) -> bool,
+    ) -> bool {
+        if self.prefix {
+            return false;
         }
+        let columns: Option<Vec<String>> = self.columns.iter().cloned().collect();
+        columns.is_some_and(|c| covers_exactly_key(def, &c, same))
+    }
+
+    /// Its columns for a message, `<expression>` for an expression part.
+    pub(crate) fn columns_text(&self) -> String {
+        let parts: Vec<&str> = self
+            .columns
+            .iter()
+            .map(|c| c.as_deref().unwrap_or("<expression>"))
+            .collect();
+        parts.join(", ")
     }
 }
 
 /// An engine-valid `CREATE UNIQUE INDEX` on the key columns of `def`, every identifier quoted.
 pub(crate) fn unique_index_suggestion(engine: Engine, def: &Definition) -> String {
-    let table = TableName::parse(def.table);
+    // The derive refuses any table that is not `name` or `schema.name`; a hand-written
+    // definition's other name is quoted whole.
+    let table = TableName::parse(def.table).unwrap_or_else(|_| TableName {
+        schema: None,
+        name: def.table.to_string(),
+    });
     let key: Vec<&str> = def.key.iter().map(|k| k.column).collect();
     // An index name of at most 60 characters: every engine accepts it (MySQL's limit is 64).
     let mut index: String = format!("{}_{}_key", table.name, key.join("_"))
@@ -76,24 +70,24 @@ pub(crate) fn unique_index_suggestion(engine: Engine, def: &Definition) -> Strin
     }
     let columns: Vec<String> = key.iter().map(|c| engine.quote_ident(c)).collect();
     let columns = columns.join(", ");
-    match (engine, table.schema) {
+    match (engine, &table.schema) {
         // SQLite puts the schema on the index, and the table must be in that schema.
         (Engine::Sqlite, Some(schema)) => format!(
             "CREATE UNIQUE INDEX {}.{} ON {} ({columns})",
             engine.quote_ident(schema),
             engine.quote_ident(&index),
-            engine.quote_ident(table.name)
+            engine.quote_ident(&table.name)
         ),
         (_, Some(schema)) => format!(
             "CREATE UNIQUE INDEX {} ON {}.{} ({columns})",
             engine.quote_ident(&index),
             engine.quote_ident(schema),
-            engine.quote_ident(table.name)
+            engine.quote_ident(&table.name)
         ),
         (_, None) => format!(
             "CREATE UNIQUE INDEX {} ON {} ({columns})",
             engine.quote_ident(&index),
-            engine.quote_ident(table.name)
+            engine.quote_ident(&table.name)
         ),
     }
 }
@@ -601,13 +595,5 @@ mod tests {
         assert!(type_mismatch_hint(RustKind::Json, SqlKind::JsonWithoutEquality).is_some());
         assert!(type_mismatch_hint(RustKind::Json, SqlKind::Json).is_none());
         assert!(type_mismatch_hint(RustKind::Other, int4).is_none());
-    }
-
-    #[test]
-    fn splits_schema_qualified_names() {
-        let t = TableName::parse("analytics.user_stats");
-        assert_eq!((t.schema, t.name), (Some("analytics"), "user_stats"));
-        let t = TableName::parse("user's \"stats\"");
-        assert_eq!((t.schema, t.name), (None, "user's \"stats\""));
     }
 }

@@ -3,14 +3,20 @@
 //! error-number classification, `information_schema` lookups, and the
 //! [`BackfillPool`] impl for [`MySqlPool`].
 
+use std::future::Future;
+
 use sqlx::mysql::{MySqlConnection, MySqlDatabaseError, MySqlRow};
 use sqlx::{Column as _, Connection, MySql, MySqlPool, Row as _, TypeInfo as _};
 
 use super::{
-    Col, ColumnType, Dialect, Driver, Failure, ProgressType, Server, TableName, TableShape,
-    Timeouts, Value,
+    CatalogColumn, CatalogError, Col, Dialect, Driver, Failure, ProgressType, Server, TableName,
+    TableShape, Timeouts, Value,
 };
 use crate::definition::Engine;
+
+mod catalog;
+mod coerce;
+pub(crate) mod preflight;
 
 /// The MySQL/MariaDB driver.
 pub(crate) struct MySqlEngine;
@@ -105,26 +111,23 @@ impl Driver for MySqlEngine {
         quoted: &'c str,
         table: &'c TableName,
     ) -> Result<(), sqlx::Error> {
-        let args = [
-            table.schema.clone().map_or(Value::Null, Value::Text),
-            Value::Text(table.name.clone()),
-        ];
-        let rows = Self::fetch_all(
-            conn,
-            "SELECT CAST(data_type AS CHAR), CAST(COALESCE(character_set_name, '') AS CHAR) \
-             FROM information_schema.columns \
-             WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? \
-               AND column_name = 'cursor'",
-            &args,
-            &[Col::Text, Col::Text],
-        )
-        .await?;
-        let current = rows.first().map(|r| {
-            (
-                r[0].text() == Some("longtext"),
-                r[1].text() == Some("utf8mb4"),
-            )
-        });
+        let shape = catalog::read_table(conn, table)
+            .await
+            .map_err(|e| e.source)?;
+        let current = shape
+            .as_ref()
+            .and_then(|shape| {
+                shape
+                    .columns
+                    .iter()
+                    .find(|c| c.name.eq_ignore_ascii_case("cursor"))
+            })
+            .map(|c| {
+                (
+                    c.base_type == "longtext",
+                    c.charset.as_deref() == Some("utf8mb4"),
+                )
+            });
         if matches!(current, Some((true, true)) | None) {
             return Ok(());
         }
@@ -241,110 +244,15 @@ impl Driver for MySqlEngine {
             _ => Failure::Permanent,
         }
     }
-
-    async fn column_types<'c>(
+    fn table_shape<'c>(
         conn: &'c mut MySqlConnection,
         table: &'c TableName,
-    ) -> Result<Vec<ColumnType>, sqlx::Error> {
-        let args = [
-            table.schema.clone().map_or(Value::Null, Value::Text),
-            Value::Text(table.name.clone()),
-        ];
-        let rows = Self::fetch_all(
-            conn,
-            "SELECT CAST(column_name AS CHAR), CAST(column_type AS CHAR), \
-               CAST(character_set_name AS CHAR) FROM information_schema.columns \
-             WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? \
-             ORDER BY ordinal_position",
-            &args,
-            &[Col::Text, Col::Text, Col::Text],
-        )
-        .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| {
-                Some(ColumnType {
-                    name: r[0].text()?.to_string(),
-                    sql_type: r[1].text()?.to_string(),
-                    charset: r[2].text().map(str::to_string),
-                })
-            })
-            .collect())
+    ) -> impl Future<Output = Result<Option<TableShape>, CatalogError>> + Send + 'c {
+        catalog::read_table(conn, table)
     }
 
-    /// MySQL casts only to a few types, so the column type picks the one that coerces as its
-    /// INSERT does: a decimal to its precision and scale, a fractional-second time to its
-    /// precision, a float to single precision, an integer rounded, text into the column's
-    /// character set. Other types are compared as they are.
-    fn coerce(expr: &str, column: &ColumnType) -> String {
-        let ty = column.sql_type.to_ascii_lowercase();
-        let base = ty.split(['(', ' ']).next().unwrap_or_default();
-        let args = ty
-            .split_once('(')
-            .and_then(|(_, rest)| rest.split_once(')'))
-            .map(|(args, _)| args)
-            .filter(|args| args.chars().all(|c| c.is_ascii_digit() || c == ','));
-        let unsigned = ty.contains("unsigned");
-        match (base, args) {
-            ("decimal" | "numeric", Some(args)) => format!("CAST({expr} AS DECIMAL({args}))"),
-            ("decimal" | "numeric", None) => format!("CAST({expr} AS DECIMAL)"),
-            ("tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint", _) => {
-                let to = if unsigned { "UNSIGNED" } else { "SIGNED" };
-                format!("CAST({expr} AS {to})")
-            }
-            ("float", _) => format!("CAST({expr} AS FLOAT)"),
-            ("double" | "real", _) => format!("CAST({expr} AS DOUBLE)"),
-            ("datetime" | "timestamp", Some(p)) => format!("CAST({expr} AS DATETIME({p}))"),
-            ("datetime" | "timestamp", None) => format!("CAST({expr} AS DATETIME)"),
-            ("time", Some(p)) => format!("CAST({expr} AS TIME({p}))"),
-            ("time", None) => format!("CAST({expr} AS TIME)"),
-            ("date", _) => format!("CAST({expr} AS DATE)"),
-            ("binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob", _) => {
-                format!("CAST({expr} AS BINARY)")
-            }
-            _ => match &column.charset {
-                Some(charset)
-                    if charset
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-                {
-                    format!("CONVERT({expr} USING {charset})")
-                }
-                _ => expr.to_string(),
-            },
-        }
-    }
-
-    async fn table_shape<'c>(
-        conn: &'c mut MySqlConnection,
-        table: &'c TableName,
-    ) -> Result<Option<TableShape>, sqlx::Error> {
-        let args = [
-            table.schema.clone().map_or(Value::Null, Value::Text),
-            Value::Text(table.name.clone()),
-        ];
-        let columns = Self::fetch_all(
-            conn,
-            "SELECT column_name FROM information_schema.columns \
-             WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? \
-             ORDER BY ordinal_position",
-            &args,
-            &[Col::Text],
-        )
-        .await?;
-        if columns.is_empty() {
-            return Ok(None);
-        }
-        let unique = Self::fetch_all(
-            conn,
-            "SELECT index_name, column_name FROM information_schema.statistics \
-             WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? AND non_unique = 0 \
-             ORDER BY index_name, seq_in_index",
-            &args,
-            &[Col::Text, Col::Text],
-        )
-        .await?;
-        Ok(Some(super::shape_from_rows(columns, unique)))
+    fn coerce(expr: &str, column: &CatalogColumn) -> String {
+        coerce::coerce(expr, column)
     }
 
     async fn explain<'c>(
@@ -373,4 +281,9 @@ impl Driver for MySqlEngine {
     }
 }
 
-super::backfill_pool!(MySqlPool, MySqlEngine, Engine::MySql, check_mysql);
+super::backfill_pool!(
+    MySqlPool,
+    MySqlEngine,
+    Engine::MySql,
+    preflight::check_mysql
+);

@@ -2,14 +2,20 @@
 //! classification, `pg_catalog`
 //! lookups, and the [`BackfillPool`] impl for [`PgPool`].
 
+use std::future::Future;
+
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{Connection, PgPool, Postgres};
 
 use super::{
-    Col, ColumnType, Dialect, Driver, Failure, ProgressType, Server, TableName, TableShape,
-    Timeouts, Value,
+    CatalogColumn, CatalogError, Col, Dialect, Driver, Failure, ProgressType, Server, TableName,
+    TableShape, Timeouts, Value,
 };
 use crate::definition::Engine;
+
+mod catalog;
+mod coerce;
+pub(crate) mod preflight;
 
 /// The PostgreSQL driver.
 pub(crate) struct PgEngine;
@@ -141,76 +147,15 @@ impl Driver for PgEngine {
             _ => Failure::Permanent,
         }
     }
-
-    async fn column_types<'c>(
+    fn table_shape<'c>(
         conn: &'c mut PgConnection,
         table: &'c TableName,
-    ) -> Result<Vec<ColumnType>, sqlx::Error> {
-        let quoted = Value::Text(Self::quote_table(table));
-        let rows = Self::fetch_all(
-            conn,
-            "SELECT attname::text, pg_catalog.format_type(atttypid, atttypmod) \
-             FROM pg_catalog.pg_attribute \
-             WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-            std::slice::from_ref(&quoted),
-            &[Col::Text, Col::Text],
-        )
-        .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| match (r[0].text(), r[1].text()) {
-                (Some(name), Some(ty)) => Some(ColumnType {
-                    name: name.to_string(),
-                    sql_type: ty.to_string(),
-                    charset: None,
-                }),
-                _ => None,
-            })
-            .collect())
+    ) -> impl Future<Output = Result<Option<TableShape>, CatalogError>> + Send + 'c {
+        catalog::read_table(conn, table)
     }
 
-    /// `format_type` prints the type with its modifiers, quoted and schema-qualified as needed:
-    /// a cast to it rounds and pads exactly as the assignment of an INSERT does.
-    fn coerce(expr: &str, column: &ColumnType) -> String {
-        format!("CAST({expr} AS {})", column.sql_type)
-    }
-
-    async fn table_shape<'c>(
-        conn: &'c mut PgConnection,
-        table: &'c TableName,
-    ) -> Result<Option<TableShape>, sqlx::Error> {
-        // to_regclass resolves the quoted name through the search path like the DML does.
-        let quoted = Value::Text(Self::quote_table(table));
-        let exists = Self::fetch_all(
-            conn,
-            "SELECT to_regclass($1)::oid::bigint",
-            std::slice::from_ref(&quoted),
-            &[Col::Int],
-        )
-        .await?;
-        if exists.first().and_then(|r| r[0].int()).is_none() {
-            return Ok(None);
-        }
-        let columns = Self::fetch_all(
-            conn,
-            "SELECT attname::text FROM pg_attribute \
-             WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-            std::slice::from_ref(&quoted),
-            &[Col::Text],
-        )
-        .await?;
-        let unique = Self::fetch_all(
-            conn,
-            "SELECT ic.relname::text, a.attname::text FROM pg_index i \
-             JOIN pg_class ic ON ic.oid = i.indexrelid \
-             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
-             WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL \
-             ORDER BY 1, 2",
-            std::slice::from_ref(&quoted),
-            &[Col::Text, Col::Text],
-        )
-        .await?;
-        Ok(Some(super::shape_from_rows(columns, unique)))
+    fn coerce(expr: &str, column: &CatalogColumn) -> String {
+        coerce::coerce(expr, column)
     }
 
     async fn explain<'c>(
@@ -228,7 +173,12 @@ impl Driver for PgEngine {
     }
 }
 
-super::backfill_pool!(PgPool, PgEngine, Engine::Postgres, check_postgres);
+super::backfill_pool!(
+    PgPool,
+    PgEngine,
+    Engine::Postgres,
+    preflight::check_postgres
+);
 
 #[cfg(test)]
 mod tests {

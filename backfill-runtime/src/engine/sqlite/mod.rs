@@ -2,14 +2,20 @@
 //! timeout as the lock timeout, extended result codes, `pragma_*` lookups, and the
 //! [`BackfillPool`] impl for [`SqlitePool`].
 
+use std::future::Future;
+
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{Connection, Sqlite, SqlitePool};
 
 use super::{
-    Col, ColumnType, Dialect, Driver, Failure, ProgressType, Server, TableName, TableShape,
-    Timeouts, Value,
+    CatalogColumn, CatalogError, Col, Dialect, Driver, Failure, ProgressType, Server, TableName,
+    TableShape, Timeouts, Value,
 };
 use crate::definition::Engine;
+
+mod catalog;
+mod coerce;
+pub(crate) mod preflight;
 
 /// The SQLite driver.
 pub(crate) struct SqliteEngine;
@@ -114,45 +120,15 @@ impl Driver for SqliteEngine {
         }
     }
 
-    /// SQLite statements have no holes: a column's affinity converts a value on INSERT, but
-    /// never rounds it, and the comparison applies the same affinity.
-    async fn column_types<'c>(
-        _conn: &'c mut SqliteConnection,
-        _table: &'c TableName,
-    ) -> Result<Vec<ColumnType>, sqlx::Error> {
-        Ok(Vec::new())
-    }
-
-    fn coerce(expr: &str, _column: &ColumnType) -> String {
-        expr.to_string()
-    }
-
-    async fn table_shape<'c>(
+    fn table_shape<'c>(
         conn: &'c mut SqliteConnection,
         table: &'c TableName,
-    ) -> Result<Option<TableShape>, sqlx::Error> {
-        let (args, columns_sql, unique_sql) = match &table.schema {
-            Some(schema) => (
-                vec![Value::Text(table.name.clone()), Value::Text(schema.clone())],
-                "SELECT name FROM pragma_table_info(?1, ?2) ORDER BY cid",
-                "SELECT il.name, ii.name FROM pragma_index_list(?1, ?2) AS il \
-                 JOIN pragma_index_info(il.name, ?2) AS ii \
-                 WHERE il.\"unique\" = 1 AND il.partial = 0 ORDER BY il.name, ii.seqno",
-            ),
-            None => (
-                vec![Value::Text(table.name.clone())],
-                "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
-                "SELECT il.name, ii.name FROM pragma_index_list(?1) AS il \
-                 JOIN pragma_index_info(il.name) AS ii \
-                 WHERE il.\"unique\" = 1 AND il.partial = 0 ORDER BY il.name, ii.seqno",
-            ),
-        };
-        let columns = Self::fetch_all(conn, columns_sql, &args, &[Col::Text]).await?;
-        if columns.is_empty() {
-            return Ok(None);
-        }
-        let unique = Self::fetch_all(conn, unique_sql, &args, &[Col::Text, Col::Text]).await?;
-        Ok(Some(super::shape_from_rows(columns, unique)))
+    ) -> impl Future<Output = Result<Option<TableShape>, CatalogError>> + Send + 'c {
+        catalog::read_table(conn, table)
+    }
+
+    fn coerce(expr: &str, column: &CatalogColumn) -> String {
+        coerce::coerce(expr, column)
     }
 
     async fn explain<'c>(
@@ -189,4 +165,9 @@ impl Driver for SqliteEngine {
     }
 }
 
-super::backfill_pool!(SqlitePool, SqliteEngine, Engine::Sqlite, check_sqlite);
+super::backfill_pool!(
+    SqlitePool,
+    SqliteEngine,
+    Engine::Sqlite,
+    preflight::check_sqlite
+);

@@ -1,0 +1,108 @@
+//! MySQL/MariaDB's catalog reader, the one place its `information_schema` is queried: a table's
+//! columns and unique indexes, for the progress table and preflight alike. Names are bound as
+//! values, never formatted into SQL; an unqualified name is looked up in the connection's
+//! default database (`DATABASE()`).
+
+use sqlx::mysql::MySqlConnection;
+
+use crate::engine::{CatalogColumn, CatalogError, TableName, TableShape, UniqueKey};
+
+/// Candidate tables; the exact match is picked in Rust, since `information_schema` compares
+/// with a case-insensitive collation while table names are case-sensitive on most servers.
+const TABLE_SQL: &str = "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR) \
+     FROM information_schema.TABLES \
+     WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?";
+
+/// `lower_case_table_names`: 0 means table names are compared exactly.
+const CASE_SQL: &str = "SELECT CAST(@@lower_case_table_names AS SIGNED)";
+
+/// Every column: name, `DATA_TYPE`, `COLUMN_TYPE`, character set, and whether an INSERT must
+/// name it.
+const COLUMNS_SQL: &str = "SELECT CAST(COLUMN_NAME AS CHAR), CAST(DATA_TYPE AS CHAR), \
+       CAST(COLUMN_TYPE AS CHAR), CAST(CHARACTER_SET_NAME AS CHAR), \
+       CAST(IS_NULLABLE = 'NO' AND COLUMN_DEFAULT IS NULL \
+         AND EXTRA NOT LIKE '%auto_increment%' AND EXTRA NOT LIKE '%GENERATED%' AS SIGNED) \
+     FROM information_schema.COLUMNS \
+     WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION";
+
+/// Unique indexes with their columns in order; a column is NULL for an expression part and
+/// `prefix` is 1 for a prefix (`col(10)`) part.
+const INDEXES_SQL: &str = "SELECT CAST(INDEX_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
+       CAST(SUB_PART IS NOT NULL AS SIGNED) \
+     FROM information_schema.STATISTICS \
+     WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 \
+     ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX";
+
+/// The table's columns and unique indexes; `None` when it does not exist. The name is matched
+/// as the server matches it (exactly, unless `lower_case_table_names` is set).
+pub(super) async fn read_table(
+    conn: &mut MySqlConnection,
+    table: &TableName,
+) -> Result<Option<TableShape>, CatalogError> {
+    let case_mode: Option<i64> = sqlx::query_scalar(CASE_SQL)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(CatalogError::reading("reading lower_case_table_names"))?;
+    let exact_case = case_mode.unwrap_or(0) == 0;
+    let same_name = |stored: &str, written: &str| {
+        if exact_case {
+            stored == written
+        } else {
+            stored.eq_ignore_ascii_case(written)
+        }
+    };
+    let candidates: Vec<(String, String)> = sqlx::query_as(TABLE_SQL)
+        .bind(table.schema.as_deref())
+        .bind(table.name.as_str())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(CatalogError::reading("looking up the table"))?;
+    let found = candidates.into_iter().find(|(schema, name)| {
+        same_name(name, &table.name) && table.schema.as_deref().is_none_or(|s| same_name(schema, s))
+    });
+    let Some((schema, name)) = found else {
+        return Ok(None);
+    };
+
+    let columns: Vec<(String, String, String, Option<String>, i64)> = sqlx::query_as(COLUMNS_SQL)
+        .bind(&schema)
+        .bind(&name)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(CatalogError::reading("reading the columns"))?;
+    let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as(INDEXES_SQL)
+        .bind(&schema)
+        .bind(&name)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(CatalogError::reading("reading the indexes"))?;
+    let mut unique_keys: Vec<UniqueKey> = Vec::new();
+    for (index, column, prefix) in rows {
+        match unique_keys.last_mut() {
+            Some(last) if last.name == index => {
+                last.columns.push(column);
+                last.prefix |= prefix != 0;
+            }
+            _ => unique_keys.push(UniqueKey {
+                name: index,
+                columns: vec![column],
+                prefix: prefix != 0,
+            }),
+        }
+    }
+    Ok(Some(TableShape {
+        columns: columns
+            .into_iter()
+            .map(
+                |(name, data_type, column_type, charset, required)| CatalogColumn {
+                    name,
+                    sql_type: column_type,
+                    base_type: data_type,
+                    charset,
+                    required: required != 0,
+                },
+            )
+            .collect(),
+        unique_keys,
+    }))
+}
