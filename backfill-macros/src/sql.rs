@@ -427,91 +427,100 @@ impl<'m> StatementWriter<'m> {
         }
     }
 
+    /// The upsert of a range (in place: the update).
     fn upsert(&self, (range, b): (Range, &mut Binder)) -> String {
         if self.model.in_place {
             return self.update(range, b);
         }
+        match self.engine {
+            Engine::Postgres | Engine::Sqlite => self.insert_on_conflict(range, b),
+            Engine::MySql => self.insert_on_duplicate_key(range, b),
+        }
+    }
+
+    /// PostgreSQL and SQLite: `INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE ... WHERE`
+    /// some value differs.
+    fn insert_on_conflict(&self, range: Range, b: &mut Binder) -> String {
         let table = self.table();
         let cols = self.insert_columns();
         let updated = self.updated();
-        match self.engine {
-            Engine::Postgres | Engine::Sqlite => {
-                let t = self.quoted("__t");
-                let excluded = if self.engine == Engine::Postgres {
-                    "EXCLUDED"
-                } else {
-                    "excluded"
-                };
-                let select = self.recompute(false, range, b);
-                let conflict: Vec<String> =
-                    self.keys.iter().map(|c| self.quoted(&c.column)).collect();
-                let action = if updated.is_empty() {
-                    "DO NOTHING".to_string()
-                } else {
-                    let set: Vec<(String, String, String)> = updated
-                        .iter()
-                        .map(|c| {
-                            let col = self.quoted(&c.column);
-                            let value =
-                                self.merged(c, &format!("{t}.{col}"), &format!("{excluded}.{col}"));
-                            (col.clone(), format!("{t}.{col}"), value)
-                        })
-                        .collect();
-                    let assignments: Vec<String> =
-                        set.iter().map(|(c, _, v)| format!("{c} = {v}")).collect();
-                    // Only rows whose values change are rewritten: no new row version, no WAL.
-                    // Compared exactly, never by the column's collation or type equality.
-                    let guard = set
-                        .iter()
-                        .map(|(_, o, v)| self.distinct(o, v))
-                        .collect::<Vec<_>>()
-                        .join(" OR ");
-                    format!("DO UPDATE SET {} WHERE {guard}", assignments.join(", "))
-                };
-                format!(
-                    "INSERT INTO {table} AS {t} ({cols}) {select} ON CONFLICT ({}) {action}",
-                    conflict.join(", ")
-                )
-            }
-            Engine::MySql => {
-                let n = self.quoted("n");
-                let select = self.recompute(true, range, b);
-                let outer: Vec<String> = self
-                    .model
-                    .columns
-                    .iter()
-                    .map(|c| format!("{n}.{}", self.quoted(&c.column)))
-                    .collect();
-                // The stored value is named through the table: a bare name would be ambiguous
-                // with the derived table's column of the same name.
-                let assignments: Vec<String> = if updated.is_empty() {
-                    // A no-op update, never INSERT IGNORE (which also ignores other errors).
-                    self.keys
-                        .iter()
-                        .take(1)
-                        .map(|c| {
-                            let col = self.quoted(&c.column);
-                            format!("{col} = {table}.{col}")
-                        })
-                        .collect()
-                } else {
-                    updated
-                        .iter()
-                        .map(|c| {
-                            let col = self.quoted(&c.column);
-                            let value =
-                                self.merged(c, &format!("{table}.{col}"), &format!("{n}.{col}"));
-                            format!("{col} = {value}")
-                        })
-                        .collect()
-                };
-                format!(
-                    "INSERT INTO {table} ({cols}) SELECT {} FROM ({select}) AS {n} ON DUPLICATE KEY UPDATE {}",
-                    outer.join(", "),
-                    assignments.join(", ")
-                )
-            }
-        }
+        let t = self.quoted("__t");
+        let excluded = if self.engine == Engine::Postgres {
+            "EXCLUDED"
+        } else {
+            "excluded"
+        };
+        let select = self.recompute(false, range, b);
+        let conflict: Vec<String> = self.keys.iter().map(|c| self.quoted(&c.column)).collect();
+        let action = if updated.is_empty() {
+            "DO NOTHING".to_string()
+        } else {
+            let set: Vec<(String, String, String)> = updated
+                .iter()
+                .map(|c| {
+                    let col = self.quoted(&c.column);
+                    let value = self.merged(c, &format!("{t}.{col}"), &format!("{excluded}.{col}"));
+                    (col.clone(), format!("{t}.{col}"), value)
+                })
+                .collect();
+            let assignments: Vec<String> =
+                set.iter().map(|(c, _, v)| format!("{c} = {v}")).collect();
+            // Only rows whose values change are rewritten: no new row version, no WAL.
+            // Compared exactly, never by the column's collation or type equality.
+            let guard = set
+                .iter()
+                .map(|(_, o, v)| self.distinct(o, v))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            format!("DO UPDATE SET {} WHERE {guard}", assignments.join(", "))
+        };
+        format!(
+            "INSERT INTO {table} AS {t} ({cols}) {select} ON CONFLICT ({}) {action}",
+            conflict.join(", ")
+        )
+    }
+
+    /// MySQL: `INSERT ... SELECT` from the recompute as a derived table `n`, `ON DUPLICATE KEY
+    /// UPDATE`.
+    fn insert_on_duplicate_key(&self, range: Range, b: &mut Binder) -> String {
+        let table = self.table();
+        let cols = self.insert_columns();
+        let updated = self.updated();
+        let n = self.quoted("n");
+        let select = self.recompute(true, range, b);
+        let outer: Vec<String> = self
+            .model
+            .columns
+            .iter()
+            .map(|c| format!("{n}.{}", self.quoted(&c.column)))
+            .collect();
+        // The stored value is named through the table: a bare name would be ambiguous
+        // with the derived table's column of the same name.
+        let assignments: Vec<String> = if updated.is_empty() {
+            // A no-op update, never INSERT IGNORE (which also ignores other errors).
+            self.keys
+                .iter()
+                .take(1)
+                .map(|c| {
+                    let col = self.quoted(&c.column);
+                    format!("{col} = {table}.{col}")
+                })
+                .collect()
+        } else {
+            updated
+                .iter()
+                .map(|c| {
+                    let col = self.quoted(&c.column);
+                    let value = self.merged(c, &format!("{table}.{col}"), &format!("{n}.{col}"));
+                    format!("{col} = {value}")
+                })
+                .collect()
+        };
+        format!(
+            "INSERT INTO {table} ({cols}) SELECT {} FROM ({select}) AS {n} ON DUPLICATE KEY UPDATE {}",
+            outer.join(", "),
+            assignments.join(", ")
+        )
     }
 
     /// In place: an UPDATE of absolute values over a key range of the target's existing rows,
@@ -522,9 +531,19 @@ impl<'m> StatementWriter<'m> {
     /// source, the target joined to the recompute of the range grouped per key (MySQL: a
     /// derived table, materialized, so the target may appear in `from` without error 1093).
     fn update(&self, range: Range, b: &mut Binder) -> String {
-        let table = self.table();
-        let (t, s) = (self.quoted("__t"), self.quoted("__s"));
         let joined = self.model.from.is_some();
+        let (sets, guard) = self.update_assignments(joined, b);
+        if joined {
+            self.update_joined(&sets, &guard, range, b)
+        } else {
+            self.update_own_rows(&sets, &guard, range, b)
+        }
+    }
+
+    /// The SET list of an in-place update, and the guard that skips a row whose values would
+    /// not change (`joined`: the new values come from the recompute `__s`).
+    fn update_assignments(&self, joined: bool, b: &mut Binder) -> (Vec<String>, String) {
+        let (t, s) = (self.quoted("__t"), self.quoted("__s"));
         let mut sets = Vec::new();
         let mut guards = Vec::new();
         for (i, c) in self.model.columns.iter().enumerate() {
@@ -563,21 +582,36 @@ impl<'m> StatementWriter<'m> {
             };
             sets.push(format!("{target} = {value}"));
         }
-        let guard = format!("({})", guards.join(" OR "));
-        if !joined {
-            let keys = self.key_sources();
-            let mut conds = Vec::new();
-            if let Some(filter) = &self.model.filter {
-                conds.push(format!("({filter})"));
-            }
-            conds.extend(self.range(&keys, range, b));
-            conds.push(guard);
-            return format!(
-                "UPDATE {table} SET {} WHERE {}",
-                sets.join(", "),
-                conds.join(" AND ")
-            );
+        (sets, format!("({})", guards.join(" OR ")))
+    }
+
+    /// From the target's own rows: a single-table UPDATE over the key range.
+    fn update_own_rows(
+        &self,
+        sets: &[String],
+        guard: &str,
+        range: Range,
+        b: &mut Binder,
+    ) -> String {
+        let keys = self.key_sources();
+        let mut conds = Vec::new();
+        if let Some(filter) = &self.model.filter {
+            conds.push(format!("({filter})"));
         }
+        conds.extend(self.range(&keys, range, b));
+        conds.push(guard.to_string());
+        format!(
+            "UPDATE {} SET {} WHERE {}",
+            self.table(),
+            sets.join(", "),
+            conds.join(" AND ")
+        )
+    }
+
+    /// From another source: the target joined to the recompute of the range, grouped per key.
+    fn update_joined(&self, sets: &[String], guard: &str, range: Range, b: &mut Binder) -> String {
+        let table = self.table();
+        let (t, s) = (self.quoted("__t"), self.quoted("__s"));
         let keys = self.key_sources();
         let mut select: Vec<String> = keys
             .iter()
