@@ -1,7 +1,9 @@
 //! Tokens: the `Backfill` impl with the whole `Definition` as `'static` data, the inherent
 //! `run_backfill`/`check`/`verify`/`sql`/`definition` methods, and `sqlx::FromRow` per engine
-//! whose reads assert that every field's type binds on that engine. Hygienic: every item is named by absolute path
-//! through `::backfill::__private`, nothing is imported into the user's module.
+//! whose reads assert that every field's type binds on that engine; on error, the errors and
+//! [`fallback`](crate::fallback)'s stand-ins. Hygienic: every item is named by absolute path
+//! through `::backfill::__private`, nothing is imported into the user's module. The tests
+//! snapshot the whole output of a few structs, formatted with prettyplease.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
