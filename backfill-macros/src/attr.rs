@@ -8,7 +8,7 @@ use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
 use syn::{Attribute, Ident, LitInt, LitStr, Token};
 
-use crate::ctxt::Ctxt;
+use crate::ctxt::{Ctxt, Message};
 use crate::model::{Engine, Merge};
 
 /// Keys accepted on the struct.
@@ -98,10 +98,6 @@ pub struct Container {
 
 /// One field's `#[backfill(...)]` attributes.
 pub struct Field {
-    /// The field's name.
-    pub ident: Ident,
-    /// The field's type.
-    pub ty: syn::Type,
     /// `key`, with its span.
     pub key: Option<Span>,
     /// `expr = "..."`.
@@ -114,16 +110,6 @@ pub struct Field {
     pub merge: Option<(Merge, LitStr)>,
     /// `allow_volatile`.
     pub allow_volatile: bool,
-}
-
-impl Field {
-    /// The target column: `column = "..."` or the field name.
-    pub fn column_name(&self) -> String {
-        match &self.column {
-            Some(lit) => lit.value(),
-            None => syn::ext::IdentExt::unraw(&self.ident).to_string(),
-        }
-    }
 }
 
 /// One attribute value, refused when given twice.
@@ -146,10 +132,18 @@ impl<'c, T> Attr<'c, T> {
         if self.value.is_some() {
             self.cx.error_spanned_by(
                 spanned,
-                format!("duplicate backfill attribute `{}`: give it once", self.name),
+                Message::new(format!("duplicate backfill attribute `{}`", self.name))
+                    .help("give it once"),
             );
         } else {
             self.value = Some(value);
+        }
+    }
+
+    /// Sets a value that parsed; `None` (its error already recorded) is skipped.
+    fn set_some<S: ToTokens>(&mut self, spanned: S, value: Option<T>) {
+        if let Some(value) = value {
+            self.set(spanned, value);
         }
     }
 
@@ -160,214 +154,295 @@ impl<'c, T> Attr<'c, T> {
 
 /// Parses the struct's attributes.
 pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
-    let mut table = Attr::none(cx, "table");
-    let mut from = Attr::none(cx, "from");
-    let mut filter = Attr::none(cx, "filter");
-    let mut batch_size = Attr::none(cx, "batch_size");
-    let mut job = Attr::none(cx, "job");
-    let mut on_conflict = Attr::none(cx, "on_conflict");
-    let mut allow_other = Attr::none(cx, "allow_other_unique_keys");
-    let mut engines = Attr::none(cx, "engines");
-    let mut in_place = Attr::none(cx, "in_place");
-    let mut suggested = Vec::new();
-
+    let mut reader = ContainerReader::new(cx);
     for attr in backfill_attrs(attrs) {
-        let result = attr.parse_nested_meta(|meta| {
-            let name = path_name(&meta);
-            match name.as_str() {
-                "table" => {
-                    let lit = string_value(&meta)?;
-                    table.set(&meta.path, lit);
-                }
-                "from" => {
-                    let lit = string_value(&meta)?;
-                    from.set(&meta.path, lit);
-                }
-                "filter" => {
-                    let lit = string_value(&meta)?;
-                    filter.set(&meta.path, lit);
-                }
-                "job" => {
-                    let lit = string_value(&meta)?;
-                    if lit.value().trim().is_empty() {
-                        cx.error_spanned_by(&lit, "`job` is empty: name the job, e.g. `job = \"user_stats_v2\"`, or leave it out to use the table name");
-                    }
-                    job.set(&meta.path, lit);
-                }
-                "batch_size" => {
-                    if let Some(parsed) = batch_size_value(cx, &meta)? {
-                        batch_size.set(&meta.path, parsed);
-                    }
-                }
-                "on_conflict" => {
-                    let lit = string_value(&meta)?;
-                    match lit.value().as_str() {
-                        "update" => on_conflict.set(&meta.path, (OnConflict::Update, lit)),
-                        "nothing" => on_conflict.set(&meta.path, (OnConflict::Nothing, lit)),
-                        other => cx.error_spanned_by(
-                            &lit,
-                            format!("unknown on_conflict `{other}`: write `on_conflict = \"update\"` (the default: recompute the row) or `on_conflict = \"nothing\"` (write-once rows, never updated)"),
-                        ),
-                    }
-                }
-                "allow_other_unique_keys" => {
-                    flag(&meta)?;
-                    allow_other.set(&meta.path, ());
-                }
-                "engines" => {
-                    let lit = string_value(&meta)?;
-                    if let Some(list) = parse_engines(cx, &lit) {
-                        engines.set(&meta.path, (list, lit));
-                    }
-                }
-                "in_place" => {
-                    flag(&meta)?;
-                    in_place.set(&meta.path, meta.path.span());
-                }
-                _ => {
-                    if FIELD_KEYS.contains(&name.as_str()) {
-                        cx.error_spanned_by(
-                            &meta.path,
-                            format!("`{name}` is a field attribute: put `#[backfill({name} ...)]` on the field it applies to"),
-                        );
-                    } else {
-                        suggested.extend(unknown_key(cx, &meta, &name, "struct", STRUCT_KEYS));
-                    }
-                    skip_value(&meta)?;
-                }
-            }
-            Ok(())
-        });
-        if let Err(err) = result {
+        if let Err(err) = attr.parse_nested_meta(|meta| reader.read(&meta)) {
             cx.syn_error(err);
         }
     }
+    reader.finish()
+}
 
-    Container {
-        table: table.get(),
-        from: from.get(),
-        filter: filter.get(),
-        batch_size: batch_size.get(),
-        job: job.get(),
-        on_conflict: on_conflict.get(),
-        allow_other_unique_keys: allow_other.get().is_some(),
-        engines: engines.get(),
-        in_place: in_place.get(),
-        suggested,
+/// The struct's attributes while they are read.
+struct ContainerReader<'c> {
+    cx: &'c Ctxt,
+    table: Attr<'c, LitStr>,
+    from: Attr<'c, LitStr>,
+    filter: Attr<'c, LitStr>,
+    batch_size: Attr<'c, (u64, LitInt)>,
+    job: Attr<'c, LitStr>,
+    on_conflict: Attr<'c, (OnConflict, LitStr)>,
+    allow_other_unique_keys: Attr<'c, ()>,
+    engines: Attr<'c, (Vec<Engine>, LitStr)>,
+    in_place: Attr<'c, Span>,
+    suggested: Vec<&'static str>,
+}
+
+impl<'c> ContainerReader<'c> {
+    fn new(cx: &'c Ctxt) -> Self {
+        ContainerReader {
+            cx,
+            table: Attr::none(cx, "table"),
+            from: Attr::none(cx, "from"),
+            filter: Attr::none(cx, "filter"),
+            batch_size: Attr::none(cx, "batch_size"),
+            job: Attr::none(cx, "job"),
+            on_conflict: Attr::none(cx, "on_conflict"),
+            allow_other_unique_keys: Attr::none(cx, "allow_other_unique_keys"),
+            engines: Attr::none(cx, "engines"),
+            in_place: Attr::none(cx, "in_place"),
+            suggested: Vec::new(),
+        }
+    }
+
+    /// Reads one key (and its value) of `#[backfill(...)]`.
+    fn read(&mut self, meta: &ParseNestedMeta) -> syn::Result<()> {
+        let cx = self.cx;
+        let path = &meta.path;
+        let name = path_name(meta);
+        match name.as_str() {
+            "table" => self.table.set(path, string_value(meta)?),
+            "from" => self.from.set(path, string_value(meta)?),
+            "filter" => self.filter.set(path, string_value(meta)?),
+            "job" => self.job.set(path, job_value(cx, meta)?),
+            "batch_size" => self.batch_size.set_some(path, batch_size_value(cx, meta)?),
+            "on_conflict" => self
+                .on_conflict
+                .set_some(path, on_conflict_value(cx, meta)?),
+            "allow_other_unique_keys" => {
+                flag(meta)?;
+                self.allow_other_unique_keys.set(path, ());
+            }
+            "engines" => self.engines.set_some(path, engines_value(cx, meta)?),
+            "in_place" => {
+                flag(meta)?;
+                self.in_place.set(path, path.span());
+            }
+            _ => {
+                if FIELD_KEYS.contains(&name.as_str()) {
+                    cx.error_spanned_by(
+                        path,
+                        Message::new(format!(
+                            "`{name}` is a field attribute, not a struct attribute"
+                        ))
+                        .help(format!(
+                            "put `#[backfill({name} ...)]` on the field it applies to"
+                        )),
+                    );
+                } else {
+                    self.suggested
+                        .extend(unknown_key(cx, meta, &name, "struct", STRUCT_KEYS));
+                }
+                skip_value(meta)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Container {
+        Container {
+            table: self.table.get(),
+            from: self.from.get(),
+            filter: self.filter.get(),
+            batch_size: self.batch_size.get(),
+            job: self.job.get(),
+            on_conflict: self.on_conflict.get(),
+            allow_other_unique_keys: self.allow_other_unique_keys.get().is_some(),
+            engines: self.engines.get(),
+            in_place: self.in_place.get(),
+            suggested: self.suggested,
+        }
     }
 }
 
 /// Parses one field's attributes.
 pub fn field(cx: &Ctxt, field: &syn::Field, ident: &Ident) -> Field {
-    let mut key = Attr::none(cx, "key");
-    let mut expr = Attr::none(cx, "expr");
-    let mut pg = Attr::none(cx, "postgres");
-    let mut my = Attr::none(cx, "mysql");
-    let mut lite = Attr::none(cx, "sqlite");
-    let mut column = Attr::none(cx, "column");
-    let mut merge = Attr::none(cx, "merge");
-    let mut allow_volatile = Attr::none(cx, "allow_volatile");
-
+    let mut reader = FieldReader::new(cx, field, ident);
     for attr in backfill_attrs(&field.attrs) {
-        let result = attr.parse_nested_meta(|meta| {
-            let name = path_name(&meta);
-            match name.as_str() {
-                "key" => {
-                    flag(&meta)?;
-                    key.set(&meta.path, meta.path.span());
-                }
-                "expr" => {
-                    let lit = sql_value(cx, &meta)?;
-                    expr.set(&meta.path, lit);
-                }
-                "postgres" => {
-                    let lit = sql_value(cx, &meta)?;
-                    pg.set(&meta.path, lit);
-                }
-                "mysql" => {
-                    let lit = sql_value(cx, &meta)?;
-                    my.set(&meta.path, lit);
-                }
-                "sqlite" => {
-                    let lit = sql_value(cx, &meta)?;
-                    lite.set(&meta.path, lit);
-                }
-                "column" => {
-                    let lit = string_value(&meta)?;
-                    column.set(&meta.path, lit);
-                }
-                "merge" => {
-                    let lit = string_value(&meta)?;
-                    let parsed = match lit.value().as_str() {
-                        "greatest" => Some(Merge::Greatest),
-                        "least" => Some(Merge::Least),
-                        "keep" => Some(Merge::Keep),
-                        "overwrite" => Some(Merge::Overwrite),
-                        "max" | "maximum" | "greater" => {
-                            cx.error_spanned_by(&lit, "unknown merge `max`: write `merge = \"greatest\"` (keeps the larger of the stored and the recomputed value, NULLs ignored)");
-                            None
-                        }
-                        "min" | "minimum" | "lesser" | "smallest" => {
-                            cx.error_spanned_by(&lit, "unknown merge `min`: write `merge = \"least\"` (keeps the smaller of the stored and the recomputed value, NULLs ignored)");
-                            None
-                        }
-                        other => {
-                            let relative = matches!(other, "add" | "sum" | "increment" | "append" | "concat" | "+" | "+=" | "-=" | "-" | "subtract");
-                            let why = if relative {
-                                " (a relative merge would be applied again by every retried batch)"
-                            } else {
-                                ""
-                            };
-                            cx.error_spanned_by(
-                                &lit,
-                                format!("unknown merge `{other}`{why}: write `merge = \"greatest\"`, `\"least\"` or `\"keep\"`; each converges when repeated"),
-                            );
-                            None
-                        }
-                    };
-                    if let Some(m) = parsed {
-                        merge.set(&meta.path, (m, lit));
-                    }
-                }
-                "allow_volatile" => {
-                    flag(&meta)?;
-                    allow_volatile.set(&meta.path, ());
-                }
-                _ => {
-                    if RELATIVE_UPDATE_KEYS.contains(&name.as_str()) {
-                        cx.error_spanned_by(&meta.path, relative_update_message(&name, &field_column(field, ident)));
-                    } else if STRUCT_KEYS.contains(&name.as_str()) {
-                        cx.error_spanned_by(
-                            &meta.path,
-                            format!("`{name}` is a struct attribute: put it in `#[backfill(...)]` on the struct"),
-                        );
-                    } else {
-                        let _ = unknown_key(cx, &meta, &name, "field", FIELD_KEYS);
-                    }
-                    skip_value(&meta)?;
-                }
-            }
-            Ok(())
-        });
-        if let Err(err) = result {
+        if let Err(err) = attr.parse_nested_meta(|meta| reader.read(&meta)) {
             cx.syn_error(err);
         }
     }
+    reader.finish()
+}
 
-    Field {
-        ident: ident.clone(),
-        ty: field.ty.clone(),
-        key: key.get(),
-        expr: expr.get(),
-        engine_exprs: [pg.get(), my.get(), lite.get()],
-        column: column.get(),
-        merge: merge.get(),
-        allow_volatile: allow_volatile.get().is_some(),
+/// A field's attributes while they are read.
+struct FieldReader<'c> {
+    cx: &'c Ctxt,
+    field: &'c syn::Field,
+    ident: &'c Ident,
+    key: Attr<'c, Span>,
+    expr: Attr<'c, LitStr>,
+    /// Indexed by `Engine::index`.
+    engine_exprs: [Attr<'c, LitStr>; 3],
+    column: Attr<'c, LitStr>,
+    merge: Attr<'c, (Merge, LitStr)>,
+    allow_volatile: Attr<'c, ()>,
+}
+
+impl<'c> FieldReader<'c> {
+    fn new(cx: &'c Ctxt, field: &'c syn::Field, ident: &'c Ident) -> Self {
+        FieldReader {
+            cx,
+            field,
+            ident,
+            key: Attr::none(cx, "key"),
+            expr: Attr::none(cx, "expr"),
+            engine_exprs: Engine::ALL.map(|e| Attr::none(cx, e.name())),
+            column: Attr::none(cx, "column"),
+            merge: Attr::none(cx, "merge"),
+            allow_volatile: Attr::none(cx, "allow_volatile"),
+        }
+    }
+
+    /// Reads one key (and its value) of `#[backfill(...)]`.
+    fn read(&mut self, meta: &ParseNestedMeta) -> syn::Result<()> {
+        let cx = self.cx;
+        let path = &meta.path;
+        let name = path_name(meta);
+        let engine = Engine::ALL.into_iter().find(|e| e.name() == name);
+        match name.as_str() {
+            "key" => {
+                flag(meta)?;
+                self.key.set(path, path.span());
+            }
+            "expr" => self.expr.set(path, sql_value(cx, meta)?),
+            "postgres" | "mysql" | "sqlite" => {
+                let lit = sql_value(cx, meta)?;
+                if let Some(engine) = engine {
+                    self.engine_exprs[engine.index()].set(path, lit);
+                }
+            }
+            "column" => self.column.set(path, string_value(meta)?),
+            "merge" => self.merge.set_some(path, merge_value(cx, meta)?),
+            "allow_volatile" => {
+                flag(meta)?;
+                self.allow_volatile.set(path, ());
+            }
+            _ => {
+                self.unknown(meta, &name);
+                skip_value(meta)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A key no field takes: an attempt at a relative update, a struct attribute, or a typo.
+    fn unknown(&self, meta: &ParseNestedMeta, name: &str) {
+        let path = &meta.path;
+        if RELATIVE_UPDATE_KEYS.contains(&name) {
+            let column = field_column(self.field, self.ident);
+            self.cx
+                .error_spanned_by(path, relative_update_message(name, &column));
+        } else if STRUCT_KEYS.contains(&name) {
+            self.cx.error_spanned_by(
+                path,
+                Message::new(format!(
+                    "`{name}` is a struct attribute, not a field attribute"
+                ))
+                .help("put it in `#[backfill(...)]` on the struct"),
+            );
+        } else {
+            let _ = unknown_key(self.cx, meta, name, "field", FIELD_KEYS);
+        }
+    }
+
+    fn finish(self) -> Field {
+        Field {
+            key: self.key.get(),
+            expr: self.expr.get(),
+            engine_exprs: self.engine_exprs.map(Attr::get),
+            column: self.column.get(),
+            merge: self.merge.get(),
+            allow_volatile: self.allow_volatile.get().is_some(),
+        }
     }
 }
 
+/// `job = "..."`, not blank.
+fn job_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<LitStr> {
+    let lit = string_value(meta)?;
+    if lit.value().trim().is_empty() {
+        cx.error_spanned_by(&lit, Message::new("`job` is empty").help("name the job, e.g. `job = \"user_stats_v2\"`, or leave it out to use the table name"));
+    }
+    Ok(lit)
+}
+
+/// `on_conflict = "update"` or `"nothing"`; `Ok(None)` when the error was recorded.
+fn on_conflict_value(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta,
+) -> syn::Result<Option<(OnConflict, LitStr)>> {
+    let lit = string_value(meta)?;
+    let parsed = match lit.value().as_str() {
+        "update" => OnConflict::Update,
+        "nothing" => OnConflict::Nothing,
+        other => {
+            cx.error_spanned_by(
+                &lit,
+                Message::new(format!("unknown on_conflict `{other}`")).help("write `on_conflict = \"update\"` (the default: recompute the row) or `on_conflict = \"nothing\"` (write-once rows, never updated)"),
+            );
+            return Ok(None);
+        }
+    };
+    Ok(Some((parsed, lit)))
+}
+
+/// `engines = "postgres, mysql"`; `Ok(None)` when the error was recorded.
+fn engines_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<(Vec<Engine>, LitStr)>> {
+    let lit = string_value(meta)?;
+    Ok(parse_engines(cx, &lit).map(|list| (list, lit)))
+}
+
+/// `merge = "greatest" | "least" | "keep" | "overwrite"`; a relative merge (`"sum"`) or a near
+/// miss (`"max"`) gets a message saying what to write. `Ok(None)` when the error was recorded.
+fn merge_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<(Merge, LitStr)>> {
+    let lit = string_value(meta)?;
+    let parsed = match lit.value().as_str() {
+        "greatest" => Merge::Greatest,
+        "least" => Merge::Least,
+        "keep" => Merge::Keep,
+        "overwrite" => Merge::Overwrite,
+        near @ ("max" | "maximum" | "greater") => {
+            cx.error_spanned_by(&lit, Message::new(format!("unknown merge `{near}`")).help("write `merge = \"greatest\"`: it keeps the larger of the stored and the recomputed value, NULLs ignored"));
+            return Ok(None);
+        }
+        near @ ("min" | "minimum" | "lesser" | "smallest") => {
+            cx.error_spanned_by(&lit, Message::new(format!("unknown merge `{near}`")).help("write `merge = \"least\"`: it keeps the smaller of the stored and the recomputed value, NULLs ignored"));
+            return Ok(None);
+        }
+        other => {
+            let relative = matches!(
+                other,
+                "add"
+                    | "sum"
+                    | "increment"
+                    | "append"
+                    | "concat"
+                    | "+"
+                    | "+="
+                    | "-="
+                    | "-"
+                    | "subtract"
+            );
+            let mut message = Message::new(format!("unknown merge `{other}`"));
+            if relative {
+                message =
+                    message.note("a relative merge would be applied again by every retried batch");
+            }
+            cx.error_spanned_by(
+                &lit,
+                message.help("write `merge = \"greatest\"`, `\"least\"` or `\"keep\"`; each converges when repeated"),
+            );
+            return Ok(None);
+        }
+    };
+    Ok(Some((parsed, lit)))
+}
+
+/// The target column named in the field's attributes, for the message of a relative update
+/// attempt (the `column` attribute itself is read by [`FieldReader`]).
 fn field_column(field: &syn::Field, ident: &Ident) -> String {
-    // Only for the message: the `column` attribute is parsed properly elsewhere.
     for attr in backfill_attrs(&field.attrs) {
         let mut found = None;
         let _ = attr.parse_nested_meta(|meta| {
@@ -388,10 +463,13 @@ fn field_column(field: &syn::Field, ident: &Ident) -> String {
 }
 
 /// The message for `increment = ...`, `update = ...`, `op = "+="` and the like.
-pub fn relative_update_message(name: &str, column: &str) -> String {
-    format!(
-        "`{name}` is not a backfill attribute: a backfill never updates a column relative to its stored value (`{column} = {column} + n`), because a batch is retried after a crash and overlapping runs repeat keys, so a relative update is applied twice; write the absolute value recomputed from the source instead, e.g. `#[backfill(expr = \"sum(amount)\")]` or `#[backfill(expr = \"count(*)\")]`, and use `merge = \"greatest\"`, `\"least\"` or `\"keep\"` to combine it with the stored value in a way that converges"
-    )
+pub fn relative_update_message(name: &str, column: &str) -> Message {
+    Message::new(format!(
+        "`{name}` is not a backfill attribute: there is no relative update"
+    ))
+    .note(format!("a backfill never updates a column relative to its stored value: a batch is retried after a crash and overlapping runs repeat keys, so `{column} = {column} + n` would be applied twice"))
+    .help("write the absolute value recomputed from the source, e.g. `#[backfill(expr = \"sum(amount)\")]` or `#[backfill(expr = \"count(*)\")]`")
+    .help("to combine it with the stored value in a way that converges, use `merge = \"greatest\"`, `\"least\"` or `\"keep\"`")
 }
 
 fn backfill_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
@@ -408,12 +486,16 @@ fn path_name(meta: &ParseNestedMeta) -> String {
 fn string_value(meta: &ParseNestedMeta) -> syn::Result<LitStr> {
     let name = path_name(meta);
     if !meta.input.peek(Token![=]) {
-        return Err(meta.error(format!("`{name}` takes a value: write `{name} = \"...\"`")));
+        return Err(meta.error(
+            Message::new(format!("`{name}` takes a value"))
+                .help(format!("write `{name} = \"...\"`")),
+        ));
     }
     meta.value()?.parse::<LitStr>().map_err(|e| {
         syn::Error::new(
             e.span(),
-            format!("`{name}` takes a string literal: write `{name} = \"...\"`"),
+            Message::new(format!("`{name}` takes a string literal"))
+                .help(format!("write `{name} = \"...\"`")),
         )
     })
 }
@@ -423,10 +505,7 @@ fn sql_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<LitStr> {
     if lit.value().trim().is_empty() {
         cx.error_spanned_by(
             &lit,
-            format!(
-                "`{}` is empty: write a SQL expression, or leave it out to copy the source column of the same name",
-                path_name(meta)
-            ),
+            Message::new(format!("`{}` is empty", path_name(meta))).help("write a SQL expression, or leave it out to copy the source column of the same name"),
         );
     }
     Ok(lit)
@@ -435,7 +514,11 @@ fn sql_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<LitStr> {
 /// `batch_size = 1000`; anything else (a string, a negative number, a float) gets a message
 /// saying what to write. `Ok(None)` when the error was recorded.
 fn batch_size_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<(u64, LitInt)>> {
-    const WHAT: &str = "`batch_size` is the number of distinct keys per batch: write a positive integer such as `batch_size = 1000`, or leave it out for adaptive sizing";
+    let not_a_count = |written: String| {
+        Message::new(format!("`batch_size = {written}` is not a positive integer"))
+            .note("`batch_size` is the number of distinct keys per batch")
+            .help("write a positive integer such as `batch_size = 1000`, or leave it out for adaptive sizing")
+    };
     let expr: syn::Expr = meta.value()?.parse()?;
     match &expr {
         syn::Expr::Lit(syn::ExprLit {
@@ -444,17 +527,14 @@ fn batch_size_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<(u6
         }) => match lit.base10_parse::<u64>() {
             Ok(n) => Ok(Some((n, lit.clone()))),
             Err(_) => {
-                cx.error_spanned_by(lit, WHAT);
+                cx.error_spanned_by(lit, not_a_count(lit.to_string()));
                 Ok(None)
             }
         },
         _ => {
             cx.error_spanned_by(
                 &expr,
-                format!(
-                    "`batch_size = {}`: {WHAT}",
-                    expr.to_token_stream().to_string().replace(' ', "")
-                ),
+                not_a_count(expr.to_token_stream().to_string().replace(' ', "")),
             );
             Ok(None)
         }
@@ -464,9 +544,10 @@ fn batch_size_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<(u6
 fn flag(meta: &ParseNestedMeta) -> syn::Result<()> {
     if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
         let name = path_name(meta);
-        return Err(meta.error(format!(
-            "`{name}` takes no value: write `#[backfill({name})]`"
-        )));
+        return Err(meta.error(
+            Message::new(format!("`{name}` takes no value"))
+                .help(format!("write `#[backfill({name})]`")),
+        ));
     }
     Ok(())
 }
@@ -492,15 +573,13 @@ fn unknown_key(
     known: &[&'static str],
 ) -> Option<&'static str> {
     let suggested = closest(name, known);
-    let suggestion = suggested
-        .map(|s| format!(" (did you mean `{s}`?)"))
-        .unwrap_or_default();
+    let mut message = Message::new(format!("unknown backfill {place} attribute `{name}`"));
+    if let Some(s) = suggested {
+        message = message.help(format!("did you mean `{s}`?"));
+    }
     cx.error_spanned_by(
         &meta.path,
-        format!(
-            "unknown backfill {place} attribute `{name}`{suggestion}; the {place} attributes are: {}",
-            known.join(", ")
-        ),
+        message.help(format!("the {place} attributes are: {}", known.join(", "))),
     );
     suggested
 }
@@ -561,14 +640,18 @@ fn parse_engines(cx: &Ctxt, lit: &LitStr) -> Option<Vec<Engine>> {
     for name in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         match Engine::parse(name) {
             Some(e) if list.contains(&e) => {
-                cx.error_spanned_by(lit, format!("engine `{name}` is listed twice in `engines`"));
+                cx.error_spanned_by(
+                    lit,
+                    Message::new(format!("engine `{name}` is listed twice in `engines`"))
+                        .help("list it once"),
+                );
                 ok = false;
             }
             Some(e) => list.push(e),
             None => {
                 cx.error_spanned_by(
                     lit,
-                    format!("unknown engine `{name}` in `engines`: the engines are postgres, mysql and sqlite (e.g. `engines = \"postgres, mysql\"`)"),
+                    Message::new(format!("unknown engine `{name}` in `engines`")).help("the engines are postgres, mysql and sqlite, e.g. `engines = \"postgres, mysql\"`"),
                 );
                 ok = false;
             }
@@ -577,7 +660,7 @@ fn parse_engines(cx: &Ctxt, lit: &LitStr) -> Option<Vec<Engine>> {
     if ok && list.is_empty() {
         cx.error_spanned_by(
             lit,
-            "`engines` is empty: name at least one of postgres, mysql, sqlite, or leave it out for every engine enabled by the crate's features",
+            Message::new("`engines` is empty").help("name at least one of postgres, mysql, sqlite, or leave it out for every engine enabled by the crate's features"),
         );
         ok = false;
     }

@@ -1,131 +1,145 @@
 //! Tokens: the `Backfill` impl with the whole `Definition` as `'static` data, the inherent
 //! `run_backfill`/`check`/`verify`/`sql`/`definition` methods, and `sqlx::FromRow` per engine
-//! whose reads assert that every field's type binds on that engine. Hygienic: every item is named by absolute path
-//! through `::backfill::__private`, nothing is imported into the user's module.
+//! whose reads assert that every field's type binds on that engine; on error, the errors and
+//! [`fallback`](crate::fallback)'s stand-ins. Hygienic: every item is named by absolute path
+//! through `::backfill::__private`, nothing is imported into the user's module. The tests
+//! snapshot the whole output of a few structs, formatted with prettyplease.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Fields};
+use syn::DeriveInput;
 
+use crate::ast::{Container, Field};
 use crate::check;
 use crate::ctxt::Ctxt;
-use crate::model::{Backfill, Engine, KeyKind};
+use crate::fallback;
+use crate::model::{Backfill, Column, Engine, KeyKind};
 use crate::sql;
 
-/// The whole derive: validate, generate SQL, emit tokens.
-pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
-    let cx = Ctxt::new();
-    let model = check::derive_input(&cx, input);
-    cx.check()?;
-    let Some(model) = model else {
-        // `derive_input` returns `None` only after recording an error.
-        return Err(syn::Error::new_spanned(&input.ident, "invalid backfill"));
-    };
-    let fields = named_fields(input);
-    Ok(emit(input, &model, &fields))
-}
-
-fn named_fields(input: &DeriveInput) -> Vec<(syn::Ident, syn::Type)> {
-    match &input.data {
-        Data::Struct(data) => match &data.fields {
-            Fields::Named(named) => named
-                .named
-                .iter()
-                .filter_map(|f| f.ident.clone().map(|i| (i, f.ty.clone())))
-                .collect(),
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
+/// The whole derive: read, check, generate SQL, emit tokens; on error, the errors and a
+/// stand-in impl (see [`fallback`]).
+pub fn derive(input: &DeriveInput) -> TokenStream {
+    match expand(input) {
+        Ok(tokens) => tokens,
+        Err(errors) => fallback::expand(input, &errors),
     }
 }
 
-fn private() -> TokenStream {
+fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
+    let cx = Ctxt::new();
+    let checked = Container::from_ast(&cx, input)
+        .and_then(|cont| check::check(&cx, &cont).map(|model| (cont, model)));
+    cx.check()?;
+    // `None` only with an error recorded, which `cx.check()` returned above.
+    let (cont, model) =
+        checked.ok_or_else(|| syn::Error::new_spanned(&input.ident, "invalid backfill"))?;
+    Ok(impls(input, &cont, &model))
+}
+
+/// The path the generated code names the runtime's items by.
+pub fn private() -> TokenStream {
     quote!(::backfill::__private)
 }
 
-fn emit(input: &DeriveInput, model: &Backfill, fields: &[(syn::Ident, syn::Type)]) -> TokenStream {
-    let pv = private();
-    let ident = &input.ident;
-    let key_types: Vec<&syn::Type> = model
-        .columns
-        .iter()
-        .zip(fields)
-        .filter(|(c, _)| c.key.is_some())
-        .map(|(_, (_, ty))| ty)
-        .collect();
-    let definition = definition(model);
+/// The trait impl, the inherent methods and a `FromRow` per engine.
+fn impls(input: &DeriveInput, cont: &Container, model: &Backfill) -> TokenStream {
+    let key_types = cont.key_fields().map(|f| f.ty);
+    let backfill = impl_backfill(input, quote!(( #(#key_types,)* )), &definition(model));
+    let methods = inherent_methods(input, &model.table);
     let from_rows = Engine::ALL
         .iter()
         .filter(|e| model.engines.contains(e))
-        .map(|e| from_row(ident, *e, model, fields));
+        .map(|e| from_row(cont, *e));
+    quote! {
+        #backfill
+        #methods
+        #(#from_rows)*
+    }
+}
+
+/// `impl Backfill`: the key type and the whole definition as `'static` data.
+pub fn impl_backfill(
+    input: &DeriveInput,
+    key: TokenStream,
+    definition: &TokenStream,
+) -> TokenStream {
+    let private = private();
+    let ident = &input.ident;
+    // Generic structs are refused; only the fallback of one gets here with parameters.
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #private::Backfill for #ident #ty_generics #where_clause {
+            type Key = #key;
+            const DEFINITION: &'static #private::Definition = &#definition;
+        }
+    }
+}
+
+/// `run_backfill`, `check`, `verify`, `sql` and `definition` on the struct itself, so a
+/// service needs no trait in scope.
+pub fn inherent_methods(input: &DeriveInput, table: &str) -> TokenStream {
+    let private = private();
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let name = ident.to_string();
     let run_doc = format!(
-        "Runs (or resumes) the `{name}` backfill into `{}` on `pool`: preflight, then one transaction per key range, the cursor committed with the data.",
-        model.table
+        "Runs (or resumes) the `{name}` backfill into `{table}` on `pool`: preflight, then one transaction per key range, the cursor committed with the data."
     );
     let check_doc = format!(
-        "Preflight only for the `{name}` backfill: checks `{}` (columns, the unique index on the key) and prepares every statement; writes nothing.",
-        model.table
+        "Preflight only for the `{name}` backfill: checks `{table}` (columns, the unique index on the key) and prepares every statement; writes nothing."
     );
     let verify_doc = format!(
-        "Recomputes every range of the `{name}` backfill read-only and compares it with `{}`.",
-        model.table
+        "Recomputes every range of the `{name}` backfill read-only and compares it with `{table}`."
     );
     quote! {
         #[automatically_derived]
-        impl #pv::Backfill for #ident {
-            type Key = ( #(#key_types,)* );
-            const DEFINITION: &'static #pv::Definition = &#definition;
-        }
-
-        #[automatically_derived]
-        impl #ident {
+        impl #impl_generics #ident #ty_generics #where_clause {
             #[doc = #run_doc]
-            pub async fn run_backfill<P: #pv::BackfillPool>(
+            pub async fn run_backfill<P: #private::BackfillPool>(
                 pool: &P,
-                options: #pv::RunOptions,
-            ) -> ::core::result::Result<#pv::Report, #pv::Error> {
-                #pv::BackfillPool::run_backfill(
+                options: #private::RunOptions,
+            ) -> ::core::result::Result<#private::Report, #private::Error> {
+                #private::BackfillPool::run_backfill(
                     pool,
-                    <Self as #pv::Backfill>::DEFINITION,
+                    <Self as #private::Backfill>::DEFINITION,
                     options,
                 )
                 .await
             }
 
             #[doc = #check_doc]
-            pub async fn check<P: #pv::BackfillPool>(
+            pub async fn check<P: #private::BackfillPool>(
                 pool: &P,
-            ) -> ::core::result::Result<(), #pv::Error> {
-                #pv::BackfillPool::check(pool, <Self as #pv::Backfill>::DEFINITION).await
+            ) -> ::core::result::Result<(), #private::Error> {
+                #private::BackfillPool::check(pool, <Self as #private::Backfill>::DEFINITION).await
             }
 
             #[doc = #verify_doc]
-            pub async fn verify<P: #pv::BackfillPool>(
+            pub async fn verify<P: #private::BackfillPool>(
                 pool: &P,
-            ) -> ::core::result::Result<#pv::VerifyReport, #pv::Error> {
-                #pv::BackfillPool::verify(pool, <Self as #pv::Backfill>::DEFINITION).await
+            ) -> ::core::result::Result<#private::VerifyReport, #private::Error> {
+                #private::BackfillPool::verify(pool, <Self as #private::Backfill>::DEFINITION).await
             }
 
             /// The generated statements for `engine`, for review; `None` when this backfill
             /// was not generated for it.
-            pub fn sql(engine: #pv::Engine) -> ::core::option::Option<&'static #pv::Statements> {
-                <Self as #pv::Backfill>::DEFINITION.statements(engine)
+            pub fn sql(engine: #private::Engine) -> ::core::option::Option<&'static #private::Statements> {
+                <Self as #private::Backfill>::DEFINITION.statements(engine)
             }
 
             /// The whole generated definition: table, source, key, columns and statements.
-            pub fn definition() -> &'static #pv::Definition {
-                <Self as #pv::Backfill>::DEFINITION
+            pub fn definition() -> &'static #private::Definition {
+                <Self as #private::Backfill>::DEFINITION
             }
         }
-
-        #(#from_rows)*
     }
 }
 
-fn definition(model: &Backfill) -> TokenStream {
-    let pv = private();
+/// The `Definition` literal: the model's settings, key, columns and statements per engine.
+pub fn definition(model: &Backfill) -> TokenStream {
+    let private = private();
     let name = &model.name;
     let table = &model.table;
     let from = model.from.as_deref().unwrap_or_default();
@@ -142,26 +156,8 @@ fn definition(model: &Backfill) -> TokenStream {
     let write_once = model.write_once;
     let allow_other = model.allow_other_unique_keys;
     let grouped = model.grouped;
-    let keys = model.key_columns().map(|c| {
-        let field = &c.field;
-        let column = &c.column;
-        let kind = c.key.unwrap_or(KeyKind::Int);
-        quote!(#pv::KeyPart { field: #field, column: #column, kind: #kind })
-    });
-    let columns = model.columns.iter().map(|c| {
-        let field = &c.field;
-        let column = &c.column;
-        let rust_type = &c.rust_type;
-        let key = c.key.is_some();
-        let merge = c.merge;
-        quote!(#pv::TargetColumn {
-            field: #field,
-            column: #column,
-            rust_type: #rust_type,
-            key: #key,
-            merge: #merge,
-        })
-    });
+    let keys = model.key_columns().map(key_part);
+    let columns = model.columns.iter().map(target_column);
     let per_engine = Engine::ALL.map(|e| {
         if model.engines.contains(&e) {
             let statements = sql::statements(model, e);
@@ -172,7 +168,7 @@ fn definition(model: &Backfill) -> TokenStream {
     });
     let [postgres, mysql, sqlite] = per_engine;
     quote! {
-        #pv::Definition {
+        #private::Definition {
             name: #name,
             table: #table,
             from: #from,
@@ -192,18 +188,47 @@ fn definition(model: &Backfill) -> TokenStream {
     }
 }
 
+/// One `KeyPart` of the definition.
+fn key_part(c: &Column) -> TokenStream {
+    let private = private();
+    let field = &c.field;
+    let column = &c.column;
+    let kind = c.key.unwrap_or(KeyKind::Int);
+    quote!(#private::KeyPart { field: #field, column: #column, kind: #kind })
+}
+
+/// One `TargetColumn` of the definition.
+fn target_column(c: &Column) -> TokenStream {
+    let private = private();
+    let field = &c.field;
+    let column = &c.column;
+    let rust_type = &c.rust_type;
+    let key = c.key.is_some();
+    let merge = c.merge;
+    quote!(#private::TargetColumn {
+        field: #field,
+        column: #column,
+        rust_type: #rust_type,
+        key: #key,
+        merge: #merge,
+    })
+}
+
 /// The sqlx database and row types of an engine.
-fn sqlx_types(engine: Engine) -> (TokenStream, TokenStream) {
-    let pv = private();
+pub fn sqlx_types(engine: Engine) -> (TokenStream, TokenStream) {
+    let private = private();
     match engine {
         Engine::Postgres => (
-            quote!(#pv::sqlx::Postgres),
-            quote!(#pv::sqlx::postgres::PgRow),
+            quote!(#private::sqlx::Postgres),
+            quote!(#private::sqlx::postgres::PgRow),
         ),
-        Engine::MySql => (quote!(#pv::sqlx::MySql), quote!(#pv::sqlx::mysql::MySqlRow)),
+        Engine::MySql => (
+            quote!(#private::sqlx::MySql),
+            quote!(#private::sqlx::mysql::MySqlRow),
+        ),
         Engine::Sqlite => (
-            quote!(#pv::sqlx::Sqlite),
-            quote!(#pv::sqlx::sqlite::SqliteRow),
+            quote!(#private::sqlx::Sqlite),
+            quote!(#private::sqlx::sqlite::SqliteRow),
         ),
     }
 }
@@ -212,13 +237,9 @@ fn sqlx_types(engine: Engine) -> (TokenStream, TokenStream) {
 /// `__BackfillBindable` bound (names that cannot shadow the user's types) (`sqlx::Type + Encode + Decode` for the engine), spanned at the field's
 /// type: a type that cannot be bound fails to compile with an error naming the type and the
 /// engine.
-fn from_row(
-    ident: &syn::Ident,
-    engine: Engine,
-    model: &Backfill,
-    fields: &[(syn::Ident, syn::Type)],
-) -> TokenStream {
-    let pv = private();
+fn from_row(cont: &Container, engine: Engine) -> TokenStream {
+    let private = private();
+    let ident = cont.ident;
     let (db, row) = sqlx_types(engine);
     let display = engine.display_name();
     let message = format!("`{{Self}}` cannot be bound to or read from a {display} column");
@@ -227,39 +248,145 @@ fn from_row(
         "a backfill field needs `sqlx::Type + sqlx::Encode + sqlx::Decode` for {display}: use a type sqlx maps (integers, floats, String, bool, chrono types, Option of them), or leave {} out with `engines = \"...\"`",
         engine.name()
     );
-    let reads = model.columns.iter().zip(fields).map(|(c, (field, ty))| {
-        let column = &c.column;
-        let read = quote_spanned!(ty.span()=> __backfill_read::<#ty>(row, #column)?);
-        quote!(#field: #read)
-    });
+    let reads = cont.fields.iter().map(
+        |Field {
+             ident, ty, column, ..
+         }| {
+            let read = quote_spanned!(ty.span()=> __backfill_read::<#ty>(row, #column)?);
+            quote!(#ident: #read)
+        },
+    );
     quote! {
         #[automatically_derived]
         const _: () = {
             #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
             trait __BackfillBindable<'r>:
-                #pv::sqlx::Type<#db>
-                + #pv::sqlx::Decode<'r, #db>
-                + for<'q> #pv::sqlx::Encode<'q, #db>
+                #private::sqlx::Type<#db>
+                + #private::sqlx::Decode<'r, #db>
+                + for<'q> #private::sqlx::Encode<'q, #db>
             {
             }
             impl<'r, T> __BackfillBindable<'r> for T where
-                T: #pv::sqlx::Type<#db>
-                    + #pv::sqlx::Decode<'r, #db>
-                    + for<'q> #pv::sqlx::Encode<'q, #db>
+                T: #private::sqlx::Type<#db>
+                    + #private::sqlx::Decode<'r, #db>
+                    + for<'q> #private::sqlx::Encode<'q, #db>
             {
             }
             fn __backfill_read<'r, T: __BackfillBindable<'r>>(
                 row: &'r #row,
                 column: &str,
-            ) -> ::core::result::Result<T, #pv::sqlx::Error> {
-                <#row as #pv::sqlx::Row>::try_get(row, column)
+            ) -> ::core::result::Result<T, #private::sqlx::Error> {
+                <#row as #private::sqlx::Row>::try_get(row, column)
             }
             #[automatically_derived]
-            impl<'r> #pv::sqlx::FromRow<'r, #row> for #ident {
-                fn from_row(row: &'r #row) -> ::core::result::Result<Self, #pv::sqlx::Error> {
+            impl<'r> #private::sqlx::FromRow<'r, #row> for #ident {
+                fn from_row(row: &'r #row) -> ::core::result::Result<Self, #private::sqlx::Error> {
                     ::core::result::Result::Ok(Self { #(#reads,)* })
                 }
             }
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the derive emits for `input`, formatted as Rust, as snapshot `name`.
+    fn snapshot(name: &str, input: DeriveInput) {
+        let tokens = derive(&input);
+        let file: syn::File = syn::parse2(tokens).expect("the expansion is a list of items");
+        let expanded = prettyplease::unparse(&file);
+        insta::assert_snapshot!(name, expanded);
+    }
+
+    #[test]
+    fn snapshot_aggregate_on_every_engine() {
+        snapshot(
+            "aggregate_on_every_engine",
+            syn::parse_quote! {
+                #[backfill(table = "user_stats", from = "events e", filter = "e.kind <> 'test'")]
+                pub struct UserStats {
+                    #[backfill(key, expr = "e.user_id")]
+                    pub user_id: i64,
+                    #[backfill(expr = "count(*)")]
+                    pub event_count: i64,
+                    #[backfill(expr = "max(e.created_at)", merge = "greatest")]
+                    pub last_seen: Option<chrono::NaiveDateTime>,
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn snapshot_copy_on_mysql() {
+        snapshot(
+            "copy_on_mysql",
+            syn::parse_quote! {
+                #[backfill(table = "archive.items", from = "items", engines = "mysql", batch_size = 500)]
+                pub struct ItemCopy {
+                    #[backfill(key)]
+                    pub id: u64,
+                    pub name: String,
+                    #[backfill(column = "price_cents")]
+                    pub r#price: i64,
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn snapshot_in_place_on_sqlite() {
+        snapshot(
+            "in_place_on_sqlite",
+            syn::parse_quote! {
+                #[backfill(table = "people", engines = "sqlite")]
+                pub struct FullName {
+                    #[backfill(key)]
+                    pub id: i64,
+                    #[backfill(expr = "first_name || ' ' || last_name")]
+                    pub full_name: Option<String>,
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn snapshot_composite_key_on_postgres() {
+        snapshot(
+            "composite_key_on_postgres",
+            syn::parse_quote! {
+                #[backfill(
+                    table = "region_revenue",
+                    from = "orders o JOIN shops s ON s.id = o.shop_id",
+                    engines = "postgres",
+                    job = "region_revenue_v2"
+                )]
+                pub struct RegionRevenue {
+                    #[backfill(key, expr = "s.region")]
+                    pub region: String,
+                    #[backfill(key, expr = "o.day")]
+                    pub day: i32,
+                    #[backfill(expr = "sum(o.amount)")]
+                    pub revenue: i64,
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn snapshot_fallback_after_an_error() {
+        snapshot(
+            "fallback_after_an_error",
+            syn::parse_quote! {
+                #[backfill(table = "user_stats", from = "events e")]
+                pub struct UserStats {
+                    #[backfill(key, expr = "e.user_id")]
+                    pub user_id: i64,
+                    #[backfill(expr = "now()")]
+                    pub refreshed_at: chrono::NaiveDateTime,
+                }
+            },
+        );
     }
 }

@@ -1,17 +1,19 @@
 //! `#[derive(Backfill)]`, the compile-time half of [`backfill`](https://docs.rs/backfill).
 //!
-//! A pipeline, one stage per file: [`attr`] reads `#[backfill(...)]` into a typed model with
-//! spans, [`check`] applies the idempotence rules (with [`analyze`] walking the parsed SQL) and
-//! yields the validated [`model`], [`sql`] writes every statement for every engine, and
-//! [`expand`] turns it all into tokens. Errors are collected in a [`ctxt::Ctxt`] and reported
-//! together.
+//! A pipeline, one stage per file: [`attr`] reads `#[backfill(...)]` into typed values with
+//! spans, [`ast`] puts them beside the struct's fields, [`check`] applies the rules (a flat
+//! list, one file per family) and yields the validated, syn-free [`model`], [`sql`] writes every
+//! statement for every engine, and [`expand`] turns it all into tokens, or, when any rule
+//! failed, [`fallback`] emits the errors with a stand-in impl. Errors are collected in a
+//! [`ctxt::Ctxt`] and reported together.
 #![deny(missing_docs)]
 
-mod analyze;
+mod ast;
 mod attr;
 mod check;
 mod ctxt;
 mod expand;
+mod fallback;
 mod model;
 mod sql;
 
@@ -57,7 +59,5 @@ use proc_macro::TokenStream;
 #[proc_macro_derive(Backfill, attributes(backfill))]
 pub fn derive_backfill(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    expand::derive(&input)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    expand::derive(&input).into()
 }

@@ -1,0 +1,68 @@
+//! Determinism: a value, a key, the filter and the source read nothing that changes between
+//! runs (`now()`, `random()`, `uuid()`, `nextval()`, `'now'` read as a date, ...), or a
+//! re-run writes other values and verify never comes out clean. A value field may opt out with
+//! `allow_volatile` (in place, `merge = "keep"` writes it once per row); a key, the filter and
+//! `from` may not.
+
+use super::fragment::{Fragment, Parsed};
+use crate::ctxt::{Ctxt, Message};
+
+/// A key is what the upsert conflicts on and what batches are ranges of: it must be the same on
+/// every run, whatever `allow_volatile` says.
+pub fn no_volatile_key(cx: &Ctxt, parsed: &Parsed) {
+    for field in parsed.key_fields() {
+        let column = &field.field.column;
+        for (frag, call) in field.fragments.iter().filter_map(volatile) {
+            cx.error_spanned_by(
+                frag.lit,
+                Message::new(format!("key `{column}` uses `{call}`, which changes between runs"))
+                    .note("the key is what the upsert conflicts on and what batches are ranges of, so every run would insert new rows and no cursor could resume")
+                    .help("derive the key from the source (e.g. `e.id`); `allow_volatile` does not apply to a key"),
+            );
+        }
+    }
+}
+
+/// A value field without `allow_volatile` (or, in place, `merge = "keep"`).
+pub fn no_volatile_value(cx: &Ctxt, parsed: &Parsed) {
+    let in_place = parsed.cont.in_place();
+    for field in parsed.value_fields() {
+        let f = field.field;
+        if f.attrs.allow_volatile || (in_place && f.keeps()) {
+            continue;
+        }
+        for (frag, call) in field.fragments.iter().filter_map(volatile) {
+            let mut message = Message::new(format!(
+                "`{call}` is volatile: each run writes a different `{}`",
+                f.column
+            ))
+            .note("a retried or repeated batch writes another value, so the backfill never converges and verify always finds differences")
+            .help("derive the value from the source rows (e.g. `max(e.created_at)`)")
+            .help("or add `allow_volatile` to this field if a new value on every run is intended");
+            if in_place {
+                message = message.help("in place, `merge = \"keep\"` writes it only where the column is NULL, once per row (a new id for every existing row)");
+            }
+            cx.error_spanned_by(frag.lit, message);
+        }
+    }
+}
+
+/// A moving window in `filter` or `from`: there is no `allow_volatile` for them.
+pub fn no_volatile_filter(cx: &Ctxt, parsed: &Parsed) {
+    for (attr_name, frag) in [("filter", &parsed.filter), ("from", &parsed.from)] {
+        let Some((frag, call)) = frag.as_ref().and_then(volatile) else {
+            continue;
+        };
+        cx.error_spanned_by(
+            frag.lit,
+            Message::new(format!("`{attr_name}` uses `{call}`, which changes between runs"))
+                .note("a moving window selects other rows on every batch and re-run, so a resumed backfill and its verify disagree about which rows belong to it")
+                .help(format!("use a fixed bound such as `created_at > '2024-01-01'` (there is no `allow_volatile` for the `{attr_name}`)")),
+        );
+    }
+}
+
+/// The fragment with its first volatile call, if it has one.
+fn volatile<'f, 'a>(frag: &'f Fragment<'a>) -> Option<(&'f Fragment<'a>, &'f String)> {
+    frag.volatile_call().map(|call| (frag, call))
+}

@@ -1,0 +1,350 @@
+//! Unit and snapshot tests of the statements, per mapping shape and engine.
+
+use super::*;
+use crate::model::{Backfill, Column, Engine, KeyKind, Merge};
+
+fn col(field: &str, expr: Option<&str>) -> Column {
+    Column {
+        field: field.to_string(),
+        column: field.to_string(),
+        rust_type: "i64".to_string(),
+        key: None,
+        merge: Merge::Overwrite,
+        exprs: [expr, expr, expr].map(|e| e.map(str::to_string)),
+    }
+}
+
+fn key(field: &str, expr: Option<&str>, kind: KeyKind) -> Column {
+    Column {
+        key: Some(kind),
+        ..col(field, expr)
+    }
+}
+
+fn backfill(table: &str, from: &str, columns: Vec<Column>) -> Backfill {
+    Backfill {
+        name: "T".to_string(),
+        table: table.to_string(),
+        from: Some(from.to_string()),
+        in_place: false,
+        filter: None,
+        job: table.to_string(),
+        batch_size: None,
+        write_once: false,
+        allow_other_unique_keys: false,
+        grouped: false,
+        engines: Engine::ALL.to_vec(),
+        columns,
+    }
+}
+
+fn user_stats() -> Backfill {
+    Backfill {
+        grouped: true,
+        filter: Some("kind <> 'test'".to_string()),
+        ..backfill(
+            "user_stats",
+            "events",
+            vec![
+                key("user_id", None, KeyKind::Int),
+                col("event_count", Some("count(*)")),
+                col("total_amount", Some("sum(amount)")),
+                col("last_seen", Some("max(created_at)")),
+            ],
+        )
+    }
+}
+
+fn copy() -> Backfill {
+    backfill(
+        "orders_copy",
+        "orders o",
+        vec![
+            key("id", Some("o.id"), KeyKind::Int),
+            col("total", Some("o.total")),
+            col("status", None),
+        ],
+    )
+}
+
+fn region_revenue() -> Backfill {
+    Backfill {
+        grouped: true,
+        filter: Some("o.status <> 'cancelled'".to_string()),
+        ..backfill(
+            "reports.region_revenue",
+            "orders o JOIN shops s ON s.id = o.shop_id",
+            vec![
+                key("shop_id", Some("o.shop_id"), KeyKind::Int),
+                key("region", Some("s.region"), KeyKind::Text),
+                col("orders", Some("count(*)")),
+                col("revenue", Some("sum(o.total)")),
+            ],
+        )
+    }
+}
+
+fn shop_seen() -> Backfill {
+    let merged = |f, e, m| Column {
+        merge: m,
+        ..col(f, Some(e))
+    };
+    Backfill {
+        grouped: true,
+        ..backfill(
+            "shop_seen",
+            "orders",
+            vec![
+                key("shop_id", None, KeyKind::Int),
+                merged("biggest", "max(total)", Merge::Greatest),
+                merged("smallest", "min(total)", Merge::Least),
+                merged("note", "'first seen by backfill'", Merge::Keep),
+                col("orders", Some("count(*)")),
+            ],
+        )
+    }
+}
+
+fn shop_settings() -> Backfill {
+    Backfill {
+        write_once: true,
+        ..backfill(
+            "shop_settings",
+            "shops",
+            vec![
+                key("shop_id", Some("id"), KeyKind::Int),
+                col("report_every", Some("'daily'")),
+            ],
+        )
+    }
+}
+
+fn reserved_names() -> Backfill {
+    let mut order = col("order_value", Some("total * 10"));
+    order.column = "order".to_string();
+    let mut label = col("label", None);
+    label.column = "Label".to_string();
+    backfill(
+        "UserStats",
+        "orders",
+        vec![key("id", None, KeyKind::Int), order, label],
+    )
+}
+
+/// `people.full_name` from the row's own columns, in place; a kept public id and a
+/// greatest-merged score beside it.
+fn in_place_own_rows() -> Backfill {
+    let merged = |f, e, m| Column {
+        merge: m,
+        ..col(f, Some(e))
+    };
+    let mut full_name = col("full_name", Some("first_name || ' ' || last_name"));
+    full_name.exprs[1] = Some("CONCAT(first_name, ' ', last_name)".to_string());
+    Backfill {
+        from: None,
+        in_place: true,
+        filter: Some("deleted_at IS NULL".to_string()),
+        ..backfill(
+            "people",
+            "",
+            vec![
+                key("id", None, KeyKind::Int),
+                full_name,
+                merged("public_id", "gen_random_uuid()", Merge::Keep),
+                merged("best_score", "score_a + score_b", Merge::Greatest),
+            ],
+        )
+    }
+}
+
+/// `users.order_count` from `orders`, in place: existing rows only, grouped per key.
+fn in_place_joined() -> Backfill {
+    Backfill {
+        in_place: true,
+        grouped: true,
+        ..backfill(
+            "users",
+            "users u LEFT JOIN orders o ON o.user_id = u.id",
+            vec![
+                key("id", Some("u.id"), KeyKind::Int),
+                col("order_count", Some("count(o.id)")),
+            ],
+        )
+    }
+}
+
+#[test]
+fn snapshot_in_place_own_rows() {
+    snapshot("in_place_own_rows", &in_place_own_rows());
+}
+
+#[test]
+fn snapshot_in_place_joined() {
+    snapshot("in_place_joined", &in_place_joined());
+}
+
+#[test]
+fn in_place_updates_and_never_inserts() {
+    for engine in Engine::ALL {
+        for m in [in_place_own_rows(), in_place_joined()] {
+            let s = statements(&m, engine);
+            for stmt in [&s.upsert.first, &s.upsert.next, &s.upsert_all] {
+                assert!(stmt.sql.starts_with("UPDATE "), "{engine:?}: {}", stmt.sql);
+                assert!(!stmt.sql.contains("INSERT"), "{engine:?}: {}", stmt.sql);
+            }
+            // Coerced to the column's type on the server engines only.
+            let holes = s.upsert.next.holes.len();
+            assert_eq!(holes > 0, engine != Engine::Sqlite, "{engine:?}");
+        }
+    }
+    let own = statements(&in_place_own_rows(), Engine::MySql);
+    assert!(own.upsert.next.sql.starts_with(
+        "UPDATE `people` SET `full_name` = (CONCAT(first_name, ' ', last_name)), `public_id` = CASE WHEN `public_id` IS NULL"
+    ), "{}", own.upsert.next.sql);
+    let joined = statements(&in_place_joined(), Engine::MySql);
+    assert!(joined
+        .upsert
+        .next
+        .sql
+        .starts_with("UPDATE `users` AS `__t` JOIN (SELECT u.id AS `__k0`, count(o.id) AS `__v1` FROM users u LEFT JOIN orders o"));
+    // Ranges of the joined form are cut on the target's own key.
+    assert!(joined
+        .bounds
+        .next
+        .sql
+        .contains("FROM `users` AS `__t` WHERE `__t`.`id` IS NOT NULL AND `__t`.`id` > ?"));
+}
+
+fn snapshot(name: &str, model: &Backfill) {
+    for engine in Engine::ALL {
+        let text = render(&statements(model, engine));
+        insta::assert_snapshot!(format!("{name}_{}", engine.name()), text);
+    }
+}
+
+#[test]
+fn snapshot_aggregate_mapping() {
+    snapshot("aggregate", &user_stats());
+}
+
+#[test]
+fn snapshot_one_to_one_copy() {
+    snapshot("copy", &copy());
+}
+
+#[test]
+fn snapshot_composite_key_join_and_filter() {
+    snapshot("composite_join_filter", &region_revenue());
+}
+
+#[test]
+fn snapshot_merge_columns() {
+    snapshot("merge", &shop_seen());
+}
+
+#[test]
+fn snapshot_on_conflict_nothing() {
+    snapshot("on_conflict_nothing", &shop_settings());
+}
+
+#[test]
+fn snapshot_reserved_and_mixed_case_identifiers() {
+    snapshot("reserved_identifiers", &reserved_names());
+}
+
+#[test]
+fn postgres_binds_each_param_once_and_mysql_repeats_them() {
+    let m = region_revenue();
+    let pg = statements(&m, Engine::Postgres);
+    assert_eq!(
+        pg.upsert.next.params,
+        [
+            Param::Cursor(0),
+            Param::Cursor(1),
+            Param::Hi(0),
+            Param::Hi(1)
+        ]
+    );
+    assert!(pg
+        .upsert
+        .next
+        .sql
+        .contains("(o.shop_id, s.region) > ($1, $2)"));
+    assert!(pg
+        .upsert
+        .next
+        .sql
+        .contains("(o.shop_id, s.region) <= ($3, $4)"));
+    let my = statements(&m, Engine::MySql);
+    assert_eq!(
+        my.upsert.next.params,
+        [
+            Param::Cursor(0),
+            Param::Cursor(0),
+            Param::Cursor(1),
+            Param::Hi(0),
+            Param::Hi(0),
+            Param::Hi(1)
+        ]
+    );
+    assert!(my
+        .upsert
+        .next
+        .sql
+        .contains("(o.shop_id > ? OR (o.shop_id = ? AND s.region > ?))"));
+    assert_eq!(my.bounds.first.params, [Param::Limit]);
+    assert_eq!(
+        statements(&m, Engine::Sqlite).bounds.next.params,
+        [Param::Cursor(0), Param::Cursor(1), Param::Limit]
+    );
+    for engine in Engine::ALL {
+        let s = statements(&m, engine);
+        for (name, stmt) in s.named() {
+            let holes = match engine {
+                Engine::Postgres => (1..=9)
+                    .filter(|n| stmt.sql.contains(&format!("${n}")))
+                    .count(),
+                _ => stmt.sql.matches('?').count(),
+            };
+            assert_eq!(holes, stmt.params.len(), "{engine:?} {name}: {}", stmt.sql);
+        }
+        assert!(s.key_span.params.is_empty());
+        assert!(s
+            .verify_extra_tail
+            .params
+            .iter()
+            .all(|p| matches!(p, Param::Cursor(_))));
+    }
+}
+
+#[test]
+fn fingerprint_changes_with_the_sql_and_differs_per_engine() {
+    let a = statements(&user_stats(), Engine::Postgres);
+    let mut changed = user_stats();
+    changed.columns[2].exprs[0] = Some("sum(amount) * 2".to_string());
+    let b = statements(&changed, Engine::Postgres);
+    assert_eq!(a.fingerprint.len(), 16);
+    assert_ne!(a.fingerprint, b.fingerprint);
+    assert_ne!(
+        a.fingerprint,
+        statements(&user_stats(), Engine::Sqlite).fingerprint
+    );
+    assert_eq!(a, statements(&user_stats(), Engine::Postgres));
+}
+
+#[test]
+fn write_once_and_keep_only_never_update() {
+    let s = statements(&shop_settings(), Engine::Postgres);
+    assert!(s
+        .upsert
+        .first
+        .sql
+        .ends_with("ON CONFLICT (\"shop_id\") DO NOTHING"));
+    let s = statements(&shop_settings(), Engine::MySql);
+    assert!(s
+        .upsert
+        .first
+        .sql
+        .ends_with("ON DUPLICATE KEY UPDATE `shop_id` = `shop_settings`.`shop_id`"));
+    assert!(!s.upsert.first.sql.contains("IGNORE"));
+}
