@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::coerce::{self, FilledRanged};
 use crate::definition::{Definition, KeyKind, Merge, Ranged, Statements, Stmt};
-use crate::engine::{self, Col, Conn, Driver, Failure, Lent, Server, Timeouts};
+use crate::engine::{self, Col, Conn, Driver, Failure, Lent, Timeouts};
 use crate::error::Error;
 use crate::options::{Progress, Report, RunOptions, StopReason};
 use crate::progress::{ProgressStore, Registration};
@@ -36,17 +36,24 @@ pub(crate) async fn run<D: Driver>(
     options: RunOptions,
 ) -> Result<Report, Error> {
     let store = ProgressStore::<D>::new(def, &options)?;
+    if def.in_place && options.delete_extra {
+        return Err(Error::Options(format!(
+            "delete_extra deletes target rows no source row produces, but {} fills {} in place: it updates existing rows and never deletes one; run it without delete_extra",
+            def.name, def.table
+        )));
+    }
+    let session = session::<D>(pool, store.job()).await?;
     let mut run = Run {
         pool,
         def,
         stmts,
         options: &options,
         kinds: engine::key_kinds(def),
+        session,
         timeouts: Timeouts {
             statement: options.statement_timeout,
             lock: options.lock_timeout,
         },
-        server: Server::default(),
         started: Instant::now(),
         sizer: BatchSizer::new(def, &options),
         verify_diff: None,
@@ -70,13 +77,6 @@ pub(crate) async fn run<D: Driver>(
         },
         store,
     };
-    if def.in_place && options.delete_extra {
-        return Err(Error::Options(format!(
-            "delete_extra deletes target rows no source row produces, but {} fills {} in place: it updates existing rows and never deletes one; run it without delete_extra",
-            def.name, def.table
-        )));
-    }
-    run.server = run.server_info().await?;
     run.upsert = Some(run.fill(&stmts.upsert).await?);
     if run.skip_unchanged_ranges() {
         run.verify_diff = Some(run.fill(&stmts.verify_diff).await?);
@@ -113,6 +113,17 @@ pub(crate) async fn run<D: Driver>(
         "backfill stopped"
     );
     Ok(run.report)
+}
+
+/// What the run needs to know about the server and its session, learned once.
+async fn session<D: Driver>(pool: &sqlx::Pool<D::Db>, job: &str) -> Result<D::Session, Error> {
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| Error::database(format!("connecting to {} for job `{job}`", D::ENGINE), e))?;
+    D::session(&mut conn)
+        .await
+        .map_err(|e| Error::database(format!("reading the {} server's version", D::ENGINE), e))
 }
 
 /// A committed batch.
@@ -165,7 +176,7 @@ struct Run<'a, D: Driver> {
     store: ProgressStore<D>,
     kinds: Vec<KeyKind>,
     timeouts: Timeouts,
-    server: Server,
+    session: D::Session,
     started: Instant,
     sizer: BatchSizer,
     /// `verify_diff` with its holes filled, when ranges already in the target are compared
@@ -191,7 +202,7 @@ impl<D: Driver> Run<'_, D> {
         seen: &mut RangeSeen,
     ) -> Result<Outcome, Failed> {
         let started = Instant::now();
-        let mut tx = D::begin_batch(conn, self.server, self.timeouts).await?;
+        let mut tx = D::begin_batch(conn, self.session, self.timeouts).await?;
         let row = match self.store.lock(&mut tx).await? {
             Some(row) => row.map_err(|e| Failed::Fatal(Box::new(e)))?,
             None => return Err(Failed::Fatal(Box::new(self.lost_row()))),
@@ -296,7 +307,7 @@ impl<D: Driver> Run<'_, D> {
                     // Closed, not pooled, if the batch fails or this future is dropped: see Lent.
                     let mut lent = Lent::<D>::new(&mut conn);
                     let result = self.transaction(lent.conn(), limit, &mut seen).await;
-                    D::end_batch(lent.conn(), self.server, self.timeouts).await;
+                    D::end_batch(lent.conn(), self.session, self.timeouts).await;
                     if result.is_ok() {
                         lent.finished();
                     }
@@ -735,18 +746,6 @@ impl<D: Driver> Run<'_, D> {
         Duration::from_secs_f64((base * (0.5 + fastrand::f64())).min(30.0))
     }
 
-    async fn server_info(&self) -> Result<Server, Error> {
-        let mut conn = self.pool.acquire().await.map_err(|e| {
-            Error::database(
-                format!("connecting to {} for job `{}`", D::ENGINE, self.report.job),
-                e,
-            )
-        })?;
-        D::server(&mut conn)
-            .await
-            .map_err(|e| Error::database(format!("reading the {} server's version", D::ENGINE), e))
-    }
-
     /// Registers the run in the progress table, retrying transient errors.
     async fn register(&mut self) -> Result<Registration, Error> {
         let mut retries = 0;
@@ -758,13 +757,13 @@ impl<D: Driver> Run<'_, D> {
                         .store
                         .register(
                             lent.conn(),
-                            self.server,
+                            self.session,
                             self.timeouts,
                             self.stmts.fingerprint,
                             self.options.restart,
                         )
                         .await;
-                    D::end_batch(lent.conn(), self.server, self.timeouts).await;
+                    D::end_batch(lent.conn(), self.session, self.timeouts).await;
                     if result.is_ok() {
                         lent.finished();
                     }

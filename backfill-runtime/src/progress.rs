@@ -19,7 +19,7 @@ use chrono::Utc;
 
 use crate::definition::{Definition, KeyKind};
 use crate::engine::{
-    self, Col, Conn, Driver, ProgressType, Server, TableName, TableShape, Timeouts, Value,
+    self, Col, Conn, Driver, ProgressType, TableName, TableShape, Timeouts, Value,
 };
 use crate::error::Error;
 use crate::options::{JobStatus, RunOptions};
@@ -223,7 +223,7 @@ impl<D: Driver> ProgressStore<D> {
     pub(crate) async fn register(
         &self,
         conn: &mut Conn<D>,
-        server: Server,
+        session: D::Session,
         timeouts: Timeouts,
         fingerprint: &str,
         restart: bool,
@@ -232,7 +232,7 @@ impl<D: Driver> ProgressStore<D> {
         if D::DIALECT.create_under_write_lock {
             // SQLite: the write lock is taken by BEGIN IMMEDIATE, honouring the lock timeout;
             // creating the table inside it is transactional.
-            let mut tx = D::begin_batch(conn, server, timeouts)
+            let mut tx = D::begin_batch(conn, session, timeouts)
                 .await
                 .map_err(locking)?;
             self.ensure(&mut tx).await?;
@@ -242,7 +242,7 @@ impl<D: Driver> ProgressStore<D> {
             // A concurrent CREATE TABLE inside a transaction would abort it: create outside.
             self.ensure(conn).await?;
             self.insert_if_missing(conn, fingerprint).await?;
-            let tx = D::begin_batch(conn, server, timeouts)
+            let tx = D::begin_batch(conn, session, timeouts)
                 .await
                 .map_err(locking)?;
             self.settle(tx, fingerprint, restart).await

@@ -190,19 +190,6 @@ pub(crate) struct Timeouts {
     pub lock: Option<Duration>,
 }
 
-/// What the runtime learned about the server once per run.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Server {
-    /// MySQL protocol: the server is MariaDB (`max_statement_time` instead of
-    /// `max_execution_time`).
-    pub mariadb: bool,
-    /// MySQL protocol: batches run at READ COMMITTED, so `INSERT ... SELECT` reads the source
-    /// without locking it (false only when a statement-based binary log forbids it).
-    pub read_committed: bool,
-    /// SQLite: the connections' busy timeout, restored after a batch that changed it.
-    pub busy_timeout_ms: Option<i64>,
-}
-
 /// A table name as the programmer wrote it (`table = "..."`, `RunOptions::progress_table`):
 /// `name`, or `schema.name` (a PostgreSQL schema, a MySQL database, an attached SQLite
 /// database), each part unquoted and trimmed. Nothing else is a table name: `a.b.c` is refused
@@ -366,6 +353,11 @@ pub(crate) trait Driver: Sized + Send + Sync + 'static {
     const ENGINE: Engine;
     /// Its SQL's behaviour flags.
     const DIALECT: Dialect;
+    /// What a run learns about the server and its session once, before the first batch
+    /// ([`Driver::session`]), and hands to every [`Driver::begin_batch`] and
+    /// [`Driver::end_batch`]: MySQL's flavour and isolation, SQLite's busy timeout to restore;
+    /// nothing on PostgreSQL.
+    type Session: Copy + Send + Sync + 'static;
 
     /// Quotes one identifier for this engine.
     fn quote_ident(ident: &str) -> String {
@@ -447,22 +439,22 @@ pub(crate) trait Driver: Sized + Send + Sync + 'static {
         }
     }
 
-    /// Learns what the run needs to know about the server.
-    fn server(
+    /// Learns what the run needs to know about the server and its session.
+    fn session(
         conn: &mut Conn<Self>,
-    ) -> impl Future<Output = Result<Server, sqlx::Error>> + Send + '_;
+    ) -> impl Future<Output = Result<Self::Session, sqlx::Error>> + Send + '_;
 
     /// Begins a batch transaction with its timeouts (and the write lock on SQLite).
     fn begin_batch(
         conn: &mut Conn<Self>,
-        server: Server,
+        session: Self::Session,
         timeouts: Timeouts,
     ) -> impl Future<Output = Result<sqlx::Transaction<'_, Self::Db>, sqlx::Error>> + Send;
 
     /// Restores session settings a batch changed (best effort, after commit or rollback).
     fn end_batch(
         conn: &mut Conn<Self>,
-        server: Server,
+        session: Self::Session,
         timeouts: Timeouts,
     ) -> impl Future<Output = ()> + Send + '_;
 

@@ -10,7 +10,7 @@ use sqlx::{Column as _, Connection, MySql, Row as _, TypeInfo as _};
 
 use super::io::Query;
 use super::{
-    CatalogColumn, CatalogError, Col, Dialect, Driver, Failure, ProgressType, Server, TableName,
+    CatalogColumn, CatalogError, Col, Dialect, Driver, Failure, ProgressType, TableName,
     TableShape, Timeouts, Value,
 };
 use crate::definition::{Definition, Engine, Statements};
@@ -24,6 +24,17 @@ pub(crate) mod preflight;
 
 /// The MySQL/MariaDB driver.
 pub(crate) struct MySqlEngine;
+
+/// What a run learns about a MySQL/MariaDB server once, for every batch's session settings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MySqlSession {
+    /// The server is MariaDB: its statement timeout is `max_statement_time` (seconds), not
+    /// MySQL's `max_execution_time` (milliseconds).
+    pub mariadb: bool,
+    /// Batches run at READ COMMITTED, so `INSERT ... SELECT` reads the source without locking
+    /// it (false only when a statement-based binary log forbids it).
+    pub read_committed: bool,
+}
 
 /// One cell of an EXPLAIN row as text, whatever its type.
 fn cell_text(row: &MySqlRow, i: usize) -> String {
@@ -58,6 +69,7 @@ fn whole_seconds(d: std::time::Duration) -> u64 {
 
 impl Driver for MySqlEngine {
     type Db = MySql;
+    type Session = MySqlSession;
     const ENGINE: Engine = Engine::MySql;
     const DIALECT: Dialect = Dialect {
         counts_unchanged_rows: true,
@@ -140,7 +152,7 @@ impl Driver for MySqlEngine {
         Self::execute(conn, &alter, &[]).await.map(drop)
     }
 
-    async fn server(conn: &mut MySqlConnection) -> Result<Server, sqlx::Error> {
+    async fn session(conn: &mut MySqlConnection) -> Result<MySqlSession, sqlx::Error> {
         let rows = Self::fetch_all(conn, "SELECT VERSION()", &[], &[Col::Text]).await?;
         let version = rows.first().and_then(|r| r[0].text()).unwrap_or_default();
         // InnoDB refuses to write a statement-based binary log at READ COMMITTED (error 1665);
@@ -170,16 +182,15 @@ impl Driver for MySqlEngine {
                     .text()
                     .is_some_and(|f| f.eq_ignore_ascii_case("STATEMENT"))
         });
-        Ok(Server {
+        Ok(MySqlSession {
             mariadb: version.contains("MariaDB"),
             read_committed: !statement_binlog,
-            busy_timeout_ms: None,
         })
     }
 
     async fn begin_batch(
         conn: &mut MySqlConnection,
-        server: Server,
+        session: MySqlSession,
         timeouts: Timeouts,
     ) -> Result<sqlx::Transaction<'_, MySql>, sqlx::Error> {
         // Numbers only: the one place the runtime formats values into SQL. Session variables,
@@ -192,14 +203,14 @@ impl Driver for MySqlEngine {
             sqlx::Executor::execute(&mut *conn, super::sql_text::setting(sql)).await?;
         }
         if let Some(t) = timeouts.statement {
-            let sql = if server.mariadb {
+            let sql = if session.mariadb {
                 format!("SET SESSION max_statement_time = {:.3}", t.as_secs_f64())
             } else {
                 format!("SET SESSION max_execution_time = {}", super::millis(t))
             };
             sqlx::Executor::execute(&mut *conn, super::sql_text::setting(sql)).await?;
         }
-        if server.read_committed {
+        if session.read_committed {
             // The next transaction only: nothing to restore. At the default REPEATABLE READ,
             // InnoDB's INSERT ... SELECT takes shared next-key locks on every source row and
             // gap it reads, so the application's writes to the source would wait for the batch.
@@ -209,7 +220,7 @@ impl Driver for MySqlEngine {
         conn.begin().await
     }
 
-    async fn end_batch(conn: &mut MySqlConnection, server: Server, timeouts: Timeouts) {
+    async fn end_batch(conn: &mut MySqlConnection, session: MySqlSession, timeouts: Timeouts) {
         if timeouts.lock.is_some() {
             let _ = sqlx::Executor::execute(
                 &mut *conn,
@@ -218,7 +229,7 @@ impl Driver for MySqlEngine {
             .await;
         }
         if timeouts.statement.is_some() {
-            let sql = if server.mariadb {
+            let sql = if session.mariadb {
                 "SET SESSION max_statement_time = DEFAULT"
             } else {
                 "SET SESSION max_execution_time = DEFAULT"

@@ -10,7 +10,7 @@ use sqlx::{Connection, Postgres};
 
 use super::io::Query;
 use super::{
-    CatalogColumn, CatalogError, Col, Dialect, Driver, Failure, ProgressType, Server, TableName,
+    CatalogColumn, CatalogError, Col, Dialect, Driver, Failure, ProgressType, TableName,
     TableShape, Timeouts, Value,
 };
 use crate::definition::{Definition, Engine, Statements};
@@ -47,6 +47,8 @@ impl sqlx::Encode<'_, Postgres> for UntypedText<'_> {
 
 impl Driver for PgEngine {
     type Db = Postgres;
+    /// `SET LOCAL` ends with the transaction: nothing to learn or restore.
+    type Session = ();
     const ENGINE: Engine = Engine::Postgres;
     const DIALECT: Dialect = Dialect {
         counts_unchanged_rows: false,
@@ -97,13 +99,13 @@ impl Driver for PgEngine {
         result.rows_affected()
     }
 
-    async fn server(_conn: &mut PgConnection) -> Result<Server, sqlx::Error> {
-        Ok(Server::default())
+    async fn session(_conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        Ok(())
     }
 
     async fn begin_batch(
         conn: &mut PgConnection,
-        _server: Server,
+        _session: (),
         timeouts: Timeouts,
     ) -> Result<sqlx::Transaction<'_, Postgres>, sqlx::Error> {
         let mut tx = conn.begin().await?;
@@ -125,7 +127,7 @@ impl Driver for PgEngine {
         Ok(tx)
     }
 
-    async fn end_batch(_conn: &mut PgConnection, _server: Server, _timeouts: Timeouts) {
+    async fn end_batch(_conn: &mut PgConnection, _session: (), _timeouts: Timeouts) {
         // SET LOCAL ends with the transaction.
     }
 
@@ -207,7 +209,7 @@ mod tests {
             }
         };
         let mut conn = PgConnection::connect(&url).await.unwrap();
-        let mut tx = PgEngine::begin_batch(&mut conn, Server::default(), Timeouts::default())
+        let mut tx = PgEngine::begin_batch(&mut conn, (), Timeouts::default())
             .await
             .unwrap();
         let inside: String = sqlx::query_scalar("SHOW plan_cache_mode")

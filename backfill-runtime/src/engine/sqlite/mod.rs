@@ -10,7 +10,7 @@ use sqlx::{Connection, Sqlite};
 
 use super::io::Query;
 use super::{
-    CatalogColumn, CatalogError, Col, Dialect, Driver, Failure, ProgressType, Server, TableName,
+    CatalogColumn, CatalogError, Col, Dialect, Driver, Failure, ProgressType, TableName,
     TableShape, Timeouts, Value,
 };
 use crate::definition::{Definition, Engine, Statements};
@@ -24,8 +24,17 @@ pub(crate) mod preflight;
 /// The SQLite driver.
 pub(crate) struct SqliteEngine;
 
+/// What a run learns about a SQLite connection once: the busy timeout a batch that sets its
+/// own lock timeout restores afterwards.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SqliteSession {
+    /// The connections' busy timeout in milliseconds, if the pragma reported one.
+    pub busy_timeout_ms: Option<i64>,
+}
+
 impl Driver for SqliteEngine {
     type Db = Sqlite;
+    type Session = SqliteSession;
     const ENGINE: Engine = Engine::Sqlite;
     const DIALECT: Dialect = Dialect {
         counts_unchanged_rows: false,
@@ -68,18 +77,16 @@ impl Driver for SqliteEngine {
         result.rows_affected()
     }
 
-    async fn server(conn: &mut SqliteConnection) -> Result<Server, sqlx::Error> {
+    async fn session(conn: &mut SqliteConnection) -> Result<SqliteSession, sqlx::Error> {
         let rows = Self::fetch_all(conn, "PRAGMA busy_timeout", &[], &[Col::Int]).await?;
-        Ok(Server {
-            mariadb: false,
-            read_committed: false,
+        Ok(SqliteSession {
             busy_timeout_ms: rows.first().and_then(|r| r[0].int()),
         })
     }
 
     async fn begin_batch(
         conn: &mut SqliteConnection,
-        _server: Server,
+        _session: SqliteSession,
         timeouts: Timeouts,
     ) -> Result<sqlx::Transaction<'_, Sqlite>, sqlx::Error> {
         // The lock timeout is how long BEGIN IMMEDIATE waits for another writer. SQLite has no
@@ -91,8 +98,8 @@ impl Driver for SqliteEngine {
         conn.begin_with("BEGIN IMMEDIATE").await
     }
 
-    async fn end_batch(conn: &mut SqliteConnection, server: Server, timeouts: Timeouts) {
-        if let (Some(_), Some(ms)) = (timeouts.lock, server.busy_timeout_ms) {
+    async fn end_batch(conn: &mut SqliteConnection, session: SqliteSession, timeouts: Timeouts) {
+        if let (Some(_), Some(ms)) = (timeouts.lock, session.busy_timeout_ms) {
             let sql = format!("PRAGMA busy_timeout = {ms}");
             let _ = sqlx::Executor::execute(&mut *conn, super::sql_text::setting(sql)).await;
         }
