@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::coerce::{self, FilledRanged};
 use crate::definition::{Definition, KeyKind, Merge, Ranged, Statements, Stmt};
-use crate::engine::{self, Col, Conn, Driver, Failure, Lent, Timeouts};
+use crate::engine::{self, BatchConnection, Conn, DecodeAs, Driver, ErrorClass, Timeouts};
 use crate::error::Error;
 use crate::options::{Progress, Report, RunOptions, StopReason};
 use crate::progress::{ProgressStore, Registration};
@@ -59,7 +59,7 @@ pub(crate) async fn run<D: Driver>(
         verify_diff: None,
         upsert: None,
         span: None,
-        last: None,
+        last_batch: None,
         lag_waited: Duration::ZERO,
         report: Report {
             job: store.job().to_string(),
@@ -149,21 +149,27 @@ enum Outcome {
     DoneElsewhere,
 }
 
-/// Why a batch transaction failed: a database error (maybe worth a retry) or a fatal one.
-enum Failed {
-    Db(sqlx::Error),
-    Fatal(Box<Error>),
+/// Why a batch transaction failed, the batch layer's one failure type: it decides between a
+/// retry and a stop. A database error is classified by the engine
+/// ([`ErrorClass`]: transient ones are retried with backoff); anything else stops the run.
+enum BatchError {
+    /// A database error: retried if [`Driver::classify`] calls it transient, else the run
+    /// stops with it.
+    Database(sqlx::Error),
+    /// The run stops with this error, without a retry (a broken definition, a lost or changed
+    /// progress row, a duplicate key, no progress).
+    Stop(Box<Error>),
 }
 
-impl From<sqlx::Error> for Failed {
-    fn from(e: sqlx::Error) -> Failed {
-        Failed::Db(e)
+impl From<sqlx::Error> for BatchError {
+    fn from(e: sqlx::Error) -> BatchError {
+        BatchError::Database(e)
     }
 }
 
 /// The range a failed batch had got to, for the error message.
 #[derive(Default)]
-struct RangeSeen {
+struct RangeReached {
     lo: Option<Key>,
     hi: Option<Key>,
 }
@@ -186,7 +192,7 @@ struct Run<'a, D: Driver> {
     upsert: Option<FilledRanged>,
     /// Smallest and largest source key of an integer first key column, for `fraction_done`.
     span: Option<(i64, i64)>,
-    last: Option<(Option<Key>, Key, Duration)>,
+    last_batch: Option<(Option<Key>, Key, Duration)>,
     /// Time spent waiting for replica lag (part of `report.throttled`).
     lag_waited: Duration,
     report: Report,
@@ -199,16 +205,16 @@ impl<D: Driver> Run<'_, D> {
         &self,
         conn: &mut Conn<D>,
         limit: u64,
-        seen: &mut RangeSeen,
-    ) -> Result<Outcome, Failed> {
+        reached: &mut RangeReached,
+    ) -> Result<Outcome, BatchError> {
         let started = Instant::now();
         let mut tx = D::begin_batch(conn, self.session, self.timeouts).await?;
         let row = match self.store.lock(&mut tx).await? {
-            Some(row) => row.map_err(|e| Failed::Fatal(Box::new(e)))?,
-            None => return Err(Failed::Fatal(Box::new(self.lost_row()))),
+            Some(row) => row.map_err(|e| BatchError::Stop(Box::new(e)))?,
+            None => return Err(BatchError::Stop(Box::new(self.lost_row()))),
         };
         if row.fingerprint != self.stmts.fingerprint {
-            return Err(Failed::Fatal(Box::new(
+            return Err(BatchError::Stop(Box::new(
                 self.changed_by_another(row.fingerprint),
             )));
         }
@@ -217,7 +223,7 @@ impl<D: Driver> Run<'_, D> {
             return Ok(Outcome::DoneElsewhere);
         }
         let lo = row.cursor;
-        seen.lo = lo.clone();
+        reached.lo = lo.clone();
         let Some((hi, keys)) = self.bounds(&mut tx, lo.as_ref(), limit).await? else {
             let deleted = self
                 .delete_extra(&mut tx, &self.stmts.delete_extra_tail, lo.as_ref(), None)
@@ -226,10 +232,10 @@ impl<D: Driver> Run<'_, D> {
             tx.commit().await?;
             return Ok(Outcome::Exhausted { deleted });
         };
-        seen.hi = Some(hi.clone());
+        reached.hi = Some(hi.clone());
         if let Some(lo) = &lo {
             if self.no_progress(lo, &hi) {
-                return Err(Failed::Fatal(Box::new(Error::NoProgress {
+                return Err(BatchError::Stop(Box::new(Error::NoProgress {
                     table: self.def.table.to_string(),
                     job: self.report.job.clone(),
                     cursor: lo.to_string(),
@@ -301,28 +307,30 @@ impl<D: Driver> Run<'_, D> {
     async fn batch_with_retries(&mut self, limit: u64) -> Result<Option<Outcome>, Error> {
         let mut retries = 0;
         loop {
-            let mut seen = RangeSeen::default();
+            let mut reached = RangeReached::default();
             let result = match self.pool.acquire().await {
                 Ok(mut conn) => {
-                    // Closed, not pooled, if the batch fails or this future is dropped: see Lent.
-                    let mut lent = Lent::<D>::new(&mut conn);
-                    let result = self.transaction(lent.conn(), limit, &mut seen).await;
-                    D::end_batch(lent.conn(), self.session, self.timeouts).await;
+                    // Closed, not pooled, if the batch fails or this future is dropped.
+                    let mut batch_conn = BatchConnection::<D>::new(&mut conn);
+                    let result = self
+                        .transaction(batch_conn.conn(), limit, &mut reached)
+                        .await;
+                    D::end_batch(batch_conn.conn(), self.session, self.timeouts).await;
                     if result.is_ok() {
-                        lent.finished();
+                        batch_conn.finished();
                     }
                     result
                 }
-                Err(e) => Err(Failed::Db(e)),
+                Err(e) => Err(BatchError::Database(e)),
             };
             let error = match result {
                 Ok(outcome) => return Ok(Some(outcome)),
-                Err(Failed::Fatal(e)) => return Err(*e),
-                Err(Failed::Db(e)) => e,
+                Err(BatchError::Stop(e)) => return Err(*e),
+                Err(BatchError::Database(e)) => e,
             };
-            let range = engine::describe_range(seen.lo.as_ref(), seen.hi.as_ref());
+            let range = engine::describe_range(reached.lo.as_ref(), reached.hi.as_ref());
             match D::classify(&error) {
-                Failure::Transient if retries < self.options.max_retries => {
+                ErrorClass::Transient if retries < self.options.max_retries => {
                     retries += 1;
                     self.report.retries += 1;
                     let wait = self.backoff(retries);
@@ -331,7 +339,7 @@ impl<D: Driver> Run<'_, D> {
                         return Ok(None);
                     }
                 }
-                Failure::StatementTimeout => {
+                ErrorClass::StatementTimeout => {
                     return Err(Error::BatchTimeout {
                         table: self.def.table.to_string(),
                         range,
@@ -366,11 +374,11 @@ impl<D: Driver> Run<'_, D> {
         conn: &mut Conn<D>,
         lo: Option<&Key>,
         limit: u64,
-    ) -> Result<Option<(Key, u64)>, Failed> {
+    ) -> Result<Option<(Key, u64)>, BatchError> {
         if self.def.in_place {
             // Each key is one row: walk the index to the range's last key when it is there.
             let stmt = ranged(&self.stmts.bounds_offset, lo);
-            let cols: Vec<Col> = self.kinds.iter().map(|k| Col::from(*k)).collect();
+            let cols: Vec<DecodeAs> = self.kinds.iter().map(|k| DecodeAs::from(*k)).collect();
             let rows = self.fetch(conn, stmt, lo, None, limit, &cols).await?;
             if let Some(hi) = rows
                 .first()
@@ -380,15 +388,15 @@ impl<D: Driver> Run<'_, D> {
             }
         }
         let stmt = ranged(&self.stmts.bounds, lo);
-        let mut cols: Vec<Col> = self.kinds.iter().map(|k| Col::from(*k)).collect();
-        cols.push(Col::Int);
+        let mut cols: Vec<DecodeAs> = self.kinds.iter().map(|k| DecodeAs::from(*k)).collect();
+        cols.push(DecodeAs::Int);
         let rows = self.fetch(conn, stmt, lo, None, limit, &cols).await?;
         let Some(row) = rows.first() else {
             return Ok(None);
         };
         let hi = engine::row_key(row, &self.kinds).ok_or_else(|| {
-            Failed::Fatal(Box::new(
-                self.misfit("the bounds statement returned a NULL key"),
+            BatchError::Stop(Box::new(
+                self.definition_broken("the bounds statement returned a NULL key"),
             ))
         })?;
         let keys = row[self.kinds.len()].int().unwrap_or(0);
@@ -403,12 +411,12 @@ impl<D: Driver> Run<'_, D> {
         hi: &Key,
         keys: u64,
         limit: u64,
-    ) -> Result<u64, Failed> {
+    ) -> Result<u64, BatchError> {
         if let Some(verify_diff) = &self.verify_diff {
             if self.target_count(conn, lo, hi, limit).await? >= keys {
                 let diff = verify_diff.pick(lo);
                 let binds = self.binds(diff.stmt, lo, Some(hi), limit)?;
-                let cols = [Col::from(self.kinds[0])];
+                let cols = [DecodeAs::from(self.kinds[0])];
                 if D::fetch_all(conn, &diff.sql, &binds, &cols)
                     .await?
                     .is_empty()
@@ -418,8 +426,8 @@ impl<D: Driver> Run<'_, D> {
             }
         }
         let Some(upsert) = &self.upsert else {
-            return Err(Failed::Fatal(Box::new(
-                self.misfit("the upsert was not prepared"),
+            return Err(BatchError::Stop(Box::new(
+                self.definition_broken("the upsert was not prepared"),
             )));
         };
         let stmt = upsert.pick(lo);
@@ -446,14 +454,14 @@ impl<D: Driver> Run<'_, D> {
         lo: Option<&Key>,
         hi: &Key,
         limit: u64,
-    ) -> Result<(), Failed> {
+    ) -> Result<(), BatchError> {
         let own_rows = self.def.in_place && self.def.from.is_empty();
         if self.def.grouped || own_rows {
             return Ok(());
         }
         let stmt = ranged(&self.stmts.duplicate_keys, lo);
-        let mut cols: Vec<Col> = self.kinds.iter().map(|k| Col::from(*k)).collect();
-        cols.push(Col::Int);
+        let mut cols: Vec<DecodeAs> = self.kinds.iter().map(|k| DecodeAs::from(*k)).collect();
+        cols.push(DecodeAs::Int);
         let rows = self.fetch(conn, stmt, lo, Some(hi), limit, &cols).await?;
         let Some(row) = rows.first() else {
             return Ok(());
@@ -461,7 +469,7 @@ impl<D: Driver> Run<'_, D> {
         let key =
             engine::row_key(row, &self.kinds).map_or_else(|| "NULL".to_string(), |k| k.to_string());
         let count = row[self.kinds.len()].int().unwrap_or(0);
-        Err(Failed::Fatal(Box::new(Error::DuplicateKey {
+        Err(BatchError::Stop(Box::new(Error::DuplicateKey {
             table: self.def.table.to_string(),
             key,
             rows: u64::try_from(count).unwrap_or(0),
@@ -476,7 +484,7 @@ impl<D: Driver> Run<'_, D> {
         stmts: &'static Ranged,
         lo: Option<&Key>,
         hi: Option<&Key>,
-    ) -> Result<u64, Failed> {
+    ) -> Result<u64, BatchError> {
         if !self.options.delete_extra {
             return Ok(0);
         }
@@ -511,9 +519,9 @@ impl<D: Driver> Run<'_, D> {
             .acquire()
             .await
             .map_err(|e| Error::database(context(), e))?;
-        let mut lent = Lent::<D>::new(&mut conn);
-        let filled = coerce::fill_ranged::<D>(lent.conn(), self.def, ranged).await?;
-        lent.finished();
+        let mut batch_conn = BatchConnection::<D>::new(&mut conn);
+        let filled = coerce::fill_ranged::<D>(batch_conn.conn(), self.def, ranged).await?;
+        batch_conn.finished();
         Ok(filled)
     }
 
@@ -536,10 +544,10 @@ impl<D: Driver> Run<'_, D> {
         lo: Option<&Key>,
         hi: &Key,
         limit: u64,
-    ) -> Result<u64, Failed> {
+    ) -> Result<u64, BatchError> {
         let stmt = ranged(&self.stmts.target_count, lo);
         let rows = self
-            .fetch(conn, stmt, lo, Some(hi), limit, &[Col::Int])
+            .fetch(conn, stmt, lo, Some(hi), limit, &[DecodeAs::Int])
             .await?;
         let n = rows.first().and_then(|r| r[0].int()).unwrap_or(0);
         Ok(u64::try_from(n).unwrap_or(0))
@@ -552,8 +560,8 @@ impl<D: Driver> Run<'_, D> {
         lo: Option<&Key>,
         hi: Option<&Key>,
         limit: u64,
-        cols: &[Col],
-    ) -> Result<Vec<engine::Row>, Failed> {
+        cols: &[DecodeAs],
+    ) -> Result<Vec<engine::Row>, BatchError> {
         let binds = self.binds(stmt, lo, hi, limit)?;
         Ok(D::fetch_all(conn, stmt.sql, &binds, cols).await?)
     }
@@ -564,12 +572,15 @@ impl<D: Driver> Run<'_, D> {
         lo: Option<&Key>,
         hi: Option<&Key>,
         limit: u64,
-    ) -> Result<Vec<engine::Value>, Failed> {
+    ) -> Result<Vec<engine::Value>, BatchError> {
         engine::bind_params(stmt.params, lo, hi, limit)
-            .map_err(|p| Failed::Fatal(Box::new(self.misfit(&p))))
+            .map_err(|p| BatchError::Stop(Box::new(self.definition_broken(&p))))
     }
 
-    fn misfit(&self, problem: &str) -> Error {
+    /// The error for generated statements that do not fit together (a bind of a key part
+    /// the statement does not have, a NULL upper key): the derive's output is broken, not the
+    /// data.
+    fn definition_broken(&self, problem: &str) -> Error {
         Error::Definition {
             name: self.def.name.to_string(),
             problem: problem.to_string(),
@@ -615,7 +626,7 @@ impl<D: Driver> Run<'_, D> {
         if batch.deleted > 0 {
             tracing::warn!(job = %self.report.job, range = %range, deleted = batch.deleted, "deleted target rows whose key no source row produces (delete_extra)");
         }
-        self.last = Some((batch.lo, batch.hi, batch.took));
+        self.last_batch = Some((batch.lo, batch.hi, batch.took));
         self.notify(None);
     }
 
@@ -635,7 +646,7 @@ impl<D: Driver> Run<'_, D> {
         let Some(callback) = &self.options.on_progress else {
             return;
         };
-        let (last_range, last_batch_time) = match &self.last {
+        let (last_range, last_batch_time) = match &self.last_batch {
             Some((lo, hi, took)) => (Some((lo.clone(), hi.clone())), *took),
             None => (None, Duration::ZERO),
         };
@@ -752,20 +763,20 @@ impl<D: Driver> Run<'_, D> {
         loop {
             let result = match self.pool.acquire().await {
                 Ok(mut conn) => {
-                    let mut lent = Lent::<D>::new(&mut conn);
+                    let mut batch_conn = BatchConnection::<D>::new(&mut conn);
                     let result = self
                         .store
                         .register(
-                            lent.conn(),
+                            batch_conn.conn(),
                             self.session,
                             self.timeouts,
                             self.stmts.fingerprint,
                             self.options.restart,
                         )
                         .await;
-                    D::end_batch(lent.conn(), self.session, self.timeouts).await;
+                    D::end_batch(batch_conn.conn(), self.session, self.timeouts).await;
                     if result.is_ok() {
-                        lent.finished();
+                        batch_conn.finished();
                     }
                     result
                 }
@@ -773,7 +784,7 @@ impl<D: Driver> Run<'_, D> {
             };
             match result {
                 Err(Error::Database { source, .. })
-                    if D::classify(&source) == Failure::Transient
+                    if D::classify(&source) == ErrorClass::Transient
                         && retries < self.options.max_retries =>
                 {
                     retries += 1;
@@ -793,7 +804,7 @@ impl<D: Driver> Run<'_, D> {
     async fn count_null_keys(&self) -> Result<u64, Error> {
         let stmt = &self.stmts.null_keys;
         let mut conn = self.acquire("counting source rows with a NULL key").await?;
-        let rows = D::fetch_all(&mut conn, stmt.sql, &[], &[Col::Int])
+        let rows = D::fetch_all(&mut conn, stmt.sql, &[], &[DecodeAs::Int])
             .await
             .map_err(|e| {
                 Error::database(
@@ -856,7 +867,7 @@ pub(crate) async fn key_span<D: Driver>(
         conn,
         stmts.key_span.sql,
         &[],
-        &[Col::from(kind), Col::from(kind)],
+        &[DecodeAs::from(kind), DecodeAs::from(kind)],
     )
     .await?;
     Ok(rows

@@ -19,7 +19,7 @@ use chrono::Utc;
 
 use crate::definition::{Definition, KeyKind};
 use crate::engine::{
-    self, Col, Conn, Driver, ProgressType, TableName, TableShape, Timeouts, Value,
+    self, Conn, DecodeAs, Driver, ProgressType, TableName, TableShape, Timeouts, Value,
 };
 use crate::error::Error;
 use crate::options::{JobStatus, RunOptions};
@@ -106,7 +106,7 @@ impl<D: Driver> ProgressStore<D> {
         &self.job
     }
 
-    fn cols(names: &[&str]) -> String {
+    fn quoted_list(names: &[&str]) -> String {
         names
             .iter()
             .map(|c| D::quote_ident(c))
@@ -114,8 +114,8 @@ impl<D: Driver> ProgressStore<D> {
             .join(", ")
     }
 
-    fn q(c: &str) -> String {
-        D::quote_ident(c)
+    fn quoted(column: &str) -> String {
+        D::quote_ident(column)
     }
 
     /// `CREATE TABLE IF NOT EXISTS` of the progress table (`table` already quoted).
@@ -124,20 +124,24 @@ impl<D: Driver> ProgressStore<D> {
             .iter()
             .zip(DECLARED)
             .map(|(name, (kind, rest))| {
-                format!("{} {} {rest}", Self::q(name), D::progress_type(kind))
+                format!("{} {} {rest}", Self::quoted(name), D::progress_type(kind))
             })
             .collect();
         format!(
             "CREATE TABLE IF NOT EXISTS {table} ({}, PRIMARY KEY ({}, {})){}",
             columns.join(", "),
-            Self::q("job"),
-            Self::q("shard"),
+            Self::quoted("job"),
+            Self::quoted("shard"),
             D::DIALECT.table_options
         )
     }
 
     fn where_job(&self) -> String {
-        format!("{} = ? AND {} = ?", Self::q("job"), Self::q("shard"))
+        format!(
+            "{} = ? AND {} = ?",
+            Self::quoted("job"),
+            Self::quoted("shard")
+        )
     }
 
     fn job_binds(&self) -> [Value; 2] {
@@ -254,7 +258,7 @@ impl<D: Driver> ProgressStore<D> {
         let insert = engine::placeholders::<D>(&format!(
             "INSERT INTO {} ({}) VALUES (?, ?, ?, NULL, '{RUNNING}', 0, 0, 0, ?, ?){}",
             self.table,
-            Self::cols(&COLUMNS[..10]),
+            Self::quoted_list(&COLUMNS[..10]),
             D::insert_if_missing_suffix()
         ));
         let [job, shard] = self.job_binds();
@@ -323,7 +327,7 @@ impl<D: Driver> ProgressStore<D> {
     ) -> Result<Option<Result<ProgressRow, Error>>, sqlx::Error> {
         let sql = engine::placeholders::<D>(&format!(
             "SELECT {} FROM {} WHERE {}{}",
-            Self::cols(&["fingerprint", "cursor", "status"]),
+            Self::quoted_list(&["fingerprint", "cursor", "status"]),
             self.table,
             self.where_job(),
             D::DIALECT.row_lock
@@ -332,7 +336,7 @@ impl<D: Driver> ProgressStore<D> {
             conn,
             &sql,
             &self.job_binds(),
-            &[Col::Text, Col::Text, Col::Text],
+            &[DecodeAs::Text, DecodeAs::Text, DecodeAs::Text],
         )
         .await?;
         Ok(rows.into_iter().next().map(|row| {
@@ -355,19 +359,19 @@ impl<D: Driver> ProgressStore<D> {
     }
 
     async fn restart(&self, conn: &mut Conn<D>, fingerprint: &str) -> Result<(), sqlx::Error> {
-        let q = Self::q;
+        let col = Self::quoted;
         let sql = engine::placeholders::<D>(&format!(
             "UPDATE {} SET {} = ?, {} = NULL, {} = '{RUNNING}', {} = 0, {} = 0, {} = 0, {} = ?, {} = ?, {} = NULL WHERE {}",
             self.table,
-            q("fingerprint"),
-            q("cursor"),
-            q("status"),
-            q("rows_written"),
-            q("batches"),
-            q("keys"),
-            q("started_at"),
-            q("updated_at"),
-            q("finished_at"),
+            col("fingerprint"),
+            col("cursor"),
+            col("status"),
+            col("rows_written"),
+            col("batches"),
+            col("keys"),
+            col("started_at"),
+            col("updated_at"),
+            col("finished_at"),
             self.where_job()
         ));
         let now = Value::Time(Utc::now());
@@ -390,16 +394,16 @@ impl<D: Driver> ProgressStore<D> {
         rows: u64,
         keys: u64,
     ) -> Result<(), sqlx::Error> {
-        let q = Self::q;
+        let col = Self::quoted;
         let sql = engine::placeholders::<D>(&format!(
             "UPDATE {} SET {c} = ?, {r} = {r} + ?, {b} = {b} + 1, {k} = {k} + ?, {u} = ? WHERE {}",
             self.table,
             self.where_job(),
-            c = q("cursor"),
-            r = q("rows_written"),
-            b = q("batches"),
-            k = q("keys"),
-            u = q("updated_at"),
+            c = col("cursor"),
+            r = col("rows_written"),
+            b = col("batches"),
+            k = col("keys"),
+            u = col("updated_at"),
         ));
         let [job, shard] = self.job_binds();
         let binds = [
@@ -418,9 +422,9 @@ impl<D: Driver> ProgressStore<D> {
         let sql = engine::placeholders::<D>(&format!(
             "UPDATE {} SET {} = '{DONE}', {} = ?, {} = ? WHERE {}",
             self.table,
-            Self::q("status"),
-            Self::q("finished_at"),
-            Self::q("updated_at"),
+            Self::quoted("status"),
+            Self::quoted("finished_at"),
+            Self::quoted("updated_at"),
             self.where_job()
         ));
         let now = Value::Time(Utc::now());
@@ -437,7 +441,7 @@ impl<D: Driver> ProgressStore<D> {
         }
         let sql = engine::placeholders::<D>(&format!(
             "SELECT {} FROM {} WHERE {}",
-            Self::cols(&[
+            Self::quoted_list(&[
                 "fingerprint",
                 "status",
                 "cursor",
@@ -451,7 +455,7 @@ impl<D: Driver> ProgressStore<D> {
             self.table,
             self.where_job()
         ));
-        use Col::{Int, Text, Time};
+        use DecodeAs::{Int, Text, Time};
         let rows = D::fetch_all(
             conn,
             &sql,

@@ -19,7 +19,7 @@ use std::fmt;
 
 use crate::batch::ranged;
 use crate::definition::{Definition, KeyKind};
-use crate::engine::{self, Col, Conn, Driver, Value};
+use crate::engine::{self, Conn, DecodeAs, Driver, Value};
 use crate::error::Error;
 use crate::value::{Key, KeyValue};
 
@@ -130,7 +130,7 @@ pub(crate) async fn verify<D: Driver>(
         let context = format!("verifying {} on {}: {doing}", def.table, D::ENGINE);
         move |e| Error::database(context, e)
     };
-    let misfit = |problem: String| Error::Definition {
+    let definition_broken = |problem: String| Error::Definition {
         name: def.name.to_string(),
         problem,
     };
@@ -139,7 +139,7 @@ pub(crate) async fn verify<D: Driver>(
     let mut report = VerifyReport::default();
     let verify_diff = crate::coerce::fill_ranged::<D>(conn, def, &stmts.verify_diff).await?;
 
-    let rows = D::fetch_all(conn, stmts.target_rows.sql, &[], &[Col::Int])
+    let rows = D::fetch_all(conn, stmts.target_rows.sql, &[], &[DecodeAs::Int])
         .await
         .map_err(db("counting target rows"))?;
     report.target_rows = rows
@@ -147,25 +147,26 @@ pub(crate) async fn verify<D: Driver>(
         .and_then(|r| r[0].int())
         .map_or(0, |n| u64::try_from(n).unwrap_or(0));
 
-    let key_cols: Vec<Col> = kinds.iter().map(|k| Col::from(*k)).collect();
+    let key_cols: Vec<DecodeAs> = kinds.iter().map(|k| DecodeAs::from(*k)).collect();
     let mut bound_cols = key_cols.clone();
-    bound_cols.push(Col::Int);
+    bound_cols.push(DecodeAs::Int);
     let mut diff_cols = key_cols.clone();
-    diff_cols.push(Col::Text);
+    diff_cols.push(DecodeAs::Text);
 
     let mut cursor: Option<Key> = None;
     loop {
         let stmt = ranged(&stmts.bounds, cursor.as_ref());
         let binds = engine::bind_params(stmt.params, cursor.as_ref(), None, VERIFY_RANGE)
-            .map_err(misfit)?;
+            .map_err(definition_broken)?;
         let rows = D::fetch_all(conn, stmt.sql, &binds, &bound_cols)
             .await
             .map_err(db("finding the next range"))?;
         let Some(row) = rows.first() else {
             break;
         };
-        let hi = engine::row_key(row, &kinds)
-            .ok_or_else(|| misfit("the bounds statement returned a NULL key".to_string()))?;
+        let hi = engine::row_key(row, &kinds).ok_or_else(|| {
+            definition_broken("the bounds statement returned a NULL key".to_string())
+        })?;
         if cursor.as_ref() == Some(&hi) {
             return Err(Error::NoProgress {
                 table: def.table.to_string(),
@@ -180,7 +181,7 @@ pub(crate) async fn verify<D: Driver>(
 
         let diff = verify_diff.pick(cursor.as_ref());
         let binds = engine::bind_params(diff.stmt.params, cursor.as_ref(), Some(&hi), VERIFY_RANGE)
-            .map_err(misfit)?;
+            .map_err(definition_broken)?;
         for row in D::fetch_all(conn, &diff.sql, &binds, &diff_cols)
             .await
             .map_err(db("comparing a range"))?
@@ -199,7 +200,7 @@ pub(crate) async fn verify<D: Driver>(
 
         let stmt = ranged(&stmts.verify_extra, cursor.as_ref());
         let binds = engine::bind_params(stmt.params, cursor.as_ref(), Some(&hi), VERIFY_RANGE)
-            .map_err(misfit)?;
+            .map_err(definition_broken)?;
         let extra = D::fetch_all(conn, stmt.sql, &binds, &key_cols)
             .await
             .map_err(db("looking for extra target keys in a range"))?;
@@ -212,8 +213,8 @@ pub(crate) async fn verify<D: Driver>(
     let no_source_keys = cursor.is_none();
     let tail_cursor = cursor.unwrap_or_else(|| floor_key(&kinds));
     let stmt = &stmts.verify_extra_tail;
-    let binds =
-        engine::bind_params(stmt.params, Some(&tail_cursor), None, VERIFY_RANGE).map_err(misfit)?;
+    let binds = engine::bind_params(stmt.params, Some(&tail_cursor), None, VERIFY_RANGE)
+        .map_err(definition_broken)?;
     let extra = D::fetch_all(conn, stmt.sql, &binds, &key_cols)
         .await
         .map_err(db(

@@ -12,7 +12,7 @@ use crate::value::Key;
 use crate::verify::VerifyReport;
 
 use super::args::RunArgs;
-use super::exit::{Exit, Failure};
+use super::exit::{CommandError, Exit};
 use super::format;
 use super::progress_bar::LiveProgress;
 use super::{signals, Context, Registered, Registry};
@@ -52,7 +52,7 @@ pub(crate) fn list(registry: &Registry) -> String {
 }
 
 /// `sql`: the generated statements of `engines` (every generated engine when empty).
-pub(crate) fn sql(definition: &Definition, engines: &[Engine]) -> Result<String, Failure> {
+pub(crate) fn sql(definition: &Definition, engines: &[Engine]) -> Result<String, CommandError> {
     let chosen: Vec<Engine> = if engines.is_empty() {
         Engine::ALL
             .into_iter()
@@ -64,7 +64,7 @@ pub(crate) fn sql(definition: &Definition, engines: &[Engine]) -> Result<String,
     let mut blocks = Vec::new();
     for engine in chosen {
         let statements = definition.statements(engine).ok_or_else(|| {
-            Failure::usage(format!(
+            CommandError::usage(format!(
                 "{} was not generated for {engine}: add it to `#[backfill(engines = \"...\")]` or enable the crate feature",
                 definition.name
             ))
@@ -93,7 +93,7 @@ pub(crate) async fn check<P: BackfillPool>(
     pool: &P,
     ctx: &Context,
     backfill: &Registered,
-) -> Result<Exit, Failure> {
+) -> Result<Exit, CommandError> {
     let d = backfill.definition();
     pool.check(d).await?;
     ctx.out(&format!(
@@ -113,7 +113,7 @@ pub(crate) async fn plan<P: BackfillPool>(
     backfill: &Registered,
     batch_size: Option<u64>,
     job: Option<&str>,
-) -> Result<Exit, Failure> {
+) -> Result<Exit, CommandError> {
     let d = backfill.definition();
     let mut options = base_options(ctx, job);
     if let Some(size) = batch_size {
@@ -185,7 +185,7 @@ pub(crate) async fn run<P: BackfillPool>(
     backfill: &Registered,
     args: &RunArgs,
     guards: Vec<(Arc<dyn LagProbe>, Duration)>,
-) -> Result<Exit, Failure> {
+) -> Result<Exit, CommandError> {
     let d = backfill.definition();
     let job = job_name(d, args.job.as_deref());
     let mut options = base_options(ctx, args.job.as_deref())
@@ -260,7 +260,7 @@ pub(crate) async fn run<P: BackfillPool>(
     match result {
         Ok(report) => Ok(summarize(ctx, &report, &resume)),
         Err(error) => {
-            let mut failure = Failure::from(error);
+            let mut failure = CommandError::from(error);
             if matches!(failure.exit, Exit::Failed) {
                 failure
                     .message
@@ -376,7 +376,7 @@ pub(crate) async fn status<P: BackfillPool>(
     ctx: &Context,
     backfills: &[&Registered],
     job: Option<&str>,
-) -> Result<Exit, Failure> {
+) -> Result<Exit, CommandError> {
     let mut rows = Vec::new();
     let mut details = Vec::new();
     for backfill in backfills {
@@ -436,7 +436,7 @@ pub(crate) async fn verify<P: BackfillPool>(
     pool: &P,
     ctx: &Context,
     backfill: &Registered,
-) -> Result<Exit, Failure> {
+) -> Result<Exit, CommandError> {
     let d = backfill.definition();
     let report = pool.verify(d).await?;
     let clean = report.missing == 0 && report.extra == 0 && report.different == 0;
@@ -509,7 +509,7 @@ pub(crate) async fn reset<P: BackfillPool>(
     backfill: &Registered,
     job: Option<&str>,
     yes: bool,
-) -> Result<Exit, Failure> {
+) -> Result<Exit, CommandError> {
     let d = backfill.definition();
     let name = job_name(d, job);
     if !yes {
@@ -520,7 +520,7 @@ pub(crate) async fn reset<P: BackfillPool>(
             d.table
         );
         if !confirm(&question)? {
-            return Err(Failure::failed(format!(
+            return Err(CommandError::failed(format!(
                 "reset of job {name} cancelled: not confirmed (answer y, or pass --yes)"
             )));
         }
@@ -541,7 +541,7 @@ pub(crate) async fn reset<P: BackfillPool>(
 }
 
 /// Asks on stderr, reads one line from stdin; only `y`/`yes` confirms.
-fn confirm(question: &str) -> Result<bool, Failure> {
+fn confirm(question: &str) -> Result<bool, CommandError> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         eprintln!("{question}(reading the answer from stdin)");
@@ -550,10 +550,9 @@ fn confirm(question: &str) -> Result<bool, Failure> {
         let _ = std::io::stderr().flush();
     }
     let mut answer = String::new();
-    stdin
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| Failure::usage(format!("cannot read the confirmation from stdin: {e}")))?;
+    stdin.lock().read_line(&mut answer).map_err(|e| {
+        CommandError::usage(format!("cannot read the confirmation from stdin: {e}"))
+    })?;
     Ok(matches!(
         answer.trim().to_ascii_lowercase().as_str(),
         "y" | "yes"

@@ -9,12 +9,12 @@ use crate::definition::Engine;
 use crate::pool::AnyPool;
 use crate::throttle::LagProbe;
 
-use super::exit::Failure;
+use super::exit::CommandError;
 use super::redact::redact_url;
 
 /// The engine a URL's scheme names: `postgres://`, `postgresql://`, `mysql://`, `mariadb://`,
 /// `sqlite:`.
-pub(crate) fn engine_of(url: &str) -> Result<Engine, Failure> {
+pub(crate) fn engine_of(url: &str) -> Result<Engine, CommandError> {
     let scheme = url
         .split_once(':')
         .map(|(s, _)| s.to_ascii_lowercase())
@@ -23,7 +23,7 @@ pub(crate) fn engine_of(url: &str) -> Result<Engine, Failure> {
         "postgres" | "postgresql" => Ok(Engine::Postgres),
         "mysql" | "mariadb" => Ok(Engine::MySql),
         "sqlite" => Ok(Engine::Sqlite),
-        _ => Err(Failure::usage(format!(
+        _ => Err(CommandError::usage(format!(
             "database url {} has no known scheme: write postgres://, postgresql://, mysql://, mariadb:// or sqlite:",
             redact_url(url)
         ))),
@@ -31,7 +31,7 @@ pub(crate) fn engine_of(url: &str) -> Result<Engine, Failure> {
 }
 
 /// Connects to `url`, waiting at most `timeout` for the first connection.
-pub(crate) async fn connect(url: &str, timeout: Duration) -> Result<AnyPool, Failure> {
+pub(crate) async fn connect(url: &str, timeout: Duration) -> Result<AnyPool, CommandError> {
     let engine = engine_of(url)?;
     let shown = redact_url(url);
     match engine {
@@ -62,8 +62,8 @@ pub(crate) async fn connect(url: &str, timeout: Duration) -> Result<AnyPool, Fai
 }
 
 #[allow(dead_code)]
-fn unsupported(shown: &str, engine: Engine) -> Failure {
-    Failure::usage(format!(
+fn unsupported(shown: &str, engine: Engine) -> CommandError {
+    CommandError::usage(format!(
         "{shown} is a {engine} url but this build has no {engine} support: enable the `{}` feature of backfill",
         engine.name()
     ))
@@ -76,7 +76,7 @@ pub(crate) fn throttle_query(pool: &AnyPool, query: &str) -> std::sync::Arc<dyn 
 }
 
 /// The lag probe of `--replica-url`: a PostgreSQL or MySQL/MariaDB replica, connected lazily.
-pub(crate) fn replica_probe(url: &str) -> Result<std::sync::Arc<dyn LagProbe>, Failure> {
+pub(crate) fn replica_probe(url: &str) -> Result<std::sync::Arc<dyn LagProbe>, CommandError> {
     let engine = engine_of(url)?;
     let shown = redact_url(url);
     match engine {
@@ -88,7 +88,7 @@ pub(crate) fn replica_probe(url: &str) -> Result<std::sync::Arc<dyn LagProbe>, F
         Engine::MySql => Ok(std::sync::Arc::new(
             crate::throttle::MySqlReplicaLag::connect(&crate::engine::mysql::connect::sqlx_url(url))?,
         )),
-        Engine::Sqlite => Err(Failure::usage(format!(
+        Engine::Sqlite => Err(CommandError::usage(format!(
             "--replica-url {shown}: SQLite has no replicas; the lag guard needs a PostgreSQL or MySQL/MariaDB replica"
         ))),
         #[allow(unreachable_patterns)]
@@ -98,8 +98,8 @@ pub(crate) fn replica_probe(url: &str) -> Result<std::sync::Arc<dyn LagProbe>, F
 
 /// An engine's reading of a URL into options, or the usage error naming the redacted URL.
 #[allow(dead_code)]
-fn invalid_url<O>(options: Result<O, sqlx::Error>, shown: &str) -> Result<O, Failure> {
-    options.map_err(|e| Failure::usage(format!("database url {shown} is not valid: {e}")))
+fn invalid_url<O>(options: Result<O, sqlx::Error>, shown: &str) -> Result<O, CommandError> {
+    options.map_err(|e| CommandError::usage(format!("database url {shown} is not valid: {e}")))
 }
 
 #[allow(dead_code)]
@@ -107,14 +107,14 @@ async fn open<DB>(
     options: <DB::Connection as sqlx::Connection>::Options,
     timeout: Duration,
     shown: &str,
-) -> Result<sqlx::Pool<DB>, Failure>
+) -> Result<sqlx::Pool<DB>, CommandError>
 where
     DB: sqlx::Database,
 {
     use sqlx::ConnectOptions;
     let options = options.disable_statement_logging();
     let failed = |cause: String| {
-        Failure::failed(format!(
+        CommandError::failed(format!(
             "cannot connect to {shown}: {cause}; check the url, that the server is up and reachable, and the credentials"
         ))
     };

@@ -74,33 +74,37 @@ Exit codes:
   4    verify found differences between the table and its source
   130  interrupted by SIGINT/SIGTERM; the job is resumable";
 
-/// A failed command: what to print and how to exit.
+/// A failed command, the command line's one failure type: the message to print and the exit
+/// code. A library [`Error`](crate::Error) maps to its code in `From<Error>` (preflight 3,
+/// options 2, anything else 1).
 #[derive(Debug)]
-pub(crate) struct Failure {
+pub(crate) struct CommandError {
+    /// The process exit code.
     pub(crate) exit: Exit,
+    /// What to print on stderr.
     pub(crate) message: String,
 }
 
-impl Failure {
+impl CommandError {
     /// A usage or configuration error (exit 2).
-    pub(crate) fn usage(message: impl Into<String>) -> Failure {
-        Failure {
+    pub(crate) fn usage(message: impl Into<String>) -> CommandError {
+        CommandError {
             exit: Exit::Usage,
             message: message.into(),
         }
     }
 
     /// A runtime error (exit 1).
-    pub(crate) fn failed(message: impl Into<String>) -> Failure {
-        Failure {
+    pub(crate) fn failed(message: impl Into<String>) -> CommandError {
+        CommandError {
             exit: Exit::Failed,
             message: message.into(),
         }
     }
 }
 
-impl From<crate::error::Error> for Failure {
-    fn from(error: crate::error::Error) -> Failure {
+impl From<crate::error::Error> for CommandError {
+    fn from(error: crate::error::Error) -> CommandError {
         let exit = if error.is_preflight() {
             Exit::Preflight
         } else if matches!(error, crate::error::Error::Options(_)) {
@@ -108,7 +112,7 @@ impl From<crate::error::Error> for Failure {
         } else {
             Exit::Failed
         };
-        Failure {
+        CommandError {
             exit,
             message: error.to_string(),
         }
@@ -148,14 +152,14 @@ mod tests {
             key: "user_id".into(),
             engine: Engine::Postgres,
         };
-        assert_eq!(Failure::from(preflight).exit, Exit::Preflight);
+        assert_eq!(CommandError::from(preflight).exit, Exit::Preflight);
         let mismatch = crate::error::Error::FingerprintMismatch {
             job: "user_stats".into(),
             stored: "a".into(),
             current: "b".into(),
         };
-        assert_eq!(Failure::from(mismatch).exit, Exit::Failed);
+        assert_eq!(CommandError::from(mismatch).exit, Exit::Failed);
         let options = crate::error::Error::Options("batch size 0".into());
-        assert_eq!(Failure::from(options).exit, Exit::Usage);
+        assert_eq!(CommandError::from(options).exit, Exit::Usage);
     }
 }

@@ -56,7 +56,7 @@ use crate::definition::{Backfill, Definition, Engine};
 use crate::throttle::LagProbe;
 
 use args::{Cli, Command, LogFormat, RunArgs};
-use exit::Failure;
+use exit::CommandError;
 use progress_bar::Display;
 use redact::{RedactingStderr, Redactor};
 
@@ -123,10 +123,10 @@ impl Registry {
             .or_else(|| self.backfills.iter().find(|r| r.answers_to(name)))
     }
 
-    fn get(&self, name: &str) -> Result<&Registered, Failure> {
+    fn get(&self, name: &str) -> Result<&Registered, CommandError> {
         self.find(name).ok_or_else(|| {
             let names: Vec<&str> = self.iter().map(Registered::name).collect();
-            Failure::usage(format!(
+            CommandError::usage(format!(
                 "no backfill named `{name}`: this service registers {} (see `list`)",
                 if names.is_empty() {
                     "none".to_string()
@@ -219,7 +219,7 @@ where
     }
 }
 
-async fn execute(registry: &Registry, ctx: &Context, cli: &Cli) -> Result<Exit, Failure> {
+async fn execute(registry: &Registry, ctx: &Context, cli: &Cli) -> Result<Exit, CommandError> {
     match &cli.command {
         Command::List => {
             ctx.out(commands::list(registry).trim_end());
@@ -248,7 +248,7 @@ async fn execute(registry: &Registry, ctx: &Context, cli: &Cli) -> Result<Exit, 
         Command::List | Command::Sql { .. } => None,
     };
     let url = cli.database_url.as_deref().ok_or_else(|| {
-        Failure::usage("no database: pass --database-url or set DATABASE_URL (postgres://, mysql://, mariadb:// or sqlite:)")
+        CommandError::usage("no database: pass --database-url or set DATABASE_URL (postgres://, mysql://, mariadb:// or sqlite:)")
     })?;
     let mut guards: Vec<(Arc<dyn LagProbe>, Duration)> = Vec::new();
     if let Command::Run(run) = &cli.command {
@@ -278,10 +278,11 @@ async fn dispatch<P: crate::pool::BackfillPool>(
     cli: &Cli,
     named: Option<&Registered>,
     guards: Vec<(Arc<dyn LagProbe>, Duration)>,
-) -> Result<Exit, Failure> {
+) -> Result<Exit, CommandError> {
     let backfill = || {
-        named
-            .ok_or_else(|| Failure::usage("this command needs the name of a backfill (see `list`)"))
+        named.ok_or_else(|| {
+            CommandError::usage("this command needs the name of a backfill (see `list`)")
+        })
     };
     match &cli.command {
         Command::Check { .. } => commands::check(pool, ctx, backfill()?).await,
@@ -350,7 +351,7 @@ impl Context {
     }
 
     /// Reports a failure on stderr: `error: ...`, or a JSON log line with `--log-format json`.
-    fn error(&self, failure: &Failure) {
+    fn error(&self, failure: &CommandError) {
         let message = self.redactor.scrub(&failure.message);
         match self.log_format {
             LogFormat::Text => eprintln!("error: {message}"),

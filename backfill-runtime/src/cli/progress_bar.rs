@@ -47,7 +47,7 @@ pub(crate) enum Display {
 
 /// What has been shown so far, to report per-batch differences and state changes only.
 #[derive(Debug, Default)]
-struct Seen {
+struct Shown {
     batches: u64,
     rows: u64,
     keys: u64,
@@ -62,7 +62,7 @@ pub(crate) struct LiveProgress {
     bar: Option<ProgressBar>,
     /// Keys processed by earlier runs of this job (a resumed run), for the bar's position.
     prior_keys: u64,
-    seen: Arc<Mutex<Seen>>,
+    shown: Arc<Mutex<Shown>>,
 }
 
 const BAR_TEMPLATE: &str = "{spinner} {prefix} [{bar:30}] {human_pos}/{human_len} keys  {msg}";
@@ -85,7 +85,7 @@ impl LiveProgress {
             display,
             bar,
             prior_keys,
-            seen: Arc::new(Mutex::new(Seen::default())),
+            shown: Arc::new(Mutex::new(Shown::default())),
         }
     }
 
@@ -96,25 +96,25 @@ impl LiveProgress {
     }
 
     fn update(&self, p: &Progress) {
-        let mut seen = match self.seen.lock() {
-            Ok(seen) => seen,
+        let mut shown = match self.shown.lock() {
+            Ok(shown) => shown,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if seen.first_fraction.is_none() {
+        if shown.first_fraction.is_none() {
             // The fraction before this run's first batch is unknown; the first report is the
             // closest to it (its batch is one of many).
-            seen.first_fraction = p.fraction_done;
+            shown.first_fraction = p.fraction_done;
         }
-        let new_batch = p.batches > seen.batches;
-        let waiting_changed = p.waiting != seen.waiting;
+        let new_batch = p.batches > shown.batches;
+        let waiting_changed = p.waiting != shown.waiting;
         match self.display {
-            Display::Bar => self.draw(p, &seen),
+            Display::Bar => self.draw(p, &shown),
             Display::Log => {
                 if new_batch {
                     log_batch(
                         p,
-                        p.rows_written - seen.rows.min(p.rows_written),
-                        p.keys - seen.keys.min(p.keys),
+                        p.rows_written - shown.rows.min(p.rows_written),
+                        p.keys - shown.keys.min(p.keys),
                     );
                 }
                 if waiting_changed {
@@ -132,13 +132,13 @@ impl LiveProgress {
                 }
             }
         }
-        seen.batches = p.batches;
-        seen.rows = p.rows_written;
-        seen.keys = p.keys;
-        seen.waiting = p.waiting.clone();
+        shown.batches = p.batches;
+        shown.rows = p.rows_written;
+        shown.keys = p.keys;
+        shown.waiting = p.waiting.clone();
     }
 
-    fn draw(&self, p: &Progress, seen: &Seen) {
+    fn draw(&self, p: &Progress, shown: &Shown) {
         let Some(bar) = &self.bar else { return };
         let done = self.prior_keys + p.keys;
         match p.fraction_done {
@@ -152,7 +152,7 @@ impl LiveProgress {
             _ => {}
         }
         bar.set_position(done);
-        bar.set_message(bar_message(p, seen.first_fraction));
+        bar.set_message(bar_message(p, shown.first_fraction));
     }
 
     /// Removes the bar (before the final summary is printed).
@@ -269,8 +269,8 @@ mod tests {
         let live = LiveProgress::new(Display::Log, "user_stats", 0);
         let cb = live.callback();
         cb(&progress());
-        let seen = live.seen.lock().unwrap();
-        assert_eq!((seen.batches, seen.rows, seen.keys), (4, 8_000, 4_000));
-        assert_eq!(seen.first_fraction, Some(0.4));
+        let shown = live.shown.lock().unwrap();
+        assert_eq!((shown.batches, shown.rows, shown.keys), (4, 8_000, 4_000));
+        assert_eq!(shown.first_fraction, Some(0.4));
     }
 }

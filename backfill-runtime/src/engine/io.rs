@@ -9,7 +9,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row as _, Type};
 
-use super::{Col, Driver, Row, Value};
+use super::{DecodeAs, Driver, Row, Value};
 
 /// A query of database `DB` with its arguments (as `sqlx::query` builds it).
 pub(crate) type Query<'q, DB> = sqlx::query::Query<'q, DB, <DB as Database>::Arguments>;
@@ -142,21 +142,21 @@ pub(crate) fn bind<'q, D: Driver>(q: Query<'q, D::Db>, v: &Value) -> Query<'q, D
     }
 }
 
-/// Decodes the first `columns.len()` columns of a row, each as its [`Col`] says.
+/// Decodes the first `columns.len()` columns of a row, each as its [`DecodeAs`] says.
 pub(crate) fn decode<D: Driver>(
     row: &<D::Db as Database>::Row,
-    columns: &[Col],
+    columns: &[DecodeAs],
 ) -> Result<Row, sqlx::Error> {
     columns
         .iter()
         .enumerate()
         .map(|(i, column)| {
             Ok(match column {
-                Col::Int => D::Db::int_at(row, i)?.map_or(Value::Null, Value::Int),
-                Col::UInt => D::decode_uint(row, i)?.map_or(Value::Null, Value::UInt),
-                Col::Text => D::Db::text_at(row, i)?.map_or(Value::Null, Value::Text),
-                Col::Bytes => D::Db::bytes_at(row, i)?.map_or(Value::Null, Value::Bytes),
-                Col::Time => D::Db::time_at(row, i)?.map_or(Value::Null, Value::Time),
+                DecodeAs::Int => D::Db::int_at(row, i)?.map_or(Value::Null, Value::Int),
+                DecodeAs::UInt => D::decode_uint(row, i)?.map_or(Value::Null, Value::UInt),
+                DecodeAs::Text => D::Db::text_at(row, i)?.map_or(Value::Null, Value::Text),
+                DecodeAs::Bytes => D::Db::bytes_at(row, i)?.map_or(Value::Null, Value::Bytes),
+                DecodeAs::Time => D::Db::time_at(row, i)?.map_or(Value::Null, Value::Time),
             })
         })
         .collect()

@@ -106,33 +106,41 @@ impl From<&KeyValue> for Value {
     }
 }
 
-/// How a result column is decoded.
+/// The Rust type a result column is decoded as, one per column a query's caller reads
+/// ([`Driver::fetch_all`]); NULL decodes as [`Value::Null`] whatever the type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Col {
+pub(crate) enum DecodeAs {
+    /// `i64`, as [`Value::Int`].
     Int,
+    /// `u64`, as [`Value::UInt`] (the engine's own way: [`Driver::decode_uint`]).
     UInt,
+    /// Text, as [`Value::Text`].
     Text,
+    /// A binary string, as [`Value::Bytes`].
     Bytes,
+    /// A UTC point in time, as [`Value::Time`].
     Time,
 }
 
-impl From<KeyKind> for Col {
-    fn from(kind: KeyKind) -> Col {
+impl From<KeyKind> for DecodeAs {
+    fn from(kind: KeyKind) -> DecodeAs {
         match kind {
-            KeyKind::Int => Col::Int,
-            KeyKind::UInt => Col::UInt,
-            KeyKind::Text => Col::Text,
-            KeyKind::Bytes => Col::Bytes,
+            KeyKind::Int => DecodeAs::Int,
+            KeyKind::UInt => DecodeAs::UInt,
+            KeyKind::Text => DecodeAs::Text,
+            KeyKind::Bytes => DecodeAs::Bytes,
         }
     }
 }
 
-/// A decoded result row, one [`Value`] per requested [`Col`].
+/// A decoded result row, one [`Value`] per requested [`DecodeAs`].
 pub(crate) type Row = Vec<Value>;
 
-/// What a failed statement means for the batch.
+/// What a database error means, as the engine's [`Driver::classify`] reads its code: the engine
+/// layer's one failure type. The batch loop turns it into its retry-or-stop decision
+/// (`batch::BatchError`), the command line into an exit code (`cli::CommandError`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Failure {
+pub(crate) enum ErrorClass {
     /// Deadlock, serialization failure, lock wait timeout, dropped connection: retry the batch.
     Transient,
     /// The statement timeout fired: the batch is too big for it; retrying would time out again.
@@ -307,20 +315,20 @@ impl CatalogError {
 /// A connection of the driver's database.
 pub(crate) type Conn<D> = <<D as Driver>::Db as sqlx::Database>::Connection;
 
-/// A pooled connection lent to a batch (or to the job's registration): unless the work is
-/// marked finished, the connection is closed instead of returned to the pool when this guard
+/// A pooled connection lent to a batch (or to the job's registration, or to filling a
+/// statement's holes from the catalog): unless the work is marked finished, the connection is closed instead of returned to the pool when this guard
 /// drops. That covers a failed batch (the connection may be broken, or mid-transaction) and a
 /// run whose future was dropped mid-batch (the connection may still carry the batch's session
 /// timeouts, or a transaction sqlx lost track of): the application sharing the pool never gets
 /// it back.
-pub(crate) struct Lent<'c, D: Driver> {
+pub(crate) struct BatchConnection<'c, D: Driver> {
     conn: &'c mut sqlx::pool::PoolConnection<D::Db>,
     finished: bool,
 }
 
-impl<'c, D: Driver> Lent<'c, D> {
+impl<'c, D: Driver> BatchConnection<'c, D> {
     pub(crate) fn new(conn: &'c mut sqlx::pool::PoolConnection<D::Db>) -> Self {
-        Lent {
+        BatchConnection {
             conn,
             finished: false,
         }
@@ -337,7 +345,7 @@ impl<'c, D: Driver> Lent<'c, D> {
     }
 }
 
-impl<D: Driver> Drop for Lent<'_, D> {
+impl<D: Driver> Drop for BatchConnection<'_, D> {
     fn drop(&mut self) {
         if !self.finished {
             self.conn.close_on_drop();
@@ -419,7 +427,7 @@ pub(crate) trait Driver: Sized + Send + Sync + 'static {
         conn: &'c mut Conn<Self>,
         sql: &'c str,
         binds: &'c [Value],
-        cols: &'c [Col],
+        cols: &'c [DecodeAs],
     ) -> impl Future<Output = Result<Vec<Row>, sqlx::Error>> + Send + 'c {
         async move {
             let rows = Self::Db::fetch_rows(conn, io::query::<Self>(sql, binds)).await?;
@@ -467,7 +475,7 @@ pub(crate) trait Driver: Sized + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
 
     /// Whether an error is worth retrying.
-    fn classify(err: &sqlx::Error) -> Failure;
+    fn classify(err: &sqlx::Error) -> ErrorClass;
 
     /// The table's columns and unique keys from the engine's catalog (its `catalog.rs`, the
     /// one reader of it); `None` when the table does not exist.

@@ -1,7 +1,7 @@
 //! What a run would do, read-only: the source key span, estimated keys and batches, the first
 //! range, and the engine's plan of the first batch's upsert (`EXPLAIN`, without running it).
 
-use super::{Col, Conn, Driver};
+use super::{Conn, DecodeAs, Driver};
 use crate::batch::{key_span, ranged};
 use crate::definition::{Definition, KeyKind};
 use crate::error::Error;
@@ -21,7 +21,7 @@ pub(crate) async fn plan<D: Driver>(
         let context = format!("planning {} on {}: {doing}", def.table, D::ENGINE);
         move |e| Error::database(context, e)
     };
-    let misfit = |problem: String| Error::Definition {
+    let definition_broken = |problem: String| Error::Definition {
         name: def.name.to_string(),
         problem,
     };
@@ -41,9 +41,10 @@ pub(crate) async fn plan<D: Driver>(
     };
 
     let bounds = ranged(&stmts.bounds, None);
-    let binds = super::bind_params(bounds.params, None, None, batch_size).map_err(misfit)?;
-    let mut cols: Vec<Col> = kinds.iter().map(|k| Col::from(*k)).collect();
-    cols.push(Col::Int);
+    let binds =
+        super::bind_params(bounds.params, None, None, batch_size).map_err(definition_broken)?;
+    let mut cols: Vec<DecodeAs> = kinds.iter().map(|k| DecodeAs::from(*k)).collect();
+    cols.push(DecodeAs::Int);
     let rows = D::fetch_all(conn, bounds.sql, &binds, &cols)
         .await
         .map_err(db("finding the first range"))?;
@@ -59,7 +60,7 @@ pub(crate) async fn plan<D: Driver>(
             let upsert = crate::coerce::fill_ranged::<D>(conn, def, &stmts.upsert).await?;
             let upsert = upsert.pick(None);
             let binds = super::bind_params(upsert.stmt.params, None, Some(hi), batch_size)
-                .map_err(misfit)?;
+                .map_err(definition_broken)?;
             D::explain(conn, &upsert.sql, &binds)
                 .await
                 .map_err(db("explaining the first batch's upsert"))?

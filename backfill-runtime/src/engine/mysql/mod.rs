@@ -10,7 +10,7 @@ use sqlx::{Column as _, Connection, MySql, Row as _, TypeInfo as _};
 
 use super::io::Query;
 use super::{
-    CatalogColumn, CatalogError, Col, Dialect, Driver, Failure, ProgressType, TableName,
+    CatalogColumn, CatalogError, DecodeAs, Dialect, Driver, ErrorClass, ProgressType, TableName,
     TableShape, Timeouts, Value,
 };
 use crate::definition::{Definition, Engine, Statements};
@@ -153,7 +153,7 @@ impl Driver for MySqlEngine {
     }
 
     async fn session(conn: &mut MySqlConnection) -> Result<MySqlSession, sqlx::Error> {
-        let rows = Self::fetch_all(conn, "SELECT VERSION()", &[], &[Col::Text]).await?;
+        let rows = Self::fetch_all(conn, "SELECT VERSION()", &[], &[DecodeAs::Text]).await?;
         let version = rows.first().and_then(|r| r[0].text()).unwrap_or_default();
         // InnoDB refuses to write a statement-based binary log at READ COMMITTED (error 1665);
         // there the batches keep the session's level. A server without these variables
@@ -162,7 +162,7 @@ impl Driver for MySqlEngine {
             conn,
             "SELECT CAST(@@log_bin AS CHAR), CAST(@@binlog_format AS CHAR)",
             &[],
-            &[Col::Text, Col::Text],
+            &[DecodeAs::Text, DecodeAs::Text],
         )
         .await
         {
@@ -246,23 +246,23 @@ impl Driver for MySqlEngine {
         preflight::check_mysql(pool, def, stmts)
     }
 
-    fn classify(err: &sqlx::Error) -> Failure {
+    fn classify(err: &sqlx::Error) -> ErrorClass {
         match err {
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => Failure::Transient,
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => ErrorClass::Transient,
             sqlx::Error::Database(db) => match db.try_downcast_ref::<MySqlDatabaseError>() {
                 Some(e) => match e.number() {
                     // lock wait timeout, deadlock, too many connections, server shutdown,
                     // network errors, connection killed, server gone / lost, disconnected
                     1205 | 1213 | 1040 | 1053 | 1158..=1161 | 1927 | 2006 | 2013 | 4031 => {
-                        Failure::Transient
+                        ErrorClass::Transient
                     }
                     // MariaDB max_statement_time, MySQL max_execution_time
-                    1969 | 3024 => Failure::StatementTimeout,
-                    _ => Failure::Permanent,
+                    1969 | 3024 => ErrorClass::StatementTimeout,
+                    _ => ErrorClass::Permanent,
                 },
-                None => Failure::Permanent,
+                None => ErrorClass::Permanent,
             },
-            _ => Failure::Permanent,
+            _ => ErrorClass::Permanent,
         }
     }
     fn table_shape<'c>(

@@ -10,7 +10,7 @@ use sqlx::{Connection, Postgres};
 
 use super::io::Query;
 use super::{
-    CatalogColumn, CatalogError, Col, Dialect, Driver, Failure, ProgressType, TableName,
+    CatalogColumn, CatalogError, DecodeAs, Dialect, Driver, ErrorClass, ProgressType, TableName,
     TableShape, Timeouts, Value,
 };
 use crate::definition::{Definition, Engine, Statements};
@@ -139,25 +139,25 @@ impl Driver for PgEngine {
         preflight::check_postgres(pool, def, stmts)
     }
 
-    fn classify(err: &sqlx::Error) -> Failure {
+    fn classify(err: &sqlx::Error) -> ErrorClass {
         match err {
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => Failure::Transient,
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => ErrorClass::Transient,
             sqlx::Error::Database(db) => {
                 let code = db.code().unwrap_or_default();
                 match code.as_ref() {
                     // serialization failure, deadlock, lock timeout, too many connections,
                     // the server terminating or refusing the connection
                     "40001" | "40P01" | "55P03" | "53300" | "57P01" | "57P02" | "57P03" => {
-                        Failure::Transient
+                        ErrorClass::Transient
                     }
                     "57014" if db.message().contains("statement timeout") => {
-                        Failure::StatementTimeout
+                        ErrorClass::StatementTimeout
                     }
-                    c if c.starts_with("08") => Failure::Transient,
-                    _ => Failure::Permanent,
+                    c if c.starts_with("08") => ErrorClass::Transient,
+                    _ => ErrorClass::Permanent,
                 }
             }
-            _ => Failure::Permanent,
+            _ => ErrorClass::Permanent,
         }
     }
     fn table_shape<'c>(
@@ -177,7 +177,7 @@ impl Driver for PgEngine {
         binds: &'c [Value],
     ) -> Result<String, sqlx::Error> {
         let sql = format!("{}{sql}", Self::DIALECT.explain);
-        let rows = Self::fetch_all(conn, &sql, binds, &[Col::Text]).await?;
+        let rows = Self::fetch_all(conn, &sql, binds, &[DecodeAs::Text]).await?;
         Ok(rows
             .iter()
             .filter_map(|r| r[0].text().map(str::to_string))

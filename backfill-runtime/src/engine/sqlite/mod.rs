@@ -10,7 +10,7 @@ use sqlx::{Connection, Sqlite};
 
 use super::io::Query;
 use super::{
-    CatalogColumn, CatalogError, Col, Dialect, Driver, Failure, ProgressType, TableName,
+    CatalogColumn, CatalogError, DecodeAs, Dialect, Driver, ErrorClass, ProgressType, TableName,
     TableShape, Timeouts, Value,
 };
 use crate::definition::{Definition, Engine, Statements};
@@ -78,7 +78,7 @@ impl Driver for SqliteEngine {
     }
 
     async fn session(conn: &mut SqliteConnection) -> Result<SqliteSession, sqlx::Error> {
-        let rows = Self::fetch_all(conn, "PRAGMA busy_timeout", &[], &[Col::Int]).await?;
+        let rows = Self::fetch_all(conn, "PRAGMA busy_timeout", &[], &[DecodeAs::Int]).await?;
         Ok(SqliteSession {
             busy_timeout_ms: rows.first().and_then(|r| r[0].int()),
         })
@@ -113,14 +113,14 @@ impl Driver for SqliteEngine {
         preflight::check_sqlite(pool, def, stmts)
     }
 
-    fn classify(err: &sqlx::Error) -> Failure {
+    fn classify(err: &sqlx::Error) -> ErrorClass {
         match err {
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => Failure::Transient,
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => ErrorClass::Transient,
             // A pooled connection whose BEGIN was acknowledged to a caller that had been dropped
             // still counts as inside a transaction; the failed attempt closes it, a retry gets
             // another connection.
             sqlx::Error::InvalidSavePointStatement | sqlx::Error::WorkerCrashed => {
-                Failure::Transient
+                ErrorClass::Transient
             }
             sqlx::Error::Database(db) => {
                 // Extended result codes: the primary code is the low byte.
@@ -129,11 +129,11 @@ impl Driver for SqliteEngine {
                     .and_then(|c| c.parse::<i64>().ok())
                     .unwrap_or_default();
                 match code & 0xff {
-                    5 | 6 => Failure::Transient, // SQLITE_BUSY, SQLITE_LOCKED
-                    _ => Failure::Permanent,
+                    5 | 6 => ErrorClass::Transient, // SQLITE_BUSY, SQLITE_LOCKED
+                    _ => ErrorClass::Permanent,
                 }
             }
-            _ => Failure::Permanent,
+            _ => ErrorClass::Permanent,
         }
     }
 
@@ -158,7 +158,7 @@ impl Driver for SqliteEngine {
             conn,
             &sql,
             binds,
-            &[Col::Int, Col::Int, Col::Int, Col::Text],
+            &[DecodeAs::Int, DecodeAs::Int, DecodeAs::Int, DecodeAs::Text],
         )
         .await?;
         // Indent each step under its parent.
