@@ -1,15 +1,21 @@
 //! The runtime of [`backfill`](https://docs.rs/backfill): runs the batches that
 //! `#[derive(Backfill)]` generated, on PostgreSQL, MySQL/MariaDB and SQLite.
 //!
-//! Users depend on the `backfill` facade, not on this crate. The pieces:
+//! Users depend on the `backfill` facade, not on this crate. The pieces, one file or folder
+//! each:
 //!
 //! - [`definition`]: what the derive generates (statements per engine, key, columns);
-//! - [`pool`]: `run_backfill`, `check` and `verify` for `PgPool`, `MySqlPool`, `SqlitePool`,
-//!   and [`AnyPool`], a pool of any of them;
-//! - `engine`: everything that differs per engine, behind one trait;
+//! - [`pool`]: the entry points, [`BackfillPool`] (`run_backfill`, `check`, `verify`, `status`,
+//!   `reset`, `plan`) for `PgPool`, `MySqlPool` and `SqlitePool`, and [`AnyPool`], a pool of
+//!   any of them;
+//! - [`options`], [`value`], [`error`]: what a run takes, keys, and the one public [`Error`];
+//! - `engine/`: everything that differs per engine, behind one `Driver` trait, with one folder
+//!   per engine holding the same files (`mod.rs`, `catalog.rs`, `coerce.rs`, `connect.rs`,
+//!   `lag.rs`, `preflight.rs`; its module doc has the map);
 //! - `batch`: the engine-agnostic batch loop (one transaction per key range);
 //! - `progress`: the progress table (cursor committed with the data);
-//! - `preflight`: catalog checks before the first write;
+//! - `preflight`: the engine-agnostic rules of the catalog checks before the first write;
+//! - `coerce`: a statement's holes filled with the target's column types;
 //! - [`verify`]: the read-only recompute-and-compare;
 //! - [`throttle`]: rate limit and replica-lag guard; `sizing`: adaptive batch size;
 //! - [`cli`]: the command line a service embeds.

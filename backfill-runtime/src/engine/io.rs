@@ -1,4 +1,5 @@
-//! Binding [`Value`]s into a query and decoding rows into them, written once, generic over
+//! The runtime's values ([`Value`]) and how it reads result columns ([`DecodeAs`]); binding
+//! values into a query and decoding rows into them, written once, generic over
 //! [`sqlx::Database`]. [`SqlxIo`] is what the runtime needs of a sqlx database (encode and
 //! decode `i64`, text, bytes and UTC times; run a query on a connection) and has one blanket
 //! impl, so every engine gets it; what differs per engine (unsigned integers, key text, the
@@ -9,7 +10,9 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row as _, Type};
 
-use super::{DecodeAs, Driver, Row, Value};
+use super::Driver;
+use crate::definition::KeyKind;
+use crate::value::KeyValue;
 
 /// A query of database `DB` with its arguments (as `sqlx::query` builds it).
 pub(crate) type Query<'q, DB> = sqlx::query::Query<'q, DB, <DB as Database>::Arguments>;
@@ -161,3 +164,99 @@ pub(crate) fn decode<D: Driver>(
         })
         .collect()
 }
+
+/// A value bound into a statement, or decoded from a result column.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    /// SQL NULL (decoded only; the runtime writes NULL as a literal).
+    Null,
+    /// An integer, bound and decoded as `i64`.
+    Int(i64),
+    /// An unsigned integer, bound and decoded as `u64` (MySQL `BIGINT UNSIGNED` keys).
+    UInt(u64),
+    /// Text.
+    Text(String),
+    /// Text that is a key part: compared with a key expression of the key's own type, so on
+    /// PostgreSQL it is bound with no declared type and takes the type of what it is compared
+    /// with (`citext`, `varchar`, an enum), never `text`, whose comparison would differ.
+    KeyText(String),
+    /// A binary string.
+    Bytes(Vec<u8>),
+    /// A point in time (the progress table's timestamps).
+    Time(DateTime<Utc>),
+}
+
+impl Value {
+    pub(crate) fn int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn text(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn time(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Value::Time(t) => Some(*t),
+            _ => None,
+        }
+    }
+
+    /// The value as a key part, if it is one.
+    pub(crate) fn key_value(&self) -> Option<KeyValue> {
+        match self {
+            Value::Int(i) => Some(KeyValue::Int(*i)),
+            Value::UInt(u) => Some(KeyValue::UInt(*u)),
+            Value::Text(s) | Value::KeyText(s) => Some(KeyValue::Text(s.clone())),
+            Value::Bytes(b) => Some(KeyValue::Bytes(b.clone())),
+            _ => None,
+        }
+    }
+}
+
+impl From<&KeyValue> for Value {
+    fn from(v: &KeyValue) -> Value {
+        match v {
+            KeyValue::Int(i) => Value::Int(*i),
+            KeyValue::UInt(u) => Value::UInt(*u),
+            KeyValue::Text(s) => Value::KeyText(s.clone()),
+            KeyValue::Bytes(b) => Value::Bytes(b.clone()),
+        }
+    }
+}
+
+/// The Rust type a result column is decoded as, one per column a query's caller reads
+/// ([`Driver::fetch_all`]); NULL decodes as [`Value::Null`] whatever the type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DecodeAs {
+    /// `i64`, as [`Value::Int`].
+    Int,
+    /// `u64`, as [`Value::UInt`] (the engine's own way: [`Driver::decode_uint`]).
+    UInt,
+    /// Text, as [`Value::Text`].
+    Text,
+    /// A binary string, as [`Value::Bytes`].
+    Bytes,
+    /// A UTC point in time, as [`Value::Time`].
+    Time,
+}
+
+impl From<KeyKind> for DecodeAs {
+    fn from(kind: KeyKind) -> DecodeAs {
+        match kind {
+            KeyKind::Int => DecodeAs::Int,
+            KeyKind::UInt => DecodeAs::UInt,
+            KeyKind::Text => DecodeAs::Text,
+            KeyKind::Bytes => DecodeAs::Bytes,
+        }
+    }
+}
+
+/// A decoded result row, one [`Value`] per requested [`DecodeAs`].
+pub(crate) type Row = Vec<Value>;

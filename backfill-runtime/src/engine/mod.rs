@@ -1,15 +1,37 @@
-//! Everything that differs per engine, behind one small trait ([`Driver`]): binding and decoding
-//! values, opening a batch transaction with its timeouts, classifying errors, the progress
-//! table's DDL and the engine's catalog. The batch loop, the progress store, verify and plan are
-//! written once against this trait.
+//! Everything that differs per engine, behind one trait ([`Driver`], with its
+//! [`Driver::Session`]): binding unsigned integers and key text, opening a batch transaction
+//! with its timeouts, classifying errors ([`ErrorClass`]), the progress table's DDL, the
+//! catalog and preflight. The batch loop, the progress store, verify and plan are written once
+//! against this trait, and `pool.rs` implements `BackfillPool` once for every
+//! `sqlx::Pool<DB>` whose database is an [`EngineDatabase`].
 //!
-//! Each engine has a folder with the same files: `mod.rs` (its driver), `catalog.rs` (its one
-//! catalog reader, for the progress table, the holes' coercion and preflight), `coerce.rs` (its
-//! casts), `connect.rs` (its connection options, read from a URL), `lag.rs` (its replica-lag
-//! probes, re-exported from [`crate::throttle`]) and `preflight.rs` (the catalog checks before
-//! the first write). SQLite has no `lag.rs`: it has no replicas, so there is nothing to probe
-//! (the command line refuses `--replica-url` for it; `QueryLag` and `ThrottleQuery` in
-//! `throttle.rs` serve every engine).
+//! The files shared by every engine:
+//!
+//! - `mod.rs`: the [`Driver`] trait, [`Dialect`], [`ErrorClass`], [`BatchConnection`] and the
+//!   helpers on keys, ranges and placeholders;
+//! - `io.rs`: [`Value`] and [`DecodeAs`], bound and decoded once, generic over
+//!   `sqlx::Database` ([`io::SqlxIo`]);
+//! - `catalog.rs`: what every catalog reader returns ([`TableShape`], [`CatalogError`]) and the
+//!   one [`TableName`];
+//! - `plan.rs`: the dry run (`BackfillPool::plan`);
+//! - `sql_text.rs`: the one door for SQL text built at run time into sqlx.
+//!
+//! Each engine has a folder with the same files (sqlx's way: knowing one driver is knowing
+//! where everything is in the others):
+//!
+//! - `mod.rs`: its driver (the [`Driver`] and [`EngineDatabase`] impls, its session type);
+//! - `catalog.rs`: its one catalog reader, for the progress table, the holes' coercion and
+//!   preflight;
+//! - `coerce.rs`: its casts for comparing a recomputed value with a stored one;
+//! - `connect.rs`: its connection options, read from a URL (the command line's
+//!   `cli/connect.rs` picks the engine and opens the pool);
+//! - `lag.rs`: its replica-lag probes, re-exported from [`crate::throttle`];
+//! - `preflight.rs`: its catalog checks before the first write (the rules they share are in
+//!   `crate::preflight`).
+//!
+//! SQLite has no `lag.rs`: it has no replicas, so there is nothing to probe (the command line
+//! refuses `--replica-url` for it; `QueryLag` and `ThrottleQuery` in `throttle.rs` serve every
+//! engine, SQLite included).
 
 // `Error` is the crate's one public error type, large because its variants name tables,
 // columns and ranges; it is returned rarely, so it is not boxed.
@@ -23,13 +45,15 @@
 use std::future::Future;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-
 use crate::definition::{Definition, Engine, KeyKind, Statements};
 use crate::error::Error;
-use crate::value::{Key, KeyValue};
+use crate::value::Key;
 use io::{Query, SqlxIo};
 
+pub(crate) use catalog::{CatalogColumn, CatalogError, TableName, TableShape, UniqueKey};
+pub(crate) use io::{DecodeAs, Row, Value};
+
+pub(crate) mod catalog;
 pub(crate) mod io;
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
@@ -39,102 +63,6 @@ pub(crate) mod postgres;
 pub(crate) mod sql_text;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
-
-/// A value bound into a statement, or decoded from a result column.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Value {
-    /// SQL NULL (decoded only; the runtime writes NULL as a literal).
-    Null,
-    /// An integer, bound and decoded as `i64`.
-    Int(i64),
-    /// An unsigned integer, bound and decoded as `u64` (MySQL `BIGINT UNSIGNED` keys).
-    UInt(u64),
-    /// Text.
-    Text(String),
-    /// Text that is a key part: compared with a key expression of the key's own type, so on
-    /// PostgreSQL it is bound with no declared type and takes the type of what it is compared
-    /// with (`citext`, `varchar`, an enum), never `text`, whose comparison would differ.
-    KeyText(String),
-    /// A binary string.
-    Bytes(Vec<u8>),
-    /// A point in time (the progress table's timestamps).
-    Time(DateTime<Utc>),
-}
-
-impl Value {
-    pub(crate) fn int(&self) -> Option<i64> {
-        match self {
-            Value::Int(i) => Some(*i),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn text(&self) -> Option<&str> {
-        match self {
-            Value::Text(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn time(&self) -> Option<DateTime<Utc>> {
-        match self {
-            Value::Time(t) => Some(*t),
-            _ => None,
-        }
-    }
-
-    /// The value as a key part, if it is one.
-    pub(crate) fn key_value(&self) -> Option<KeyValue> {
-        match self {
-            Value::Int(i) => Some(KeyValue::Int(*i)),
-            Value::UInt(u) => Some(KeyValue::UInt(*u)),
-            Value::Text(s) | Value::KeyText(s) => Some(KeyValue::Text(s.clone())),
-            Value::Bytes(b) => Some(KeyValue::Bytes(b.clone())),
-            _ => None,
-        }
-    }
-}
-
-impl From<&KeyValue> for Value {
-    fn from(v: &KeyValue) -> Value {
-        match v {
-            KeyValue::Int(i) => Value::Int(*i),
-            KeyValue::UInt(u) => Value::UInt(*u),
-            KeyValue::Text(s) => Value::KeyText(s.clone()),
-            KeyValue::Bytes(b) => Value::Bytes(b.clone()),
-        }
-    }
-}
-
-/// The Rust type a result column is decoded as, one per column a query's caller reads
-/// ([`Driver::fetch_all`]); NULL decodes as [`Value::Null`] whatever the type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DecodeAs {
-    /// `i64`, as [`Value::Int`].
-    Int,
-    /// `u64`, as [`Value::UInt`] (the engine's own way: [`Driver::decode_uint`]).
-    UInt,
-    /// Text, as [`Value::Text`].
-    Text,
-    /// A binary string, as [`Value::Bytes`].
-    Bytes,
-    /// A UTC point in time, as [`Value::Time`].
-    Time,
-}
-
-impl From<KeyKind> for DecodeAs {
-    fn from(kind: KeyKind) -> DecodeAs {
-        match kind {
-            KeyKind::Int => DecodeAs::Int,
-            KeyKind::UInt => DecodeAs::UInt,
-            KeyKind::Text => DecodeAs::Text,
-            KeyKind::Bytes => DecodeAs::Bytes,
-        }
-    }
-}
-
-/// A decoded result row, one [`Value`] per requested [`DecodeAs`].
-pub(crate) type Row = Vec<Value>;
 
 /// What a database error means, as the engine's [`Driver::classify`] reads its code: the engine
 /// layer's one failure type. The batch loop turns it into its retry-or-stop decision
@@ -196,120 +124,6 @@ pub(crate) enum ProgressType {
 pub(crate) struct Timeouts {
     pub statement: Option<Duration>,
     pub lock: Option<Duration>,
-}
-
-/// A table name as the programmer wrote it (`table = "..."`, `RunOptions::progress_table`):
-/// `name`, or `schema.name` (a PostgreSQL schema, a MySQL database, an attached SQLite
-/// database), each part unquoted and trimmed. Nothing else is a table name: `a.b.c` is refused
-/// rather than read as schema `a` and table `b.c` (the derive refuses it at compile time; a
-/// progress table named so is an options error). Quotes and spaces inside a part belong to the
-/// name: the SQL quotes every part.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TableName {
-    /// The schema (PostgreSQL), database (MySQL) or attached database (SQLite), if written.
-    pub schema: Option<String>,
-    /// The table's own name.
-    pub name: String,
-}
-
-impl TableName {
-    /// Parses `name` or `schema.name`.
-    pub(crate) fn parse(written: &str) -> Result<TableName, Error> {
-        let invalid = || {
-            Error::Options(format!(
-                "table name {written:?} is not `name` or `schema.name`: use a plain name, optionally qualified by one schema"
-            ))
-        };
-        let parts: Vec<&str> = written.split('.').map(str::trim).collect();
-        match parts.as_slice() {
-            [name] if !name.is_empty() => Ok(TableName {
-                schema: None,
-                name: name.to_string(),
-            }),
-            [schema, name] if !schema.is_empty() && !name.is_empty() => Ok(TableName {
-                schema: Some(schema.to_string()),
-                name: name.to_string(),
-            }),
-            _ => Err(invalid()),
-        }
-    }
-}
-
-/// One column of a table as its engine's catalog describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct CatalogColumn {
-    /// The column's name as stored.
-    pub name: String,
-    /// The type as the catalog prints it, with its modifiers, for a cast to it
-    /// ([`Driver::coerce`]) and messages: PostgreSQL `format_type` (`numeric(12,2)`,
-    /// `public.citext`), MySQL `COLUMN_TYPE` (`decimal(12,2)`, `bigint(20) unsigned`), SQLite
-    /// the declared type.
-    pub sql_type: String,
-    /// The type's bare name, for classifying it: PostgreSQL `typname` with domains resolved
-    /// (`int4`), MySQL `DATA_TYPE` (`int`), SQLite the declared type.
-    pub base_type: String,
-    /// MySQL: the character set of a text column.
-    pub charset: Option<String>,
-    /// NOT NULL without a default and not filled by the database (identity, generated,
-    /// AUTO_INCREMENT, the rowid alias): an INSERT must name it.
-    pub required: bool,
-}
-
-/// A unique index (or primary key) of a table, as its engine's catalog describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct UniqueKey {
-    /// The index's name (`PRIMARY KEY` for SQLite's primary key, which may have no index).
-    pub name: String,
-    /// Its key columns in order; `None` for an expression part.
-    pub columns: Vec<Option<String>>,
-    /// Some part indexes only a prefix of its column (MySQL `col(10)`).
-    pub prefix: bool,
-}
-
-/// The columns and unique keys of an existing table: what [`Driver::table_shape`] reads, for
-/// the progress table, the coercion of statements' holes and preflight alike.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct TableShape {
-    /// Every column, in the table's order.
-    pub columns: Vec<CatalogColumn>,
-    /// Each unique index (primary key included), the primary key first. PostgreSQL lists only
-    /// those `ON CONFLICT` can infer (valid, immediate, not partial, no expressions).
-    pub unique_keys: Vec<UniqueKey>,
-}
-
-impl TableShape {
-    /// The columns an INSERT must name.
-    pub(crate) fn required_columns(&self) -> Vec<String> {
-        self.columns
-            .iter()
-            .filter(|c| c.required)
-            .map(|c| c.name.clone())
-            .collect()
-    }
-}
-
-/// A catalog read that failed: which read, and the database's error.
-#[derive(Debug)]
-pub(crate) struct CatalogError {
-    /// What was being read (`reading the columns`), for the message.
-    pub reading: &'static str,
-    /// The database's error.
-    pub source: sqlx::Error,
-}
-
-impl CatalogError {
-    /// Wraps a failed read described by `reading` (for `map_err`).
-    pub(crate) fn reading(reading: &'static str) -> impl FnOnce(sqlx::Error) -> CatalogError {
-        move |source| CatalogError { reading, source }
-    }
-
-    /// The error of a failed read during preflight of `def` on `engine`.
-    pub(crate) fn in_preflight(self, engine: Engine, def: &Definition) -> Error {
-        Error::database(
-            crate::preflight::catalog_context(engine, def, self.reading),
-            self.source,
-        )
-    }
 }
 
 /// A connection of the driver's database.
@@ -596,31 +410,7 @@ pub(crate) fn millis(d: Duration) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn table_names_parse_with_and_without_schema() {
-        assert_eq!(
-            TableName::parse("backfill_progress").unwrap(),
-            TableName {
-                schema: None,
-                name: "backfill_progress".into()
-            }
-        );
-        assert_eq!(
-            TableName::parse("ops.progress").unwrap().schema.as_deref(),
-            Some("ops")
-        );
-        assert!(TableName::parse("a.b.c").is_err());
-        assert!(TableName::parse(".x").is_err());
-        // Quotes and spaces belong to the name; only a dot separates the schema.
-        assert_eq!(
-            TableName::parse("user's \"stats\"").unwrap(),
-            TableName {
-                schema: None,
-                name: "user's \"stats\"".into()
-            }
-        );
-    }
+    use crate::value::KeyValue;
 
     #[test]
     fn ranges_read_like_the_where_clause() {
