@@ -390,41 +390,44 @@ pub(crate) fn check_key_types(def: &Definition, probes: &[KeyProbe]) -> Result<(
             (&probe.source, "the source key expression"),
             (&probe.target, "the target key column"),
         ] {
-            if let Some((problem, hint)) = misfit_for_kind(part.kind, side, what) {
+            if let Some((problem, hint)) = key_type_mismatch(part.kind, side, what) {
                 return Err(refuse(problem, hint));
             }
         }
-        let (s, t) = (&probe.source, &probe.target);
+        let (source, target) = (&probe.source, &probe.target);
         if let (
             KeyClass::Text {
-                case_insensitive: a,
+                case_insensitive: source_ignores_case,
             },
             KeyClass::Text {
-                case_insensitive: b,
+                case_insensitive: target_ignores_case,
             },
-        ) = (&s.class, &t.class)
+        ) = (&source.class, &target.class)
         {
-            if a != b {
+            if source_ignores_case != target_ignores_case {
                 return Err(refuse(
                     format!(
                         "the source key has type {} but the target column has type {}, and only one of them ignores case, so keys equal in one are distinct in the other",
-                        s.type_name, t.type_name
+                        source.type_name, target.type_name
                     ),
                     format!(
                         "cast the source key to the target's type in `expr` (e.g. `CAST(... AS {})`) or give both the same type",
-                        t.type_name
+                        target.type_name
                     ),
                 ));
             }
         }
-        if let (Some(sc), Some(tc)) = (&s.collation, &t.collation) {
-            if sc != tc && matches!(s.class, KeyClass::Text { .. }) {
+        if let (Some(source_collation), Some(target_collation)) =
+            (&source.collation, &target.collation)
+        {
+            if source_collation != target_collation && matches!(source.class, KeyClass::Text { .. })
+            {
                 return Err(refuse(
                     format!(
-                        "the source key has collation {sc} but the target column has collation {tc}: batches are cut in the source's order and compared in the target's, so keys would fall in the wrong range"
+                        "the source key has collation {source_collation} but the target column has collation {target_collation}: batches are cut in the source's order and compared in the target's, so keys would fall in the wrong range"
                     ),
                     format!(
-                        "give the source key the target's collation in `expr`, e.g. `expr = \"e.{} COLLATE {tc}\"`, or use the same collation for both columns",
+                        "give the source key the target's collation in `expr`, e.g. `expr = \"e.{} COLLATE {target_collation}\"`, or use the same collation for both columns",
                         part.column
                     ),
                 ));
@@ -435,7 +438,7 @@ pub(crate) fn check_key_types(def: &Definition, probes: &[KeyProbe]) -> Result<(
 }
 
 /// Why `side` cannot hold keys of `kind`, with what to write instead; `None` if it can.
-fn misfit_for_kind(kind: KeyKind, side: &KeySide, what: &str) -> Option<(String, String)> {
+fn key_type_mismatch(kind: KeyKind, side: &KeySide, what: &str) -> Option<(String, String)> {
     let ty = &side.type_name;
     match (kind, &side.class) {
         (_, KeyClass::Unknown) => None,
