@@ -6,8 +6,9 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectName, Query,
-    TableFactor, TableWithJoins, Value, Visit, Visitor,
+    visit_expressions, Distinct, Expr, Function, FunctionArg, FunctionArgExpr,
+    FunctionArgumentClause, FunctionArguments, GroupByExpr, ObjectName, OrderByKind, Query, Select,
+    SelectItem, SetExpr, TableFactor, TableWithJoins, Value, Visit, Visitor,
 };
 use sqlparser::dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
@@ -129,6 +130,29 @@ pub struct Facts {
     pub single_column: Option<ColumnRef>,
     /// Window function calls (`... OVER (...)`) of the top-level query, by name.
     pub windows: Vec<String>,
+    /// Results that depend on the order rows arrive in, anywhere (subqueries included).
+    pub order_dependent: Vec<OrderDependence>,
+}
+
+/// A result that depends on the order rows arrive in: another batch or re-run may see the
+/// rows in another order, or pick other rows, and write another value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderDependence {
+    /// An order-sensitive aggregate (`group_concat`, `string_agg`, ...) with no ORDER BY: its
+    /// name.
+    UnorderedAggregate(String),
+    /// An order-sensitive aggregate whose ORDER BY leaves rows tied that differ in a column it
+    /// aggregates: its name and that column.
+    AggregateTie(String, String),
+    /// `ANY_VALUE(...)`: any row's value.
+    AnyValue,
+    /// `LIMIT`, `OFFSET`, `FETCH` or `DISTINCT ON` picking rows with no ORDER BY: the clause.
+    UnorderedPick(String),
+    /// The same with an ORDER BY that leaves rows tied that differ in a column selected (`*`
+    /// when the select list is a wildcard): the clause and that column.
+    PickTie(String, String),
+    /// `TABLESAMPLE`: a random subset of the rows.
+    Sample,
 }
 
 /// Walks a parsed fragment.
@@ -278,6 +302,33 @@ const VOLATILE: &[&str] = &[
     "inet_client_addr",
 ];
 
+/// Aggregates whose result depends on the order of their input rows: they need an ORDER BY
+/// that orders every value they aggregate (lowercase).
+const ORDER_SENSITIVE: &[&str] = &[
+    "string_agg",
+    "group_concat",
+    "array_agg",
+    "array_concat_agg",
+    "json_agg",
+    "jsonb_agg",
+    "json_agg_strict",
+    "jsonb_agg_strict",
+    "json_object_agg",
+    "jsonb_object_agg",
+    "json_object_agg_strict",
+    "jsonb_object_agg_strict",
+    "json_object_agg_unique",
+    "jsonb_object_agg_unique",
+    "json_arrayagg",
+    "json_objectagg",
+    "json_group_array",
+    "json_group_object",
+    "jsonb_group_array",
+    "jsonb_group_object",
+    "listagg",
+    "xmlagg",
+];
+
 /// Volatile only without arguments (`unix_timestamp()` is now, `unix_timestamp(x)` is not).
 const VOLATILE_WITHOUT_ARGS: &[&str] = &["unix_timestamp", "unixepoch"];
 
@@ -371,6 +422,161 @@ fn arg_expr(arg: &FunctionArg) -> Option<&Expr> {
     }
 }
 
+/// The columns `expr` reads (subqueries included), lowercased and dot-joined (`t.name`).
+fn columns_read(expr: &Expr) -> Vec<String> {
+    let mut columns = Vec::new();
+    let _ = visit_expressions(expr, |e| {
+        if matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+            if let Some(r) = column_ref(e) {
+                columns.push(r.display().to_ascii_lowercase());
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    columns
+}
+
+/// `t.name` and `name` are the same column when one of them is unqualified.
+fn same_column(a: &str, b: &str) -> bool {
+    a == b
+        || (a.rsplit('.').next() == b.rsplit('.').next() && (!a.contains('.') || !b.contains('.')))
+}
+
+/// The first column of `values` that rows tied on `order` can differ in: none when each value
+/// is itself an ORDER BY item, or every column it reads is one. Rows the ORDER BY leaves tied
+/// then carry the same values, so the order they come in cannot change the result. (What it
+/// cannot see: a collation that ties different strings, `'a'` and `'A'` under MySQL's `_ci`
+/// collations.)
+fn first_unordered(values: &[&Expr], order: &[&Expr]) -> Option<String> {
+    let order: Vec<String> = order
+        .iter()
+        .map(|e| e.to_string().to_ascii_lowercase())
+        .collect();
+    values.iter().find_map(|value| {
+        if order.contains(&value.to_string().to_ascii_lowercase()) {
+            return None;
+        }
+        columns_read(value)
+            .into_iter()
+            .find(|c| !order.iter().any(|o| same_column(o, c)))
+    })
+}
+
+/// An order-sensitive aggregate's dependence on row order, if its ORDER BY (inside the call,
+/// or `WITHIN GROUP`) does not order every value it aggregates.
+fn aggregate_order(name: &str, f: &Function) -> Option<OrderDependence> {
+    let mut order: Vec<&Expr> = f.within_group.iter().map(|o| &o.expr).collect();
+    if let FunctionArguments::List(list) = &f.args {
+        for clause in &list.clauses {
+            if let FunctionArgumentClause::OrderBy(items) = clause {
+                order.extend(items.iter().map(|o| &o.expr));
+            }
+        }
+    }
+    let values: Vec<&Expr> = args(f).into_iter().filter_map(arg_expr).collect();
+    let column = first_unordered(&values, &order)?;
+    Some(if order.is_empty() {
+        OrderDependence::UnorderedAggregate(name.to_string())
+    } else {
+        OrderDependence::AggregateTie(name.to_string(), column)
+    })
+}
+
+/// Whether `expr` calls an aggregate (not windowed).
+fn has_aggregate(expr: &Expr) -> bool {
+    visit_expressions(expr, |e| match e {
+        Expr::Function(f)
+            if f.over.is_none() && AGGREGATES.contains(&function_name(f).as_str()) =>
+        {
+            ControlFlow::Break(())
+        }
+        _ => ControlFlow::Continue(()),
+    })
+    .is_break()
+}
+
+/// A query that picks some of its rows (`LIMIT`, `OFFSET`, `FETCH`, `TOP`, `DISTINCT ON`)
+/// without an ORDER BY that tells them apart: the rows it may pick differ in what it selects
+/// (the group keys, when grouped). A select list of constants, or one aggregate row, picks the
+/// same whichever rows it gets.
+fn pick_order(query: &Query) -> Option<OrderDependence> {
+    let select: Option<&Select> = match query.body.as_ref() {
+        SetExpr::Select(s) => Some(s),
+        _ => None,
+    };
+    let distinct_on = select.is_some_and(|s| matches!(s.distinct, Some(Distinct::On(_))));
+    let clause = if let Some(limit) = &query.limit_clause {
+        limit.to_string()
+    } else if let Some(fetch) = &query.fetch {
+        fetch.to_string()
+    } else if let Some(top) = select.and_then(|s| s.top.as_ref()) {
+        top.to_string()
+    } else if distinct_on {
+        "DISTINCT ON".to_string()
+    } else {
+        return None;
+    };
+    let clause = clause.trim().to_string();
+    let order: Vec<&Expr> = match query.order_by.as_ref().map(|o| &o.kind) {
+        Some(OrderByKind::Expressions(items)) => items.iter().map(|o| &o.expr).collect(),
+        _ => Vec::new(),
+    };
+    let unordered = match select {
+        None => Some("*".to_string()),
+        Some(select) => select_unordered(select, &order),
+    };
+    let column = unordered?;
+    Some(if order.is_empty() {
+        OrderDependence::UnorderedPick(clause)
+    } else {
+        OrderDependence::PickTie(clause, column)
+    })
+}
+
+/// What rows of `select` tied on `order` can differ in (see [`pick_order`]); ORDER BY items
+/// naming a select item by position (`ORDER BY 2`) or alias stand for its expression.
+fn select_unordered(select: &Select, order: &[&Expr]) -> Option<String> {
+    let mut items = Vec::new();
+    let mut aliases = Vec::new();
+    for item in &select.projection {
+        match item {
+            SelectItem::UnnamedExpr(e) => items.push(e),
+            SelectItem::ExprWithAlias { expr, alias } => {
+                aliases.push((alias.value.to_ascii_lowercase(), expr));
+                items.push(expr);
+            }
+            SelectItem::ExprWithAliases { expr, .. } => items.push(expr),
+            _ => return Some("*".to_string()),
+        }
+    }
+    let order: Vec<&Expr> = order
+        .iter()
+        .map(|o| match o {
+            Expr::Value(v) => match &v.value {
+                Value::Number(n, _) => n
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| items.get(i.wrapping_sub(1)).copied())
+                    .unwrap_or(o),
+                _ => o,
+            },
+            Expr::Identifier(id) => aliases
+                .iter()
+                .find(|(a, _)| *a == id.value.to_ascii_lowercase())
+                .map_or(*o, |(_, e)| *e),
+            _ => o,
+        })
+        .collect();
+    match &select.group_by {
+        GroupByExpr::Expressions(keys, _) if !keys.is_empty() => {
+            first_unordered(&keys.iter().collect::<Vec<_>>(), &order)
+        }
+        GroupByExpr::All(_) => Some("*".to_string()),
+        _ if items.iter().any(|e| has_aggregate(e)) => None,
+        _ => first_unordered(&items, &order),
+    }
+}
+
 impl Walker {
     fn column(&mut self, r: ColumnRef) {
         if self.query_depth == 0 && self.aggregate_depth == 0 {
@@ -390,6 +596,13 @@ impl Walker {
         let name = function_name(f);
         let qualified_once = f.name.0.len() == 1;
         let n = arg_count(f);
+        if f.over.is_none() {
+            if name == "any_value" {
+                self.facts.order_dependent.push(OrderDependence::AnyValue);
+            } else if ORDER_SENSITIVE.contains(&name.as_str()) {
+                self.facts.order_dependent.extend(aggregate_order(&name, f));
+            }
+        }
         // MySQL's RAND(expr) seeds from its argument each call: a function of the row, unless
         // the seed is a constant (one sequence over the statement's rows, in their order).
         let seeded_by_row = name == "rand"
@@ -423,8 +636,9 @@ impl Walker {
 impl Visitor for Walker {
     type Break = ();
 
-    fn pre_visit_query(&mut self, _query: &Query) -> ControlFlow<()> {
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
         self.query_depth += 1;
+        self.facts.order_dependent.extend(pick_order(query));
         ControlFlow::Continue(())
     }
 
@@ -445,6 +659,15 @@ impl Visitor for Walker {
     }
 
     fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table {
+            sample: Some(_), ..
+        }
+        | TableFactor::Derived {
+            sample: Some(_), ..
+        } = factor
+        {
+            self.facts.order_dependent.push(OrderDependence::Sample);
+        }
         if let (TableFactor::Table { name, alias, .. }, 0) = (factor, self.query_depth) {
             let parts = name
                 .0
@@ -571,6 +794,101 @@ mod tests {
                 assert!(f.volatile.is_empty(), "{text}: {f:?}");
             }
         }
+    }
+
+    fn order(engine: Engine, text: &str) -> Vec<OrderDependence> {
+        let expr = parse_expr(engine, text).unwrap_or_else(|err| panic!("{engine:?}: {err}"));
+        expr_facts(&expr).order_dependent
+    }
+
+    #[test]
+    fn order_sensitive_aggregates_need_an_order_by_over_what_they_aggregate() {
+        use OrderDependence::*;
+        let pg = Engine::Postgres;
+        for (engine, text) in [
+            (pg, "string_agg(t.name, ',')"),
+            (pg, "array_agg(DISTINCT t.name)"),
+            (pg, "jsonb_agg(t.name) FILTER (WHERE t.ok)"),
+            (Engine::MySql, "group_concat(t.name SEPARATOR ',')"),
+            (Engine::Sqlite, "json_group_array(t.name)"),
+            (pg, "1 + (SELECT length(string_agg(x.n, ',')) FROM x)"),
+        ] {
+            assert!(
+                matches!(order(engine, text)[..], [UnorderedAggregate(_)]),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            order(pg, "string_agg(t.name, ',' ORDER BY t.created_at)"),
+            [AggregateTie("string_agg".into(), "t.name".into())]
+        );
+        for (engine, text) in [
+            (pg, "string_agg(t.name, ',' ORDER BY t.created_at, t.name)"),
+            (pg, "string_agg(t.name, ',' ORDER BY name DESC)"),
+            (pg, "string_agg(lower(t.name), ',' ORDER BY lower(t.name))"),
+            (pg, "json_object_agg(t.k, t.v ORDER BY t.k, t.v)"),
+            (pg, "listagg(t.name, ',') WITHIN GROUP (ORDER BY t.name)"),
+            (
+                Engine::MySql,
+                "group_concat(t.name ORDER BY t.name SEPARATOR ',')",
+            ),
+            (Engine::Sqlite, "group_concat(t.name, ',' ORDER BY t.name)"),
+            (pg, "string_agg('x', ',')"),
+            (pg, "count(*) + sum(t.amount) + max(t.name)"),
+        ] {
+            assert_eq!(order(engine, text), [], "{text}");
+        }
+        assert_eq!(order(pg, "any_value(t.name)"), [AnyValue]);
+    }
+
+    #[test]
+    fn picking_rows_needs_an_order_by_over_what_is_picked() {
+        use OrderDependence::*;
+        let pg = Engine::Postgres;
+        assert_eq!(
+            order(pg, "(SELECT u.name FROM u WHERE u.id = e.id LIMIT 1)"),
+            [UnorderedPick("LIMIT 1".into())]
+        );
+        assert_eq!(
+            order(
+                pg,
+                "(SELECT u.name FROM u ORDER BY u.created_at DESC LIMIT 1)"
+            ),
+            [PickTie("LIMIT 1".into(), "u.name".into())]
+        );
+        assert_eq!(
+            order(pg, "(SELECT u.name FROM u ORDER BY u.id OFFSET 2)"),
+            [PickTie("OFFSET 2".into(), "u.name".into())]
+        );
+        assert_eq!(
+            order(pg, "(SELECT * FROM u ORDER BY u.id LIMIT 1) IS NULL"),
+            [PickTie("LIMIT 1".into(), "*".into())]
+        );
+        for text in [
+            "(SELECT u.name FROM u ORDER BY u.created_at DESC, u.name LIMIT 1)",
+            "(SELECT lower(u.name) AS n FROM u ORDER BY n LIMIT 1)",
+            "(SELECT u.name FROM u ORDER BY 1 LIMIT 1)",
+            "EXISTS (SELECT 1 FROM u WHERE u.id = e.id LIMIT 1)",
+            "(SELECT count(*) FROM u LIMIT 1)",
+            "(SELECT u.g FROM u GROUP BY u.g ORDER BY u.g LIMIT 1)",
+            "(SELECT u.name FROM u WHERE u.id = e.id)",
+        ] {
+            assert_eq!(order(pg, text), [], "{text}");
+        }
+        let from = |text: &str| facts(&parse_from(pg, text).unwrap()).order_dependent;
+        assert_eq!(
+            from("(SELECT DISTINCT ON (user_id) user_id, amount FROM events) e"),
+            [UnorderedPick("DISTINCT ON".into())]
+        );
+        assert_eq!(
+            from("(SELECT DISTINCT ON (user_id) user_id, amount FROM events ORDER BY user_id, created_at DESC) e"),
+            [PickTie("DISTINCT ON".into(), "amount".into())]
+        );
+        assert_eq!(from("events e TABLESAMPLE BERNOULLI (10)"), [Sample]);
+        assert_eq!(
+            from("events e JOIN (SELECT id FROM users ORDER BY id LIMIT 10) u ON u.id = e.user_id"),
+            []
+        );
     }
 
     #[test]

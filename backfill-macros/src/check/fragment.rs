@@ -6,7 +6,7 @@ use std::cell::Cell;
 
 use syn::LitStr;
 
-use super::facts::{self, Facts};
+use super::facts::{self, Facts, OrderDependence};
 use crate::ast::{Container, Field};
 use crate::ctxt::{Ctxt, Message};
 use crate::model::Engine;
@@ -35,6 +35,13 @@ impl Fragment<'_> {
     /// `datetime('now')` is seen only by that engine's parse).
     pub fn volatile_call(&self) -> Option<&String> {
         self.facts.iter().find_map(|(_, f)| f.volatile.first())
+    }
+
+    /// The first dependence on row order any dialect found.
+    pub fn order_dependence(&self) -> Option<&OrderDependence> {
+        self.facts
+            .iter()
+            .find_map(|(_, f)| f.order_dependent.first())
     }
 }
 

@@ -1,8 +1,8 @@
 //! The rules, as a flat list: [`check`] calls each one, in the order their errors are
 //! reported; each rule is a function named for what it refuses, in the file of its family
-//! ([`attributes`], [`keys`], [`relative`], [`volatile`], [`in_place`], [`grouping`]). The SQL
-//! facts they decide on come from [`fragment`], which parses each fragment once per engine
-//! with [`facts`], never from looking at the text. Attribute syntax (unknown keys, duplicates,
+//! ([`attributes`], [`keys`], [`relative`], [`volatile`], [`order`], [`in_place`],
+//! [`grouping`]). The SQL facts they decide on come from [`fragment`], which parses each
+//! fragment once per engine with [`facts`], never from looking at the text. Attribute syntax (unknown keys, duplicates,
 //! values of the wrong kind) was refused while parsing, in `attr`.
 
 mod attributes;
@@ -11,6 +11,7 @@ mod fragment;
 mod grouping;
 mod in_place;
 mod keys;
+mod order;
 mod relative;
 mod volatile;
 
@@ -35,6 +36,7 @@ pub fn check(cx: &Ctxt, cont: &Container) -> Option<model::Backfill> {
     relative::no_own_column_in_larger_expression(cx, parsed);
     volatile::no_volatile_key(cx, parsed);
     volatile::no_volatile_value(cx, parsed);
+    order::no_order_dependent_value(cx, parsed);
     grouping::no_window_function(cx, parsed);
     in_place::key_is_the_target_column(cx, parsed);
     in_place::no_aggregate_in_place(cx, parsed);
@@ -42,6 +44,7 @@ pub fn check(cx: &Ctxt, cont: &Container) -> Option<model::Backfill> {
     in_place::no_on_conflict_in_place(cx, parsed);
     relative::no_written_column_read_through_from(cx, parsed);
     volatile::no_volatile_filter(cx, parsed);
+    order::no_order_dependent_rows(cx, parsed);
     grouping::no_aggregate_in_filter(cx, parsed);
     keys::has_key(cx, parsed);
     keys::key_is_not_aggregate(cx, parsed);
