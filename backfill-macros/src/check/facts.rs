@@ -6,7 +6,7 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    visit_expressions, Distinct, Expr, Function, FunctionArg, FunctionArgExpr,
+    visit_expressions, BinaryOperator, Distinct, Expr, Function, FunctionArg, FunctionArgExpr,
     FunctionArgumentClause, FunctionArguments, GroupByExpr, ObjectName, OrderByKind, Query, Select,
     SelectItem, SetExpr, TableFactor, TableWithJoins, Value, Visit, Visitor,
 };
@@ -132,6 +132,9 @@ pub struct Facts {
     pub windows: Vec<String>,
     /// Results that depend on the order rows arrive in, anywhere (subqueries included).
     pub order_dependent: Vec<OrderDependence>,
+    /// System and user variables and parameters read or assigned (`@@timestamp`, `@n := @n +
+    /// 1`, SQLite's `@x`), as written.
+    pub variables: Vec<String>,
 }
 
 /// A result that depends on the order rows arrive in: another batch or re-run may see the
@@ -155,16 +158,22 @@ pub enum OrderDependence {
     Sample,
 }
 
-/// Walks a parsed fragment.
-pub fn facts<N: Visit>(node: &N) -> Facts {
-    let mut walker = Walker::default();
+/// Walks a fragment parsed for `engine`.
+pub fn facts<N: Visit>(engine: Engine, node: &N) -> Facts {
+    let mut walker = Walker {
+        engine,
+        facts: Facts::default(),
+        query_depth: 0,
+        aggregate_depth: 0,
+        frames: Vec::new(),
+    };
     let _ = node.visit(&mut walker);
     walker.facts
 }
 
 /// The facts of an expression, including whether it is a single column.
-pub fn expr_facts(expr: &Expr) -> Facts {
-    let mut f = facts(expr);
+pub fn expr_facts(engine: Engine, expr: &Expr) -> Facts {
+    let mut f = facts(engine, expr);
     f.single_column = column_ref(expr);
     f
 }
@@ -187,8 +196,9 @@ fn column_ref(expr: &Expr) -> Option<ColumnRef> {
     }
 }
 
-#[derive(Default)]
 struct Walker {
+    /// What the fragment was parsed for: some words mean a value on one engine only.
+    engine: Engine,
     facts: Facts,
     query_depth: usize,
     aggregate_depth: usize,
@@ -273,6 +283,14 @@ const VOLATILE: &[&str] = &[
     "uuid",
     "uuid_short",
     "gen_random_uuid",
+    "uuidv4",
+    "uuidv7",
+    "uuid_v4",
+    "uuid_v7",
+    "gen_random_bytes",
+    "gen_salt",
+    "random_normal",
+    "setseed",
     "uuid_generate_v1",
     "uuid_generate_v1mc",
     "uuid_generate_v4",
@@ -290,6 +308,10 @@ const VOLATILE: &[&str] = &[
     "total_changes",
     "txid_current",
     "pg_current_xact_id",
+    "pg_current_xact_id_if_assigned",
+    "txid_current_if_assigned",
+    "pg_current_snapshot",
+    "txid_current_snapshot",
     "pg_backend_pid",
     "row_count",
     "found_rows",
@@ -342,6 +364,11 @@ const SQLITE_DATE_FUNCTIONS: &[&str] = &[
     "strftime",
     "timediff",
 ];
+
+/// MySQL's clock keywords that the parser reads as column names without parentheses
+/// (`UTC_TIMESTAMP` is `UTC_TIMESTAMP()` on MySQL and MariaDB, a column elsewhere; bare `CURDATE`
+/// and `SYSDATE` are columns on MariaDB too).
+const MYSQL_VOLATILE_KEYWORDS: &[&str] = &["utc_timestamp", "utc_date", "utc_time"];
 
 /// Keywords parsed as bare identifiers that are really volatile values.
 const VOLATILE_KEYWORDS: &[&str] = &[
@@ -617,6 +644,15 @@ impl Walker {
                 format!("{name}()")
             };
             self.facts.volatile.push(shown);
+        } else if name == "age" && n == 1 {
+            // PostgreSQL's `age(t)` is `age(current_date, t)`: it grows every day.
+            let shown = f.to_string();
+            let shown = if shown.len() <= 30 {
+                shown
+            } else {
+                "age(...)".to_string()
+            };
+            self.facts.volatile.push(shown);
         } else if SQLITE_DATE_FUNCTIONS.contains(&name.as_str()) {
             let a = args(f);
             let no_time_value = if name == "strftime" { n <= 1 } else { n == 0 };
@@ -686,10 +722,15 @@ impl Visitor for Walker {
         let mut aggregate = false;
         match expr {
             Expr::Identifier(id) => {
-                if id.quote_style.is_none()
-                    && VOLATILE_KEYWORDS.contains(&id.value.to_ascii_lowercase().as_str())
+                let word = id.value.to_ascii_lowercase();
+                let mysql = self.engine == Engine::MySql;
+                if id.quote_style.is_none() && mysql && word.starts_with('@') {
+                    self.facts.variables.push(id.value.clone());
+                } else if id.quote_style.is_none()
+                    && (VOLATILE_KEYWORDS.contains(&word.as_str())
+                        || (mysql && MYSQL_VOLATILE_KEYWORDS.contains(&word.as_str())))
                 {
-                    self.facts.volatile.push(id.value.to_ascii_lowercase());
+                    self.facts.volatile.push(word);
                 } else {
                     self.column(ColumnRef {
                         qualifier: Vec::new(),
@@ -697,9 +738,32 @@ impl Visitor for Walker {
                     });
                 }
             }
+            Expr::CompoundIdentifier(ids)
+                if self.engine == Engine::MySql
+                    && ids
+                        .first()
+                        .is_some_and(|i| i.quote_style.is_none() && i.value.starts_with('@')) =>
+            {
+                // `@@session.time_zone`
+                self.facts.variables.push(expr.to_string());
+            }
             Expr::CompoundIdentifier(_) => {
                 if let Some(r) = column_ref(expr) {
                     self.column(r);
+                }
+            }
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Assignment,
+                ..
+            } => {
+                // `@n := @n + 1`: a counter over the rows in the order they come.
+                self.facts.variables.push(left.to_string());
+            }
+            Expr::Value(v) => {
+                // SQLite reads `@x`, `:x` and `$x` as parameters, NULL when nothing is bound.
+                if let Value::Placeholder(p) = &v.value {
+                    self.facts.variables.push(p.clone());
                 }
             }
             Expr::Function(f) => {
@@ -747,7 +811,12 @@ mod tests {
     fn all(text: &str) -> Vec<Facts> {
         Engine::ALL
             .iter()
-            .map(|e| expr_facts(&parse_expr(*e, text).unwrap_or_else(|err| panic!("{e:?}: {err}"))))
+            .map(|e| {
+                expr_facts(
+                    *e,
+                    &parse_expr(*e, text).unwrap_or_else(|err| panic!("{e:?}: {err}")),
+                )
+            })
             .collect()
     }
 
@@ -798,7 +867,7 @@ mod tests {
 
     fn order(engine: Engine, text: &str) -> Vec<OrderDependence> {
         let expr = parse_expr(engine, text).unwrap_or_else(|err| panic!("{engine:?}: {err}"));
-        expr_facts(&expr).order_dependent
+        expr_facts(engine, &expr).order_dependent
     }
 
     #[test]
@@ -875,7 +944,7 @@ mod tests {
         ] {
             assert_eq!(order(pg, text), [], "{text}");
         }
-        let from = |text: &str| facts(&parse_from(pg, text).unwrap()).order_dependent;
+        let from = |text: &str| facts(pg, &parse_from(pg, text).unwrap()).order_dependent;
         assert_eq!(
             from("(SELECT DISTINCT ON (user_id) user_id, amount FROM events) e"),
             [UnorderedPick("DISTINCT ON".into())]
@@ -891,6 +960,53 @@ mod tests {
         );
     }
 
+    fn on(engine: Engine, text: &str) -> Facts {
+        expr_facts(
+            engine,
+            &parse_expr(engine, text).unwrap_or_else(|err| panic!("{err}")),
+        )
+    }
+
+    #[test]
+    fn clock_keywords_functions_and_variables() {
+        // Bare MySQL clock keywords: the clock on MySQL, a column elsewhere.
+        for word in ["UTC_TIMESTAMP", "utc_date", "UTC_TIME"] {
+            assert_eq!(
+                on(Engine::MySql, word).volatile,
+                [word.to_ascii_lowercase()]
+            );
+            assert!(on(Engine::Postgres, word).volatile.is_empty(), "{word}");
+            assert!(on(Engine::MySql, &format!("`{word}`")).volatile.is_empty());
+        }
+        for text in [
+            "uuidv7()",
+            "uuid_generate_v1()",
+            "gen_random_bytes(16)",
+            "random_normal()",
+            "uuid_short()",
+            "sys_guid()",
+            "age(u.born)",
+        ] {
+            assert!(!on(Engine::Postgres, text).volatile.is_empty(), "{text}");
+        }
+        for text in ["age(u.died, u.born)", "uuid_generate_v5(u.ns, u.name)"] {
+            assert!(on(Engine::Postgres, text).volatile.is_empty(), "{text}");
+        }
+        assert_eq!(on(Engine::MySql, "@@timestamp").variables, ["@@timestamp"]);
+        assert_eq!(
+            on(Engine::MySql, "@@session.time_zone").variables,
+            ["@@session.time_zone"]
+        );
+        assert_eq!(
+            on(Engine::MySql, "@n := @n + 1").variables,
+            ["@n", "@n", "@n"]
+        );
+        assert_eq!(on(Engine::MySql, "coalesce(@x, 1)").variables, ["@x"]);
+        assert_eq!(on(Engine::Sqlite, "@x").variables, ["@x"]);
+        // PostgreSQL's prefix `@` is the absolute value.
+        assert!(on(Engine::Postgres, "@ u.delta").variables.is_empty());
+    }
+
     #[test]
     fn qualifiers_relations_and_values_calls() {
         for f in all("(SELECT max(x) FROM s.user_stats u WHERE u.id = e.id) + user_stats.total") {
@@ -903,7 +1019,10 @@ mod tests {
             // Inside the subquery: not a top-level column.
             assert_eq!(f.outside_aggregate.len(), 1);
         }
-        let f = expr_facts(&parse_expr(Engine::MySql, "VALUES(total) + 1").unwrap());
+        let f = expr_facts(
+            Engine::MySql,
+            &parse_expr(Engine::MySql, "VALUES(total) + 1").unwrap(),
+        );
         assert_eq!(f.values_calls.len(), 1);
         assert_eq!(
             all("e.total")[0]

@@ -34,6 +34,7 @@ pub fn check(cx: &Ctxt, cont: &Container) -> Option<model::Backfill> {
     in_place::no_written_column_read(cx, parsed);
     relative::no_subquery_reading_target(cx, parsed);
     relative::no_own_column_in_larger_expression(cx, parsed);
+    volatile::no_variable(cx, parsed);
     volatile::no_volatile_key(cx, parsed);
     volatile::no_volatile_value(cx, parsed);
     order::no_order_dependent_value(cx, parsed);
@@ -194,6 +195,31 @@ mod tests {
             }
         })
         .is_empty());
+    }
+
+    #[test]
+    fn variables_and_executable_comments_are_refused_whatever_the_attributes() {
+        let errs = errors(syn::parse_quote! {
+            #[backfill(table = "t", from = "s /*!50000 JOIN t ON t.id = s.id */", engines = "mysql")]
+            struct T {
+                #[backfill(key)] id: i64,
+                #[backfill(expr = "@n := @n + 1", allow_volatile)] n: i64,
+                #[backfill(expr = "s.a /*M! + t.a */")] a: i64,
+                #[backfill(expr = "UTC_TIMESTAMP", allow_volatile)] seen: String,
+                #[backfill(expr = "UTC_DATE")] day: String,
+            }
+        });
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(
+            errs[0].starts_with("`from` contains a MySQL executable comment `/*! ... */`"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].starts_with("`expr` contains a MySQL executable comment `/*M! ... */`"),
+            "{errs:?}"
+        );
+        assert!(errs[2].starts_with("`@n` is a variable"), "{errs:?}");
+        assert!(errs[3].starts_with("`utc_date` is volatile"), "{errs:?}");
     }
 
     #[test]
