@@ -132,6 +132,11 @@ pub struct Facts {
     pub windows: Vec<String>,
     /// Results that depend on the order rows arrive in, anywhere (subqueries included).
     pub order_dependent: Vec<OrderDependence>,
+    /// `x.*` anywhere (`to_jsonb(s.*)`, `count(s.*)`): the qualifier's parts.
+    pub row_wildcards: Vec<Vec<String>>,
+    /// Tables of the top-level FROM clause whose alias renames their columns
+    /// (`user_stats AS s (uid, prev)`): name parts.
+    pub column_aliased: Vec<Vec<String>>,
     /// System and user variables and parameters read or assigned (`@@timestamp`, `@n := @n +
     /// 1`, SQLite's `@x`), as written.
     pub variables: Vec<String>,
@@ -380,6 +385,14 @@ const VOLATILE_KEYWORDS: &[&str] = &[
     "sysdate",
 ];
 
+fn name_parts(name: &ObjectName) -> Vec<String> {
+    name.0
+        .iter()
+        .filter_map(|p| p.as_ident())
+        .map(|i| i.value.clone())
+        .collect()
+}
+
 fn function_name(f: &Function) -> String {
     f.name
         .0
@@ -623,6 +636,11 @@ impl Walker {
         let name = function_name(f);
         let qualified_once = f.name.0.len() == 1;
         let n = arg_count(f);
+        for arg in args(f) {
+            if let FunctionArg::Unnamed(FunctionArgExpr::QualifiedWildcard(q)) = arg {
+                self.facts.row_wildcards.push(name_parts(q));
+            }
+        }
         if f.over.is_none() {
             if name == "any_value" {
                 self.facts.order_dependent.push(OrderDependence::AnyValue);
@@ -684,13 +702,7 @@ impl Visitor for Walker {
     }
 
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
-        let parts = relation
-            .0
-            .iter()
-            .filter_map(|p| p.as_ident())
-            .map(|i| i.value.clone())
-            .collect();
-        self.facts.relations.push(parts);
+        self.facts.relations.push(name_parts(relation));
         ControlFlow::Continue(())
     }
 
@@ -705,12 +717,10 @@ impl Visitor for Walker {
             self.facts.order_dependent.push(OrderDependence::Sample);
         }
         if let (TableFactor::Table { name, alias, .. }, 0) = (factor, self.query_depth) {
-            let parts = name
-                .0
-                .iter()
-                .filter_map(|p| p.as_ident())
-                .map(|i| i.value.clone())
-                .collect();
+            let parts = name_parts(name);
+            if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
+                self.facts.column_aliased.push(parts.clone());
+            }
             self.facts
                 .tables
                 .push((parts, alias.as_ref().map(|a| a.name.value.clone())));
@@ -752,6 +762,7 @@ impl Visitor for Walker {
                     self.column(r);
                 }
             }
+            Expr::QualifiedWildcard(q, _) => self.facts.row_wildcards.push(name_parts(q)),
             Expr::BinaryOp {
                 left,
                 op: BinaryOperator::Assignment,

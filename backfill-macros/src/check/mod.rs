@@ -43,7 +43,9 @@ pub fn check(cx: &Ctxt, cont: &Container) -> Option<model::Backfill> {
     in_place::no_aggregate_in_place(cx, parsed);
     in_place::value_has_an_expression(cx, parsed);
     in_place::no_on_conflict_in_place(cx, parsed);
+    relative::no_whole_target_row(cx, parsed);
     relative::no_written_column_read_through_from(cx, parsed);
+    relative::no_target_read_hidden_in_from(cx, parsed);
     volatile::no_volatile_filter(cx, parsed);
     order::no_order_dependent_rows(cx, parsed);
     grouping::no_aggregate_in_filter(cx, parsed);
@@ -356,6 +358,46 @@ mod tests {
             }
         })
         .is_empty());
+    }
+
+    #[test]
+    fn the_target_read_anywhere_in_from_or_as_a_whole_row() {
+        let refused = |from: &str, expr: &str| {
+            let from = syn::LitStr::new(from, proc_macro2::Span::call_site());
+            let expr = syn::LitStr::new(expr, proc_macro2::Span::call_site());
+            errors(syn::parse_quote! {
+                #[backfill(table = "analytics.user_stats", from = #from, engines = "postgres")]
+                struct T {
+                    #[backfill(key, expr = "e.user_id")] user_id: i64,
+                    #[backfill(expr = #expr)] total: i64,
+                }
+            })
+        };
+        for (from, expr, needle) in [
+            ("events e JOIN (SELECT user_id, total FROM user_stats) s ON s.user_id = e.user_id", "sum(e.amount)", "in a subquery"),
+            ("events e, LATERAL (SELECT s.total FROM analytics.user_stats s WHERE s.user_id = e.user_id) p", "sum(e.amount)", "in a subquery"),
+            ("events e JOIN users u ON u.id = e.user_id AND u.score > (SELECT max(total) FROM user_stats)", "sum(e.amount)", "in a subquery"),
+            ("(WITH prev AS (SELECT * FROM user_stats) SELECT e.* FROM events e JOIN prev USING (user_id)) e", "sum(e.amount)", "in a subquery"),
+            ("events e JOIN user_stats AS s (uid, prev) ON s.uid = e.user_id", "sum(e.amount)", "renames the columns"),
+            ("events e JOIN user_stats s ON s.user_id = e.user_id AND s.total > 0", "sum(e.amount)", "`from` reads `s.total`"),
+            ("events e JOIN user_stats s ON s.user_id = e.user_id", "max(length(CAST(to_jsonb(s) AS TEXT)))", "`s` is the whole row"),
+            ("events e JOIN user_stats s ON s.user_id = e.user_id", "count(s.*)", "`s.*` is the whole row"),
+        ] {
+            let errs = refused(from, expr);
+            assert_eq!(errs.len(), 1, "{from} / {expr}: {errs:?}");
+            assert!(errs[0].contains(needle), "{from} / {expr}: {errs:?}");
+        }
+        // The target joined on its key, reading columns it does not write; another schema's
+        // table of the same name; the whole row of a source.
+        for (from, expr) in [
+            ("events e JOIN user_stats s ON s.user_id = e.user_id", "sum(e.amount) + max(s.user_id)"),
+            ("events e JOIN archive.user_stats a ON a.user_id = e.user_id AND a.total > 0", "max(a.total)"),
+            ("events e JOIN (SELECT user_id, total FROM archive.user_stats) a ON a.user_id = e.user_id", "max(a.total)"),
+            ("events e", "count(e.*)"),
+        ] {
+            let errs = refused(from, expr);
+            assert!(errs.is_empty(), "{from} / {expr}: {errs:?}");
+        }
     }
 
     #[test]
