@@ -76,30 +76,13 @@ async fn checksum(pool: &SqlitePool) -> Result<(i64, String), backfill::sqlx::Er
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // A file under target/ (next to the build), so nothing outside the project is touched.
-    let target = std::env::current_exe()?
-        .ancestors()
-        .nth(3)
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = target.join(format!("quickstart-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("quickstart.db");
-    let options = SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true)
-        .journal_mode(backfill::sqlx::sqlite::SqliteJournalMode::Wal)
-        .busy_timeout(Duration::from_secs(10));
-    let pool = SqlitePoolOptions::new()
-        .max_connections(2)
-        .connect_with(options)
-        .await?;
+    let (pool, dir) = open_database().await?;
     let started = Instant::now();
     seed(&pool).await?;
     println!(
         "seeded {EVENTS} events over {USERS} users in {:.2?} ({})",
         started.elapsed(),
-        path.display()
+        dir.join("quickstart.db").display()
     );
     println!(
         "\nthe generated upsert (SQLite):\n  {}\n",
@@ -107,13 +90,45 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|s| s.upsert.next.sql)
             .unwrap_or("-")
     );
+    stop_kill_and_resume(&pool).await?;
+    equals_the_single_statement(&pool).await?;
+    rerun_rewrites_nothing(&pool).await?;
+    pool.close().await;
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
 
+/// A database file under target/ (next to the build), so nothing outside the project is
+/// touched; returns the pool and the folder to remove at the end.
+async fn open_database() -> Result<(SqlitePool, std::path::PathBuf), Box<dyn std::error::Error>> {
+    let target = std::env::current_exe()?
+        .ancestors()
+        .nth(3)
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = target.join(format!("quickstart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let options = SqliteConnectOptions::new()
+        .filename(dir.join("quickstart.db"))
+        .create_if_missing(true)
+        .journal_mode(backfill::sqlx::sqlite::SqliteJournalMode::Wal)
+        .busy_timeout(Duration::from_secs(10));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await?;
+    Ok((pool, dir))
+}
+
+/// Three runs, as a production backfill lives them: stopped by a SIGTERM, killed mid-batch,
+/// then resumed from the committed cursor to the end.
+async fn stop_kill_and_resume(pool: &SqlitePool) -> Result<(), Box<dyn std::error::Error>> {
     // Run 1: a SIGTERM (an evicted pod) arrives after 8 batches: the batch in flight commits,
     // the run returns a resumable report.
     let sigterm = CancellationToken::new();
     let signal = sigterm.clone();
     let run1 = UserStats::run_backfill(
-        &pool,
+        pool,
         RunOptions::default()
             .batch_size(5_000)
             .shutdown(sigterm)
@@ -138,11 +153,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // rolls back with its cursor, everything committed stays.
     let run2 = tokio::time::timeout(
         Duration::from_millis(300),
-        UserStats::run_backfill(&pool, RunOptions::default().batch_size(5_000)),
+        UserStats::run_backfill(pool, RunOptions::default().batch_size(5_000)),
     )
     .await;
     let committed: i64 = backfill::sqlx::query_scalar("SELECT count(*) FROM user_stats")
-        .fetch_one(&pool)
+        .fetch_one(pool)
         .await?;
     match run2 {
         Err(_) => println!(
@@ -152,7 +167,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // Run 3: resume from the committed cursor and finish.
-    let run3 = UserStats::run_backfill(&pool, RunOptions::default()).await?;
+    let run3 = UserStats::run_backfill(pool, RunOptions::default()).await?;
     println!(
         "run 3: resumed after user {}: {} batches, {} keys, {} rows in {:.2?} ({:.0} rows/s, adaptive batch size)",
         run3.resumed_from.as_ref().map(ToString::to_string).unwrap_or_else(|| "-".into()),
@@ -166,19 +181,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "       {} events with a NULL user were counted and skipped (no key range can hold them)",
         run3.null_keys
     );
+    Ok(())
+}
 
-    // Check: verify (read-only, range by range) and the article's single-statement recompute.
-    let verify = UserStats::verify(&pool).await?;
+/// Verify (read-only, range by range), then the article's single-statement recompute over an
+/// emptied table: the same rows, byte for byte.
+async fn equals_the_single_statement(pool: &SqlitePool) -> Result<(), Box<dyn std::error::Error>> {
+    let verify = UserStats::verify(pool).await?;
     println!("verify: {verify}");
-    let backfilled = checksum(&pool).await?;
+    let backfilled = checksum(pool).await?;
     let stmts = UserStats::sql(backfill::Engine::Sqlite).ok_or("no SQLite statements")?;
     backfill::sqlx::query("DELETE FROM user_stats")
-        .execute(&pool)
+        .execute(pool)
         .await?;
     backfill::sqlx::query(stmts.upsert_all.sql)
-        .execute(&pool)
+        .execute(pool)
         .await?;
-    let recomputed = checksum(&pool).await?;
+    let recomputed = checksum(pool).await?;
     if backfilled != recomputed || !verify.is_clean() {
         return Err(format!(
             "the backfill differs from the single-statement recompute: {backfilled:?} vs {recomputed:?}"
@@ -189,9 +208,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "check: user_stats ({} rows, checksum {}) equals the single-statement recompute",
         backfilled.0, backfilled.1
     );
+    Ok(())
+}
 
-    // Re-run from scratch over the up-to-date table: every key is checked, nothing rewritten.
-    let rerun = UserStats::run_backfill(&pool, RunOptions::default().restart(true)).await?;
+/// A re-run from scratch over the up-to-date table checks every key and rewrites nothing.
+async fn rerun_rewrites_nothing(pool: &SqlitePool) -> Result<(), Box<dyn std::error::Error>> {
+    let rerun = UserStats::run_backfill(pool, RunOptions::default().restart(true)).await?;
     println!(
         "re-run from scratch: {} keys checked, {} rows rewritten",
         rerun.keys, rerun.rows_written
@@ -199,7 +221,5 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if rerun.rows_written != 0 {
         return Err("a re-run over an up-to-date table rewrote rows".into());
     }
-    pool.close().await;
-    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

@@ -23,9 +23,16 @@ impl Bench {
 
     /// The engine's section of `BENCHMARKS.md`.
     pub(crate) fn section(&self, meta: &Meta) -> String {
-        let hand = self.args.hand_loop;
-        let limit = self.median_rate(Figure::Limit).unwrap_or(f64::NAN);
         let mut s = String::new();
+        self.heading(&mut s, meta);
+        self.figures(&mut s);
+        self.targets(&mut s);
+        self.notes(&mut s, meta);
+        s
+    }
+
+    /// The engine, its version and the data the figures were measured on.
+    fn heading(&self, s: &mut String, meta: &Meta) {
         let _ = writeln!(s, "## {}\n", self.args.engine);
         let _ = writeln!(
             s,
@@ -53,6 +60,12 @@ impl Bench {
                 .unwrap_or_default(),
         );
         let _ = writeln!(s, "Server settings: {}.\n", meta.settings);
+    }
+
+    /// The table: one row per figure, its median time and rate against the limit's.
+    fn figures(&self, s: &mut String) {
+        let hand = self.args.hand_loop;
+        let limit = self.median_rate(Figure::Limit).unwrap_or(f64::NAN);
         let _ = writeln!(
             s,
             "| figure | runs | median time | rows/s | × limit | batches | ms/batch | rows written | peak RSS |"
@@ -85,6 +98,11 @@ impl Bench {
                 mib(list.iter().filter_map(|x| x.rss_kib).max()),
             );
         }
+    }
+
+    /// The project's targets, met or not, from the same medians.
+    fn targets(&self, s: &mut String) {
+        let limit = self.median_rate(Figure::Limit).unwrap_or(f64::NAN);
         let default = self.median_rate(Figure::Default).unwrap_or(f64::NAN);
         let hand_rate = self.median_rate(Figure::HandLoop).unwrap_or(f64::NAN);
         let peak = self
@@ -113,6 +131,10 @@ impl Bench {
             mib(peak),
             met(peak.is_some_and(|kib| kib < 64 * 1024))
         );
+    }
+
+    /// WAL, memory and what was checked.
+    fn notes(&self, s: &mut String, meta: &Meta) {
         let wal = |f: Figure| median(self.samples(f).iter().filter_map(|x| x.wal_bytes));
         if let (Some(first), Some(rerun)) = (wal(Figure::Default), wal(Figure::Rerun)) {
             let _ = writeln!(
@@ -142,7 +164,6 @@ impl Bench {
                  (`CHECKPOINT`, `FLUSH TABLES ... FOR EXPORT` or `wal_checkpoint`; untimed)."
             );
         }
-        s
     }
 }
 

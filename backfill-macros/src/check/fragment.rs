@@ -6,7 +6,7 @@ use std::cell::Cell;
 
 use syn::LitStr;
 
-use super::facts::{self, Facts};
+use super::facts::{self, Facts, OrderDependence};
 use crate::ast::{Container, Field};
 use crate::ctxt::{Ctxt, Message};
 use crate::model::Engine;
@@ -35,6 +35,13 @@ impl Fragment<'_> {
     /// `datetime('now')` is seen only by that engine's parse).
     pub fn volatile_call(&self) -> Option<&String> {
         self.facts.iter().find_map(|(_, f)| f.volatile.first())
+    }
+
+    /// The first dependence on row order any dialect found.
+    pub fn order_dependence(&self) -> Option<&OrderDependence> {
+        self.facts
+            .iter()
+            .find_map(|(_, f)| f.order_dependent.first())
     }
 }
 
@@ -157,12 +164,26 @@ fn parse<'a>(
     kind: Kind,
 ) -> Fragment<'a> {
     let text = lit.value();
+    if let Some(mark) = executable_comment(&text) {
+        cx.error_spanned_by(
+            lit,
+            Message::new(format!("`{attr_name}` contains a MySQL executable comment `{mark} ... */`"))
+                .note("the check parses comments away, but MySQL and MariaDB run what is inside, so none of it would be checked")
+                .help("write that SQL without the comment; a string holding those characters can be built with `concat('/*', '!')`"),
+        );
+        return Fragment {
+            lit,
+            failed: engines.to_vec(),
+            reported: Cell::new(true),
+            facts: Vec::new(),
+        };
+    }
     let mut facts = Vec::new();
     let mut failures = Vec::new();
     for &engine in engines {
         let parsed = match kind {
-            Kind::Expr => facts::parse_expr(engine, &text).map(|e| facts::expr_facts(&e)),
-            Kind::From => facts::parse_from(engine, &text).map(|f| facts::facts(&f)),
+            Kind::Expr => facts::parse_expr(engine, &text).map(|e| facts::expr_facts(engine, &e)),
+            Kind::From => facts::parse_from(engine, &text).map(|f| facts::facts(engine, &f)),
         };
         match parsed {
             Ok(f) => facts.push((engine, f)),
@@ -178,6 +199,15 @@ fn parse<'a>(
         reported: Cell::new(false),
         facts,
     }
+}
+
+/// `/*!` (MySQL, MariaDB) or `/*M!` (MariaDB) anywhere in the text, string literals included:
+/// decided on the raw text, since no parser of the check keeps what the server will run.
+fn executable_comment(text: &str) -> Option<&'static str> {
+    let upper = text.to_ascii_uppercase();
+    ["/*M!", "/*!"]
+        .into_iter()
+        .find(|mark| upper.contains(mark))
 }
 
 /// The error of a fragment that does not parse for some engines: which engines, then each

@@ -1,8 +1,8 @@
 //! The rules, as a flat list: [`check`] calls each one, in the order their errors are
 //! reported; each rule is a function named for what it refuses, in the file of its family
-//! ([`attributes`], [`keys`], [`relative`], [`volatile`], [`in_place`], [`grouping`]). The SQL
-//! facts they decide on come from [`fragment`], which parses each fragment once per engine
-//! with [`facts`], never from looking at the text. Attribute syntax (unknown keys, duplicates,
+//! ([`attributes`], [`keys`], [`relative`], [`volatile`], [`order`], [`in_place`],
+//! [`grouping`]). The SQL facts they decide on come from [`fragment`], which parses each
+//! fragment once per engine with [`facts`], never from looking at the text. Attribute syntax (unknown keys, duplicates,
 //! values of the wrong kind) was refused while parsing, in `attr`.
 
 mod attributes;
@@ -11,6 +11,7 @@ mod fragment;
 mod grouping;
 mod in_place;
 mod keys;
+mod order;
 mod relative;
 mod volatile;
 
@@ -33,15 +34,20 @@ pub fn check(cx: &Ctxt, cont: &Container) -> Option<model::Backfill> {
     in_place::no_written_column_read(cx, parsed);
     relative::no_subquery_reading_target(cx, parsed);
     relative::no_own_column_in_larger_expression(cx, parsed);
+    volatile::no_variable(cx, parsed);
     volatile::no_volatile_key(cx, parsed);
     volatile::no_volatile_value(cx, parsed);
+    order::no_order_dependent_value(cx, parsed);
     grouping::no_window_function(cx, parsed);
     in_place::key_is_the_target_column(cx, parsed);
     in_place::no_aggregate_in_place(cx, parsed);
     in_place::value_has_an_expression(cx, parsed);
     in_place::no_on_conflict_in_place(cx, parsed);
+    relative::no_whole_target_row(cx, parsed);
     relative::no_written_column_read_through_from(cx, parsed);
+    relative::no_target_read_hidden_in_from(cx, parsed);
     volatile::no_volatile_filter(cx, parsed);
+    order::no_order_dependent_rows(cx, parsed);
     grouping::no_aggregate_in_filter(cx, parsed);
     keys::has_key(cx, parsed);
     keys::key_is_not_aggregate(cx, parsed);
@@ -194,6 +200,31 @@ mod tests {
     }
 
     #[test]
+    fn variables_and_executable_comments_are_refused_whatever_the_attributes() {
+        let errs = errors(syn::parse_quote! {
+            #[backfill(table = "t", from = "s /*!50000 JOIN t ON t.id = s.id */", engines = "mysql")]
+            struct T {
+                #[backfill(key)] id: i64,
+                #[backfill(expr = "@n := @n + 1", allow_volatile)] n: i64,
+                #[backfill(expr = "s.a /*M! + t.a */")] a: i64,
+                #[backfill(expr = "UTC_TIMESTAMP", allow_volatile)] seen: String,
+                #[backfill(expr = "UTC_DATE")] day: String,
+            }
+        });
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(
+            errs[0].starts_with("`from` contains a MySQL executable comment `/*! ... */`"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].starts_with("`expr` contains a MySQL executable comment `/*M! ... */`"),
+            "{errs:?}"
+        );
+        assert!(errs[2].starts_with("`@n` is a variable"), "{errs:?}");
+        assert!(errs[3].starts_with("`utc_date` is volatile"), "{errs:?}");
+    }
+
+    #[test]
     fn grouped_mapping_refuses_bare_columns() {
         let errs = errors(syn::parse_quote! {
             #[backfill(table = "t", from = "events e")]
@@ -327,6 +358,46 @@ mod tests {
             }
         })
         .is_empty());
+    }
+
+    #[test]
+    fn the_target_read_anywhere_in_from_or_as_a_whole_row() {
+        let refused = |from: &str, expr: &str| {
+            let from = syn::LitStr::new(from, proc_macro2::Span::call_site());
+            let expr = syn::LitStr::new(expr, proc_macro2::Span::call_site());
+            errors(syn::parse_quote! {
+                #[backfill(table = "analytics.user_stats", from = #from, engines = "postgres")]
+                struct T {
+                    #[backfill(key, expr = "e.user_id")] user_id: i64,
+                    #[backfill(expr = #expr)] total: i64,
+                }
+            })
+        };
+        for (from, expr, needle) in [
+            ("events e JOIN (SELECT user_id, total FROM user_stats) s ON s.user_id = e.user_id", "sum(e.amount)", "in a subquery"),
+            ("events e, LATERAL (SELECT s.total FROM analytics.user_stats s WHERE s.user_id = e.user_id) p", "sum(e.amount)", "in a subquery"),
+            ("events e JOIN users u ON u.id = e.user_id AND u.score > (SELECT max(total) FROM user_stats)", "sum(e.amount)", "in a subquery"),
+            ("(WITH prev AS (SELECT * FROM user_stats) SELECT e.* FROM events e JOIN prev USING (user_id)) e", "sum(e.amount)", "in a subquery"),
+            ("events e JOIN user_stats AS s (uid, prev) ON s.uid = e.user_id", "sum(e.amount)", "renames the columns"),
+            ("events e JOIN user_stats s ON s.user_id = e.user_id AND s.total > 0", "sum(e.amount)", "`from` reads `s.total`"),
+            ("events e JOIN user_stats s ON s.user_id = e.user_id", "max(length(CAST(to_jsonb(s) AS TEXT)))", "`s` is the whole row"),
+            ("events e JOIN user_stats s ON s.user_id = e.user_id", "count(s.*)", "`s.*` is the whole row"),
+        ] {
+            let errs = refused(from, expr);
+            assert_eq!(errs.len(), 1, "{from} / {expr}: {errs:?}");
+            assert!(errs[0].contains(needle), "{from} / {expr}: {errs:?}");
+        }
+        // The target joined on its key, reading columns it does not write; another schema's
+        // table of the same name; the whole row of a source.
+        for (from, expr) in [
+            ("events e JOIN user_stats s ON s.user_id = e.user_id", "sum(e.amount) + max(s.user_id)"),
+            ("events e JOIN archive.user_stats a ON a.user_id = e.user_id AND a.total > 0", "max(a.total)"),
+            ("events e JOIN (SELECT user_id, total FROM archive.user_stats) a ON a.user_id = e.user_id", "max(a.total)"),
+            ("events e", "count(e.*)"),
+        ] {
+            let errs = refused(from, expr);
+            assert!(errs.is_empty(), "{from} / {expr}: {errs:?}");
+        }
     }
 
     #[test]

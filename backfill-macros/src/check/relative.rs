@@ -267,3 +267,112 @@ fn written_column_read(
     );
     true
 }
+
+/// `from` reading the target anywhere the column rules cannot follow: in a derived table, a
+/// CTE, a LATERAL subquery or a subquery of an ON clause; under an alias that renames its
+/// columns (`user_stats AS s (uid, prev)`); or an ON clause reading a written column through
+/// the target's alias. A top-level join of the target is fine as long as the values and
+/// the filter read only columns the backfill does not write (see
+/// [`no_written_column_read_through_from`]).
+pub fn no_target_read_hidden_in_from(cx: &Ctxt, parsed: &Parsed) {
+    let (Some(from), Some(target)) = (&parsed.from, &parsed.target) else {
+        return;
+    };
+    let Some(facts) = from.first() else { return };
+    let shown = target.join(".");
+    let joined = facts
+        .tables
+        .iter()
+        .filter(|(parts, _)| names_target(parts, target))
+        .count();
+    let read = facts
+        .relations
+        .iter()
+        .filter(|parts| names_target(parts, target))
+        .count();
+    let message = if read > joined {
+        Message::new(format!("`from` reads the target table `{shown}` in a subquery"))
+            .note(format!("the check cannot follow which of its columns reach the values: {NOT_IDEMPOTENT}"))
+            .help(format!("join the target itself (`JOIN {shown} s ON s.<key> = ...`), so the check sees which of its columns are read"))
+            .help("or recompute from the source tables only")
+    } else if facts
+        .column_aliased
+        .iter()
+        .any(|parts| names_target(parts, target))
+    {
+        Message::new(format!("`from` renames the columns of the target table `{shown}`"))
+            .note("an alias column list renames the target's columns by position, so the check cannot tell whether a value reads one the backfill writes")
+            .help(format!("alias the table only (`{shown} s`) and read its columns by their names"))
+    } else {
+        let aliases = target_aliases(from, target);
+        let written = parsed.cont.written_columns();
+        let is_written = |c: &str| written.iter().any(|w| w.eq_ignore_ascii_case(c));
+        let through_alias = facts.qualified.iter().find(|r| {
+            r.qualifier.len() == 1
+                && aliases
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(&r.qualifier[0]))
+                && is_written(&r.column)
+        });
+        let Some(r) = through_alias else { return };
+        Message::new(format!(
+            "`from` reads `{}`, a column this backfill writes, from the target table `{shown}`",
+            r.display()
+        ))
+        .note(format!(
+            "a join condition on it selects other rows once a run has written it: {NOT_IDEMPOTENT}"
+        ))
+        .help("join the target on its key or on columns the backfill does not write")
+    };
+    cx.error_spanned_by(from.lit, message);
+}
+
+/// The whole target row (`to_jsonb(s)`, `row_to_json(s)`, `s.*`, with `s` the target's alias
+/// or name) in a value, the filter or `from`: it holds every written column, whichever one the
+/// expression uses.
+pub fn no_whole_target_row(cx: &Ctxt, parsed: &Parsed) {
+    let Some(target) = &parsed.target else { return };
+    let mut aliases = match &parsed.from {
+        Some(from) => target_aliases(from, target),
+        None => Vec::new(),
+    };
+    if parsed.cont.updates_own_rows() {
+        aliases.extend(target.last().cloned());
+    }
+    if aliases.is_empty() {
+        return;
+    }
+    let is_alias = |name: &str| aliases.iter().any(|a| a.eq_ignore_ascii_case(name));
+    let fields = parsed.field_fragments().map(|(_, frag)| frag);
+    for frag in fields.chain(&parsed.filter).chain(&parsed.from) {
+        if frag.reported.get() {
+            continue;
+        }
+        let Some(facts) = frag.first() else { continue };
+        let whole = facts
+            .unqualified
+            .iter()
+            .find(|c| is_alias(c))
+            .cloned()
+            .or_else(|| {
+                facts
+                    .row_wildcards
+                    .iter()
+                    .find(|q| (q.len() == 1 && is_alias(&q[0])) || names_target(q, target))
+                    .map(|q| format!("{}.*", q.join(".")))
+            });
+        let Some(whole) = whole else { continue };
+        cx.error_spanned_by(
+            frag.lit,
+            Message::new(format!(
+                "`{whole}` is the whole row of the target table `{}`",
+                target.join(".")
+            ))
+            .note(format!(
+                "it holds every column this backfill writes: {NOT_IDEMPOTENT}"
+            ))
+            .help("read the target's columns by name, only ones the backfill does not write"),
+        );
+        frag.reported.set(true);
+    }
+}

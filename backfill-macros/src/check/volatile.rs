@@ -2,7 +2,8 @@
 //! runs (`now()`, `random()`, `uuid()`, `nextval()`, `'now'` read as a date, ...), or a
 //! re-run writes other values and verify never comes out clean. A value field may opt out with
 //! `allow_volatile` (in place, `merge = "keep"` writes it once per row); a key, the filter and
-//! `from` may not.
+//! `from` may not. Variables (`@@timestamp`, `@n := @n + 1`) are refused whatever the
+//! attributes say.
 
 use super::fragment::{Fragment, Parsed};
 use crate::ctxt::{Ctxt, Message};
@@ -59,6 +60,25 @@ pub fn no_volatile_filter(cx: &Ctxt, parsed: &Parsed) {
                 .note("a moving window selects other rows on every batch and re-run, so a resumed backfill and its verify disagree about which rows belong to it")
                 .help(format!("use a fixed bound such as `created_at > '2024-01-01'` (there is no `allow_volatile` for the `{attr_name}`)")),
         );
+    }
+}
+
+/// A system or user variable anywhere (`@@timestamp`, `@n := @n + 1`, SQLite's `@x`): what the
+/// session set, not the row. Refused outright: `allow_volatile` accepts a value that changes
+/// between runs, not one assigned as a side effect in whatever order the rows come.
+pub fn no_variable(cx: &Ctxt, parsed: &Parsed) {
+    let fields = parsed.field_fragments().map(|(_, frag)| frag);
+    for frag in fields.chain(&parsed.filter).chain(&parsed.from) {
+        let Some(variable) = frag.facts.iter().find_map(|(_, f)| f.variables.first()) else {
+            continue;
+        };
+        cx.error_spanned_by(
+            frag.lit,
+            Message::new(format!("`{variable}` is a variable, not a value of the source rows"))
+                .note("a variable holds whatever the session set (SQLite reads `@x` as a parameter, never bound), and `@n := @n + 1` counts rows in the order they come, so a re-run writes other values")
+                .help("derive it from the source rows (e.g. a source column or the key); `allow_volatile` does not apply to variables"),
+        );
+        frag.reported.set(true);
     }
 }
 

@@ -9,7 +9,7 @@ pub struct UserTags {
     #[backfill(
         postgres = "string_agg(t.name, ',' ORDER BY t.name)",
         mysql = "group_concat(t.name ORDER BY t.name SEPARATOR ',')",
-        sqlite = "group_concat(t.name, ',')"
+        sqlite = "group_concat(t.name, ',' ORDER BY t.name)"
     )]
     pub tags: String,
 }
