@@ -124,107 +124,186 @@ pub(crate) async fn verify<D: Driver>(
     pool: &sqlx::Pool<D::Db>,
     def: &'static Definition,
 ) -> Result<VerifyReport, Error> {
-    let stmts = engine::statements(def, D::ENGINE)?;
-    let kinds = engine::key_kinds(def);
-    let db = |doing: &str| {
-        let context = format!("verifying {} on {}: {doing}", def.table, D::ENGINE);
-        move |e| Error::database(context, e)
-    };
-    let definition_broken = |problem: String| Error::Definition {
-        name: def.name.to_string(),
-        problem,
-    };
-    let mut conn = pool.acquire().await.map_err(db("connecting"))?;
-    let conn: &mut Conn<D> = &mut conn;
-    let mut report = VerifyReport::default();
-    let verify_diff = crate::coerce::fill_ranged::<D>(conn, def, &stmts.verify_diff).await?;
-
-    let rows = D::fetch_all(conn, stmts.target_rows.sql, &[], &[DecodeAs::Int])
+    let mut conn = pool
+        .acquire()
         .await
-        .map_err(db("counting target rows"))?;
-    report.target_rows = rows
-        .first()
-        .and_then(|r| r[0].int())
-        .map_or(0, |n| u64::try_from(n).unwrap_or(0));
-
-    let key_cols: Vec<DecodeAs> = kinds.iter().map(|k| DecodeAs::from(*k)).collect();
-    let mut bound_cols = key_cols.clone();
-    bound_cols.push(DecodeAs::Int);
-    let mut diff_cols = key_cols.clone();
-    diff_cols.push(DecodeAs::Text);
-
+        .map_err(|e| Error::database(context(def, D::ENGINE, "connecting"), e))?;
+    let conn: &mut Conn<D> = &mut conn;
+    let stmts = engine::statements(def, D::ENGINE)?;
+    let verify_diff = crate::coerce::fill_ranged::<D>(conn, def, &stmts.verify_diff).await?;
+    let mut pass = VerifyPass::<D>::new(def, stmts, verify_diff);
+    pass.count_target_rows(conn).await?;
     let mut cursor: Option<Key> = None;
-    loop {
-        let stmt = ranged(&stmts.bounds, cursor.as_ref());
-        let binds = engine::bind_params(stmt.params, cursor.as_ref(), None, VERIFY_RANGE)
-            .map_err(definition_broken)?;
-        let rows = D::fetch_all(conn, stmt.sql, &binds, &bound_cols)
+    while let Some(hi) = pass.next_range(conn, cursor.as_ref()).await? {
+        pass.compare_range(conn, cursor.as_ref(), &hi).await?;
+        pass.extra_in_range(conn, cursor.as_ref(), &hi).await?;
+        cursor = Some(hi);
+    }
+    pass.extra_after(conn, cursor).await?;
+    Ok(pass.report)
+}
+
+/// `verifying <table> on <engine>: <doing>`, the context of a database error.
+fn context(def: &Definition, engine: crate::definition::Engine, doing: &str) -> String {
+    format!("verifying {} on {engine}: {doing}", def.table)
+}
+
+/// One read-only pass over the key space, range by range, filling a [`VerifyReport`].
+struct VerifyPass<D: Driver> {
+    def: &'static Definition,
+    stmts: &'static crate::definition::Statements,
+    verify_diff: crate::coerce::FilledRanged,
+    kinds: Vec<KeyKind>,
+    /// How the key columns of a row are read.
+    key_cols: Vec<DecodeAs>,
+    report: VerifyReport,
+    engine: std::marker::PhantomData<D>,
+}
+
+impl<D: Driver> VerifyPass<D> {
+    fn new(
+        def: &'static Definition,
+        stmts: &'static crate::definition::Statements,
+        verify_diff: crate::coerce::FilledRanged,
+    ) -> Self {
+        let kinds = engine::key_kinds(def);
+        let key_cols = kinds.iter().map(|k| DecodeAs::from(*k)).collect();
+        VerifyPass {
+            def,
+            stmts,
+            verify_diff,
+            kinds,
+            key_cols,
+            report: VerifyReport::default(),
+            engine: std::marker::PhantomData,
+        }
+    }
+
+    fn db(&self, doing: &'static str) -> impl FnOnce(sqlx::Error) -> Error + 'static {
+        let context = context(self.def, D::ENGINE, doing);
+        move |e| Error::database(context, e)
+    }
+
+    fn definition_broken(&self, problem: String) -> Error {
+        Error::Definition {
+            name: self.def.name.to_string(),
+            problem,
+        }
+    }
+
+    /// The key columns followed by one more column read as `extra`.
+    fn key_cols_and(&self, extra: DecodeAs) -> Vec<DecodeAs> {
+        let mut cols = self.key_cols.clone();
+        cols.push(extra);
+        cols
+    }
+
+    async fn count_target_rows(&mut self, conn: &mut Conn<D>) -> Result<(), Error> {
+        let rows = D::fetch_all(conn, self.stmts.target_rows.sql, &[], &[DecodeAs::Int])
             .await
-            .map_err(db("finding the next range"))?;
+            .map_err(self.db("counting target rows"))?;
+        self.report.target_rows = rows
+            .first()
+            .and_then(|r| r[0].int())
+            .map_or(0, |n| u64::try_from(n).unwrap_or(0));
+        Ok(())
+    }
+
+    /// The upper bound of the range after `cursor`, counting its source keys; `None` past the
+    /// last source key.
+    async fn next_range(
+        &mut self,
+        conn: &mut Conn<D>,
+        cursor: Option<&Key>,
+    ) -> Result<Option<Key>, Error> {
+        let stmt = ranged(&self.stmts.bounds, cursor);
+        let binds = engine::bind_params(stmt.params, cursor, None, VERIFY_RANGE)
+            .map_err(|p| self.definition_broken(p))?;
+        let rows = D::fetch_all(conn, stmt.sql, &binds, &self.key_cols_and(DecodeAs::Int))
+            .await
+            .map_err(self.db("finding the next range"))?;
         let Some(row) = rows.first() else {
-            break;
+            return Ok(None);
         };
-        let hi = engine::row_key(row, &kinds).ok_or_else(|| {
-            definition_broken("the bounds statement returned a NULL key".to_string())
+        let hi = engine::row_key(row, &self.kinds).ok_or_else(|| {
+            self.definition_broken("the bounds statement returned a NULL key".to_string())
         })?;
-        if cursor.as_ref() == Some(&hi) {
+        if cursor == Some(&hi) {
             return Err(Error::NoProgress {
-                table: def.table.to_string(),
-                job: format!("verify of {}", def.name),
+                table: self.def.table.to_string(),
+                job: format!("verify of {}", self.def.name),
                 cursor: hi.to_string(),
                 hi: hi.to_string(),
             });
         }
-        report.source_keys += row[kinds.len()]
+        self.report.source_keys += row[self.kinds.len()]
             .int()
             .map_or(0, |n| u64::try_from(n).unwrap_or(0));
+        Ok(Some(hi))
+    }
 
-        let diff = verify_diff.pick(cursor.as_ref());
-        let binds = engine::bind_params(diff.stmt.params, cursor.as_ref(), Some(&hi), VERIFY_RANGE)
-            .map_err(definition_broken)?;
-        for row in D::fetch_all(conn, &diff.sql, &binds, &diff_cols)
+    /// The recomputed rows of `cursor < key <= hi` missing from the target or different.
+    async fn compare_range(
+        &mut self,
+        conn: &mut Conn<D>,
+        cursor: Option<&Key>,
+        hi: &Key,
+    ) -> Result<(), Error> {
+        let diff = self.verify_diff.pick(cursor);
+        let binds = engine::bind_params(diff.stmt.params, cursor, Some(hi), VERIFY_RANGE)
+            .map_err(|p| self.definition_broken(p))?;
+        let rows = D::fetch_all(conn, &diff.sql, &binds, &self.key_cols_and(DecodeAs::Text))
             .await
-            .map_err(db("comparing a range"))?
-        {
-            let Some(key) = engine::row_key(&row, &kinds) else {
+            .map_err(self.db("comparing a range"))?;
+        for row in rows {
+            let Some(key) = engine::row_key(&row, &self.kinds) else {
                 continue;
             };
-            if row[kinds.len()].text() == Some("missing") {
-                report.missing += 1;
-                VerifyReport::sample(&mut report.missing_samples, key);
+            if row[self.kinds.len()].text() == Some("missing") {
+                self.report.missing += 1;
+                VerifyReport::sample(&mut self.report.missing_samples, key);
             } else {
-                report.different += 1;
-                VerifyReport::sample(&mut report.different_samples, key);
+                self.report.different += 1;
+                VerifyReport::sample(&mut self.report.different_samples, key);
             }
         }
+        Ok(())
+    }
 
-        let stmt = ranged(&stmts.verify_extra, cursor.as_ref());
-        let binds = engine::bind_params(stmt.params, cursor.as_ref(), Some(&hi), VERIFY_RANGE)
-            .map_err(definition_broken)?;
-        let extra = D::fetch_all(conn, stmt.sql, &binds, &key_cols)
+    /// Target keys of `cursor < key <= hi` that no source row produces.
+    async fn extra_in_range(
+        &mut self,
+        conn: &mut Conn<D>,
+        cursor: Option<&Key>,
+        hi: &Key,
+    ) -> Result<(), Error> {
+        let stmt = ranged(&self.stmts.verify_extra, cursor);
+        let binds = engine::bind_params(stmt.params, cursor, Some(hi), VERIFY_RANGE)
+            .map_err(|p| self.definition_broken(p))?;
+        let extra = D::fetch_all(conn, stmt.sql, &binds, &self.key_cols)
             .await
-            .map_err(db("looking for extra target keys in a range"))?;
-        count_extra(&mut report, extra, &kinds);
-        cursor = Some(hi);
+            .map_err(self.db("looking for extra target keys in a range"))?;
+        count_extra(&mut self.report, extra, &self.kinds);
+        Ok(())
     }
 
-    // Target keys above the last source key. With no source key at all, every target row is
-    // extra: the count is exact, the samples come from below-everything cursor.
-    let no_source_keys = cursor.is_none();
-    let tail_cursor = cursor.unwrap_or_else(|| floor_key(&kinds));
-    let stmt = &stmts.verify_extra_tail;
-    let binds = engine::bind_params(stmt.params, Some(&tail_cursor), None, VERIFY_RANGE)
-        .map_err(definition_broken)?;
-    let extra = D::fetch_all(conn, stmt.sql, &binds, &key_cols)
-        .await
-        .map_err(db(
-            "looking for extra target keys after the last source key",
-        ))?;
-    count_extra(&mut report, extra, &kinds);
-    if no_source_keys {
-        report.extra = report.target_rows;
+    /// Target keys above the last source key. With no source key at all, every target row is
+    /// extra: the count is exact, the samples come from a below-everything cursor.
+    async fn extra_after(&mut self, conn: &mut Conn<D>, last: Option<Key>) -> Result<(), Error> {
+        let no_source_keys = last.is_none();
+        let tail_cursor = last.unwrap_or_else(|| floor_key(&self.kinds));
+        let stmt = &self.stmts.verify_extra_tail;
+        let binds = engine::bind_params(stmt.params, Some(&tail_cursor), None, VERIFY_RANGE)
+            .map_err(|p| self.definition_broken(p))?;
+        let extra = D::fetch_all(conn, stmt.sql, &binds, &self.key_cols)
+            .await
+            .map_err(self.db("looking for extra target keys after the last source key"))?;
+        count_extra(&mut self.report, extra, &self.kinds);
+        if no_source_keys {
+            self.report.extra = self.report.target_rows;
+        }
+        Ok(())
     }
-    Ok(report)
 }
 
 fn count_extra(report: &mut VerifyReport, rows: Vec<Vec<Value>>, kinds: &[KeyKind]) {
