@@ -316,7 +316,7 @@ pub fn no_target_read_hidden_in_from(cx: &Ctxt, parsed: &Parsed) {
         });
         let Some(r) = through_alias else { return };
         Message::new(format!(
-            "`from` reads `{}`, a column this backfill writes, from the target table `{shown}`",
+            "`from` reads `{}`, which this backfill writes into `{shown}`",
             r.display()
         ))
         .note(format!(
