@@ -110,6 +110,13 @@ pub(super) fn pick_order(query: &Query) -> Option<OrderDependence> {
         Some(OrderByKind::Expressions(items)) => items.iter().map(|o| &o.expr).collect(),
         _ => Vec::new(),
     };
+    // `FETCH ... WITH TIES` returns every row tied with the last one kept: which rows come out
+    // depends on the ORDER BY alone, whatever order tied rows arrive in (unless an OFFSET cuts
+    // through a tie first).
+    let with_ties = query.fetch.as_ref().is_some_and(|f| f.with_ties);
+    if with_ties && query.limit_clause.is_none() && !distinct_on && !order.is_empty() {
+        return None;
+    }
     let unordered = match select {
         None => Some("*".to_string()),
         Some(select) => select_unordered(select, &order),

@@ -124,6 +124,22 @@ fn picking_rows_needs_an_order_by_over_what_is_picked() {
         [PickTie("OFFSET 2".into(), "u.name".into())]
     );
     assert_eq!(
+        order(
+            pg,
+            "e.id IN (SELECT u.id FROM u ORDER BY u.score FETCH FIRST 10 ROWS ONLY)"
+        ),
+        [PickTie("FETCH FIRST 10 ROWS ONLY".into(), "u.id".into())]
+    );
+    assert_eq!(
+        order(
+            pg,
+            "e.id IN (SELECT u.id FROM u ORDER BY u.score OFFSET 5 ROWS FETCH FIRST 10 ROWS WITH TIES)"
+        )
+        .len(),
+        1,
+        "an OFFSET can cut through a tie"
+    );
+    assert_eq!(
         order(pg, "(SELECT * FROM u ORDER BY u.id LIMIT 1) IS NULL"),
         [PickTie("LIMIT 1".into(), "*".into())]
     );
@@ -135,6 +151,7 @@ fn picking_rows_needs_an_order_by_over_what_is_picked() {
         "(SELECT count(*) FROM u LIMIT 1)",
         "(SELECT u.g FROM u GROUP BY u.g ORDER BY u.g LIMIT 1)",
         "(SELECT u.name FROM u WHERE u.id = e.id)",
+        "e.id IN (SELECT u.id FROM u ORDER BY u.score DESC FETCH FIRST 10 ROWS WITH TIES)",
     ] {
         assert_eq!(order(pg, text), [], "{text}");
     }
