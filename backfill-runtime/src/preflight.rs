@@ -537,6 +537,33 @@ where
     Ok(())
 }
 
+/// Runs the generated key probe (it reads no row) and returns its one row, for the engine's
+/// own reading of the key parts' types and collations; a failure names the statement.
+pub(crate) async fn fetch_key_probe<DB>(
+    conn: &mut DB::Connection,
+    engine: Engine,
+    def: &'static Definition,
+    stmts: &'static Statements,
+) -> Result<DB::Row, Error>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+{
+    sqlx::query::<DB>(stmts.key_probe.sql)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| {
+            prepare_error(
+                engine,
+                def,
+                "key types and collations",
+                stmts.key_probe.sql,
+                e,
+            )
+        })
+}
+
 /// The context of a catalog query that failed.
 pub(crate) fn catalog_context(engine: Engine, def: &Definition, what: &str) -> String {
     format!("preflight of {} on {engine}: {what}", def.table)

@@ -15,9 +15,9 @@ use crate::definition::{Definition, Engine, Statements};
 use crate::engine::{TableName, UniqueKey};
 use crate::error::Error;
 use crate::preflight::{
-    catalog_context, check_key_types, missing_column, missing_table, no_required_column_left_out,
-    no_unique_index, prepare_all, prepare_error, same_ignore_case, type_mismatch, KeyClass,
-    KeyProbe, KeySide, SqlKind,
+    catalog_context, check_key_types, fetch_key_probe, missing_column, missing_table,
+    no_required_column_left_out, no_unique_index, prepare_all, same_ignore_case, type_mismatch,
+    KeyClass, KeyProbe, KeySide, SqlKind,
 };
 
 const ENGINE: Engine = Engine::MySql;
@@ -46,18 +46,7 @@ async fn probe_keys(
     stmts: &'static Statements,
 ) -> Result<Vec<KeyProbe>, Error> {
     use sqlx::{Column as _, Row as _, TypeInfo as _};
-    let row = sqlx::query(stmts.key_probe.sql)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| {
-            prepare_error(
-                ENGINE,
-                def,
-                "key types and collations",
-                stmts.key_probe.sql,
-                e,
-            )
-        })?;
+    let row = fetch_key_probe::<sqlx::MySql>(conn, ENGINE, def, stmts).await?;
     let side = |i: usize| -> KeySide {
         let type_name = row
             .columns()

@@ -16,9 +16,9 @@ use crate::definition::{Definition, Engine, KeyKind, Param, Statements};
 use crate::engine::TableName;
 use crate::error::Error;
 use crate::preflight::{
-    catalog_context, check_key_types, missing_column, missing_table, no_required_column_left_out,
-    no_unique_index, prepare_error, same_exact, type_mismatch, KeyClass, KeyProbe, KeySide,
-    SqlKind,
+    catalog_context, check_key_types, fetch_key_probe, missing_column, missing_table,
+    no_required_column_left_out, no_unique_index, prepare_error, same_exact, type_mismatch,
+    KeyClass, KeyProbe, KeySide, SqlKind,
 };
 
 const ENGINE: Engine = Engine::Postgres;
@@ -45,18 +45,7 @@ async fn probe_keys(
     stmts: &'static Statements,
 ) -> Result<Vec<KeyProbe>, Error> {
     use sqlx::Row as _;
-    let row = sqlx::query(stmts.key_probe.sql)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| {
-            prepare_error(
-                ENGINE,
-                def,
-                "key types and collations",
-                stmts.key_probe.sql,
-                e,
-            )
-        })?;
+    let row = fetch_key_probe::<sqlx::Postgres>(conn, ENGINE, def, stmts).await?;
     let mut oids = Vec::new();
     let mut collations = Vec::new();
     for part in 0..def.key.len() {
