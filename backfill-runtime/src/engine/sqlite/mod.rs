@@ -154,13 +154,22 @@ impl Driver for SqliteEngine {
         binds: &'c [Value],
     ) -> Result<String, sqlx::Error> {
         let sql = format!("{}{sql}", Self::DIALECT.explain);
-        let rows = Self::fetch_all(
-            conn,
-            &sql,
-            binds,
-            &[DecodeAs::Int, DecodeAs::Int, DecodeAs::Int, DecodeAs::Text],
+        // An EXPLAIN QUERY PLAN runs no bytecode, so it never checks the connection's schema
+        // against the database's: after another connection created an index, it would print
+        // the plan of before. A statement that runs reloads a changed schema first; and the
+        // EXPLAIN is not cached, so it is planned again each time.
+        sqlx::Executor::fetch_all(
+            &mut *conn,
+            sqlx::query("SELECT 1 FROM sqlite_schema LIMIT 1").persistent(false),
         )
         .await?;
+        let query = super::io::query::<Self>(&sql, binds).persistent(false);
+        let cols = [DecodeAs::Int, DecodeAs::Int, DecodeAs::Int, DecodeAs::Text];
+        let rows = <Sqlite as super::io::SqlxIo>::fetch_rows(conn, query)
+            .await?
+            .iter()
+            .map(|r| super::io::decode::<Self>(r, &cols))
+            .collect::<Result<Vec<_>, _>>()?;
         // Indent each step under its parent.
         let mut depth: Vec<(i64, usize)> = Vec::new();
         let mut lines = Vec::new();
