@@ -8,6 +8,7 @@
 
 use std::future::Future;
 
+use crate::access::SourceAccess;
 use crate::definition::{Definition, Engine, Stmt};
 use crate::engine::{self, Driver, EngineDatabase};
 use crate::error::Error;
@@ -74,12 +75,34 @@ pub trait BackfillPool: Sync {
         stmt: &'static Stmt,
     ) -> impl Future<Output = Result<String, Error>> + Send;
 
-    /// What a run would do: key span, estimated batches, the first range and its EXPLAIN.
+    /// What a run would do: key span, estimated batches, the first range and its EXPLAIN,
+    /// and how the ranges read the source ([`Plan::access`]).
     fn plan(
         &self,
         definition: &'static Definition,
         options: &RunOptions,
     ) -> impl Future<Output = Result<Plan, Error>> + Send;
+
+    /// How the ranges read the source, before a run: in key order, covered by an index, or
+    /// scattered over the table, with the source's size against the buffer cache, the EXPLAIN
+    /// of one range's read, one range read and timed (read-only, rolled back), and the
+    /// covering index to create when the read is scattered. Writes nothing.
+    ///
+    /// The README's "Seeing a scattered read coming" runs it on SQLite:
+    ///
+    /// ```text
+    /// let access = pool.access_path(UserStats::definition(), &RunOptions::default()).await?;
+    /// if let Some(index) = access.analysed().and_then(|path| path.covering_index.as_ref()) {
+    ///     println!("{}", index.ddl.join(";\n"));
+    /// }
+    /// ```
+    fn access_path(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<SourceAccess, Error>> + Send {
+        async move { Ok(self.plan(definition, options).await?.access) }
+    }
 }
 
 /// One impl for every engine's pool: the statements for its engine, then the engine's

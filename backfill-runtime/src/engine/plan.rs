@@ -1,5 +1,6 @@
 //! What a run would do, read-only: the source key span, estimated keys and batches, the first
-//! range, and the engine's plan of the first batch's upsert (`EXPLAIN`, without running it).
+//! range, the engine's plan of the first batch's upsert (`EXPLAIN`, without running it), and
+//! how the ranges read the source ([`crate::access`]).
 
 use super::{Conn, DecodeAs, Driver};
 use crate::batch::{key_span, ranged};
@@ -68,6 +69,16 @@ pub(crate) async fn plan<D: Driver>(
         None => "the source has no keys: nothing to run".to_string(),
     };
 
+    let access = crate::access::analyse::access_path::<D>(
+        conn,
+        def,
+        stmts,
+        batch_size,
+        first_range.as_ref(),
+        estimated_keys,
+    )
+    .await?;
+
     Ok(Plan {
         key_span: span,
         estimated_keys,
@@ -75,5 +86,6 @@ pub(crate) async fn plan<D: Driver>(
         estimated_batches: estimated_keys.map(|keys| keys.div_ceil(batch_size.max(1))),
         first_range,
         explain,
+        access,
     })
 }

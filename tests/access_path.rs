@@ -1,0 +1,260 @@
+//! `plan` sees a scattered read coming, on every engine: events appended in no user order,
+//! grouped per user, get the covering index recommended with DDL that runs on the engine, after
+//! which `plan` says the ranges are covered; events appended in user order, and a row-to-row
+//! copy keyed by the source's stored order, get no recommendation.
+
+mod common;
+
+use backfill::access::{CorrelationSource, ReadAccess, Verdict};
+use backfill::{AccessPath, AnyPool, Backfill, BackfillPool, Engine, RunOptions, SourceAccess};
+use common::Db;
+
+/// Per-user totals of events stored in no user order.
+#[derive(Backfill, Debug)]
+#[backfill(
+    table = "stats_scattered",
+    from = "events_scattered e",
+    batch_size = 100
+)]
+pub struct ScatteredStats {
+    #[backfill(key, expr = "e.user_id")]
+    pub user_id: i64,
+    #[backfill(expr = "count(*)")]
+    pub event_count: i64,
+    #[backfill(expr = "sum(e.amount)")]
+    pub total_amount: i64,
+}
+
+/// Per-user totals of events stored in user order.
+#[derive(Backfill, Debug)]
+#[backfill(table = "stats_ordered", from = "events_ordered e", batch_size = 100)]
+pub struct OrderedStats {
+    #[backfill(key, expr = "e.user_id")]
+    pub user_id: i64,
+    #[backfill(expr = "count(*)")]
+    pub event_count: i64,
+    #[backfill(expr = "sum(e.amount)")]
+    pub total_amount: i64,
+}
+
+/// A row-to-row copy keyed by the source's primary key.
+#[derive(Backfill, Debug)]
+#[backfill(table = "events_copy", from = "events_ordered", batch_size = 500)]
+pub struct EventCopy {
+    #[backfill(key)]
+    pub id: i64,
+    pub user_id: i64,
+    pub amount: i64,
+}
+
+const ROWS: i64 = 20_000;
+const USERS: i64 = 2_000;
+
+/// `events_<name>` with `ROWS` events over `USERS` users, `user_of(i)` the user of the i-th
+/// row appended, an index on `user_id` (not covering), and the target table.
+async fn seed(db: &Db, name: &str, user_of: impl Fn(i64) -> i64) {
+    let id = match db.engine {
+        Engine::Postgres => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        Engine::MySql => "BIGINT AUTO_INCREMENT PRIMARY KEY",
+        Engine::Sqlite => "INTEGER PRIMARY KEY",
+    };
+    db.exec(&format!(
+        "CREATE TABLE events_{name} (id {id}, user_id BIGINT NOT NULL, amount BIGINT NOT NULL, \
+         note VARCHAR(200))"
+    ))
+    .await;
+    for chunk in 0..ROWS / 1_000 {
+        let values: Vec<String> = (chunk * 1_000..(chunk + 1) * 1_000)
+            .map(|i| format!("({}, {i}, 'note {i}')", user_of(i)))
+            .collect();
+        db.exec(&format!(
+            "INSERT INTO events_{name} (user_id, amount, note) VALUES {}",
+            values.join(", ")
+        ))
+        .await;
+    }
+    db.exec(&format!(
+        "CREATE INDEX events_{name}_user ON events_{name} (user_id)"
+    ))
+    .await;
+    db.exec(&format!(
+        "CREATE TABLE stats_{name} (user_id BIGINT PRIMARY KEY, event_count BIGINT, \
+         total_amount BIGINT)"
+    ))
+    .await;
+    analyze(db, &format!("events_{name}")).await;
+}
+
+/// The engine's statistics of `table`, as an operator would refresh them.
+async fn analyze(db: &Db, table: &str) {
+    match db.engine {
+        Engine::Postgres => db.exec(&format!("VACUUM (ANALYZE) {table}")).await,
+        Engine::MySql => db.exec(&format!("ANALYZE TABLE {table}")).await,
+        Engine::Sqlite => db.exec("ANALYZE").await,
+    };
+}
+
+async fn access(db: &Db, def: &'static backfill::Definition) -> AccessPath {
+    access_on(&db.pool, db.name(), def).await
+}
+
+async fn access_on(pool: &AnyPool, engine: &str, def: &'static backfill::Definition) -> AccessPath {
+    let access = pool
+        .access_path(def, &RunOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{engine}: {e}"));
+    let plan = pool.plan(def, &RunOptions::default()).await.unwrap();
+    assert_eq!(
+        plan.access.analysed().map(|p| p.source.clone()),
+        access.analysed().map(|p| p.source.clone()),
+        "{engine}: plan and access_path analyse the same read"
+    );
+    eprintln!("--- {engine} {}:\n{access}", def.name);
+    match access {
+        SourceAccess::Analysed(path) => *path,
+        SourceAccess::NotAnalysed { reason } => {
+            panic!("{engine}: {} not analysed: {reason}", def.name)
+        }
+    }
+}
+
+/// A new pool on the same database, as a new `backfill plan` process would open.
+async fn reconnect(db: &Db) -> AnyPool {
+    match db.engine {
+        Engine::Sqlite => AnyPool::Sqlite(sqlx::SqlitePool::connect(&db.url).await.unwrap()),
+        Engine::Postgres => AnyPool::Postgres(sqlx::PgPool::connect(&db.url).await.unwrap()),
+        Engine::MySql => AnyPool::MySql(sqlx::MySqlPool::connect(&db.url).await.unwrap()),
+    }
+}
+
+#[tokio::test]
+async fn a_scattered_source_gets_the_covering_index_and_then_reads_it() {
+    for db in common::engines("access_scattered").await {
+        // Consecutive rows belong to users far apart: every user's rows spread over the table.
+        seed(&db, "scattered", |i| (i * 7_919) % USERS).await;
+        let path = access(&db, ScatteredStats::definition()).await;
+        let engine = db.name();
+
+        assert_eq!(path.source, "events_scattered", "{engine}");
+        assert_eq!(path.range_key, ["e.user_id"], "{engine}");
+        assert_eq!(
+            path.key_columns.as_deref(),
+            Some(&["user_id".to_string()][..])
+        );
+        assert_eq!(path.columns_read, ["amount"], "{engine}");
+        assert!(
+            matches!(path.verdict, Verdict::Scattered { .. }),
+            "{engine}: {:?}",
+            path.verdict
+        );
+        let correlation = path.order.correlation.as_ref().expect("a correlation");
+        assert!(correlation.value.abs() < 0.5, "{engine}: {correlation:?}");
+        let expected_source = match db.engine {
+            Engine::Postgres => CorrelationSource::Statistics,
+            Engine::MySql | Engine::Sqlite => CorrelationSource::Sample { rows: 10_000 },
+        };
+        assert_eq!(correlation.source, expected_source, "{engine}");
+        assert!(
+            !matches!(path.read_plan.access, ReadAccess::IndexOnly { .. }),
+            "{engine}: {:?}",
+            path.read_plan.access
+        );
+        let sample = path.sample.as_ref().expect("one range timed");
+        assert_eq!((sample.keys, sample.rows), (100, 100), "{engine}");
+        let estimate = path.estimate.as_ref().expect("an estimate after ANALYZE");
+        assert_eq!(estimate.keys_per_range, 100, "{engine}");
+        // 10 rows per key; InnoDB's cardinality comes from a few sampled pages, rougher.
+        let tolerance = if db.engine == Engine::MySql { 7.0 } else { 2.0 };
+        assert!(
+            (estimate.rows_per_key - 10.0).abs() < tolerance,
+            "{engine}: {estimate:?}"
+        );
+        assert!(
+            estimate.pages_per_range_scattered > estimate.pages_per_range_in_order,
+            "{engine}: {estimate:?}"
+        );
+        let size = &path.size;
+        assert!(
+            size.table_bytes.is_some_and(|b| b > 100_000),
+            "{engine}: {size:?}"
+        );
+        assert!(size.cache.is_some(), "{engine}: {size:?}");
+
+        let index = path.covering_index.as_ref().expect("a covering index");
+        assert_eq!(index.name, "events_scattered_user_id_covering", "{engine}");
+        let expected = match db.engine {
+            Engine::Postgres => vec![
+                r#"CREATE INDEX CONCURRENTLY "events_scattered_user_id_covering" ON "events_scattered" ("user_id") INCLUDE ("amount")"#,
+                r#"VACUUM (ANALYZE) "events_scattered""#,
+            ],
+            Engine::MySql => vec![
+                "ALTER TABLE `events_scattered` ADD INDEX `events_scattered_user_id_covering` (`user_id`, `amount`), ALGORITHM=INPLACE, LOCK=NONE",
+            ],
+            Engine::Sqlite => vec![
+                r#"CREATE INDEX "events_scattered_user_id_covering" ON "events_scattered" ("user_id", "amount")"#,
+                r#"ANALYZE "events_scattered_user_id_covering""#,
+            ],
+        };
+        assert_eq!(index.ddl, expected, "{engine}");
+
+        // The DDL as printed runs on the engine, and the next plan reads the index alone (no
+        // other step: PostgreSQL's DDL includes the VACUUM its index-only scans need, SQLite's
+        // the ANALYZE of the new index).
+        for ddl in &index.ddl {
+            db.exec(ddl).await;
+        }
+        // As `backfill plan` would run after the DDL: a new process, so new connections (an
+        // open SQLite connection keeps the statistics it loaded; the servers' do not).
+        let fresh = reconnect(&db).await;
+        let after = access_on(&fresh, engine, ScatteredStats::definition()).await;
+        fresh.close().await;
+        assert_eq!(
+            after.verdict,
+            Verdict::Covered {
+                index: index.name.clone()
+            },
+            "{engine}: {}",
+            after.read_plan.explain
+        );
+        assert_eq!(after.covering_index, None, "{engine}");
+
+        // Nothing was written: the target is still empty.
+        assert_eq!(db.scalar("SELECT count(*) FROM stats_scattered").await, 0);
+    }
+}
+
+#[tokio::test]
+async fn a_source_stored_in_key_order_gets_no_recommendation() {
+    for db in common::engines("access_ordered").await {
+        // Each user's rows appended together, users in order.
+        seed(&db, "ordered", |i| i / (ROWS / USERS)).await;
+        db.exec("CREATE TABLE events_copy (id BIGINT PRIMARY KEY, user_id BIGINT, amount BIGINT)")
+            .await;
+        let engine = db.name();
+
+        let path = access(&db, OrderedStats::definition()).await;
+        assert!(
+            matches!(path.verdict, Verdict::InKeyOrder { .. }),
+            "{engine}: {:?}",
+            path.verdict
+        );
+        let correlation = path.order.correlation.as_ref().expect("a correlation");
+        assert!(correlation.value > 0.9, "{engine}: {correlation:?}");
+        assert_eq!(path.covering_index, None, "{engine}");
+
+        // Row to row, keyed by the primary key the rows are stored (or appended) in.
+        let copy = access(&db, EventCopy::definition()).await;
+        assert!(
+            matches!(copy.verdict, Verdict::InKeyOrder { .. }),
+            "{engine}: {:?}",
+            copy.verdict
+        );
+        assert_eq!(copy.covering_index, None, "{engine}");
+        assert!(
+            copy.notes.iter().any(|n| n.contains("row to row")),
+            "{engine}: {:?}",
+            copy.notes
+        );
+        assert_eq!(copy.columns_read, ["user_id", "amount"], "{engine}");
+    }
+}
