@@ -376,9 +376,6 @@ pub struct Plan {
     pub first_range: Option<(Key, u64)>,
     /// The engine's plan (EXPLAIN) of the first batch's upsert.
     pub explain: String,
-    /// How the ranges read the source: in key order, covered by an index, or scattered, what
-    /// a range costs, and the covering index to create when scattered.
-    pub access: crate::access::SourceAccess,
 }
 
 /// One end of the source key span (the first key column's value).

@@ -75,8 +75,9 @@ pub trait BackfillPool: Sync {
         stmt: &'static Stmt,
     ) -> impl Future<Output = Result<String, Error>> + Send;
 
-    /// What a run would do: key span, estimated batches, the first range and its EXPLAIN,
-    /// and how the ranges read the source ([`Plan::access`]).
+    /// What a run would do: key span, estimated batches, the first range and its EXPLAIN.
+    /// How the ranges read the source is [`BackfillPool::access_path`], apart because it reads
+    /// a whole range.
     fn plan(
         &self,
         definition: &'static Definition,
@@ -100,9 +101,7 @@ pub trait BackfillPool: Sync {
         &self,
         definition: &'static Definition,
         options: &RunOptions,
-    ) -> impl Future<Output = Result<SourceAccess, Error>> + Send {
-        async move { Ok(self.plan(definition, options).await?.access) }
-    }
+    ) -> impl Future<Output = Result<SourceAccess, Error>> + Send;
 }
 
 /// One impl for every engine's pool: the statements for its engine, then the engine's
@@ -167,6 +166,14 @@ where
         options: &RunOptions,
     ) -> impl Future<Output = Result<Plan, Error>> + Send {
         crate::engine::plan::plan::<DB::Driver>(self, definition, options)
+    }
+
+    fn access_path(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<SourceAccess, Error>> + Send {
+        crate::engine::plan::access_path::<DB::Driver>(self, definition, options)
     }
 }
 
@@ -366,6 +373,23 @@ impl BackfillPool for AnyPool {
             AnyPool::MySql(p) => p.plan(definition, options).await,
             #[cfg(feature = "sqlite")]
             AnyPool::Sqlite(p) => p.plan(definition, options).await,
+            #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+            AnyPool::None(never) => match *never {},
+        }
+    }
+
+    async fn access_path(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> Result<SourceAccess, Error> {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyPool::Postgres(p) => p.access_path(definition, options).await,
+            #[cfg(feature = "mysql")]
+            AnyPool::MySql(p) => p.access_path(definition, options).await,
+            #[cfg(feature = "sqlite")]
+            AnyPool::Sqlite(p) => p.access_path(definition, options).await,
             #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
             AnyPool::None(never) => match *never {},
         }

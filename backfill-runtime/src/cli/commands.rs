@@ -176,7 +176,8 @@ pub(crate) async fn plan<P: BackfillPool>(
         out.push_str(l);
         out.push('\n');
     }
-    out.push_str(&format::source_access(&plan.access));
+    let access = pool.access_path(d, &options).await?;
+    out.push_str(&format::source_access(&access));
     ctx.out(out.trim_end());
     Ok(Exit::Done)
 }
