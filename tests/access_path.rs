@@ -47,6 +47,16 @@ pub struct EventCopy {
     pub amount: i64,
 }
 
+/// In place from the table's own rows: nothing but the target to read.
+#[derive(Backfill, Debug)]
+#[backfill(table = "events_ordered", in_place, batch_size = 500)]
+pub struct NoteLength {
+    #[backfill(key)]
+    pub id: i64,
+    #[backfill(expr = "length(note)")]
+    pub note_length: Option<i64>,
+}
+
 const ROWS: i64 = 20_000;
 const USERS: i64 = 2_000;
 
@@ -60,7 +70,7 @@ async fn seed(db: &Db, name: &str, user_of: impl Fn(i64) -> i64) {
     };
     db.exec(&format!(
         "CREATE TABLE events_{name} (id {id}, user_id BIGINT NOT NULL, amount BIGINT NOT NULL, \
-         note VARCHAR(200))"
+         note VARCHAR(200), note_length BIGINT)"
     ))
     .await;
     for chunk in 0..ROWS / 1_000 {
@@ -250,5 +260,19 @@ async fn a_source_stored_in_key_order_gets_no_recommendation() {
             copy.notes
         );
         assert_eq!(copy.columns_read, ["user_id", "amount"], "{engine}");
+
+        // In place from its own rows: the ranges read the rows they update, through the key.
+        let own = db
+            .pool
+            .access_path(NoteLength::definition(), &RunOptions::default())
+            .await
+            .unwrap();
+        let SourceAccess::NotAnalysed { reason } = own else {
+            panic!("{engine}: an in-place update of its own rows analysed: {own}");
+        };
+        assert!(
+            reason.contains("in place from its own rows"),
+            "{engine}: {reason}"
+        );
     }
 }

@@ -371,3 +371,108 @@ async fn time_read<D: Driver>(
         elapsed,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::PhysicalOrder;
+
+    fn facts(clustered_by: Option<&[&str]>, correlation: Option<f64>) -> SourceFacts {
+        SourceFacts {
+            order: PhysicalOrder {
+                clustered_by: clustered_by.map(|c| c.iter().map(|s| s.to_string()).collect()),
+                correlation: correlation.map(|value| Correlation {
+                    value,
+                    source: CorrelationSource::Statistics,
+                }),
+            },
+            ..SourceFacts::default()
+        }
+    }
+
+    fn verdict_of(access: ReadAccess, facts: &SourceFacts, engine: Engine) -> Verdict {
+        let key = ["user_id".to_string()];
+        verdict(&access, facts, Some(&key), "events", engine)
+    }
+
+    #[test]
+    fn an_index_only_read_is_covered_whatever_the_order() {
+        let index = ReadAccess::IndexOnly {
+            index: "ev_cover".into(),
+        };
+        assert_eq!(
+            verdict_of(index, &facts(None, Some(0.0)), Engine::Postgres),
+            Verdict::Covered {
+                index: "ev_cover".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_clustered_key_led_by_the_key_reads_in_order() {
+        let bitmap = ReadAccess::Index { index: "i".into() };
+        let by_user = facts(Some(&["USER_ID", "id"]), None);
+        assert!(matches!(
+            verdict_of(bitmap.clone(), &by_user, Engine::MySql),
+            Verdict::InKeyOrder { .. }
+        ));
+        assert!(matches!(
+            verdict_of(
+                ReadAccess::ClusteredRange,
+                &facts(None, None),
+                Engine::Sqlite
+            ),
+            Verdict::InKeyOrder { .. }
+        ));
+        // Clustered by `id`: the correlation decides.
+        let by_id = |c| facts(Some(&["id"]), Some(c));
+        assert!(matches!(
+            verdict_of(bitmap.clone(), &by_id(0.97), Engine::MySql),
+            Verdict::InKeyOrder { .. }
+        ));
+        assert!(matches!(
+            verdict_of(bitmap.clone(), &by_id(-0.95), Engine::MySql),
+            Verdict::InKeyOrder { .. }
+        ));
+        assert!(matches!(
+            verdict_of(bitmap, &by_id(0.3), Engine::MySql),
+            Verdict::Scattered { .. }
+        ));
+    }
+
+    #[test]
+    fn without_statistics_postgres_asks_for_analyze() {
+        let Verdict::Unknown { reason } =
+            verdict_of(ReadAccess::FullScan, &facts(None, None), Engine::Postgres)
+        else {
+            panic!("unknown without pg_stats");
+        };
+        assert!(reason.contains("ANALYZE events"), "{reason}");
+    }
+
+    #[test]
+    fn columns_resolve_against_the_catalog_as_the_engine_names_them() {
+        let sql = "INSERT INTO \"t\" AS \"__t\" (\"k\", \"v\") SELECT e.user_id, sum(e.Amount), max(\"Note\"), count(DISTINCT kind) FROM events e JOIN users u ON u.id = e.user_id WHERE u.active AND e.user_id <= $1 GROUP BY e.user_id ON CONFLICT (\"k\") DO NOTHING";
+        let read = source::source_read(sql, Engine::Postgres).expect("a read");
+        let table = read.source_table().cloned().expect("events");
+        let column = |name: &str| crate::engine::CatalogColumn {
+            name: name.to_string(),
+            sql_type: String::new(),
+            base_type: String::new(),
+            charset: None,
+            required: false,
+        };
+        let shape = TableShape {
+            columns: ["id", "user_id", "amount", "Note", "kind"]
+                .into_iter()
+                .map(column)
+                .collect(),
+            unique_keys: Vec::new(),
+        };
+        let (key, columns) = resolve_columns(Engine::Postgres, &read, &table, &shape);
+        assert_eq!(key, Some(vec!["user_id".to_string()]));
+        // `u.id` and `u.active` belong to users; `e.Amount` folds to `amount`; the quoted
+        // "Note" keeps its case; a bare `kind` is a column of events.
+        assert_eq!(columns, ["amount", "Note", "kind"]);
+    }
+}
