@@ -172,8 +172,17 @@ pub(crate) async fn access_path<D: Driver>(
             others.join(", ")
         ));
     }
+    let existing = key_columns
+        .as_ref()
+        .and_then(|key| existing_covering_index(D::ENGINE, &facts.indexes, key, &columns_read));
     // Only a read known to be scattered gets DDL: without statistics, ANALYZE comes first.
     let covering_index = match (&verdict, &key_columns) {
+        (Verdict::Scattered { .. }, Some(_)) if existing.is_some() => {
+            if let Some(index) = existing {
+                notes.push(D::unused_covering_index_hint(&table, index));
+            }
+            None
+        }
         (Verdict::Scattered { .. }, Some(key)) => {
             covering_index::<D>(&table, key, &columns_read, &shape, &mut notes)
         }
@@ -306,6 +315,31 @@ fn verdict(
             reason: "the key's order against the stored order could not be measured".to_string(),
         },
     }
+}
+
+/// The index that already holds every column read, led by the key columns in order: it needs
+/// no twin.
+fn existing_covering_index<'i>(
+    engine: Engine,
+    indexes: &'i [(String, Vec<String>)],
+    key: &[String],
+    columns_read: &[String],
+) -> Option<&'i str> {
+    let same = |a: &str, b: &str| {
+        if engine == Engine::Postgres {
+            a == b
+        } else {
+            a.eq_ignore_ascii_case(b)
+        }
+    };
+    indexes
+        .iter()
+        .find(|(_, cols)| {
+            cols.len() >= key.len()
+                && key.iter().zip(cols).all(|(k, c)| same(k, c))
+                && columns_read.iter().all(|r| cols.iter().any(|c| same(c, r)))
+        })
+        .map(|(name, _)| name.as_str())
 }
 
 /// The covering index over `key` then the other `columns` read, with the engine's online
@@ -448,6 +482,28 @@ mod tests {
             panic!("unknown without pg_stats");
         };
         assert!(reason.contains("ANALYZE events"), "{reason}");
+    }
+
+    #[test]
+    fn an_index_led_by_the_key_holding_every_column_read_is_found() {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let indexes = vec![
+            ("ev_amount".to_string(), strings(&["amount", "user_id"])),
+            ("ev_user".to_string(), strings(&["user_id", "id"])),
+            (
+                "ev_cover".to_string(),
+                strings(&["User_Id", "amount", "id"]),
+            ),
+        ];
+        let key = strings(&["user_id"]);
+        let found = |engine, read: &[&str]| {
+            existing_covering_index(engine, &indexes, &key, &strings(read)).map(str::to_string)
+        };
+        assert_eq!(found(Engine::MySql, &["amount"]), Some("ev_cover".into()));
+        assert_eq!(found(Engine::MySql, &["id"]), Some("ev_user".into()));
+        assert_eq!(found(Engine::MySql, &["amount", "note"]), None);
+        // PostgreSQL names are exact: "User_Id" is another column.
+        assert_eq!(found(Engine::Postgres, &["amount"]), None);
     }
 
     #[test]

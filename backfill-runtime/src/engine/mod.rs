@@ -324,6 +324,10 @@ pub(crate) trait Driver: Sized + Send + Sync + 'static {
     /// in the statement, if aliased).
     fn read_access(explain: &str, table: &str, alias: Option<&str>) -> ReadAccess;
 
+    /// What to run when the index `index` on `table` holds every column a range reads but the
+    /// plan does not read it alone (PostgreSQL: the visibility map; elsewhere: statistics).
+    fn unused_covering_index_hint(table: &TableName, index: &str) -> String;
+
     /// The online DDL of the index `name` on `table` over `key` then `include` (the other
     /// columns read), every identifier quoted, and what to know about running it.
     fn covering_index_ddl(
@@ -357,6 +361,10 @@ pub(crate) struct SourceFacts {
     /// The first key column of the first rows in stored order, where the engine keeps no
     /// correlation statistic: the correlation is computed from it.
     pub stored_order_sample: Option<Vec<crate::value::KeyValue>>,
+    /// The source's valid, non-partial indexes on plain columns, each with every column it
+    /// holds: its key columns in order, then PostgreSQL's INCLUDE columns and the columns an
+    /// engine adds by itself (InnoDB's primary key, SQLite's rowid alias).
+    pub indexes: Vec<(String, Vec<String>)>,
 }
 
 /// Rows read in stored order for [`SourceFacts::stored_order_sample`].

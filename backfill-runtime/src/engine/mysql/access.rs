@@ -26,6 +26,20 @@ pub(super) async fn source_facts(
     };
     let positive = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok());
     let data = positive(stats.data_bytes);
+    // Every secondary index of InnoDB ends with the primary key's columns.
+    let indexes = stats
+        .indexes
+        .iter()
+        .map(|(name, columns)| {
+            let mut all = columns.clone();
+            for pk in &stats.primary {
+                if !all.iter().any(|c| c.eq_ignore_ascii_case(pk)) {
+                    all.push(pk.clone());
+                }
+            }
+            (name.clone(), all)
+        })
+        .collect();
     let clustered_by = (!stats.primary.is_empty()).then(|| stats.primary.clone());
     let in_key_order = match (&clustered_by, key_column) {
         (Some(primary), Some(key)) => primary[0].eq_ignore_ascii_case(key),
@@ -68,6 +82,7 @@ pub(super) async fn source_facts(
         },
         distinct_keys: positive(stats.key_cardinality).filter(|k| *k > 0),
         stored_order_sample,
+        indexes,
     })
 }
 
@@ -131,6 +146,15 @@ pub(super) fn read_access(explain: &str, table: &str, alias: Option<&str>) -> Re
         },
         _ => ReadAccess::Other(format!("type={access} Extra={extra}")),
     }
+}
+
+/// The optimizer chooses from the index statistics, which InnoDB refreshes by sampling.
+pub(super) fn unused_covering_index_hint(table: &TableName, index: &str) -> String {
+    format!(
+        "{index} holds every column read, but the plan does not read it alone: run ANALYZE \
+         TABLE {} so the optimizer sees its statistics",
+        MySqlEngine::quote_table(table)
+    )
 }
 
 /// `ALTER TABLE ... ADD INDEX`, built in place without blocking writes. InnoDB has no INCLUDE:

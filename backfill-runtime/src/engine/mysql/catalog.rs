@@ -130,6 +130,14 @@ const CARDINALITY_SQL: &str = "SELECT CAST(MAX(CARDINALITY) AS SIGNED) \
      WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? \
        AND SEQ_IN_INDEX = 1 AND COLUMN_NAME = ?";
 
+/// Every index's columns in order; a column is NULL for an expression part and `prefix` is 1
+/// for a prefix part.
+const SOURCE_INDEXES_SQL: &str = "SELECT CAST(INDEX_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
+       CAST(SUB_PART IS NOT NULL AS SIGNED) \
+     FROM information_schema.STATISTICS \
+     WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? \
+     ORDER BY INDEX_NAME, SEQ_IN_INDEX";
+
 /// What [`source_stats`] reads about a table.
 pub(super) struct SourceStats {
     /// `DATA_LENGTH`: the clustered index, rows included.
@@ -146,6 +154,8 @@ pub(super) struct SourceStats {
     pub primary: Vec<String>,
     /// The key column's estimated distinct values, when an index starts with it.
     pub key_cardinality: Option<i64>,
+    /// Its indexes whose every part is a whole column, with their columns in order.
+    pub indexes: Vec<(String, Vec<String>)>,
 }
 
 /// The size of `table`, the buffer pool, its primary key and the key column's cardinality;
@@ -181,6 +191,27 @@ pub(super) async fn source_stats(
         }
         None => None,
     };
+    let parts: Vec<(String, Option<String>, i64)> = sqlx::query_as(SOURCE_INDEXES_SQL)
+        .bind(table.schema.as_deref())
+        .bind(table.name.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+    // An index with an expression or a prefix part cannot cover a read: left out.
+    let mut indexes: Vec<(String, Option<Vec<String>>)> = Vec::new();
+    for (index, column, prefix) in parts {
+        if indexes.last().is_none_or(|(name, _)| *name != index) {
+            indexes.push((index, Some(Vec::new())));
+        }
+        if let Some((_, columns)) = indexes.last_mut() {
+            *columns = match (columns.take(), column) {
+                (Some(mut cols), Some(column)) if prefix == 0 => {
+                    cols.push(column);
+                    Some(cols)
+                }
+                _ => None,
+            };
+        }
+    }
     Ok(Some(SourceStats {
         data_bytes,
         index_bytes,
@@ -189,5 +220,9 @@ pub(super) async fn source_stats(
         page_size,
         primary,
         key_cardinality,
+        indexes: indexes
+            .into_iter()
+            .filter_map(|(name, columns)| Some((name, columns?)))
+            .collect(),
     }))
 }

@@ -61,6 +61,7 @@ pub(super) async fn source_facts(
         },
         distinct_keys,
         stored_order_sample: None,
+        indexes: stats.indexes,
     })
 }
 
@@ -115,6 +116,16 @@ pub(super) fn read_access(explain: &str, table: &str, alias: Option<&str>) -> Re
         };
     }
     ReadAccess::Other("the plan names no scan of the source table".to_string())
+}
+
+/// An index-only scan reads the heap for every page the visibility map does not mark
+/// all-visible, so the planner prefers another path until the table is vacuumed.
+pub(super) fn unused_covering_index_hint(table: &TableName, index: &str) -> String {
+    format!(
+        "{index} holds every column read, but the plan does not read it alone: run VACUUM \
+         (ANALYZE) {} so the visibility map lets an index-only scan skip the heap",
+        PgEngine::quote_table(table)
+    )
 }
 
 /// `CREATE INDEX CONCURRENTLY` (no lock against writes; not inside a transaction), the other

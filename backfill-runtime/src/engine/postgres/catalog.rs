@@ -151,6 +151,22 @@ const COLUMN_STATS_SQL: &str = "SELECT correlation::float8, n_distinct::float8 \
      WHERE schemaname = $1 AND tablename = $2 AND attname = $3 \
      ORDER BY inherited LIMIT 1";
 
+/// Every valid, non-partial index on plain columns: its name and columns, key columns first
+/// in order, then its INCLUDE columns.
+const SOURCE_INDEXES_SQL: &str = "SELECT ic.relname::text, \
+       ARRAY(SELECT a.attname::text \
+             FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
+             JOIN pg_catalog.pg_attribute a \
+               ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+             ORDER BY k.ord) \
+     FROM pg_catalog.pg_index i \
+     JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
+     JOIN pg_catalog.pg_class c ON c.oid = i.indrelid \
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE n.nspname = $1 AND c.relname = $2 AND i.indisvalid \
+       AND i.indpred IS NULL AND i.indexprs IS NULL \
+     ORDER BY ic.relname";
+
 /// What [`source_stats`] reads about a table.
 pub(super) struct SourceStats {
     /// `relpages`.
@@ -165,6 +181,8 @@ pub(super) struct SourceStats {
     pub caches: Vec<(String, i64)>,
     /// The key column's `pg_stats` row: correlation and `n_distinct`; `None` before ANALYZE.
     pub key_stats: Option<(Option<f64>, Option<f64>)>,
+    /// Its indexes on plain columns, with their key then INCLUDE columns.
+    pub indexes: Vec<(String, Vec<String>)>,
 }
 
 /// The size of `table`, the server's caches, and the statistics of its column `key_column`;
@@ -194,6 +212,11 @@ pub(super) async fn source_stats(
         }
         None => None,
     };
+    let indexes: Vec<(String, Vec<String>)> = sqlx::query_as(SOURCE_INDEXES_SQL)
+        .bind(&schema)
+        .bind(&name)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(Some(SourceStats {
         pages,
         rows,
@@ -201,5 +224,6 @@ pub(super) async fn source_stats(
         total_bytes,
         caches,
         key_stats,
+        indexes,
     }))
 }

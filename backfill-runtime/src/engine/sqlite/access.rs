@@ -59,10 +59,11 @@ pub(super) async fn source_facts(
     let distinct_keys = key_column.and_then(|key| {
         stats.stat1.iter().find_map(|(idx, stat)| {
             let idx = idx.as_deref()?;
-            let led = stats.index_first_columns.iter().any(|(name, first)| {
+            let led = stats.indexes.iter().any(|(name, columns, _)| {
                 name == idx
-                    && first
-                        .as_deref()
+                    && columns
+                        .first()
+                        .and_then(Option::as_deref)
                         .is_some_and(|f| f.eq_ignore_ascii_case(key))
             });
             match numbers(stat).as_slice() {
@@ -72,6 +73,20 @@ pub(super) async fn source_facts(
         })
     });
 
+    // Every index carries the rowid, so the rowid alias's column too; one with an expression
+    // part, or partial, cannot cover every range.
+    let rowid_alias = (stats.without_rowid != Some(true) && clustered_by[0] != "rowid")
+        .then(|| clustered_by[0].clone());
+    let indexes = stats
+        .indexes
+        .iter()
+        .filter(|(_, _, partial)| !partial)
+        .filter_map(|(name, columns, _)| {
+            let mut all: Vec<String> = columns.iter().cloned().collect::<Option<_>>()?;
+            all.extend(rowid_alias.clone());
+            Some((name.clone(), all))
+        })
+        .collect();
     let stored_order_sample = match key_column {
         Some(key) if !in_key_order => {
             // NOT INDEXED: the rows come from the table's own b-tree, in stored order.
@@ -106,6 +121,7 @@ pub(super) async fn source_facts(
         },
         distinct_keys,
         stored_order_sample,
+        indexes,
     })
 }
 
@@ -152,6 +168,23 @@ pub(super) fn read_access(explain: &str, table: &str, alias: Option<&str>) -> Re
         };
     }
     ReadAccess::Other("the plan names no read of the source table".to_string())
+}
+
+/// SQLite's planner prefers an index with statistics, and a connection keeps the statistics
+/// it loaded.
+pub(super) fn unused_covering_index_hint(table: &TableName, index: &str) -> String {
+    let quoted = match &table.schema {
+        Some(schema) => format!(
+            "{}.{}",
+            SqliteEngine::quote_ident(schema),
+            SqliteEngine::quote_ident(index)
+        ),
+        None => SqliteEngine::quote_ident(index),
+    };
+    format!(
+        "{index} holds every column read, but the plan does not read it alone: run ANALYZE \
+         {quoted}, then reopen the connections (each keeps the statistics it loaded)"
+    )
 }
 
 /// `CREATE INDEX`, then `ANALYZE` of the new index: SQLite has no INCLUDE, so the other

@@ -131,8 +131,9 @@ pub(super) struct SourceStats {
     pub primary: Vec<(String, String)>,
     /// `sqlite_stat1` rows of the table: the index and its statistics.
     pub stat1: Vec<(Option<String>, String)>,
-    /// Each index of the table with its first column.
-    pub index_first_columns: Vec<(String, Option<String>)>,
+    /// Each index of the table with its columns in order (`None` for an expression part)
+    /// and whether it is partial.
+    pub indexes: Vec<(String, Vec<Option<String>>, bool)>,
 }
 
 /// The size of `table`, its clustered key and its statistics; `None` when it does not exist.
@@ -185,21 +186,20 @@ pub(super) async fn source_stats(
         .fetch_all(&mut *conn)
         .await
         .unwrap_or_default();
-    let indexes: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM pragma_index_list(?1, ?2) ORDER BY seq")
+    let index_list: Vec<(String, bool)> =
+        sqlx::query_as("SELECT name, partial = 1 FROM pragma_index_list(?1, ?2) ORDER BY seq")
             .bind(table.name.as_str())
             .bind(table.schema.as_deref())
             .fetch_all(&mut *conn)
             .await?;
-    let mut index_first_columns = Vec::new();
-    for index in indexes {
-        let first: Vec<Option<String>> =
-            sqlx::query_scalar("SELECT name FROM pragma_index_info(?1, ?2) WHERE seqno = 0")
-                .bind(&index)
-                .bind(table.schema.as_deref())
-                .fetch_all(&mut *conn)
-                .await?;
-        index_first_columns.push((index, first.into_iter().next().flatten()));
+    let mut indexes = Vec::new();
+    for (index, partial) in index_list {
+        let columns: Vec<Option<String>> = sqlx::query_scalar(INDEX_COLUMNS_SQL)
+            .bind(&index)
+            .bind(table.schema.as_deref())
+            .fetch_all(&mut *conn)
+            .await?;
+        indexes.push((index, columns, partial));
     }
     Ok(Some(SourceStats {
         database,
@@ -210,6 +210,6 @@ pub(super) async fn source_stats(
             .map(|(_, name, declared)| (name, declared))
             .collect(),
         stat1,
-        index_first_columns,
+        indexes,
     }))
 }

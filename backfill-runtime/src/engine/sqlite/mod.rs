@@ -203,6 +203,10 @@ impl Driver for SqliteEngine {
         access::read_access(explain, table, alias)
     }
 
+    fn unused_covering_index_hint(table: &TableName, index: &str) -> String {
+        access::unused_covering_index_hint(table, index)
+    }
+
     fn covering_index_ddl(
         table: &TableName,
         name: &str,
