@@ -57,12 +57,31 @@ pub struct NoteLength {
     pub note_length: Option<i64>,
 }
 
+/// Per-user totals of events never analysed.
+#[derive(Backfill, Debug)]
+#[backfill(table = "stats_fresh", from = "events_fresh e", batch_size = 100)]
+pub struct FreshStats {
+    #[backfill(key, expr = "e.user_id")]
+    pub user_id: i64,
+    #[backfill(expr = "count(*)")]
+    pub event_count: i64,
+    #[backfill(expr = "sum(e.amount)")]
+    pub total_amount: i64,
+}
+
 const ROWS: i64 = 20_000;
 const USERS: i64 = 2_000;
 
 /// `events_<name>` with `ROWS` events over `USERS` users, `user_of(i)` the user of the i-th
-/// row appended, an index on `user_id` (not covering), and the target table.
+/// row appended, an index on `user_id` (not covering), and the target table; analysed.
 async fn seed(db: &Db, name: &str, user_of: impl Fn(i64) -> i64) {
+    seed_without_statistics(db, name, user_of).await;
+    analyze(db, &format!("events_{name}")).await;
+}
+
+/// [`seed`] without the statistics (and, on PostgreSQL, with autovacuum off for the table, so
+/// none appear during the test).
+async fn seed_without_statistics(db: &Db, name: &str, user_of: impl Fn(i64) -> i64) {
     let id = match db.engine {
         Engine::Postgres => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
         Engine::MySql => "BIGINT AUTO_INCREMENT PRIMARY KEY",
@@ -70,7 +89,12 @@ async fn seed(db: &Db, name: &str, user_of: impl Fn(i64) -> i64) {
     };
     db.exec(&format!(
         "CREATE TABLE events_{name} (id {id}, user_id BIGINT NOT NULL, amount BIGINT NOT NULL, \
-         note VARCHAR(200), note_length BIGINT)"
+         note VARCHAR(200), note_length BIGINT){}",
+        if db.engine == Engine::Postgres {
+            " WITH (autovacuum_enabled = false)"
+        } else {
+            ""
+        }
     ))
     .await;
     for chunk in 0..ROWS / 1_000 {
@@ -92,7 +116,6 @@ async fn seed(db: &Db, name: &str, user_of: impl Fn(i64) -> i64) {
          total_amount BIGINT)"
     ))
     .await;
-    analyze(db, &format!("events_{name}")).await;
 }
 
 /// The engine's statistics of `table`, as an operator would refresh them.
@@ -275,4 +298,29 @@ async fn a_source_stored_in_key_order_gets_no_recommendation() {
             "{engine}: {reason}"
         );
     }
+}
+
+#[tokio::test]
+async fn without_statistics_postgres_asks_for_analyze_before_any_ddl() {
+    let Some(db) = common::postgres("access_no_stats").await else {
+        return;
+    };
+    seed_without_statistics(&db, "fresh", |i| (i * 7_919) % USERS).await;
+    let path = access(&db, FreshStats::definition()).await;
+    let Verdict::Unknown { reason } = &path.verdict else {
+        panic!("unknown without pg_stats: {:?}", path.verdict);
+    };
+    assert!(reason.contains("run ANALYZE events_fresh"), "{reason}");
+    assert_eq!(path.order.correlation, None);
+    assert_eq!(path.covering_index, None);
+    assert!(path.sample.is_some(), "the range is still read and timed");
+
+    analyze(&db, "events_fresh").await;
+    let path = access(&db, FreshStats::definition()).await;
+    assert!(
+        matches!(path.verdict, Verdict::Scattered { .. }),
+        "{:?}",
+        path.verdict
+    );
+    assert!(path.covering_index.is_some());
 }
