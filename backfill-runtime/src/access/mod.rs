@@ -21,6 +21,7 @@ use std::time::Duration;
 
 pub(crate) mod analyse;
 pub(crate) mod source;
+pub mod strategy;
 
 /// What `plan` and [`BackfillPool::access_path`](crate::BackfillPool::access_path) found about
 /// the source read of the batches.
