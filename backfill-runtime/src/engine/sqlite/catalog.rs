@@ -113,6 +113,10 @@ const PAGES_SQL: &str = "SELECT (SELECT page_count FROM pragma_page_count(?1)), 
 /// The table's own pages and bytes, from the `dbstat` virtual table (when compiled in).
 const TABLE_PAGES_SQL: &str = "SELECT count(*), sum(pgsize) FROM dbstat(?1) WHERE name = ?2";
 
+/// The largest database whose table sizes are measured page by page (`dbstat` reads every
+/// page of the table): 65,536 pages, 256 MiB at the default page size.
+const DBSTAT_MAX_PAGES: i64 = 65_536;
+
 /// Whether the table is `WITHOUT ROWID` (SQLite 3.37+).
 const WITHOUT_ROWID_SQL: &str = "SELECT wr FROM pragma_table_list(?1, ?2) WHERE type = 'table'";
 
@@ -159,14 +163,19 @@ pub(super) async fn source_stats(
         .into_iter()
         .next()
         .unwrap_or_default();
-    // Not every build has dbstat: the whole file then stands for the table.
-    let table_pages: Option<(i64, Option<i64>)> = sqlx::query_as(TABLE_PAGES_SQL)
-        .bind(schema)
-        .bind(table.name.as_str())
-        .fetch_all(&mut *conn)
-        .await
-        .ok()
-        .and_then(|rows| rows.into_iter().next());
+    // dbstat visits every page of the table: only on a database small enough to read in a
+    // moment. Beyond it, and on a build without dbstat, the whole file stands for the table.
+    let table_pages: Option<(i64, Option<i64>)> = if database.0 <= DBSTAT_MAX_PAGES {
+        sqlx::query_as(TABLE_PAGES_SQL)
+            .bind(schema)
+            .bind(table.name.as_str())
+            .fetch_all(&mut *conn)
+            .await
+            .ok()
+            .and_then(|rows| rows.into_iter().next())
+    } else {
+        None
+    };
     let without_rowid: Option<i64> = sqlx::query_scalar(WITHOUT_ROWID_SQL)
         .bind(table.name.as_str())
         .bind(table.schema.as_deref())
