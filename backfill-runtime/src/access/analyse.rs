@@ -130,11 +130,13 @@ pub(crate) async fn access_path<D: Driver>(
         ),
     };
 
-    let estimate = match (
-        facts.size.pages,
-        facts.size.rows,
-        facts.distinct_keys.or(estimated_keys),
-    ) {
+    // An integer key span bounds the distinct keys from above; the engines' estimates
+    // (InnoDB's sampled cardinality above all) can overshoot it.
+    let distinct_keys = match (facts.distinct_keys, estimated_keys) {
+        (Some(stats), Some(span)) => Some(stats.min(span)),
+        (stats, span) => stats.or(span),
+    };
+    let estimate = match (facts.size.pages, facts.size.rows, distinct_keys) {
         (Some(pages), Some(rows), Some(keys)) => CostEstimate::new(pages, rows, keys, batch_size),
         _ => None,
     };

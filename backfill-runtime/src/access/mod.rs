@@ -506,10 +506,12 @@ impl fmt::Display for AccessPath {
                 sample.rows
             );
             if let Some(total) = self.projected_read() {
-                text.push_str(&format!(
-                    "; every range at that pace: {:.1} s of reading",
-                    total.as_secs_f64()
-                ));
+                let total = if total < Duration::from_secs(1) {
+                    format!("{} ms", total.as_millis())
+                } else {
+                    format!("{:.1} s", total.as_secs_f64())
+                };
+                text.push_str(&format!("; every range at that pace: {total} of reading"));
             }
             line(f, "measured", &text)?;
         }
