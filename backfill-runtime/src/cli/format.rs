@@ -441,9 +441,18 @@ pub(crate) fn statements(definition: &Definition, statements: &Statements) -> St
 }
 
 /// How the ranges read the source, as `plan` and `check` print it: under a heading, each line
-/// indented, the range read's EXPLAIN last.
-pub(crate) fn source_access(access: &crate::access::SourceAccess) -> String {
+/// indented, the range read's EXPLAIN last; or why it could not be analysed.
+pub(crate) fn source_access(
+    access: &Result<crate::access::SourceAccess, crate::error::Error>,
+) -> String {
     let mut out = String::from("  access path of the source:\n");
+    let access = match access {
+        Ok(access) => access,
+        Err(e) => {
+            out.push_str(&format!("    not analysed: {e}\n"));
+            return out;
+        }
+    };
     for line in access.to_string().lines() {
         out.push_str("    ");
         out.push_str(line);
