@@ -178,8 +178,9 @@ pub(super) fn covering_index_ddl(
             columns.join(", ")
         )],
         "InnoDB has no INCLUDE: the columns read are part of the index (every secondary index \
-         carries the primary key too); the build reads the whole table and logs concurrent \
-         writes, which the server refuses with an error rather than lock the table"
+         carries the primary key too); LOCK=NONE builds it while writes go on (logged, up to \
+         innodb_online_alter_log_max_size, and applied at the end) or refuses with an error \
+         rather than lock the table"
             .to_string(),
     )
 }
