@@ -69,6 +69,18 @@ pub struct FreshStats {
     pub total_amount: i64,
 }
 
+/// Per-(tenant, user) totals: a composite key, both parts columns of the source.
+#[derive(Backfill, Debug)]
+#[backfill(table = "stats_tenant", from = "events_tenant e", batch_size = 100)]
+pub struct TenantStats {
+    #[backfill(key, expr = "e.tenant_id")]
+    pub tenant_id: i64,
+    #[backfill(key, expr = "e.user_id")]
+    pub user_id: i64,
+    #[backfill(expr = "sum(e.amount)")]
+    pub total_amount: i64,
+}
+
 const ROWS: i64 = 20_000;
 const USERS: i64 = 2_000;
 
@@ -322,4 +334,90 @@ async fn without_statistics_postgres_asks_for_analyze_before_any_ddl() {
         path.verdict
     );
     assert!(path.covering_index.is_some());
+}
+
+#[tokio::test]
+async fn a_composite_key_gets_an_index_on_both_parts() {
+    for db in common::engines("access_composite").await {
+        let engine = db.name();
+        db.exec(
+            "CREATE TABLE events_tenant (id BIGINT NOT NULL PRIMARY KEY, tenant_id BIGINT NOT NULL, \
+             user_id BIGINT NOT NULL, amount BIGINT NOT NULL)",
+        )
+        .await;
+        for chunk in 0..ROWS / 1_000 {
+            let values: Vec<String> = (chunk * 1_000..(chunk + 1) * 1_000)
+                .map(|i| {
+                    let spread = (i * 7_919) % ROWS;
+                    format!("({i}, {}, {}, {i})", spread % 20, spread % 500)
+                })
+                .collect();
+            db.exec(&format!(
+                "INSERT INTO events_tenant (id, tenant_id, user_id, amount) VALUES {}",
+                values.join(", ")
+            ))
+            .await;
+        }
+        db.exec(
+            "CREATE TABLE stats_tenant (tenant_id BIGINT NOT NULL, user_id BIGINT NOT NULL, \
+             total_amount BIGINT, PRIMARY KEY (tenant_id, user_id))",
+        )
+        .await;
+        analyze(&db, "events_tenant").await;
+
+        let path = access(&db, TenantStats::definition()).await;
+        assert_eq!(path.range_key, ["e.tenant_id", "e.user_id"], "{engine}");
+        assert!(
+            matches!(path.verdict, Verdict::Scattered { .. }),
+            "{engine}: {:?}",
+            path.verdict
+        );
+        let index = path.covering_index.as_ref().expect("a covering index");
+        assert_eq!(
+            (index.key.as_slice(), index.include.as_slice()),
+            (
+                &["tenant_id".to_string(), "user_id".to_string()][..],
+                &["amount".to_string()][..]
+            ),
+            "{engine}"
+        );
+        for ddl in &index.ddl {
+            db.exec(ddl).await;
+        }
+        let fresh = reconnect(&db).await;
+        let after = access_on(&fresh, engine, TenantStats::definition()).await;
+        fresh.close().await;
+        assert_eq!(
+            after.verdict,
+            Verdict::Covered {
+                index: index.name.clone()
+            },
+            "{engine}: {}",
+            after.read_plan.explain
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_source_larger_than_the_page_cache_is_said_to_be() {
+    let db = common::sqlite("access_small_cache").await;
+    seed(&db, "scattered", |i| (i * 7_919) % USERS).await;
+    // A 64 KiB page cache, as `PRAGMA cache_size = -64` gives a connection.
+    let options: sqlx::sqlite::SqliteConnectOptions = db.url.parse().unwrap();
+    let small = sqlx::SqlitePool::connect_with(options.pragma("cache_size", "-64"))
+        .await
+        .unwrap();
+    let pool = AnyPool::Sqlite(small);
+    let path = access_on(&pool, "sqlite", ScatteredStats::definition()).await;
+    let cache = path.size.cache.as_ref().expect("the page cache");
+    assert_eq!(
+        (cache.setting.as_str(), cache.bytes),
+        ("cache_size", 64 * 1024)
+    );
+    assert!(
+        path.to_string()
+            .contains("cache_size 64.0 kB: the source is larger"),
+        "{path}"
+    );
+    pool.close().await;
 }

@@ -156,10 +156,16 @@ pub(crate) async fn access_path<D: Driver>(
         );
     }
     if estimate.is_none() {
-        notes.push(format!(
-            "no page estimate without statistics: ANALYZE {source_name} gives the engine its row \
-             and key counts"
-        ));
+        notes.push(if facts.size.rows.is_none() || facts.size.pages.is_none() {
+            format!(
+                "no page estimate without statistics: ANALYZE {source_name} gives the engine its \
+                 row count"
+            )
+        } else {
+            "no page estimate: no count of distinct keys (an index led by the key, analysed, \
+             gives the engine one; so does a single integer key's span)"
+                .to_string()
+        });
     }
     let others: Vec<String> = read
         .tables

@@ -350,7 +350,19 @@ pub(crate) fn source_read(sql: &str, engine: Engine) -> Option<SourceRead> {
     let table_tokens: Vec<usize> = table_tokens.into_iter().map(|i| i + from_at).collect();
 
     let key = clause("WHERE")
-        .and_then(|w| range_key(&read[w..], depth, sql, engine))
+        .and_then(|w| {
+            let end = (w..read.len())
+                .find(|&i| {
+                    read[i].depth == depth
+                        && ["GROUP", "HAVING", "ORDER", "LIMIT", "WINDOW", "UNION"]
+                            .iter()
+                            .any(|k| read[i].word(k))
+                })
+                .unwrap_or(read.len());
+            let clause = &read[w..end];
+            not_null_keys(clause, depth, sql, engine)
+                .or_else(|| range_key(clause, depth, sql, engine))
+        })
         .unwrap_or_default();
     let columns = column_refs(read, &table_tokens, engine);
 
@@ -448,6 +460,51 @@ fn from_tables(from: &[Token], depth: usize, engine: Engine) -> (Vec<TableRef>, 
     (tables, names)
 }
 
+/// The key expressions of the WHERE clause `clause` at `depth`: the derive writes it as
+/// `(filter) AND k1 IS NOT NULL AND k2 IS NOT NULL AND <range>`, the filter in parentheses, so
+/// the conjuncts `... IS NOT NULL` at the clause's own depth are the key parts, in order (the
+/// range itself is a row comparison on PostgreSQL and SQLite but expanded into ORs on MySQL).
+fn not_null_keys(
+    clause: &[Token],
+    depth: usize,
+    sql: &str,
+    engine: Engine,
+) -> Option<Vec<(String, Option<ColumnRef>)>> {
+    let keys: Vec<(String, Option<ColumnRef>)> = clause
+        .split(|t| t.depth == depth && t.word("AND"))
+        .filter_map(|conjunct| match conjunct {
+            [expr @ .., is, not, null]
+                if !expr.is_empty() && is.word("IS") && not.word("NOT") && null.word("NULL") =>
+            {
+                Some(key_part(expr, sql, engine))
+            }
+            _ => None,
+        })
+        .collect();
+    (!keys.is_empty()).then_some(keys)
+}
+
+/// A key expression as written, with its column when it is a plain (qualified) column.
+fn key_part(p: &[Token], sql: &str, engine: Engine) -> (String, Option<ColumnRef>) {
+    let text = sql[p[0].at..p[p.len() - 1].end].to_string();
+    let column = match p {
+        [c] => c.ident(engine).map(|column| ColumnRef {
+            qualifier: None,
+            column,
+        }),
+        [q, dot, c] if dot.punct(".") => {
+            q.ident(engine)
+                .zip(c.ident(engine))
+                .map(|(q, column)| ColumnRef {
+                    qualifier: Some(q),
+                    column,
+                })
+        }
+        _ => None,
+    };
+    (text, column)
+}
+
 /// The expressions of the range's upper bound: the operand before the last `<=` that compares
 /// with placeholders (`k <= $1`, `(a, b) <= ($1, $2)`), which the derive appends to the WHERE
 /// clause for every key part.
@@ -489,25 +546,7 @@ fn range_key(
         parts
             .into_iter()
             .filter(|p| !p.is_empty())
-            .map(|p| {
-                let text = sql[p[0].at..p[p.len() - 1].end].to_string();
-                let column = match p {
-                    [c] => c.ident(engine).map(|column| ColumnRef {
-                        qualifier: None,
-                        column,
-                    }),
-                    [q, dot, c] if dot.punct(".") => {
-                        q.ident(engine)
-                            .zip(c.ident(engine))
-                            .map(|(q, column)| ColumnRef {
-                                qualifier: Some(q),
-                                column,
-                            })
-                    }
-                    _ => None,
-                };
-                (text, column)
-            })
+            .map(|p| key_part(p, sql, engine))
             .collect(),
     )
 }
@@ -666,6 +705,16 @@ mod tests {
                 "o.note"
             ]
         );
+    }
+
+    #[test]
+    fn a_mysql_composite_range_is_expanded_but_its_keys_are_not_null() {
+        let sql = "INSERT INTO `t` (`tenant_id`, `user_id`, `total`) SELECT `n`.`tenant_id`, `n`.`user_id`, `n`.`total` FROM (SELECT e.tenant_id AS `tenant_id`, e.user_id AS `user_id`, sum(e.amount) AS `total` FROM events e WHERE (e.amount IS NOT NULL) AND e.tenant_id IS NOT NULL AND e.user_id IS NOT NULL AND (e.tenant_id < ? OR (e.tenant_id = ? AND e.user_id <= ?)) GROUP BY e.tenant_id, e.user_id) AS `n` ON DUPLICATE KEY UPDATE `total` = `n`.`total`";
+        let read = source_read(sql, Engine::MySql).unwrap();
+        let key: Vec<&str> = read.key.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(key, ["e.tenant_id", "e.user_id"]);
+        assert!(read.key.iter().all(|(_, c)| c.is_some()));
+        assert_eq!(read.placeholders, 3);
     }
 
     #[test]
