@@ -37,6 +37,7 @@ mod preflight;
 mod progress;
 mod sizing;
 
+pub use backfill_core::allowlist;
 pub use definition::{Backfill, Definition, Engine};
 pub use error::Error;
 pub use options::{JobStatus, Plan, Progress, Report, RunOptions, StopReason};
