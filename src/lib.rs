@@ -12,7 +12,7 @@ pub struct ReadmeDoctests;
 pub use backfill_macros::Backfill;
 pub use backfill_runtime::pool::{AnyPool, BackfillPool};
 pub use backfill_runtime::{
-    access, cli, definition, options, throttle, value, verify, AccessPath, Backfill,
+    access, allowlist, cli, definition, options, throttle, value, verify, AccessPath, Backfill,
     CancellationToken, Definition, Engine, Error, JobStatus, Key, KeyValue, Plan, Progress, Report,
     RunOptions, SourceAccess, StopReason, VerifyReport,
 };

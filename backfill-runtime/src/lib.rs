@@ -41,6 +41,7 @@ mod progress;
 mod sizing;
 
 pub use access::{AccessPath, SourceAccess};
+pub use backfill_core::allowlist;
 pub use definition::{Backfill, Definition, Engine};
 pub use error::Error;
 pub use options::{JobStatus, Plan, Progress, Report, RunOptions, StopReason};
