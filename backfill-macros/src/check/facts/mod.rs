@@ -27,6 +27,7 @@ use names::{
     VOLATILE_KEYWORDS, VOLATILE_WITHOUT_ARGS,
 };
 use order::{aggregate_order, pick_order};
+pub(crate) use parse::dialect;
 pub use parse::{parse_expr, parse_from};
 
 /// A column reference: its qualifier parts (empty when unqualified) and the column, as written.
