@@ -181,6 +181,22 @@ pub fn definition(model: &Backfill) -> TokenStream {
         }
     });
     let [postgres, mysql, sqlite] = per_engine;
+    let schema = model.schema.iter().map(|checked| {
+        let engine = checked.engine;
+        let migrations = &checked.migrations;
+        let skipped = &checked.skipped;
+        let columns = checked.columns.iter().map(|(name, data_type, not_null)| {
+            quote!(#private::CheckedColumn { name: #name, data_type: #data_type, not_null: #not_null })
+        });
+        quote! {
+            #private::CheckedSchema {
+                engine: #engine,
+                migrations: #migrations,
+                skipped: &[#(#skipped),*],
+                columns: &[#(#columns),*],
+            }
+        }
+    });
     quote! {
         #private::Definition {
             name: #name,
@@ -198,6 +214,7 @@ pub fn definition(model: &Backfill) -> TokenStream {
             postgres: #postgres,
             mysql: #mysql,
             sqlite: #sqlite,
+            schema: &[#(#schema),*],
         }
     }
 }

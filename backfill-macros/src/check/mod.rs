@@ -76,7 +76,11 @@ pub fn check(cx: &Ctxt, cont: &Container) -> Option<model::Backfill> {
     if cx.has_errors() {
         return None;
     }
-    cont.model(grouped)
+    let mut model = cont.model(grouped)?;
+    if let (Some(loaded), Some(target)) = (&loaded, &parsed.target) {
+        model.schema = schema::checked(loaded, target);
+    }
+    Some(model)
 }
 
 #[cfg(test)]

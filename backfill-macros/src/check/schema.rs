@@ -8,7 +8,7 @@
 use super::fragment::Parsed;
 use crate::ast::{Container, Field};
 use crate::ctxt::{Ctxt, Message};
-use crate::model::Engine;
+use crate::model::{self, Engine};
 use crate::schema::{self, closest, Loaded, Schema, Table};
 
 /// Reads the migrations for the struct's engines; `None` when there are none (or they could not
@@ -66,6 +66,28 @@ fn source_tables<'s>(schema: &'s Schema, parsed: &Parsed) -> Option<Vec<(String,
             let table = schema.table(parts)?;
             let name = alias.clone().or_else(|| parts.last().cloned())?;
             Some((name.to_ascii_lowercase(), table))
+        })
+        .collect()
+}
+
+/// What the runtime is told of each engine's schema: the target's columns and the statements
+/// left out.
+pub fn checked(loaded: &Loaded, target: &[String]) -> Vec<model::CheckedSchema> {
+    loaded
+        .schemas
+        .iter()
+        .filter_map(|(engine, schema)| {
+            let table = schema.table(target)?;
+            Some(model::CheckedSchema {
+                engine: *engine,
+                migrations: schema.source.clone(),
+                skipped: schema.skipped.clone(),
+                columns: table
+                    .columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.data_type.clone(), c.not_null))
+                    .collect(),
+            })
         })
         .collect()
 }
