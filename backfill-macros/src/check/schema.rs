@@ -5,6 +5,7 @@
 //! fits its column. Without migrations none of this runs, and preflight checks the live schema
 //! at run time as before.
 
+use super::facts::{ColumnRef, Shape};
 use super::fragment::Parsed;
 use crate::ast::{Container, Field};
 use crate::ctxt::{Ctxt, Message};
@@ -20,7 +21,7 @@ pub fn load(cx: &Ctxt, cont: &Container, engines: &[Engine]) -> Option<Loaded> {
         Err(err) => {
             let message = match &err.message {
                 None => Message::new(format!("no migrations directory `{}`", err.place))
-                    .help("`migrations = \"...\"` is relative to the crate's Cargo.toml; left out, `migrations/` is used when it exists"),
+                    .help("`migrations = \"...\"` (or the crate-wide `BACKFILL_MIGRATIONS`) is relative to the crate's Cargo.toml; without either, `migrations/` is used when it exists"),
                 Some(why) => Message::new(format!("cannot replay the migration `{}`", err.place))
                     .note(why.clone())
                     .note("the derive replays the migrations to check the mapping against the schema they leave")
@@ -112,7 +113,8 @@ pub fn check(cx: &Ctxt, parsed: &Parsed, loaded: &Loaded) {
             no_required_column_left_out(cx, parsed, target);
         }
         source_tables_and_columns_exist(cx, parsed, schema, &schema.source);
-        types_fit(cx, parsed, *engine, target);
+        let mistyped = types_fit(cx, parsed, *engine, target);
+        expression_types_fit(cx, parsed, *engine, schema, target, &mistyped);
         if cx.error_count() > errors_before {
             break;
         }
@@ -390,6 +392,123 @@ fn source_tables_and_columns_exist(cx: &Ctxt, parsed: &Parsed, schema: &Schema, 
     }
 }
 
+/// The kind of a source column named by `r`: through its table's alias, or, unqualified, the
+/// first table of `from` that has it.
+fn source_kind(engine: Engine, tables: &[(String, &Table)], r: &ColumnRef) -> Option<Kind> {
+    let table = match r.qualifier.as_slice() {
+        [alias] => tables
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(alias))
+            .map(|(_, t)| *t)?,
+        [] => tables
+            .iter()
+            .map(|(_, t)| *t)
+            .find(|t| t.column(&r.column).is_some())?,
+        _ => return None,
+    };
+    column_kind(engine, &table.column(&r.column)?.data_type)
+}
+
+/// What an expression of `shape` yields, from the schema: `None` when not inferred.
+fn shape_kind(engine: Engine, tables: &[(String, &Table)], shape: &Shape) -> Option<Kind> {
+    match shape {
+        Shape::Count => Some(Kind::Int(64)),
+        Shape::Column(r) | Shape::MinMax(r) => source_kind(engine, tables, r),
+        Shape::Sum(r) => match source_kind(engine, tables, r)? {
+            Kind::Int(_) => Some(Kind::Int(64)),
+            k @ (Kind::Float | Kind::Decimal) => Some(k),
+            _ => None,
+        },
+        Shape::Avg(r) => match source_kind(engine, tables, r)? {
+            Kind::Int(_) | Kind::Decimal => Some(Kind::Decimal),
+            Kind::Float => Some(Kind::Float),
+            _ => None,
+        },
+        Shape::Text => Some(Kind::Text),
+        Shape::Cast(t) => column_kind(engine, t),
+    }
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Int(_) => "an integer",
+        Kind::Float => "a floating-point number",
+        Kind::Decimal => "a fractional number",
+        Kind::Text => "text",
+        Kind::Bytes => "bytes",
+        Kind::Bool => "a boolean",
+        Kind::Temporal => "a date or time",
+    }
+}
+
+/// The value an expression computes against the column it is written to, where the schema
+/// tells its type: `count(*)` into a TEXT column, `max(created_at)` into a BIGINT, `a || b`
+/// into an integer, `avg(x)` into an integer column (which rounds it).
+fn expression_types_fit(
+    cx: &Ctxt,
+    parsed: &Parsed,
+    engine: Engine,
+    schema: &Schema,
+    target: &Table,
+    mistyped: &[String],
+) {
+    let Some(tables) = source_tables(schema, parsed) else {
+        return;
+    };
+    for (field, frag) in parsed.field_fragments() {
+        if mistyped.contains(&field.field.column) {
+            continue; // one error per field: its Rust type is already wrong for the column
+        }
+        let Some(column) = target.column(&field.field.column) else {
+            continue;
+        };
+        let Some(col) = column_kind(engine, &column.data_type) else {
+            continue;
+        };
+        let Some((_, facts)) = frag.facts.iter().find(|(e, _)| *e == engine) else {
+            continue;
+        };
+        let Some(value) = facts
+            .shape
+            .as_ref()
+            .and_then(|s| shape_kind(engine, &tables, s))
+        else {
+            continue;
+        };
+        let numeric = |k: Kind| matches!(k, Kind::Int(_) | Kind::Float | Kind::Decimal);
+        let fits = match (value, col) {
+            (Kind::Int(_), c) => numeric(c),
+            (Kind::Float | Kind::Decimal, Kind::Int(_)) => false,
+            (v, c) if numeric(v) => numeric(c),
+            (v, c) => std::mem::discriminant(&v) == std::mem::discriminant(&c),
+        };
+        if fits {
+            continue;
+        }
+        let rounds = numeric(value) && matches!(col, Kind::Int(_));
+        let mut message = Message::new(format!(
+            "{} computes {}, column `{}.{}` is `{}`",
+            crate::ctxt::shown(&frag.lit.value()),
+            kind_name(value),
+            target.display(),
+            column.name,
+            column.data_type
+        ));
+        message = if rounds {
+            message
+                .note("the column would round it, so the backfill writes less than it computes")
+                .help(
+                    "round it yourself (`round(avg(x))`) or make the column NUMERIC in a migration",
+                )
+        } else {
+            message
+                .note("the engine would refuse it at run time, or (MySQL) convert it silently")
+                .help("compute the column's type (a CAST, another aggregate), or change the column in a migration")
+        };
+        cx.error_spanned_by(frag.lit, message);
+    }
+}
+
 /// What a column or a Rust type holds, as far as the check tells types apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -400,6 +519,8 @@ enum Kind {
     Text,
     Bytes,
     Bool,
+    /// A date, time or timestamp.
+    Temporal,
 }
 
 fn column_kind(engine: Engine, data_type: &str) -> Option<Kind> {
@@ -426,6 +547,7 @@ fn column_kind(engine: Engine, data_type: &str) -> Option<Kind> {
             Kind::Bytes
         }
         "BOOLEAN" | "BOOL" => Kind::Bool,
+        "DATE" | "TIME" | "TIMESTAMP" | "TIMESTAMPTZ" | "DATETIME" | "TIMETZ" => Kind::Temporal,
         _ => return None,
     })
 }
@@ -451,12 +573,17 @@ fn rust_kind(ty: &str) -> (Option<Kind>, bool) {
         "Vec<u8>" => Some(Kind::Bytes),
         "bool" => Some(Kind::Bool),
         "Decimal" | "BigDecimal" => Some(Kind::Decimal),
+        "NaiveDateTime" | "NaiveDate" | "NaiveTime" | "OffsetDateTime" | "PrimitiveDateTime"
+        | "Date" | "Time" => Some(Kind::Temporal),
+        _ if last.starts_with("DateTime<") => Some(Kind::Temporal),
         _ => None,
     };
     (kind, optional)
 }
 
-fn types_fit(cx: &Ctxt, parsed: &Parsed, engine: Engine, target: &Table) {
+/// Each field's Rust type against its column; the columns whose field was reported.
+fn types_fit(cx: &Ctxt, parsed: &Parsed, engine: Engine, target: &Table) -> Vec<String> {
+    let mut reported = Vec::new();
     for field in &parsed.cont.fields {
         let Some(column) = target.column(&field.column) else {
             continue;
@@ -493,6 +620,7 @@ fn types_fit(cx: &Ctxt, parsed: &Parsed, engine: Engine, target: &Table) {
                     .note(why)
                     .help(format!("declare the field as `{suggestion}` (or `Option<{suggestion}>`), or change the column's type in a migration")),
             );
+            reported.push(field.column.clone());
             continue;
         }
         if !column.not_null && !optional && kind.is_some() && field.attrs.key.is_none() {
@@ -504,4 +632,5 @@ fn types_fit(cx: &Ctxt, parsed: &Parsed, engine: Engine, target: &Table) {
             );
         }
     }
+    reported
 }

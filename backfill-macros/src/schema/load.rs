@@ -45,12 +45,18 @@ fn manifest_dir() -> PathBuf {
 }
 
 /// Reads and replays the migrations for `engines`. `explicit` is the struct's `migrations =
-/// "..."` (relative to the crate's root); without it, `migrations/` is used when it exists and
-/// `Ok(None)` says there is nothing to check against.
+/// "..."` (relative to the crate's root), else the crate-wide `BACKFILL_MIGRATIONS`; without
+/// either, `migrations/` is used when it exists and `Ok(None)` says there is nothing to check
+/// against.
 pub fn load(explicit: Option<&str>, engines: &[Engine]) -> Result<Option<Loaded>, MigrationError> {
     let root = manifest_dir();
-    let (dir, shown) = match explicit {
-        Some(path) => (root.join(path), path.to_string()),
+    // The crate-wide setting: `BACKFILL_MIGRATIONS` (e.g. in `.cargo/config.toml`'s `[env]`).
+    let crate_wide = std::env::var("BACKFILL_MIGRATIONS")
+        .ok()
+        .filter(|p| !p.trim().is_empty());
+    let explicit = explicit.map(str::to_string).or(crate_wide);
+    let (dir, shown) = match &explicit {
+        Some(path) => (root.join(path), path.clone()),
         None => (root.join("migrations"), "migrations".to_string()),
     };
     if !dir.is_dir() {
