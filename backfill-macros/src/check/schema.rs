@@ -409,6 +409,28 @@ fn source_kind(engine: Engine, tables: &[(String, &Table)], r: &ColumnRef) -> Op
     column_kind(engine, &table.column(&r.column)?.data_type)
 }
 
+/// The source column an expression of `shape` passes through (itself, or the argument of
+/// `min`/`max`/`sum`/`avg`), when that column can be NULL: the expression can be NULL too.
+fn nullable_source<'s>(tables: &[(String, &'s Table)], shape: &Shape) -> Option<&'s str> {
+    let r = match shape {
+        Shape::Column(r) | Shape::MinMax(r) | Shape::Sum(r) | Shape::Avg(r) => r,
+        _ => return None,
+    };
+    let table = match r.qualifier.as_slice() {
+        [alias] => tables
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(alias))
+            .map(|(_, t)| *t)?,
+        [] => tables
+            .iter()
+            .map(|(_, t)| *t)
+            .find(|t| t.column(&r.column).is_some())?,
+        _ => return None,
+    };
+    let column = table.column(&r.column)?;
+    (!column.not_null).then_some(column.name.as_str())
+}
+
 /// What an expression of `shape` yields, from the schema: `None` when not inferred.
 fn shape_kind(engine: Engine, tables: &[(String, &Table)], shape: &Shape) -> Option<Kind> {
     match shape {
@@ -468,6 +490,24 @@ fn expression_types_fit(
         let Some((_, facts)) = frag.facts.iter().find(|(e, _)| *e == engine) else {
             continue;
         };
+        let nullable = facts
+            .shape
+            .as_ref()
+            .and_then(|s| nullable_source(&tables, s));
+        if let (Some(source), true, false) = (nullable, column.not_null, field.field.is_key()) {
+            cx.error_spanned_by(
+                frag.lit,
+                Message::new(format!(
+                    "{} can be NULL (`{source}` can), column `{}.{}` is NOT NULL",
+                    crate::ctxt::shown(&frag.lit.value()),
+                    target.display(),
+                    column.name
+                ))
+                .note("a source row with NULL there makes the batch fail, and the run stop")
+                .help(format!("write the value for NULL: `coalesce({}, 0)` (or `''`), or make the column NULL-able in a migration", frag.lit.value())),
+            );
+            continue;
+        }
         let Some(value) = facts
             .shape
             .as_ref()
