@@ -1,11 +1,15 @@
 //! The batch loop, written once for every engine.
 //!
-//! One batch is one transaction ([`Run::transaction`]): lock the job's progress row and read
-//! the cursor from it, find the range's upper key, upsert the range, write the upper key as the
-//! new cursor, commit. A crash, a kill or a dropped future anywhere before the commit rolls the
-//! whole batch back, cursor included; a second worker on the same job waits on the row lock and
-//! then takes the next range. Around it, [`run`] handles registration, retries of transient
-//! errors with backoff, the shutdown signal, throttles, batch sizing and reporting.
+//! One batch is one transaction ([`Run::transaction`]): lock the shard's progress row and read
+//! the cursor from it, find the range's upper key (within the shard's end), upsert the range,
+//! write the upper key as the new cursor, commit. A crash, a kill or a dropped future anywhere
+//! before the commit rolls the whole batch back, cursor included. A job of one worker has one
+//! shard, whose row a second process waits on and then takes the next range; a job of several
+//! workers ([`RunOptions::workers`]) locks any free shard with `SKIP LOCKED`, and a worker
+//! that finds none splits the widest one ([`Run::split`]). Around it, [`run`] handles
+//! registration, the shard plan, retries of transient errors with backoff, the split of a batch
+//! that hit the statement timeout, the shutdown signal, pause and rate from outside,
+//! throttles, batch sizing and reporting.
 
 // `Error` is the crate's one public error type, large because its variants name tables,
 // columns and ranges; it is returned rarely, so it is not boxed.
@@ -16,14 +20,20 @@
     allow(dead_code)
 )]
 
+use std::cmp::Ordering as KeyOrdering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
 
 use crate::coerce::{self, FilledRanged};
 use crate::definition::{Definition, KeyKind, Merge, Ranged, Statements, Stmt};
 use crate::engine::{self, BatchConnection, Conn, DecodeAs, Driver, ErrorClass, Timeouts};
 use crate::error::Error;
 use crate::options::{Progress, Report, RunOptions, StopReason};
-use crate::progress::{ProgressStore, Registration};
+use crate::progress::{plan_text, Pick, ProgressStore, Registration, ShardRow};
+use crate::shard::{self, KeyOrder};
 use crate::sizing::BatchSizer;
 use crate::throttle::RateLimit;
 use crate::value::{Key, KeyValue};
@@ -42,7 +52,19 @@ pub(crate) async fn run<D: Driver>(
             def.name, def.table
         )));
     }
+    let workers = options.workers.max(1);
+    if workers > 1 {
+        can_run_workers::<D>(pool, def, store.job(), workers)?;
+    }
     let session = session::<D>(pool, store.job()).await?;
+    if workers > 1 && !D::skip_locked(session) {
+        return Err(Error::Options(format!(
+            "workers({workers}) for job `{}`: this {} server has no FOR UPDATE SKIP LOCKED (MariaDB 10.6+ and MySQL 8 have it), which several workers on one job need; run it with workers(1), or upgrade the server",
+            store.job(),
+            D::ENGINE
+        )));
+    }
+    let stop = options.shutdown.child_token();
     let mut run = Run {
         pool,
         def,
@@ -61,6 +83,14 @@ pub(crate) async fn run<D: Driver>(
         span: None,
         last_batch: None,
         lag_waited: Duration::ZERO,
+        sharded: workers > 1,
+        shard: 0,
+        order: None,
+        live_rate: None,
+        shared_rate: None,
+        timeout_cap: None,
+        stop,
+        crew: Arc::new(Crew::default()),
         report: Report {
             job: store.job().to_string(),
             batches: 0,
@@ -73,6 +103,8 @@ pub(crate) async fn run<D: Driver>(
             resumed_from: None,
             cursor: None,
             null_keys: 0,
+            timeout_splits: 0,
+            shards_split: 0,
             stop: StopReason::Done,
         },
         store,
@@ -81,7 +113,7 @@ pub(crate) async fn run<D: Driver>(
     if run.skip_unchanged_ranges() {
         run.verify_diff = Some(run.fill(&stmts.verify_diff).await?);
     }
-    match run.register().await? {
+    match run.register(&plan_text(workers)).await? {
         Registration::AlreadyDone { cursor } => {
             tracing::info!(job = %run.report.job, "job already done; nothing to do (restart to run it again)");
             run.report.resumed_from = cursor.clone();
@@ -99,20 +131,59 @@ pub(crate) async fn run<D: Driver>(
     if run.report.null_keys > 0 {
         tracing::warn!(job = %run.report.job, null_keys = run.report.null_keys, "source rows with a NULL key belong to no range and are skipped");
     }
-    run.span = run.key_span().await?;
-    run.report.stop = run.batches().await?;
+    if run.sharded {
+        let mut conn = run.acquire("reading the key columns' collations").await?;
+        run.order = Some(KeyOrder::load::<D>(&mut conn, def).await.map_err(|problem| {
+            Error::Options(format!(
+                "workers({workers}) for job `{}`: cannot order keys as the batches do: {problem}; run it with workers(1)",
+                run.report.job
+            ))
+        })?);
+        drop(conn);
+        run.cut(workers).await?;
+        run.report.stop = run.crew(workers).await?;
+    } else {
+        run.span = run.key_span().await?;
+        run.report.stop = run.batches().await?;
+    }
     run.report.elapsed = run.started.elapsed();
     tracing::info!(
         job = %run.report.job,
         stop = ?run.report.stop,
+        workers,
         batches = run.report.batches,
         keys = run.report.keys,
         rows = run.report.rows_written,
         retries = run.report.retries,
+        timeout_splits = run.report.timeout_splits,
+        shards_split = run.report.shards_split,
         ms = run.report.elapsed.as_millis() as u64,
         "backfill stopped"
     );
     Ok(run.report)
+}
+
+/// Refuses `workers > 1` where it cannot work: on SQLite (one writer), and on a pool with
+/// fewer connections than workers.
+fn can_run_workers<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &Definition,
+    job: &str,
+    workers: u32,
+) -> Result<(), Error> {
+    if D::ENGINE == crate::definition::Engine::Sqlite {
+        return Err(Error::Options(format!(
+            "workers({workers}) for job `{job}` of {}: SQLite has one writer for the whole database, so several workers would only wait for each other; run it with workers(1) (the default, `--workers 1`), or on PostgreSQL or MySQL/MariaDB",
+            def.table
+        )));
+    }
+    let connections = pool.options().get_max_connections();
+    if connections < workers {
+        return Err(Error::Options(format!(
+            "workers({workers}) for job `{job}`: the pool has at most {connections} connections and each worker needs its own; give the pool max_connections({workers}) or more, or run fewer workers"
+        )));
+    }
+    Ok(())
 }
 
 /// What the run needs to know about the server and its session, learned once.
@@ -135,6 +206,8 @@ struct Batch {
     /// Extra target rows deleted in the range (`delete_extra`).
     deleted: u64,
     took: Duration,
+    /// The rate limit set from outside, as the shard's row said.
+    rate: Option<u64>,
 }
 
 /// How a batch transaction ended.
@@ -147,6 +220,19 @@ enum Outcome {
     },
     /// Another worker finished the job while this one waited.
     DoneElsewhere,
+    /// Several workers: every running shard is locked by another worker (or none is left).
+    NoFreeShard,
+    /// The job is paused from outside; the transaction was rolled back.
+    Paused,
+}
+
+/// What the workers of one process share: the batch count `max_batches` limits, and the
+/// totals the progress callback shows.
+#[derive(Default)]
+struct Crew {
+    batches: AtomicU64,
+    keys: AtomicU64,
+    rows: AtomicU64,
 }
 
 /// Why a batch transaction failed, the batch layer's one failure type: it decides between a
@@ -170,6 +256,7 @@ impl From<sqlx::Error> for BatchError {
 /// The range a failed batch had got to, for the error message.
 #[derive(Default)]
 struct RangeReached {
+    shard: i64,
     lo: Option<Key>,
     hi: Option<Key>,
 }
@@ -195,6 +282,22 @@ struct Run<'a, D: Driver> {
     last_batch: Option<(Option<Key>, Key, Duration)>,
     /// Time spent waiting for replica lag (part of `report.throttled`).
     lag_waited: Duration,
+    /// Several workers share the job: batches lock any free shard (`SKIP LOCKED`).
+    sharded: bool,
+    /// The shard this worker last ran (or split off), locked first when free.
+    shard: i64,
+    /// How keys order, for a shard's end (several workers only).
+    order: Option<KeyOrder>,
+    /// The rate limit set from outside, as the last locked row said.
+    live_rate: Option<u64>,
+    /// The shared rate limit's window: since when, the job's rows written then, the limit.
+    shared_rate: Option<(Instant, u64, u64)>,
+    /// After a batch hit the statement timeout: the size that went through, doubled after
+    /// each batch until the sizer's size is reached.
+    timeout_cap: Option<u64>,
+    /// Stops this worker: the caller's shutdown signal, or a sibling worker's failure.
+    stop: CancellationToken,
+    crew: Arc<Crew>,
     report: Report,
 }
 
@@ -209,8 +312,17 @@ impl<D: Driver> Run<'_, D> {
     ) -> Result<Outcome, BatchError> {
         let started = Instant::now();
         let mut tx = D::begin_batch(conn, self.session, self.timeouts).await?;
-        let row = match self.store.lock(&mut tx).await? {
+        let pick = if self.sharded {
+            Pick::AnyFree { prefer: self.shard }
+        } else {
+            Pick::Shard(0)
+        };
+        let row = match self.store.lock(&mut tx, pick).await? {
             Some(row) => row.map_err(|e| BatchError::Stop(Box::new(e)))?,
+            None if self.sharded => {
+                tx.rollback().await?;
+                return Ok(Outcome::NoFreeShard);
+            }
             None => return Err(BatchError::Stop(Box::new(self.lost_row()))),
         };
         if row.fingerprint != self.stmts.fingerprint {
@@ -222,13 +334,30 @@ impl<D: Driver> Run<'_, D> {
             tx.rollback().await?;
             return Ok(Outcome::DoneElsewhere);
         }
+        if row.paused {
+            tx.rollback().await?;
+            return Ok(Outcome::Paused);
+        }
+        let shard = row.shard;
+        reached.shard = shard;
         let lo = row.cursor;
         reached.lo = lo.clone();
-        let Some((hi, keys)) = self.bounds(&mut tx, lo.as_ref(), limit).await? else {
-            let deleted = self
-                .delete_extra(&mut tx, &self.stmts.delete_extra_tail, lo.as_ref(), None)
-                .await?;
-            self.store.mark_done(&mut tx).await?;
+        let mut bounds = self.bounds(&mut tx, lo.as_ref(), limit).await?;
+        if let (Some((hi, keys)), Some(end)) = (bounds.clone(), &row.end) {
+            bounds = self.within(&mut tx, lo.as_ref(), hi, keys, end).await?;
+        }
+        let Some((hi, keys)) = bounds else {
+            let deleted = match &row.end {
+                Some(end) => {
+                    self.delete_extra(&mut tx, &self.stmts.delete_extra, lo.as_ref(), Some(end))
+                        .await?
+                }
+                None => {
+                    self.delete_extra(&mut tx, &self.stmts.delete_extra_tail, lo.as_ref(), None)
+                        .await?
+                }
+            };
+            self.store.mark_done(&mut tx, shard).await?;
             tx.commit().await?;
             return Ok(Outcome::Exhausted { deleted });
         };
@@ -249,7 +378,7 @@ impl<D: Driver> Run<'_, D> {
         let deleted = self
             .delete_extra(&mut tx, &self.stmts.delete_extra, lo.as_ref(), Some(&hi))
             .await?;
-        self.store.advance(&mut tx, &hi, rows, keys).await?;
+        self.store.advance(&mut tx, shard, &hi, rows, keys).await?;
         tx.commit().await?;
         Ok(Outcome::Committed(Batch {
             lo,
@@ -258,14 +387,54 @@ impl<D: Driver> Run<'_, D> {
             rows,
             deleted,
             took: started.elapsed(),
+            rate: row.max_rows_per_sec,
         }))
+    }
+
+    /// The range `(lo, hi]` cut back to the shard's `end`: unchanged when `hi <= end`, else
+    /// the largest range of the next keys that stays within it (found by halving the key
+    /// count, so its number of keys is exact); `None` when the first key above `lo` is past
+    /// the end (the shard is done).
+    async fn within(
+        &self,
+        conn: &mut Conn<D>,
+        lo: Option<&Key>,
+        hi: Key,
+        keys: u64,
+        end: &Key,
+    ) -> Result<Option<(Key, u64)>, BatchError> {
+        if self.cmp(conn, &hi, end).await? != KeyOrdering::Greater {
+            return Ok(Some((hi, keys)));
+        }
+        let (mut inside, mut past) = (0, keys);
+        let mut best = None;
+        while past - inside > 1 {
+            let n = inside + (past - inside) / 2;
+            match self.bounds(conn, lo, n).await? {
+                Some((k, found)) if self.cmp(conn, &k, end).await? != KeyOrdering::Greater => {
+                    inside = n;
+                    best = Some((k, found));
+                }
+                _ => past = n,
+            }
+        }
+        Ok(best)
+    }
+
+    /// How two keys compare in the batches' order.
+    async fn cmp(&self, conn: &mut Conn<D>, a: &Key, b: &Key) -> Result<KeyOrdering, BatchError> {
+        match &self.order {
+            Some(order) => Ok(order.cmp::<D>(conn, a, b).await?),
+            None => Err(BatchError::Stop(Box::new(self.definition_broken(
+                "a shard's end was compared before the key order was read",
+            )))),
+        }
     }
 
     /// Runs batches until the keys run out, `max_batches`, or the shutdown signal.
     async fn batches(&mut self) -> Result<StopReason, Error> {
-        let shutdown = self.options.shutdown.clone();
         loop {
-            if shutdown.is_cancelled() {
+            if self.stop.is_cancelled() {
                 return Ok(StopReason::Shutdown);
             }
             if self.max_batches_reached() {
@@ -276,21 +445,45 @@ impl<D: Driver> Run<'_, D> {
             }
             // A shutdown during the batch lets it finish (it is short) and stops after it; a
             // dropped future rolls it back.
-            let batch = match self.batch_with_retries(self.sizer.size()).await? {
+            let batch = match self.batch_with_retries(self.limit()).await? {
                 None => return Ok(StopReason::Shutdown),
                 Some(Outcome::Exhausted { deleted }) => {
                     self.record_tail_deleted(deleted);
                     self.notify(None);
+                    if self.sharded {
+                        continue;
+                    }
                     return Ok(StopReason::Done);
                 }
                 Some(Outcome::DoneElsewhere) => {
                     self.notify(None);
                     return Ok(StopReason::Done);
                 }
+                Some(Outcome::NoFreeShard) => {
+                    if self.idle().await? {
+                        self.notify(None);
+                        return Ok(StopReason::Done);
+                    }
+                    continue;
+                }
+                Some(Outcome::Paused) => {
+                    self.notify(Some(format!(
+                        "paused from outside (`resume {}` to go on)",
+                        self.report.job
+                    )));
+                    let started = Instant::now();
+                    let slept = self.sleep(self.options.throttle_interval).await;
+                    self.report.throttled += started.elapsed();
+                    if !slept {
+                        return Ok(StopReason::Shutdown);
+                    }
+                    continue;
+                }
                 Some(Outcome::Committed(batch)) => batch,
             };
+            self.live_rate = batch.rate;
             self.record(batch);
-            if shutdown.is_cancelled() {
+            if self.stop.is_cancelled() {
                 return Ok(StopReason::Shutdown);
             }
             if self.max_batches_reached() {
@@ -302,10 +495,18 @@ impl<D: Driver> Run<'_, D> {
         }
     }
 
-    /// One batch, retried on transient errors with exponential backoff and jitter. `None` when
-    /// the shutdown signal fired during a backoff (the failed batch was rolled back).
+    /// The next batch's size: the sizer's, or less after a batch hit the statement timeout.
+    fn limit(&self) -> u64 {
+        let size = self.sizer.size();
+        self.timeout_cap.map_or(size, |cap| cap.min(size)).max(1)
+    }
+
+    /// One batch, retried on transient errors with exponential backoff and jitter, and split
+    /// in two (down to one key) when it hits the statement timeout. `None` when the shutdown
+    /// signal fired during a backoff (the failed batch was rolled back).
     async fn batch_with_retries(&mut self, limit: u64) -> Result<Option<Outcome>, Error> {
         let mut retries = 0;
+        let mut limit = limit;
         loop {
             let mut reached = RangeReached::default();
             let result = match self.pool.acquire().await {
@@ -324,7 +525,15 @@ impl<D: Driver> Run<'_, D> {
                 Err(e) => Err(BatchError::Database(e)),
             };
             let error = match result {
-                Ok(outcome) => return Ok(Some(outcome)),
+                Ok(outcome) => {
+                    if matches!(outcome, Outcome::Committed(_)) {
+                        self.timeout_cap = self
+                            .timeout_cap
+                            .map(|cap| cap.saturating_mul(2))
+                            .filter(|cap| *cap < self.sizer.size());
+                    }
+                    return Ok(Some(outcome));
+                }
                 Err(BatchError::Stop(e)) => return Err(*e),
                 Err(BatchError::Database(e)) => e,
             };
@@ -334,8 +543,17 @@ impl<D: Driver> Run<'_, D> {
                     retries += 1;
                     self.report.retries += 1;
                     let wait = self.backoff(retries);
-                    tracing::warn!(job = %self.report.job, range = %range, retry = retries, wait_ms = wait.as_millis() as u64, error = %error, "batch failed with a transient error; rolled back, retrying");
+                    tracing::warn!(job = %self.report.job, shard = reached.shard, range = %range, retry = retries, wait_ms = wait.as_millis() as u64, error = %error, "batch failed with a transient error; rolled back, retrying");
                     if !self.sleep(wait).await {
+                        return Ok(None);
+                    }
+                }
+                ErrorClass::StatementTimeout if limit > 1 => {
+                    limit /= 2;
+                    self.timeout_cap = Some(limit);
+                    self.report.timeout_splits += 1;
+                    tracing::warn!(job = %self.report.job, shard = reached.shard, range = %range, keys = limit, error = %error, "batch hit the statement timeout; rolled back, split in two, retrying the first half");
+                    if self.stop.is_cancelled() {
                         return Ok(None);
                     }
                 }
@@ -612,10 +830,14 @@ impl<D: Driver> Run<'_, D> {
         self.report.rows_written += batch.rows;
         self.report.rows_deleted += batch.deleted;
         self.report.cursor = Some(batch.hi.clone());
+        self.crew.batches.fetch_add(1, Ordering::Relaxed);
+        self.crew.keys.fetch_add(batch.keys, Ordering::Relaxed);
+        self.crew.rows.fetch_add(batch.rows, Ordering::Relaxed);
         self.sizer.record(batch.keys, batch.took);
         let range = engine::describe_range(batch.lo.as_ref(), Some(&batch.hi));
         tracing::info!(
             job = %self.report.job,
+            shard = self.shard,
             range = %range,
             keys = batch.keys,
             rows = batch.rows,
@@ -650,11 +872,25 @@ impl<D: Driver> Run<'_, D> {
             Some((lo, hi, took)) => (Some((lo.clone(), hi.clone())), *took),
             None => (None, Duration::ZERO),
         };
+        // Several workers report the process's totals, whichever worker calls.
+        let (batches, keys, rows_written) = if self.sharded {
+            (
+                self.crew.batches.load(Ordering::Relaxed),
+                self.crew.keys.load(Ordering::Relaxed),
+                self.crew.rows.load(Ordering::Relaxed),
+            )
+        } else {
+            (
+                self.report.batches,
+                self.report.keys,
+                self.report.rows_written,
+            )
+        };
         callback(&Progress {
             job: self.report.job.clone(),
-            batches: self.report.batches,
-            keys: self.report.keys,
-            rows_written: self.report.rows_written,
+            batches,
+            keys,
+            rows_written,
             cursor: self.report.cursor.clone(),
             last_range,
             last_batch_time,
@@ -677,10 +913,11 @@ impl<D: Driver> Run<'_, D> {
         Some(((*at as f64 - min as f64 + 1.0) / total).clamp(0.0, 1.0))
     }
 
+    /// `max_batches` counts the batches of every worker of this process.
     fn max_batches_reached(&self) -> bool {
         self.options
             .max_batches
-            .is_some_and(|max| self.report.batches >= max)
+            .is_some_and(|max| self.crew.batches.load(Ordering::Relaxed) >= max)
     }
 
     /// Waits while any lag guard reports more than its threshold; `false` if shut down.
@@ -723,13 +960,54 @@ impl<D: Driver> Run<'_, D> {
     }
 
     /// Waits until the run's average is back under `max_rows_per_sec`; `false` if shut down.
+    /// One worker with no limit set from outside counts its own rows, as before shards; with
+    /// several workers, or a limit set from outside (`service rate`), the limit holds for the
+    /// sum over every worker of the job, read from its rows.
     async fn rate_limit(&mut self) -> bool {
+        if self.sharded || self.live_rate.is_some() {
+            return self.shared_rate_limit().await;
+        }
         let Some(limit) = self.options.max_rows_per_sec.map(RateLimit::new) else {
             return true;
         };
         // Time paused for replica lag is not credit for a burst afterwards.
         let writing = self.started.elapsed().saturating_sub(self.lag_waited);
         let wait = limit.wait(self.report.rows_written, writing);
+        self.throttle(wait).await
+    }
+
+    /// The rate limit over every worker of the job: the rows all shards have written since
+    /// this worker first saw the current limit, against the time since then.
+    async fn shared_rate_limit(&mut self) -> bool {
+        let Some(limit) = self.live_rate.or(self.options.max_rows_per_sec) else {
+            self.shared_rate = None;
+            return true;
+        };
+        let total = match self.pool.acquire().await {
+            Ok(mut conn) => self.store.rows_written(&mut conn).await,
+            Err(e) => Err(e),
+        };
+        let total = match total {
+            Ok(total) => total,
+            Err(e) => {
+                // The next batch boundary reads it again; a missed reading does not stop a run.
+                tracing::warn!(job = %self.report.job, error = %e, "could not read the rows written by every worker for the rate limit");
+                return !self.stop.is_cancelled();
+            }
+        };
+        let (since, base) = match self.shared_rate {
+            Some((since, base, seen)) if seen == limit => (since, base),
+            _ => {
+                self.shared_rate = Some((Instant::now(), total, limit));
+                return !self.stop.is_cancelled();
+            }
+        };
+        let wait = RateLimit::new(limit).wait(total.saturating_sub(base), since.elapsed());
+        self.throttle(wait.min(Duration::from_secs(5))).await
+    }
+
+    /// Waits `wait` for the rate limit; `false` if shut down.
+    async fn throttle(&mut self, wait: Duration) -> bool {
         if wait.is_zero() {
             return true;
         }
@@ -743,10 +1021,10 @@ impl<D: Driver> Run<'_, D> {
     /// Sleeps unless the shutdown signal fires first; `false` if it did.
     async fn sleep(&self, duration: Duration) -> bool {
         if duration.is_zero() {
-            return !self.options.shutdown.is_cancelled();
+            return !self.stop.is_cancelled();
         }
         tokio::select! {
-            _ = self.options.shutdown.cancelled() => false,
+            _ = self.stop.cancelled() => false,
             _ = tokio::time::sleep(duration) => true,
         }
     }
@@ -758,7 +1036,7 @@ impl<D: Driver> Run<'_, D> {
     }
 
     /// Registers the run in the progress table, retrying transient errors.
-    async fn register(&mut self) -> Result<Registration, Error> {
+    async fn register(&mut self, plan: &str) -> Result<Registration, Error> {
         let mut retries = 0;
         loop {
             let result = match self.pool.acquire().await {
@@ -771,6 +1049,7 @@ impl<D: Driver> Run<'_, D> {
                             self.session,
                             self.timeouts,
                             self.stmts.fingerprint,
+                            plan,
                             self.options.restart,
                         )
                         .await;
@@ -841,12 +1120,298 @@ impl<D: Driver> Run<'_, D> {
             })
     }
 
+    /// A worker of this run: the same definition, statements, session and store, a report,
+    /// sizer and preferred shard of its own.
+    fn worker(&self, n: u32) -> Self {
+        let mut report = self.report.clone();
+        report.batches = 0;
+        report.keys = 0;
+        report.rows_written = 0;
+        report.rows_deleted = 0;
+        report.retries = 0;
+        report.throttled = Duration::ZERO;
+        Run {
+            pool: self.pool,
+            def: self.def,
+            stmts: self.stmts,
+            options: self.options,
+            store: self.store.clone(),
+            kinds: self.kinds.clone(),
+            timeouts: self.timeouts,
+            session: self.session,
+            started: self.started,
+            sizer: self.sizer.clone(),
+            verify_diff: self.verify_diff.clone(),
+            upsert: self.upsert.clone(),
+            span: None,
+            last_batch: None,
+            lag_waited: Duration::ZERO,
+            sharded: true,
+            shard: i64::from(n),
+            order: self.order.clone(),
+            live_rate: None,
+            shared_rate: None,
+            timeout_cap: None,
+            stop: self.stop.clone(),
+            crew: self.crew.clone(),
+            report,
+        }
+    }
+
+    /// Runs `workers` workers side by side, each taking free shards until none is left; the
+    /// first to fail stops the others, and its error is the run's. The report adds theirs up.
+    async fn crew(&mut self, workers: u32) -> Result<StopReason, Error> {
+        let mut crew: Vec<Self> = (0..workers).map(|n| self.worker(n)).collect();
+        let stop = self.stop.clone();
+        let results = futures_util::future::join_all(crew.iter_mut().map(|worker| {
+            let stop = stop.clone();
+            async move {
+                let result = worker.batches().await;
+                if result.is_err() {
+                    stop.cancel();
+                }
+                result
+            }
+        }))
+        .await;
+        let mut stops = Vec::new();
+        let mut failure = None;
+        for (worker, result) in crew.iter().zip(results) {
+            let r = &worker.report;
+            self.report.batches += r.batches;
+            self.report.keys += r.keys;
+            self.report.rows_written += r.rows_written;
+            self.report.rows_deleted += r.rows_deleted;
+            self.report.retries += r.retries;
+            self.report.timeout_splits += r.timeout_splits;
+            self.report.shards_split += r.shards_split;
+            self.report.throttled = self.report.throttled.max(r.throttled);
+            if r.cursor.is_some() && r.cursor > self.report.cursor {
+                self.report.cursor = r.cursor.clone();
+            }
+            match result {
+                Ok(stop) => stops.push(stop),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        Ok(if stops.contains(&StopReason::MaxBatches) {
+            StopReason::MaxBatches
+        } else if stops.contains(&StopReason::Shutdown) {
+            StopReason::Shutdown
+        } else {
+            StopReason::Done
+        })
+    }
+
+    /// What a worker does when every running shard is locked by another: `true` if none is
+    /// left (the job is done); otherwise it splits the widest shard and takes its second half,
+    /// or, when none is worth splitting, waits a moment (a killed worker's shard frees up as
+    /// soon as the server sees its connection drop).
+    async fn idle(&mut self) -> Result<bool, Error> {
+        let mut conn = self.acquire("reading the job's shards").await?;
+        let shards = self.store.shards(&mut conn).await?;
+        drop(conn);
+        if shards.iter().all(|s| s.done) {
+            return Ok(true);
+        }
+        let paused = shards.iter().any(|s| s.paused);
+        if !paused && self.split(&shards).await? {
+            return Ok(false);
+        }
+        let wait = self
+            .options
+            .throttle_interval
+            .min(Duration::from_millis(100));
+        self.sleep(wait).await;
+        Ok(false)
+    }
+
+    /// Splits the running shard with the most keys left, as far as it can tell, at a key
+    /// inside its unprocessed range; this worker takes the new second half. `false` when no
+    /// shard is worth splitting (or another worker split or finished it first).
+    async fn split(&mut self, shards: &[ShardRow]) -> Result<bool, Error> {
+        let span = self.first_span().await?;
+        let running = shards.iter().filter(|s| !s.done);
+        let candidate = if span.is_some() {
+            running.max_by_key(|s| shard::width(s.cursor.as_ref(), s.end.as_ref(), span))
+        } else {
+            // Text and binary first parts have no width to measure: the last shard (no end)
+            // first, where the sample below measures how many keys are left.
+            running.max_by_key(|s| (s.end.is_none(), std::cmp::Reverse(s.shard)))
+        };
+        let Some(candidate) = candidate.map(|s| s.shard) else {
+            return Ok(false);
+        };
+        let new = shards.iter().map(|s| s.shard).max().unwrap_or(0) + 1;
+        let context = || format!("splitting shard {candidate} of job `{}`", self.report.job);
+        let mut conn = self.acquire("splitting a shard").await?;
+        let mut batch_conn = BatchConnection::<D>::new(&mut conn);
+        let result = self
+            .split_shard(batch_conn.conn(), candidate, new, span)
+            .await;
+        D::end_batch(batch_conn.conn(), self.session, self.timeouts).await;
+        let split = match result {
+            Ok(split) => {
+                batch_conn.finished();
+                split
+            }
+            Err(BatchError::Stop(e)) => return Err(*e),
+            // Another worker took the same new shard number, or the shard's lock was held past
+            // the lock timeout: look again at the next turn.
+            Err(BatchError::Database(e))
+                if D::classify(&e) == ErrorClass::Transient || is_unique_violation(&e) =>
+            {
+                tracing::debug!(job = %self.report.job, shard = candidate, error = %e, "split given up; looking again");
+                None
+            }
+            Err(BatchError::Database(e)) => return Err(Error::database(context(), e)),
+        };
+        let Some(at) = split else {
+            return Ok(false);
+        };
+        self.shard = new;
+        self.report.shards_split += 1;
+        tracing::info!(job = %self.report.job, shard = candidate, new_shard = new, at = %at, "split a shard; this worker takes the keys above the split");
+        Ok(true)
+    }
+
+    /// With shard `candidate` locked (waiting for its batch in flight), cuts it at a key
+    /// strictly inside its unprocessed range and inserts shard `new` for the rest. `None`
+    /// when it is done, paused, or too small to split.
+    async fn split_shard(
+        &self,
+        conn: &mut Conn<D>,
+        candidate: i64,
+        new: i64,
+        span: Option<(i128, i128)>,
+    ) -> Result<Option<Key>, BatchError> {
+        let mut tx = D::begin_batch(conn, self.session, self.timeouts).await?;
+        let Some(row) = self.store.lock(&mut tx, Pick::Shard(candidate)).await? else {
+            return Ok(None);
+        };
+        let row = row.map_err(|e| BatchError::Stop(Box::new(e)))?;
+        if row.done || row.paused {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let batch = i128::from(self.limit().min(i64::MAX as u64) as i64);
+        let at = match span {
+            Some(span) => shard::split_point(
+                &self.kinds,
+                row.cursor.as_ref(),
+                row.end.as_ref(),
+                Some(span),
+                2 * batch,
+            ),
+            None => self.sample(&mut tx, &row).await?,
+        };
+        let Some(at) = at else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        self.store.split(&mut tx, &row, &at, new).await?;
+        tx.commit().await?;
+        Ok(Some(at))
+    }
+
+    /// A key about halfway through a shard of a text or binary first key, found by reading
+    /// its next keys in doubling counts (at most 64 batches' worth, so a split of a huge shard
+    /// reads a bounded number of keys and cuts off the part after them); `None` when fewer
+    /// than two batches are left.
+    async fn sample(&self, conn: &mut Conn<D>, row: &ShardRow) -> Result<Option<Key>, BatchError> {
+        let batch = self.limit();
+        let cap = batch.saturating_mul(64);
+        let mut n = batch.saturating_mul(2);
+        let seen = loop {
+            let Some((hi, keys)) = self.bounds(conn, row.cursor.as_ref(), n).await? else {
+                return Ok(None);
+            };
+            let past_end = match &row.end {
+                Some(end) => self.cmp(conn, &hi, end).await? == KeyOrdering::Greater,
+                None => false,
+            };
+            if past_end || keys < n || n >= cap {
+                break if past_end { n } else { keys.min(n) };
+            }
+            n = n.saturating_mul(2);
+        };
+        let mut half = seen / 2;
+        while half >= batch {
+            let Some((at, _)) = self.bounds(conn, row.cursor.as_ref(), half).await? else {
+                return Ok(None);
+            };
+            let inside = match &row.end {
+                Some(end) => self.cmp(conn, &at, end).await? == KeyOrdering::Less,
+                None => true,
+            };
+            if inside {
+                return Ok(Some(at));
+            }
+            half /= 2;
+        }
+        Ok(None)
+    }
+
+    /// The source's smallest and largest first key part, when it is an integer (splits and
+    /// the initial plan cut its span); `None` for other keys or an empty source.
+    async fn first_span(&self) -> Result<Option<(i128, i128)>, Error> {
+        if !matches!(self.kinds.first(), Some(KeyKind::Int | KeyKind::UInt)) {
+            return Ok(None);
+        }
+        let mut conn = self.acquire("reading the source key span").await?;
+        let span = key_span::<D>(&mut conn, self.stmts, self.kinds[0])
+            .await
+            .map_err(|e| {
+                Error::database(
+                    format!("reading the key span of the source of {}", self.def.table),
+                    e,
+                )
+            })?;
+        let int = |v: &KeyValue| match v {
+            KeyValue::Int(i) => Some(i128::from(*i)),
+            KeyValue::UInt(u) => Some(i128::from(*u)),
+            _ => None,
+        };
+        Ok(span.and_then(|(min, max)| Some((int(&min)?, int(&max)?))))
+    }
+
+    /// The initial shard plan of a fresh job of several workers: an integer first key's span
+    /// cut into `workers` equal widths. Other keys start as one shard that idle workers split
+    /// by sampling. A job another worker cut first, or that has started, is left as it is.
+    async fn cut(&self, workers: u32) -> Result<(), Error> {
+        let Some(span) = self.first_span().await? else {
+            return Ok(());
+        };
+        let cuts = shard::initial_cuts(&self.kinds, span, workers);
+        let context = || format!("cutting job `{}` into shards", self.report.job);
+        let mut conn = self.acquire("cutting the job into shards").await?;
+        let mut batch_conn = BatchConnection::<D>::new(&mut conn);
+        let result = match D::begin_batch(batch_conn.conn(), self.session, self.timeouts).await {
+            Ok(tx) => self.store.cut(tx, &cuts).await,
+            Err(e) => Err(e),
+        };
+        D::end_batch(batch_conn.conn(), self.session, self.timeouts).await;
+        result.map_err(|e| Error::database(context(), e))?;
+        batch_conn.finished();
+        Ok(())
+    }
+
     async fn acquire(&self, doing: &str) -> Result<sqlx::pool::PoolConnection<D::Db>, Error> {
         self.pool
             .acquire()
             .await
             .map_err(|e| Error::database(format!("connecting to {} for {doing}", D::ENGINE), e))
     }
+}
+
+/// A unique violation: two workers split at once and chose the same new shard number.
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 
 /// The statement for a range starting after `lo` (or at the first key).

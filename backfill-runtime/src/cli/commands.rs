@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::definition::{Definition, Engine, KeyKind};
-use crate::options::{Report, RunOptions, StopReason};
+use crate::options::{Control, Report, RunOptions, StopReason};
 use crate::pool::BackfillPool;
 use crate::throttle::LagProbe;
 use crate::value::Key;
@@ -215,6 +215,7 @@ pub(crate) async fn run<P: BackfillPool>(
     if let Some(n) = args.max_retries {
         options = options.max_retries(n);
     }
+    options = options.workers(args.workers);
     for (probe, threshold) in guards {
         options = options.lag_guard(probe, threshold);
     }
@@ -418,6 +419,7 @@ pub(crate) async fn status<P: BackfillPool>(
                             f.format("%Y-%m-%d %H:%M:%S UTC")
                         ))
                     ));
+                    details.extend(format::control_lines(&status, d.name));
                 }
             }
         }
@@ -537,6 +539,41 @@ pub(crate) async fn reset<P: BackfillPool>(
             ctx.progress_table
         ));
     }
+    Ok(Exit::Done)
+}
+
+/// `pause`, `resume` and `rate`: changes the job's rows in the progress table; every worker of
+/// every process obeys at its next batch boundary.
+pub(crate) async fn control<P: BackfillPool>(
+    pool: &P,
+    ctx: &Context,
+    backfill: &Registered,
+    job: Option<&str>,
+    control: Control,
+) -> Result<Exit, CommandError> {
+    let d = backfill.definition();
+    let name = job_name(d, job);
+    let options = base_options(ctx, job);
+    if !pool.control(d, &options, control).await? {
+        return Err(CommandError::failed(format!(
+            "job {name} has no progress in {}: start it with `run {}` first (pause, resume and rate act on a job that has run)",
+            ctx.progress_table, d.name
+        )));
+    }
+    ctx.out(&match control {
+        Control::Pause => format!(
+            "paused job {name}: every worker waits after its batch in flight (`resume {}` to go on)",
+            d.name
+        ),
+        Control::Resume => format!("resumed job {name}: every worker goes on at its next look"),
+        Control::Rate(Some(rows)) => format!(
+            "job {name} now writes at most {} rows per second, over all its workers",
+            format::count(rows)
+        ),
+        Control::Rate(None) => format!(
+            "lifted the rate limit set from outside on job {name} (a run's own --max-rows-per-sec still holds)"
+        ),
+    });
     Ok(Exit::Done)
 }
 
