@@ -417,7 +417,7 @@ async fn processes_killed_with_sigkill_again_and_again_converge() {
     for db in servers("shard_sigkill").await {
         let expected = seeded(&db).await;
         let mut rng = fastrand::Rng::with_seed(11);
-        let mut workers: Vec<Child> = (0..3).map(|_| spawn_worker(&db, 2, 60)).collect();
+        let mut workers: Vec<Child> = (0..3).map(|_| spawn_worker(&db, 2, 300)).collect();
         let mut kills = 0;
         let mut finished = 0;
         while kills < 24 {
@@ -430,7 +430,7 @@ async fn processes_killed_with_sigkill_again_and_again_converge() {
             }
             kill(&mut workers[i]);
             kills += 1;
-            workers[i] = spawn_worker(&db, 2, 60);
+            workers[i] = spawn_worker(&db, 2, 300);
         }
         let mut batches = 0;
         for worker in workers {
@@ -529,7 +529,7 @@ async fn a_killed_workers_shard_is_taken_over() {
         );
         let before = shard_sum(&db, "batches", "user_stats").await;
         let report = db
-            .run(def(), RunOptions::default().workers(2))
+            .run(def(), RunOptions::default().workers(4))
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
         assert_eq!(report.stop, StopReason::Done, "{}", db.name());

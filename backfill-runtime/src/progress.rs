@@ -644,37 +644,65 @@ impl<D: Driver> ProgressStore<D> {
     /// `SKIP LOCKED` for [`Pick::AnyFree`]; on SQLite the transaction's `BEGIN IMMEDIATE`
     /// already holds the write lock). `None` if there is no such row (or none free); the inner
     /// error is a cursor that cannot be read.
+    ///
+    /// A free shard is looked for in two steps, each reading rows in primary-key order so it
+    /// locks the one row it returns: the preferred shard by its key, then the first free one.
+    /// (One query ordering by "preferred first" would sort, and InnoDB locks every row it
+    /// reads for a sort, holding all free shards for one batch.)
     pub(crate) async fn lock(
         &self,
         conn: &mut Conn<D>,
         pick: Pick,
     ) -> Result<Option<Result<ShardRow, Error>>, sqlx::Error> {
-        let (sql, binds) = match pick {
-            Pick::Shard(shard) => (
-                format!(
-                    "SELECT {} FROM {} WHERE {}{}",
-                    Self::selected(&SHARD_COLUMNS),
-                    self.table,
-                    self.where_shard(),
-                    D::DIALECT.row_lock
-                ),
-                self.shard_binds(shard).to_vec(),
-            ),
+        let running = format!("{} = '{RUNNING}'", Self::quoted("status"));
+        let (shard, rest) = match pick {
+            Pick::Shard(shard) => (shard, None),
             Pick::AnyFree { prefer } => (
-                format!(
-                    "SELECT {} FROM {} WHERE {} AND {s} = '{RUNNING}' ORDER BY CASE WHEN {n} = ? THEN 0 ELSE 1 END, {n} LIMIT 1{} SKIP LOCKED",
+                prefer,
+                Some(format!(
+                    "SELECT {} FROM {} WHERE {} AND {running} ORDER BY {} LIMIT 1{} SKIP LOCKED",
                     Self::selected(&SHARD_COLUMNS),
                     self.table,
                     self.where_job(),
+                    Self::quoted("shard"),
                     D::DIALECT.row_lock,
-                    s = Self::quoted("status"),
-                    n = Self::quoted("shard"),
-                ),
-                vec![Value::Text(self.job.clone()), Value::Int(prefer)],
+                )),
             ),
         };
-        let sql = engine::placeholders::<D>(&sql);
-        let rows = D::fetch_all(conn, &sql, &binds, &Self::shard_decode()).await?;
+        let one = format!(
+            "SELECT {} FROM {} WHERE {}{}{}",
+            Self::selected(&SHARD_COLUMNS),
+            self.table,
+            self.where_shard(),
+            if rest.is_some() {
+                format!(" AND {running}")
+            } else {
+                String::new()
+            },
+            D::DIALECT.row_lock,
+        );
+        let one = if rest.is_some() {
+            format!("{one} SKIP LOCKED")
+        } else {
+            one
+        };
+        let sql = engine::placeholders::<D>(&one);
+        let rows =
+            D::fetch_all(conn, &sql, &self.shard_binds(shard), &Self::shard_decode()).await?;
+        if let Some(row) = rows.into_iter().next() {
+            return Ok(Some(self.shard_row(&row)));
+        }
+        let Some(rest) = rest else {
+            return Ok(None);
+        };
+        let sql = engine::placeholders::<D>(&rest);
+        let rows = D::fetch_all(
+            conn,
+            &sql,
+            &[Value::Text(self.job.clone())],
+            &Self::shard_decode(),
+        )
+        .await?;
         Ok(rows.into_iter().next().map(|row| self.shard_row(&row)))
     }
 
