@@ -352,6 +352,43 @@ mod tests {
     }
 
     #[test]
+    fn workers_pause_resume_and_rate_parse() {
+        let Command::Run(run) = parse(&["run", "X", "--workers", "4"]).unwrap().command else {
+            panic!("not run")
+        };
+        assert_eq!(run.workers, 4);
+        let Command::Run(run) = parse(&["run", "X"]).unwrap().command else {
+            panic!("not run")
+        };
+        assert_eq!(run.workers, 1);
+        assert!(parse(&["run", "X", "--workers", "0"]).is_err());
+        assert!(matches!(
+            parse(&["pause", "X", "--job", "j"]).unwrap().command,
+            Command::Pause { job: Some(_), .. }
+        ));
+        assert!(matches!(
+            parse(&["resume", "X"]).unwrap().command,
+            Command::Resume { .. }
+        ));
+        assert!(matches!(
+            parse(&["rate", "X", "5000"]).unwrap().command,
+            Command::Rate {
+                rows: RateArg(Some(5000)),
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&["rate", "X", "off"]).unwrap().command,
+            Command::Rate {
+                rows: RateArg(None),
+                ..
+            }
+        ));
+        assert!(parse(&["rate", "X", "0"]).is_err());
+        assert!(parse(&["rate", "X", "fast"]).is_err());
+    }
+
+    #[test]
     fn replica_url_needs_max_lag() {
         let err = parse(&["run", "X", "--replica-url", "postgres://r/db"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
