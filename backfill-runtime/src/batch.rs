@@ -1261,10 +1261,11 @@ impl<D: Driver> Run<'_, D> {
                 split
             }
             Err(BatchError::Stop(e)) => return Err(*e),
-            // Another worker took the same new shard number, or the shard's lock was held past
-            // the lock timeout: look again at the next turn.
+            // Another worker took the same new shard number, the shard's lock was held past
+            // the lock timeout, or reading its keys took longer than the statement timeout:
+            // look again at the next turn (the batches go on meanwhile).
             Err(BatchError::Database(e))
-                if D::classify(&e) == ErrorClass::Transient || is_unique_violation(&e) =>
+                if D::classify(&e) != ErrorClass::Permanent || is_unique_violation(&e) =>
             {
                 tracing::debug!(job = %self.report.job, shard = candidate, error = %e, "split given up; looking again");
                 None

@@ -227,6 +227,14 @@ pub(crate) async fn run<P: BackfillPool>(
     };
     let live = LiveProgress::new(ctx.display(), &job, prior_keys);
     match &before {
+        Some(s) if !args.restart && s.state != "done" && !s.shards.is_empty() => {
+            live.notice(&format!(
+                "joining job {job}: {} shards, {} keys and {} rows written so far",
+                s.shards.len(),
+                format::count(s.keys),
+                format::count(s.rows_written)
+            ));
+        }
         Some(s) if !args.restart && s.state != "done" => {
             if let Some(cursor) = &s.cursor {
                 live.notice(&format!(
@@ -387,7 +395,9 @@ pub(crate) async fn status<P: BackfillPool>(
         match pool.status(d, &options).await? {
             None => rows.push(format::StatusRow::not_started(d.name, &name)),
             Some(status) => {
+                // Shards move side by side: one cursor says nothing of the whole.
                 let span = if status.state != "done"
+                    && status.shards.is_empty()
                     && status.cursor.is_some()
                     && d.key.first().is_some_and(|k| k.kind == KeyKind::Int)
                 {
