@@ -283,6 +283,16 @@ async fn four_workers_in_one_process_land_on_the_single_statement() {
             .await
             .unwrap();
         assert_eq!(again.stop, StopReason::AlreadyDone, "{}", db.name());
+        // A restart starts the job over: one shard again, cut anew.
+        db.exec("UPDATE user_stats SET event_count = 0 WHERE user_id % 7 = 0")
+            .await;
+        let restarted = db
+            .run(def(), RunOptions::default().workers(4).restart(true))
+            .await
+            .unwrap();
+        assert_eq!(restarted.stop, StopReason::Done, "{}", db.name());
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+        assert_each_key_once(&db, "user_stats", USERS).await;
         eprintln!(
             "{}: 1 worker {} batches in {one_took:?}; 4 workers {} batches over {shards} shards ({} splits) in {four_took:?}",
             db.name(),

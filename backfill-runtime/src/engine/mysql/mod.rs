@@ -337,3 +337,20 @@ impl Driver for MySqlEngine {
 impl super::EngineDatabase for MySql {
     type Driver = MySqlEngine;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::has_skip_locked;
+
+    #[test]
+    fn skip_locked_comes_with_mariadb_10_6_and_mysql_8() {
+        assert!(has_skip_locked("10.11.6-MariaDB-0+deb12u1"));
+        assert!(has_skip_locked("10.6.0-MariaDB"));
+        assert!(has_skip_locked("11.4.2-MariaDB-log"));
+        assert!(!has_skip_locked("10.5.23-MariaDB"));
+        assert!(has_skip_locked("8.0.36"));
+        assert!(has_skip_locked("8.4.0-commercial"));
+        assert!(!has_skip_locked("8.0.0-dmr"));
+        assert!(!has_skip_locked("5.7.44-log"));
+    }
+}
