@@ -342,10 +342,12 @@ impl<D: Driver> Run<'_, D> {
         reached.shard = shard;
         let lo = row.cursor;
         reached.lo = lo.clone();
-        let mut bounds = self.bounds(&mut tx, lo.as_ref(), limit).await?;
-        if let (Some((hi, keys)), Some(end)) = (bounds.clone(), &row.end) {
-            bounds = self.within(&mut tx, lo.as_ref(), hi, keys, end).await?;
-        }
+        let bounds = match (self.bounds(&mut tx, lo.as_ref(), limit).await?, &row.end) {
+            (Some((hi, keys)), Some(end)) => {
+                self.within(&mut tx, lo.as_ref(), hi, keys, end).await?
+            }
+            (bounds, _) => bounds.map(|(hi, keys)| (hi, Some(keys))),
+        };
         let Some((hi, keys)) = bounds else {
             let deleted = match &row.end {
                 Some(end) => {
@@ -378,6 +380,13 @@ impl<D: Driver> Run<'_, D> {
         let deleted = self
             .delete_extra(&mut tx, &self.stmts.delete_extra, lo.as_ref(), Some(&hi))
             .await?;
+        // The last range of a shard, cut at its end: every source key of it now has its
+        // target row, so the target's rows in the range count its keys (with any extra
+        // target key in it, unless `delete_extra` has just deleted them).
+        let keys = match keys {
+            Some(keys) => keys,
+            None => self.target_count(&mut tx, lo.as_ref(), &hi, limit).await?,
+        };
         self.store.advance(&mut tx, shard, &hi, rows, keys).await?;
         tx.commit().await?;
         Ok(Outcome::Committed(Batch {
@@ -391,10 +400,10 @@ impl<D: Driver> Run<'_, D> {
         }))
     }
 
-    /// The range `(lo, hi]` cut back to the shard's `end`: unchanged when `hi <= end`, else
-    /// the largest range of the next keys that stays within it (found by halving the key
-    /// count, so its number of keys is exact); `None` when the first key above `lo` is past
-    /// the end (the shard is done).
+    /// The range `(lo, hi]` cut back to the shard's `end`: unchanged, with its number of keys,
+    /// when `hi <= end`; else `(lo, end]`, whose number of keys is counted after its upsert
+    /// (`None` here: finding it from the source would take a search over the next keys);
+    /// `None` when no key above `lo` is within the end (the shard is done).
     async fn within(
         &self,
         conn: &mut Conn<D>,
@@ -402,23 +411,21 @@ impl<D: Driver> Run<'_, D> {
         hi: Key,
         keys: u64,
         end: &Key,
-    ) -> Result<Option<(Key, u64)>, BatchError> {
+    ) -> Result<Option<(Key, Option<u64>)>, BatchError> {
         if self.cmp(conn, &hi, end).await? != KeyOrdering::Greater {
-            return Ok(Some((hi, keys)));
+            return Ok(Some((hi, Some(keys))));
         }
-        let (mut inside, mut past) = (0, keys);
-        let mut best = None;
-        while past - inside > 1 {
-            let n = inside + (past - inside) / 2;
-            match self.bounds(conn, lo, n).await? {
-                Some((k, found)) if self.cmp(conn, &k, end).await? != KeyOrdering::Greater => {
-                    inside = n;
-                    best = Some((k, found));
-                }
-                _ => past = n,
+        if let Some(lo) = lo {
+            if self.cmp(conn, lo, end).await? != KeyOrdering::Less {
+                return Ok(None);
             }
         }
-        Ok(best)
+        match self.bounds(conn, lo, 1).await? {
+            Some((first, _)) if self.cmp(conn, &first, end).await? != KeyOrdering::Greater => {
+                Ok(Some((end.clone(), None)))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// How two keys compare in the batches' order.
@@ -621,16 +628,17 @@ impl<D: Driver> Run<'_, D> {
         Ok(Some((hi, u64::try_from(keys).unwrap_or(0))))
     }
 
-    /// Upserts the range; returns the rows inserted or changed.
+    /// Upserts the range of `keys` keys (`None` for a range cut at its shard's end, whose keys
+    /// are not counted yet); returns the rows inserted or changed.
     async fn upsert(
         &self,
         conn: &mut Conn<D>,
         lo: Option<&Key>,
         hi: &Key,
-        keys: u64,
+        keys: Option<u64>,
         limit: u64,
     ) -> Result<u64, BatchError> {
-        if let Some(verify_diff) = &self.verify_diff {
+        if let (Some(verify_diff), Some(keys)) = (&self.verify_diff, keys) {
             if self.target_count(conn, lo, hi, limit).await? >= keys {
                 let diff = verify_diff.pick(lo);
                 let binds = self.binds(diff.stmt, lo, Some(hi), limit)?;
@@ -660,6 +668,8 @@ impl<D: Driver> Run<'_, D> {
         let affected = D::execute(conn, &stmt.sql, &binds).await?;
         let after = self.target_count(conn, lo, hi, limit).await?;
         let inserted = after.saturating_sub(before);
+        // A range cut at its shard's end: every source key of it has its target row now.
+        let keys = keys.unwrap_or(after);
         Ok((inserted + affected.saturating_sub(keys)).min(keys))
     }
 
@@ -1223,10 +1233,11 @@ impl<D: Driver> Run<'_, D> {
         if !paused && self.split(&shards).await? {
             return Ok(false);
         }
+        // Short: the last worker to finish is waited for by every other at its next look.
         let wait = self
             .options
             .throttle_interval
-            .min(Duration::from_millis(100));
+            .min(Duration::from_millis(25));
         self.sleep(wait).await;
         Ok(false)
     }
@@ -1307,7 +1318,9 @@ impl<D: Driver> Run<'_, D> {
                 row.cursor.as_ref(),
                 row.end.as_ref(),
                 Some(span),
-                2 * batch,
+                // Worth it from one batch's width left: two half batches side by side end
+                // sooner than one and a half in a row.
+                batch,
             ),
             None => self.sample(&mut tx, &row).await?,
         };
