@@ -38,6 +38,10 @@ use crate::sizing::BatchSizer;
 use crate::throttle::RateLimit;
 use crate::value::{Key, KeyValue};
 
+/// Batches committed at the size that went through after a statement timeout before it is
+/// doubled again.
+const CAP_PROVEN: u32 = 4;
+
 /// Runs (or resumes) the backfill of `def` on `pool`. The caller has run the preflight.
 pub(crate) async fn run<D: Driver>(
     pool: &sqlx::Pool<D::Db>,
@@ -87,6 +91,9 @@ pub(crate) async fn run<D: Driver>(
         shard: 0,
         order: None,
         live_rate: None,
+        paused_since: None,
+        int_span: None,
+        next_sample: Instant::now(),
         shared_rate: None,
         timeout_cap: None,
         stop,
@@ -140,6 +147,7 @@ pub(crate) async fn run<D: Driver>(
             ))
         })?);
         drop(conn);
+        run.int_span = run.first_span().await?;
         run.cut(workers).await?;
         run.report.stop = run.crew(workers).await?;
     } else {
@@ -290,11 +298,19 @@ struct Run<'a, D: Driver> {
     order: Option<KeyOrder>,
     /// The rate limit set from outside, as the last locked row said.
     live_rate: Option<u64>,
+    /// Since when the job has been paused from outside, as this worker saw it.
+    paused_since: Option<Instant>,
+    /// The source's smallest and largest integer first key part, read once when several
+    /// workers start (`None` for other keys): what splits cut.
+    int_span: Option<(i128, i128)>,
+    /// A text key's shards were too small to split: not sampled again before this.
+    next_sample: Instant,
     /// The shared rate limit's window: since when, the job's rows written then, the limit.
     shared_rate: Option<(Instant, u64, u64)>,
-    /// After a batch hit the statement timeout: the size that went through, doubled after
-    /// each batch until the sizer's size is reached.
-    timeout_cap: Option<u64>,
+    /// After a batch hit the statement timeout: the size that went through, and the batches
+    /// committed at it since; doubled after [`CAP_PROVEN`] of them, until the sizer's size is
+    /// reached.
+    timeout_cap: Option<(u64, u32)>,
     /// Stops this worker: the caller's shutdown signal, or a sibling worker's failure.
     stop: CancellationToken,
     crew: Arc<Crew>,
@@ -474,6 +490,10 @@ impl<D: Driver> Run<'_, D> {
                     continue;
                 }
                 Some(Outcome::Paused) => {
+                    if self.paused_since.is_none() {
+                        tracing::info!(job = %self.report.job, shard = self.shard, "paused from outside; waiting for resume");
+                        self.paused_since = Some(Instant::now());
+                    }
                     self.notify(Some(format!(
                         "paused from outside (`resume {}` to go on)",
                         self.report.job
@@ -488,6 +508,9 @@ impl<D: Driver> Run<'_, D> {
                 }
                 Some(Outcome::Committed(batch)) => batch,
             };
+            if let Some(since) = self.paused_since.take() {
+                tracing::info!(job = %self.report.job, shard = self.shard, paused_ms = since.elapsed().as_millis() as u64, "resumed");
+            }
             self.live_rate = batch.rate;
             self.record(batch);
             if self.stop.is_cancelled() {
@@ -505,7 +528,9 @@ impl<D: Driver> Run<'_, D> {
     /// The next batch's size: the sizer's, or less after a batch hit the statement timeout.
     fn limit(&self) -> u64 {
         let size = self.sizer.size();
-        self.timeout_cap.map_or(size, |cap| cap.min(size)).max(1)
+        self.timeout_cap
+            .map_or(size, |(cap, _)| cap.min(size))
+            .max(1)
     }
 
     /// One batch, retried on transient errors with exponential backoff and jitter, and split
@@ -534,10 +559,14 @@ impl<D: Driver> Run<'_, D> {
             let error = match result {
                 Ok(outcome) => {
                     if matches!(outcome, Outcome::Committed(_)) {
-                        self.timeout_cap = self
-                            .timeout_cap
-                            .map(|cap| cap.saturating_mul(2))
-                            .filter(|cap| *cap < self.sizer.size());
+                        self.timeout_cap = match self.timeout_cap {
+                            Some((cap, proven)) if proven + 1 >= CAP_PROVEN => {
+                                Some((cap.saturating_mul(2), 0))
+                            }
+                            Some((cap, proven)) => Some((cap, proven + 1)),
+                            None => None,
+                        }
+                        .filter(|(cap, _)| *cap < self.sizer.size());
                     }
                     return Ok(Some(outcome));
                 }
@@ -557,7 +586,7 @@ impl<D: Driver> Run<'_, D> {
                 }
                 ErrorClass::StatementTimeout if limit > 1 => {
                     limit /= 2;
-                    self.timeout_cap = Some(limit);
+                    self.timeout_cap = Some((limit, 0));
                     self.report.timeout_splits += 1;
                     tracing::warn!(job = %self.report.job, shard = reached.shard, range = %range, keys = limit, error = %error, "batch hit the statement timeout; rolled back, split in two, retrying the first half");
                     if self.stop.is_cancelled() {
@@ -1160,6 +1189,9 @@ impl<D: Driver> Run<'_, D> {
             shard: i64::from(n),
             order: self.order.clone(),
             live_rate: None,
+            paused_since: None,
+            int_span: self.int_span,
+            next_sample: Instant::now(),
             shared_rate: None,
             timeout_cap: None,
             stop: self.stop.clone(),
@@ -1245,8 +1277,12 @@ impl<D: Driver> Run<'_, D> {
     /// Splits the running shard with the most keys left, as far as it can tell, at a key
     /// inside its unprocessed range; this worker takes the new second half. `false` when no
     /// shard is worth splitting (or another worker split or finished it first).
+    ///
+    /// Where to cut is worked out from the unlocked rows first (integer keys: in Rust; text
+    /// keys: by reading the shard's next keys), and the shard's row is locked only to cut
+    /// it, so a worker looking for work does not take its shard from the worker running it.
     async fn split(&mut self, shards: &[ShardRow]) -> Result<bool, Error> {
-        let span = self.first_span().await?;
+        let span = self.int_span;
         let running = shards.iter().filter(|s| !s.done);
         let candidate = if span.is_some() {
             running.max_by_key(|s| shard::width(s.cursor.as_ref(), s.end.as_ref(), span))
@@ -1255,15 +1291,57 @@ impl<D: Driver> Run<'_, D> {
             // first, where the sample below measures how many keys are left.
             running.max_by_key(|s| (s.end.is_none(), std::cmp::Reverse(s.shard)))
         };
-        let Some(candidate) = candidate.map(|s| s.shard) else {
+        let Some(candidate) = candidate else {
+            return Ok(false);
+        };
+        let batch = i128::from(i64::try_from(self.limit()).unwrap_or(i64::MAX));
+        let at = match span {
+            Some(_) => shard::split_point(
+                &self.kinds,
+                candidate.cursor.as_ref(),
+                candidate.end.as_ref(),
+                span,
+                // Worth it from one batch's width left: two half batches side by side end
+                // sooner than one and a half in a row.
+                batch,
+            ),
+            None if Instant::now() < self.next_sample => None,
+            None => {
+                let mut conn = self.acquire("reading a shard's next keys").await?;
+                let at = self
+                    .sample(&mut conn, candidate)
+                    .await
+                    .map_err(|e| match e {
+                        BatchError::Stop(e) => *e,
+                        BatchError::Database(e) => Error::database(
+                            format!(
+                                "reading the next keys of shard {} of job `{}`",
+                                candidate.shard, self.report.job
+                            ),
+                            e,
+                        ),
+                    })?;
+                if at.is_none() {
+                    // Too few keys left to split: look again later, not at every turn.
+                    self.next_sample = Instant::now() + Duration::from_millis(500);
+                }
+                at
+            }
+        };
+        let Some(at) = at else {
             return Ok(false);
         };
         let new = shards.iter().map(|s| s.shard).max().unwrap_or(0) + 1;
-        let context = || format!("splitting shard {candidate} of job `{}`", self.report.job);
+        let context = || {
+            format!(
+                "splitting shard {} of job `{}`",
+                candidate.shard, self.report.job
+            )
+        };
         let mut conn = self.acquire("splitting a shard").await?;
         let mut batch_conn = BatchConnection::<D>::new(&mut conn);
         let result = self
-            .split_shard(batch_conn.conn(), candidate, new, span)
+            .split_shard(batch_conn.conn(), candidate, at, new, batch)
             .await;
         D::end_batch(batch_conn.conn(), self.session, self.timeouts).await;
         let split = match result {
@@ -1273,12 +1351,12 @@ impl<D: Driver> Run<'_, D> {
             }
             Err(BatchError::Stop(e)) => return Err(*e),
             // Another worker took the same new shard number, the shard's lock was held past
-            // the lock timeout, or reading its keys took longer than the statement timeout:
-            // look again at the next turn (the batches go on meanwhile).
+            // the lock timeout, or the statement timeout fired: look again at the next turn
+            // (the batches go on meanwhile).
             Err(BatchError::Database(e))
                 if D::classify(&e) != ErrorClass::Permanent || is_unique_violation(&e) =>
             {
-                tracing::debug!(job = %self.report.job, shard = candidate, error = %e, "split given up; looking again");
+                tracing::debug!(job = %self.report.job, shard = candidate.shard, error = %e, "split given up; looking again");
                 None
             }
             Err(BatchError::Database(e)) => return Err(Error::database(context(), e)),
@@ -1288,41 +1366,45 @@ impl<D: Driver> Run<'_, D> {
         };
         self.shard = new;
         self.report.shards_split += 1;
-        tracing::info!(job = %self.report.job, shard = candidate, new_shard = new, at = %at, "split a shard; this worker takes the keys above the split");
+        tracing::info!(job = %self.report.job, shard = candidate.shard, new_shard = new, at = %at, "split a shard; this worker takes the keys above the split");
         Ok(true)
     }
 
-    /// With shard `candidate` locked (waiting for its batch in flight), cuts it at a key
-    /// strictly inside its unprocessed range and inserts shard `new` for the rest. `None`
-    /// when it is done, paused, or too small to split.
+    /// With the shard's row locked (waiting for its batch in flight), cuts it at `at`, or,
+    /// for an integer first key when its cursor has moved past `at` meanwhile, at the middle
+    /// of what is left, and inserts shard `new` for the rest. `None` when the shard is done,
+    /// paused, was cut by another worker, or is too small now.
     async fn split_shard(
         &self,
         conn: &mut Conn<D>,
-        candidate: i64,
+        seen: &ShardRow,
+        at: Key,
         new: i64,
-        span: Option<(i128, i128)>,
+        batch: i128,
     ) -> Result<Option<Key>, BatchError> {
         let mut tx = D::begin_batch(conn, self.session, self.timeouts).await?;
-        let Some(row) = self.store.lock(&mut tx, Pick::Shard(candidate)).await? else {
+        let Some(row) = self.store.lock(&mut tx, Pick::Shard(seen.shard)).await? else {
             return Ok(None);
         };
         let row = row.map_err(|e| BatchError::Stop(Box::new(e)))?;
-        if row.done || row.paused {
+        if row.done || row.paused || row.end != seen.end {
             tx.rollback().await?;
             return Ok(None);
         }
-        let batch = i128::from(self.limit().min(i64::MAX as u64) as i64);
-        let at = match span {
-            Some(span) => shard::split_point(
-                &self.kinds,
-                row.cursor.as_ref(),
-                row.end.as_ref(),
-                Some(span),
-                // Worth it from one batch's width left: two half batches side by side end
-                // sooner than one and a half in a row.
-                batch,
-            ),
-            None => self.sample(&mut tx, &row).await?,
+        let at = match (&row.cursor, self.int_span) {
+            (Some(cursor), _) if self.cmp(&mut tx, cursor, &at).await? != KeyOrdering::Less => {
+                match self.int_span {
+                    Some(span) => shard::split_point(
+                        &self.kinds,
+                        row.cursor.as_ref(),
+                        row.end.as_ref(),
+                        Some(span),
+                        batch,
+                    ),
+                    None => None,
+                }
+            }
+            _ => Some(at),
         };
         let Some(at) = at else {
             tx.rollback().await?;
@@ -1398,7 +1480,7 @@ impl<D: Driver> Run<'_, D> {
     /// cut into `workers` equal widths. Other keys start as one shard that idle workers split
     /// by sampling. A job another worker cut first, or that has started, is left as it is.
     async fn cut(&self, workers: u32) -> Result<(), Error> {
-        let Some(span) = self.first_span().await? else {
+        let Some(span) = self.int_span else {
             return Ok(());
         };
         let cuts = shard::initial_cuts(&self.kinds, span, workers);

@@ -297,8 +297,26 @@ fn summarize(ctx: &Context, report: &Report, resume: &str) -> Exit {
     } else {
         String::new()
     };
+    let mut split = Vec::new();
+    if report.shards_split > 0 {
+        split.push(format!(
+            "{} shards split",
+            format::count(report.shards_split)
+        ));
+    }
+    if report.timeout_splits > 0 {
+        split.push(format!(
+            "{} batches split after the statement timeout",
+            format::count(report.timeout_splits)
+        ));
+    }
+    let split = if split.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", split.join(", "))
+    };
     let work = format!(
-        "{} keys in {} batches, {} rows written{deleted} in {} ({})",
+        "{} keys in {} batches, {} rows written{deleted} in {} ({}){split}",
         format::count(report.keys),
         format::count(report.batches),
         format::count(report.rows_written),
@@ -320,6 +338,8 @@ fn summarize(ctx: &Context, report: &Report, resume: &str) -> Exit {
         rows = report.rows_written,
         deleted = report.rows_deleted,
         retries = report.retries,
+        timeout_splits = report.timeout_splits,
+        shards_split = report.shards_split,
         ms = report.elapsed.as_millis() as u64,
         cursor = %format::lower_bound(report.cursor.as_ref()),
         "run finished"
