@@ -57,7 +57,10 @@ pub struct UserStats {
 #[backfill(
     table = "order_facts",
     from = "orders o JOIN users u ON u.id = o.user_id",
-    filter = "o.status <> 'cancelled'"
+    filter = "o.status <> 'cancelled'",
+    // Each order meets one user (`users.id` is its primary key): the join cannot give two rows
+    // for one `o.id`. The derive cannot see the schema, so it asks; the run checks it.
+    source_key_unique
 )]
 pub struct OrderFacts {
     /// The order: the conflict key.

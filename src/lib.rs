@@ -12,9 +12,9 @@ pub struct ReadmeDoctests;
 pub use backfill_macros::Backfill;
 pub use backfill_runtime::pool::{AnyPool, BackfillPool};
 pub use backfill_runtime::{
-    cli, definition, options, throttle, value, verify, Backfill, CancellationToken, Control,
-    Definition, Engine, Error, JobStatus, Key, KeyValue, Plan, Progress, Report, RunOptions,
-    ShardStatus, StopReason, VerifyReport,
+    access, allowlist, cli, definition, options, throttle, value, verify, AccessPath, Backfill,
+    CancellationToken, Control, Definition, Engine, Error, JobStatus, Key, KeyValue, Plan,
+    Progress, Report, RunOptions, ShardStatus, SourceAccess, StopReason, VerifyReport,
 };
 
 /// The sqlx version backfill is built with, so a service's pool types match.

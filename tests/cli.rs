@@ -138,8 +138,20 @@ async fn runs_each_backfill_to_completion_and_reports_status() {
             "{name}: {}",
             status.stdout
         );
-        cli(&db.url, &["check", "UserStats"]).expect(0, "check");
+        let check = cli(&db.url, &["check", "UserStats"]).expect(0, "check");
         let plan = cli(&db.url, &["plan", "UserStats", "--batch-size", "100"]).expect(0, "plan");
+        // Both say how the ranges read the source, and what to do about it.
+        for out in [&check.stdout, &plan.stdout] {
+            for line in [
+                "access path of the source:",
+                "source:             events",
+                "verdict:",
+                "recommendation:",
+                "explain of one range's read:",
+            ] {
+                assert!(out.contains(line), "{name}: {line:?} in {out}");
+            }
+        }
         assert!(
             plan.stdout.contains("estimated batches: 3"),
             "{name}: {}",

@@ -271,11 +271,13 @@ async fn merged_and_write_once_columns_converge() {
     }
 }
 
-/// A row-to-row copy keyed by the user over a join that fans out (a user with two orders).
+/// A row-to-row copy keyed by the user over a join that fans out (a user with two orders),
+/// declared `source_key_unique` wrongly: the derive takes the declaration, the run catches it.
 #[derive(Backfill, Debug)]
 #[backfill(
     table = "last_order",
     from = "users u JOIN orders o ON o.user_id = u.id",
+    source_key_unique,
     batch_size = 2
 )]
 pub struct LastOrder {
@@ -291,6 +293,7 @@ pub struct LastOrder {
     table = "users",
     from = "users u JOIN orders o ON o.user_id = u.id",
     in_place,
+    source_key_unique,
     batch_size = 2
 )]
 pub struct UserLastTotal {

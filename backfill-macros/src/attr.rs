@@ -22,6 +22,8 @@ pub const STRUCT_KEYS: &[&str] = &[
     "allow_other_unique_keys",
     "engines",
     "in_place",
+    "deterministic",
+    "source_key_unique",
 ];
 
 /// Keys accepted on a field.
@@ -34,6 +36,7 @@ pub const FIELD_KEYS: &[&str] = &[
     "column",
     "merge",
     "allow_volatile",
+    "deterministic",
 ];
 
 /// Names people reach for when they want `col = col + n`; none of them exists, and the error
@@ -91,6 +94,12 @@ pub struct Container {
     pub engines: Option<(Vec<Engine>, LitStr)>,
     /// `in_place`: update existing target rows from `from`, never insert.
     pub in_place: Option<Span>,
+    /// `deterministic = "slugify, util.normalize"`: the user's own functions, declared
+    /// deterministic for every fragment of the struct (lowercase names, as written).
+    pub deterministic: Vec<String>,
+    /// `source_key_unique`: the user declares that a row mapping's key identifies one source row
+    /// although the checker cannot show it (a computed key, a join).
+    pub source_key_unique: bool,
     /// Attributes suggested for unknown keys (`tabel` -> `table`): a missing `table` is then
     /// not reported again.
     pub suggested: Vec<&'static str>,
@@ -110,6 +119,8 @@ pub struct Field {
     pub merge: Option<(Merge, LitStr)>,
     /// `allow_volatile`.
     pub allow_volatile: bool,
+    /// `deterministic = "..."`: functions declared deterministic for this field's expressions.
+    pub deterministic: Vec<String>,
 }
 
 /// One attribute value, refused when given twice.
@@ -175,6 +186,8 @@ struct ContainerReader<'c> {
     allow_other_unique_keys: Attr<'c, ()>,
     engines: Attr<'c, (Vec<Engine>, LitStr)>,
     in_place: Attr<'c, Span>,
+    deterministic: Attr<'c, Vec<String>>,
+    source_key_unique: Attr<'c, ()>,
     suggested: Vec<&'static str>,
 }
 
@@ -191,6 +204,8 @@ impl<'c> ContainerReader<'c> {
             allow_other_unique_keys: Attr::none(cx, "allow_other_unique_keys"),
             engines: Attr::none(cx, "engines"),
             in_place: Attr::none(cx, "in_place"),
+            deterministic: Attr::none(cx, "deterministic"),
+            source_key_unique: Attr::none(cx, "source_key_unique"),
             suggested: Vec::new(),
         }
     }
@@ -217,6 +232,13 @@ impl<'c> ContainerReader<'c> {
             "in_place" => {
                 flag(meta)?;
                 self.in_place.set(path, path.span());
+            }
+            "deterministic" => self
+                .deterministic
+                .set_some(path, deterministic_value(cx, meta)?),
+            "source_key_unique" => {
+                flag(meta)?;
+                self.source_key_unique.set(path, ());
             }
             _ => {
                 if FIELD_KEYS.contains(&name.as_str()) {
@@ -250,6 +272,8 @@ impl<'c> ContainerReader<'c> {
             allow_other_unique_keys: self.allow_other_unique_keys.get().is_some(),
             engines: self.engines.get(),
             in_place: self.in_place.get(),
+            deterministic: self.deterministic.get().unwrap_or_default(),
+            source_key_unique: self.source_key_unique.get().is_some(),
             suggested: self.suggested,
         }
     }
@@ -278,6 +302,7 @@ struct FieldReader<'c> {
     column: Attr<'c, LitStr>,
     merge: Attr<'c, (Merge, LitStr)>,
     allow_volatile: Attr<'c, ()>,
+    deterministic: Attr<'c, Vec<String>>,
 }
 
 impl<'c> FieldReader<'c> {
@@ -292,6 +317,7 @@ impl<'c> FieldReader<'c> {
             column: Attr::none(cx, "column"),
             merge: Attr::none(cx, "merge"),
             allow_volatile: Attr::none(cx, "allow_volatile"),
+            deterministic: Attr::none(cx, "deterministic"),
         }
     }
 
@@ -319,6 +345,9 @@ impl<'c> FieldReader<'c> {
                 flag(meta)?;
                 self.allow_volatile.set(path, ());
             }
+            "deterministic" => self
+                .deterministic
+                .set_some(path, deterministic_value(cx, meta)?),
             _ => {
                 self.unknown(meta, &name);
                 skip_value(meta)?;
@@ -355,6 +384,7 @@ impl<'c> FieldReader<'c> {
             column: self.column.get(),
             merge: self.merge.get(),
             allow_volatile: self.allow_volatile.get().is_some(),
+            deterministic: self.deterministic.get().unwrap_or_default(),
         }
     }
 }
@@ -386,6 +416,39 @@ fn on_conflict_value(
         }
     };
     Ok(Some((parsed, lit)))
+}
+
+/// `deterministic = "slugify, util.normalize_email"`: function names, optionally qualified by a
+/// schema, separated by commas; lowercased (SQL function names are case-insensitive unless
+/// quoted). `Ok(None)` when the error was recorded.
+fn deterministic_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<Vec<String>>> {
+    let lit = string_value(meta)?;
+    let value = lit.value();
+    let names: Vec<String> = value
+        .split(',')
+        .map(|n| n.trim().to_ascii_lowercase())
+        .collect();
+    let is_name = |n: &String| {
+        !n.is_empty()
+            && n.split('.').all(|part| {
+                part.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+            })
+    };
+    if let Some(bad) = names.iter().find(|n| !is_name(n)) {
+        let shown = if bad.is_empty() { "an empty name" } else { bad };
+        cx.error_spanned_by(
+            &lit,
+            Message::new(format!("`deterministic` lists `{shown}`, not a function name"))
+                .help("list the functions by name, without parentheses, separated by commas, e.g. `deterministic = \"slugify, util.normalize_email\"`"),
+        );
+        return Ok(None);
+    }
+    Ok(Some(names))
 }
 
 /// `engines = "postgres, mysql"`; `Ok(None)` when the error was recorded.

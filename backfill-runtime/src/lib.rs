@@ -10,17 +10,20 @@
 //!   any of them;
 //! - [`options`], [`value`], [`error`]: what a run takes, keys, and the one public [`Error`];
 //! - `engine/`: everything that differs per engine, behind one `Driver` trait, with one folder
-//!   per engine holding the same files (`mod.rs`, `catalog.rs`, `coerce.rs`, `connect.rs`,
-//!   `lag.rs`, `preflight.rs`; its module doc has the map);
+//!   per engine holding the same files (`mod.rs`, `access.rs`, `catalog.rs`, `coerce.rs`,
+//!   `connect.rs`, `lag.rs`, `preflight.rs`; its module doc has the map);
 //! - `batch`: the engine-agnostic batch loop (one transaction per key range);
 //! - `progress`: the progress table (cursor committed with the data);
 //! - `preflight`: the engine-agnostic rules of the catalog checks before the first write;
 //! - `coerce`: a statement's holes filled with the target's column types;
 //! - [`verify`]: the read-only recompute-and-compare;
+//! - [`access`]: how the batches read the source (in key order, covered, or scattered) and the
+//!   covering index that makes each range an in-order read, for `plan` and `check`;
 //! - [`throttle`]: rate limit and replica-lag guard; `sizing`: adaptive batch size;
 //! - [`cli`]: the command line a service embeds.
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod cli;
 pub mod definition;
 pub mod error;
@@ -38,6 +41,8 @@ mod progress;
 mod shard;
 mod sizing;
 
+pub use access::{AccessPath, SourceAccess};
+pub use backfill_core::allowlist;
 pub use definition::{Backfill, Definition, Engine};
 pub use error::Error;
 pub use options::{

@@ -8,6 +8,7 @@
 
 use std::future::Future;
 
+use crate::access::SourceAccess;
 use crate::definition::{Definition, Engine, Stmt};
 use crate::engine::{self, Driver, EngineDatabase};
 use crate::error::Error;
@@ -85,11 +86,32 @@ pub trait BackfillPool: Sync {
     ) -> impl Future<Output = Result<String, Error>> + Send;
 
     /// What a run would do: key span, estimated batches, the first range and its EXPLAIN.
+    /// How the ranges read the source is [`BackfillPool::access_path`], apart because it reads
+    /// a whole range.
     fn plan(
         &self,
         definition: &'static Definition,
         options: &RunOptions,
     ) -> impl Future<Output = Result<Plan, Error>> + Send;
+
+    /// How the ranges read the source, before a run: in key order, covered by an index, or
+    /// scattered over the table, with the source's size against the buffer cache, the EXPLAIN
+    /// of one range's read, one range read and timed (read-only, rolled back), and the
+    /// covering index to create when the read is scattered. Writes nothing.
+    ///
+    /// The README's "Seeing a scattered read coming" runs it on SQLite:
+    ///
+    /// ```text
+    /// let access = pool.access_path(UserStats::definition(), &RunOptions::default()).await?;
+    /// if let Some(index) = access.analysed().and_then(|path| path.covering_index.as_ref()) {
+    ///     println!("{}", index.ddl.join(";\n"));
+    /// }
+    /// ```
+    fn access_path(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<SourceAccess, Error>> + Send;
 }
 
 /// One impl for every engine's pool: the statements for its engine, then the engine's
@@ -163,6 +185,14 @@ where
         options: &RunOptions,
     ) -> impl Future<Output = Result<Plan, Error>> + Send {
         crate::engine::plan::plan::<DB::Driver>(self, definition, options)
+    }
+
+    fn access_path(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> impl Future<Output = Result<SourceAccess, Error>> + Send {
+        crate::engine::plan::access_path::<DB::Driver>(self, definition, options)
     }
 }
 
@@ -380,6 +410,23 @@ impl BackfillPool for AnyPool {
             AnyPool::MySql(p) => p.plan(definition, options).await,
             #[cfg(feature = "sqlite")]
             AnyPool::Sqlite(p) => p.plan(definition, options).await,
+            #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+            AnyPool::None(never) => match *never {},
+        }
+    }
+
+    async fn access_path(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+    ) -> Result<SourceAccess, Error> {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyPool::Postgres(p) => p.access_path(definition, options).await,
+            #[cfg(feature = "mysql")]
+            AnyPool::MySql(p) => p.access_path(definition, options).await,
+            #[cfg(feature = "sqlite")]
+            AnyPool::Sqlite(p) => p.access_path(definition, options).await,
             #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
             AnyPool::None(never) => match *never {},
         }

@@ -183,7 +183,7 @@ fn parse<'a>(
     for &engine in engines {
         let parsed = match kind {
             Kind::Expr => facts::parse_expr(engine, &text).map(|e| facts::expr_facts(engine, &e)),
-            Kind::From => facts::parse_from(engine, &text).map(|f| facts::facts(engine, &f)),
+            Kind::From => facts::parse_from(engine, &text).map(|f| facts::from_facts(engine, &f)),
         };
         match parsed {
             Ok(f) => facts.push((engine, f)),

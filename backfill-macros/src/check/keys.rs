@@ -70,3 +70,47 @@ pub fn key_is_not_merged(cx: &Ctxt, parsed: &Parsed) {
         }
     }
 }
+
+/// A row mapping (no value aggregates) writes one target row per source row: its key must be
+/// plain source columns over a single table, or several source rows can give one key and the
+/// last one wins (MySQL, SQLite) or the batch fails (PostgreSQL). A computed key (`lower(email)`)
+/// and a `from` that joins or unnests are refused unless the struct declares
+/// `source_key_unique`; the run then still stops on a duplicate key, naming it.
+pub fn row_key_identifies_one_source_row(cx: &Ctxt, parsed: &Parsed, grouped: bool) {
+    if grouped || parsed.cont.attrs.source_key_unique || parsed.key_fields().next().is_none() {
+        return;
+    }
+    let declare = "if each key value meets one source row, declare it with `source_key_unique` on the struct (the run still stops on a duplicate key, naming it)";
+    for field in parsed.key_fields() {
+        let column = &field.field.column;
+        let computed = field
+            .fragments
+            .iter()
+            .find(|frag| frag.facts.iter().any(|(_, f)| f.single_column.is_none()));
+        if let Some(frag) = computed.filter(|frag| !frag.reported.get()) {
+            cx.error_spanned_by(
+                frag.lit,
+                Message::new(format!("key `{column}` is computed, so several source rows can give one key"))
+                    .note("each source row writes its own target row: rows that compute the same key overwrite each other in whatever order they come (PostgreSQL refuses the batch)")
+                    .help(format!("key on a source column that identifies the row (e.g. `expr = \"u.id\"`), or aggregate the values per `{column}`"))
+                    .help(declare),
+            );
+        }
+    }
+    let Some(from) = parsed.from.as_ref().filter(|f| !f.reported.get()) else {
+        return;
+    };
+    if let Some(joined) = from.first().and_then(|f| f.fan_out.as_ref()) {
+        let keys: Vec<&str> = parsed
+            .key_fields()
+            .map(|f| f.field.column.as_str())
+            .collect();
+        cx.error_spanned_by(
+            from.lit,
+            Message::new(format!("a row mapping over `{joined}` can give one key several rows"))
+                .note(format!("each joined row writes its own target row: when one `{}` meets several rows they overwrite each other in whatever order they come (PostgreSQL refuses the batch)", keys.join(", ")))
+                .help("aggregate the values per key (e.g. `max(o.total)`, `count(o.id)`)")
+                .help(declare),
+        );
+    }
+}

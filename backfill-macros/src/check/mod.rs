@@ -30,6 +30,7 @@ pub fn check(cx: &Ctxt, cont: &Container) -> Option<model::Backfill> {
     attributes::per_engine_expressions_are_generated(cx, parsed);
     keys::key_type_is_bindable(cx, parsed);
     relative::no_upsert_row_reference(cx, parsed);
+    relative::no_cte_named_like_target(cx, parsed);
     relative::no_target_qualifier(cx, parsed);
     in_place::no_written_column_read(cx, parsed);
     relative::no_subquery_reading_target(cx, parsed);
@@ -37,6 +38,7 @@ pub fn check(cx: &Ctxt, cont: &Container) -> Option<model::Backfill> {
     volatile::no_variable(cx, parsed);
     volatile::no_volatile_key(cx, parsed);
     volatile::no_volatile_value(cx, parsed);
+    volatile::no_unknown_function(cx, parsed);
     order::no_order_dependent_value(cx, parsed);
     grouping::no_window_function(cx, parsed);
     in_place::key_is_the_target_column(cx, parsed);
@@ -56,6 +58,11 @@ pub fn check(cx: &Ctxt, cont: &Container) -> Option<model::Backfill> {
     attributes::column_names_are_plain(cx, parsed);
     attributes::no_column_written_twice(cx, parsed);
     let grouped = grouping::grouped(cx, parsed);
+    // Last, and only for a struct that is otherwise right: a volatile, order-dependent or
+    // aggregated key is "computed" too, and one error about it is enough.
+    if !cx.has_errors() {
+        keys::row_key_identifies_one_source_row(cx, parsed, grouped);
+    }
     if cx.has_errors() {
         return None;
     }
@@ -167,6 +174,29 @@ mod tests {
                     region: String,
                 }
             },
+            syn::parse_quote! {
+                #[backfill(table = "user_stats", from = "events e", filter = "is_a_very_long_function_name_indeed(e.kind)")]
+                struct Unknown {
+                    #[backfill(key, expr = "e.user_id")] user_id: i64,
+                    #[backfill(expr = "max(another_rather_long_function_name(e.name))")] name: String,
+                    #[backfill(expr = "max(split_part(e.email, '@', 2))")] domain: String,
+                    #[backfill(expr = "max((WITH user_stats AS (SELECT 1 AS a) SELECT a FROM user_stats))")] a: i64,
+                }
+            },
+            syn::parse_quote! {
+                #[backfill(table = "last_order", from = "(SELECT user_id, total, a_long_column_name FROM orders) o")]
+                struct FanOut {
+                    #[backfill(key, expr = "o.user_id")] user_id: i64,
+                    #[backfill(expr = "o.total")] total: i64,
+                }
+            },
+            syn::parse_quote! {
+                #[backfill(table = "user_emails", from = "users u")]
+                struct Computed {
+                    #[backfill(key, expr = "lower(u.email)")] a_rather_long_key_column_name: String,
+                    #[backfill(expr = "u.name")] name: String,
+                }
+            },
         ];
         let mut seen = 0;
         for input in inputs {
@@ -183,7 +213,7 @@ mod tests {
                 seen += 1;
             }
         }
-        assert!(seen >= 20, "{seen} errors");
+        assert!(seen >= 26, "{seen} errors");
     }
 
     #[test]

@@ -278,6 +278,9 @@ pub fn no_target_read_hidden_in_from(cx: &Ctxt, parsed: &Parsed) {
     let (Some(from), Some(target)) = (&parsed.from, &parsed.target) else {
         return;
     };
+    if from.reported.get() {
+        return;
+    }
     let Some(facts) = from.first() else { return };
     let shown = target.join(".");
     let joined = facts
@@ -350,7 +353,7 @@ pub fn no_whole_target_row(cx: &Ctxt, parsed: &Parsed) {
         }
         let Some(facts) = frag.first() else { continue };
         let whole = facts
-            .unqualified
+            .unqualified_anywhere
             .iter()
             .find(|c| is_alias(c))
             .cloned()
@@ -372,6 +375,30 @@ pub fn no_whole_target_row(cx: &Ctxt, parsed: &Parsed) {
                 "it holds every column this backfill writes: {NOT_IDEMPOTENT}"
             ))
             .help("read the target's columns by name, only ones the backfill does not write"),
+        );
+        frag.reported.set(true);
+    }
+}
+
+/// A common table expression named like the target (`WITH user_stats AS (...)`) shadows the
+/// table inside its query: whether a `user_stats` there is the CTE or the target depends on
+/// where it is written, and the check would have to guess. Refused, with the rename to make.
+pub fn no_cte_named_like_target(cx: &Ctxt, parsed: &Parsed) {
+    let Some(target) = &parsed.target else { return };
+    let Some(table) = target.last() else { return };
+    let fields = parsed.field_fragments().map(|(_, frag)| frag);
+    for frag in fields.chain(&parsed.filter).chain(&parsed.from) {
+        let named = frag
+            .facts
+            .iter()
+            .flat_map(|(_, f)| &f.ctes)
+            .find(|cte| cte.eq_ignore_ascii_case(table));
+        let Some(cte) = named else { continue };
+        cx.error_spanned_by(
+            frag.lit,
+            Message::new(format!("a CTE named `{cte}` hides the target table `{}`", target.join(".")))
+                .note(format!("inside its query `{cte}` means the CTE, outside it the target, so the check cannot tell which one a value reads"))
+                .help(format!("rename the CTE (e.g. `WITH {cte}_src AS (...)`)")),
         );
         frag.reported.set(true);
     }

@@ -10,6 +10,7 @@
 //! No sqlx, no syn: the proc-macro crate depends on this one without pulling the runtime in.
 #![deny(missing_docs)]
 
+pub mod allowlist;
 mod engine;
 mod fingerprint;
 mod key;

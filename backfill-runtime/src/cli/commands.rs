@@ -96,12 +96,15 @@ pub(crate) async fn check<P: BackfillPool>(
 ) -> Result<Exit, CommandError> {
     let d = backfill.definition();
     pool.check(d).await?;
+    // Advice beside the preflight: an analysis that fails does not fail the check.
+    let access = pool.access_path(d, &base_options(ctx, None)).await;
     ctx.out(&format!(
-        "ok: {} can run on {}: table {} has a unique key on {}, and every statement prepares",
+        "ok: {} can run on {}: table {} has a unique key on {}, and every statement prepares\n{}",
         d.name,
         pool.engine(),
         d.table,
-        d.key_columns()
+        d.key_columns(),
+        format::source_access(&access).trim_end()
     ));
     Ok(Exit::Done)
 }
@@ -174,6 +177,8 @@ pub(crate) async fn plan<P: BackfillPool>(
         out.push_str(l);
         out.push('\n');
     }
+    let access = pool.access_path(d, &options).await;
+    out.push_str(&format::source_access(&access));
     ctx.out(out.trim_end());
     Ok(Exit::Done)
 }

@@ -440,6 +440,37 @@ pub(crate) fn statements(definition: &Definition, statements: &Statements) -> St
     out
 }
 
+/// How the ranges read the source, as `plan` and `check` print it: under a heading, each line
+/// indented, the range read's EXPLAIN last; or why it could not be analysed.
+pub(crate) fn source_access(
+    access: &Result<crate::access::SourceAccess, crate::error::Error>,
+) -> String {
+    let mut out = String::from("  access path of the source:\n");
+    let access = match access {
+        Ok(access) => access,
+        Err(e) => {
+            out.push_str(&format!("    not analysed: {e}\n"));
+            return out;
+        }
+    };
+    for line in access.to_string().lines() {
+        out.push_str("    ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    if let Some(path) = access.analysed() {
+        if !path.read_plan.explain.is_empty() {
+            out.push_str("    explain of one range's read:\n");
+            for line in path.read_plan.explain.lines() {
+                out.push_str("      ");
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
 /// Where a batch starts, for logs: the cursor, or `start` for the first range.
 pub(crate) fn lower_bound(key: Option<&Key>) -> String {
     key.map_or("start".to_string(), Key::to_string)

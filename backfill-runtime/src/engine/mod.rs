@@ -20,8 +20,11 @@
 //! where everything is in the others):
 //!
 //! - `mod.rs`: its driver (the [`Driver`] and [`EngineDatabase`] impls, its session type);
-//! - `catalog.rs`: its one catalog reader, for the progress table, the holes' coercion and
-//!   preflight;
+//! - `access.rs`: what it knows about the source of the range reads for `plan` and `check`
+//!   (size against its cache, stored order, how its EXPLAIN reaches the table) and its online
+//!   DDL of a covering index; the analysis itself is engine-agnostic (`crate::access`);
+//! - `catalog.rs`: its one catalog reader, for the progress table, the holes' coercion,
+//!   preflight and the source's size and statistics;
 //! - `coerce.rs`: its casts for comparing a recomputed value with a stored one;
 //! - `connect.rs`: its connection options, read from a URL (the command line's
 //!   `cli/connect.rs` picks the engine and opens the pool);
@@ -45,6 +48,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::access::{PhysicalOrder, ReadAccess, SourceSize};
 use crate::definition::{Definition, Engine, KeyKind, Statements};
 use crate::error::Error;
 use crate::value::Key;
@@ -325,7 +329,63 @@ pub(crate) trait Driver: Sized + Send + Sync + 'static {
         sql: &'c str,
         binds: &'c [Value],
     ) -> impl Future<Output = Result<String, sqlx::Error>> + Send + 'c;
+
+    /// What the engine knows about the source of the range reads (its `access.rs`): its size
+    /// against the buffer cache, the order its rows are stored in, its distinct keys.
+    fn source_facts<'c>(
+        conn: &'c mut Conn<Self>,
+        probe: &'c SourceProbe<'c>,
+    ) -> impl Future<Output = Result<SourceFacts, sqlx::Error>> + Send + 'c;
+
+    /// How the plan printed by [`Driver::explain`] reaches the source `table` (named `alias`
+    /// in the statement, if aliased).
+    fn read_access(explain: &str, table: &str, alias: Option<&str>) -> ReadAccess;
+
+    /// What to run when the index `index` on `table` holds every column a range reads but the
+    /// plan does not read it alone (PostgreSQL: the visibility map; elsewhere: statistics).
+    fn unused_covering_index_hint(table: &TableName, index: &str) -> String;
+
+    /// The online DDL of the index `name` on `table` over `key` then `include` (the other
+    /// columns read), every identifier quoted, and what to know about running it.
+    fn covering_index_ddl(
+        table: &TableName,
+        name: &str,
+        key: &[String],
+        include: &[String],
+    ) -> (Vec<String>, String);
 }
+
+/// What `plan` asks an engine about the source of the range reads.
+#[derive(Debug)]
+pub(crate) struct SourceProbe<'a> {
+    /// The source table.
+    pub table: &'a TableName,
+    /// The source's columns the ranges filter on, when every key part is one.
+    pub key_columns: Option<&'a [String]>,
+    /// How the first key part is decoded (for a sample in stored order).
+    pub key_kind: KeyKind,
+}
+
+/// What an engine knows about the source of the range reads.
+#[derive(Debug, Default)]
+pub(crate) struct SourceFacts {
+    /// Its size against the buffer cache.
+    pub size: SourceSize,
+    /// The order its rows are stored in; the correlation where the engine keeps it.
+    pub order: PhysicalOrder,
+    /// Distinct values of the first key column, from the engine's statistics.
+    pub distinct_keys: Option<u64>,
+    /// The first key column of the first rows in stored order, where the engine keeps no
+    /// correlation statistic: the correlation is computed from it.
+    pub stored_order_sample: Option<Vec<crate::value::KeyValue>>,
+    /// The source's valid, non-partial indexes on plain columns, each with every column it
+    /// holds: its key columns in order, then PostgreSQL's INCLUDE columns and the columns an
+    /// engine adds by itself (InnoDB's primary key, SQLite's rowid alias).
+    pub indexes: Vec<(String, Vec<String>)>,
+}
+
+/// Rows read in stored order for [`SourceFacts::stored_order_sample`].
+pub(crate) const STORED_ORDER_SAMPLE_ROWS: u64 = 10_000;
 
 /// A sqlx database a backfill runs on, naming its [`Driver`]: what makes
 /// `impl<DB: EngineDatabase> BackfillPool for sqlx::Pool<DB>` (in `pool.rs`) one generic impl

@@ -1,38 +1,50 @@
 //! What a run would do, read-only: the source key span, estimated keys and batches, the first
-//! range, and the engine's plan of the first batch's upsert (`EXPLAIN`, without running it).
+//! range, and the engine's plan of the first batch's upsert (`EXPLAIN`, without running it);
+//! and, apart from it because it reads a whole range, how the ranges read the source
+//! ([`crate::access`]).
 
 use super::{Conn, DecodeAs, Driver};
+use crate::access::SourceAccess;
 use crate::batch::{key_span, ranged};
-use crate::definition::{Definition, KeyKind};
+use crate::definition::{Definition, KeyKind, Statements};
 use crate::error::Error;
 use crate::options::{Plan, RunOptions};
 use crate::sizing::BatchSizer;
-use crate::value::KeyValue;
+use crate::value::{Key, KeyValue};
 
-/// [`BackfillPool::plan`](crate::pool::BackfillPool::plan) on any engine.
-pub(crate) async fn plan<D: Driver>(
-    pool: &sqlx::Pool<D::Db>,
-    def: &'static Definition,
-    options: &RunOptions,
-) -> Result<Plan, Error> {
-    let stmts = super::statements(def, D::ENGINE)?;
-    let kinds = super::key_kinds(def);
-    let db = |doing: &str| {
-        let context = format!("planning {} on {}: {doing}", def.table, D::ENGINE);
-        move |e| Error::database(context, e)
-    };
-    let definition_broken = |problem: String| Error::Definition {
+/// The ranges a run would start with: the key span, the estimated keys, and the first range
+/// (its upper bound and key count).
+struct FirstRanges {
+    span: Option<(KeyValue, KeyValue)>,
+    estimated_keys: Option<u64>,
+    first_range: Option<(Key, u64)>,
+}
+
+/// The error context of a read done while planning.
+fn planning<D: Driver>(def: &Definition, doing: &str) -> impl FnOnce(sqlx::Error) -> Error {
+    let context = format!("planning {} on {}: {doing}", def.table, D::ENGINE);
+    move |e| Error::database(context, e)
+}
+
+fn definition_broken(def: &Definition) -> impl Fn(String) -> Error + '_ {
+    |problem| Error::Definition {
         name: def.name.to_string(),
         problem,
-    };
-    let batch_size = BatchSizer::new(def, options).size();
-    let mut conn = pool.acquire().await.map_err(db("connecting"))?;
-    let conn: &mut Conn<D> = &mut conn;
+    }
+}
 
+/// Reads the key span and finds the first range of `batch_size` keys.
+async fn first_ranges<D: Driver>(
+    conn: &mut Conn<D>,
+    def: &'static Definition,
+    stmts: &'static Statements,
+    batch_size: u64,
+) -> Result<FirstRanges, Error> {
+    let kinds = super::key_kinds(def);
     let first_kind = kinds.first().copied().unwrap_or(KeyKind::Int);
     let span = key_span::<D>(conn, stmts, first_kind)
         .await
-        .map_err(db("reading the source key span"))?;
+        .map_err(planning::<D>(def, "reading the source key span"))?;
     let estimated_keys = match (&span, kinds.as_slice()) {
         (Some((KeyValue::Int(min), KeyValue::Int(max))), [KeyKind::Int]) => {
             Some(u64::try_from(i128::from(*max) - i128::from(*min) + 1).unwrap_or(u64::MAX))
@@ -41,18 +53,43 @@ pub(crate) async fn plan<D: Driver>(
     };
 
     let bounds = ranged(&stmts.bounds, None);
-    let binds =
-        super::bind_params(bounds.params, None, None, batch_size).map_err(definition_broken)?;
+    let binds = super::bind_params(bounds.params, None, None, batch_size)
+        .map_err(definition_broken(def))?;
     let mut cols: Vec<DecodeAs> = kinds.iter().map(|k| DecodeAs::from(*k)).collect();
     cols.push(DecodeAs::Int);
     let rows = D::fetch_all(conn, bounds.sql, &binds, &cols)
         .await
-        .map_err(db("finding the first range"))?;
+        .map_err(planning::<D>(def, "finding the first range"))?;
     let first_range = rows.first().and_then(|row| {
         let hi = super::row_key(row, &kinds)?;
         let keys = row[kinds.len()].int().and_then(|n| u64::try_from(n).ok())?;
         Some((hi, keys))
     });
+    Ok(FirstRanges {
+        span,
+        estimated_keys,
+        first_range,
+    })
+}
+
+/// [`BackfillPool::plan`](crate::pool::BackfillPool::plan) on any engine.
+pub(crate) async fn plan<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    options: &RunOptions,
+) -> Result<Plan, Error> {
+    let stmts = super::statements(def, D::ENGINE)?;
+    let batch_size = BatchSizer::new(def, options).size();
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(planning::<D>(def, "connecting"))?;
+    let conn: &mut Conn<D> = &mut conn;
+    let FirstRanges {
+        span,
+        estimated_keys,
+        first_range,
+    } = first_ranges::<D>(conn, def, stmts, batch_size).await?;
 
     let explain = match &first_range {
         Some((hi, _)) => {
@@ -60,10 +97,10 @@ pub(crate) async fn plan<D: Driver>(
             let upsert = crate::coerce::fill_ranged::<D>(conn, def, &stmts.upsert).await?;
             let upsert = upsert.pick(None);
             let binds = super::bind_params(upsert.stmt.params, None, Some(hi), batch_size)
-                .map_err(definition_broken)?;
+                .map_err(definition_broken(def))?;
             D::explain(conn, &upsert.sql, &binds)
                 .await
-                .map_err(db("explaining the first batch's upsert"))?
+                .map_err(planning::<D>(def, "explaining the first batch's upsert"))?
         }
         None => "the source has no keys: nothing to run".to_string(),
     };
@@ -76,4 +113,30 @@ pub(crate) async fn plan<D: Driver>(
         first_range,
         explain,
     })
+}
+
+/// [`BackfillPool::access_path`](crate::pool::BackfillPool::access_path) on any engine: the
+/// first range found as `plan` finds it, then read and analysed.
+pub(crate) async fn access_path<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    options: &RunOptions,
+) -> Result<SourceAccess, Error> {
+    let stmts = super::statements(def, D::ENGINE)?;
+    let batch_size = BatchSizer::new(def, options).size();
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(planning::<D>(def, "connecting"))?;
+    let conn: &mut Conn<D> = &mut conn;
+    let ranges = first_ranges::<D>(conn, def, stmts, batch_size).await?;
+    crate::access::analyse::access_path::<D>(
+        conn,
+        def,
+        stmts,
+        batch_size,
+        ranges.first_range.as_ref(),
+        ranges.estimated_keys,
+    )
+    .await
 }

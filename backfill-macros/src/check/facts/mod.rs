@@ -11,10 +11,11 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{
     BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectName,
-    Query, TableFactor, Value, Visit, Visitor,
+    Query, TableFactor, TableWithJoins, Value, Visit, Visitor,
 };
 
 use crate::model::Engine;
+use backfill_core::allowlist;
 
 mod names;
 mod order;
@@ -79,6 +80,18 @@ pub struct Facts {
     /// System and user variables and parameters read or assigned (`@@timestamp`, `@n := @n +
     /// 1`, SQLite's `@x`), as written.
     pub variables: Vec<String>,
+    /// Calls of functions the dialect's allowlist does not hold (and not reported as volatile,
+    /// order-dependent or windowed already), as lowercase dotted names (`slugify`,
+    /// `util.normalize`); and `OPERATOR(schema.op)` calls, as written.
+    pub unknown_functions: Vec<String>,
+    /// For a FROM clause: the first source that can give a row of the first several rows (a
+    /// joined table, a second table, a derived table, a table function), as written.
+    pub fan_out: Option<String>,
+    /// Unqualified names anywhere, subqueries included: a bare table alias there is a
+    /// whole-row reference (`(SELECT to_jsonb(s))`).
+    pub unqualified_anywhere: Vec<String>,
+    /// Names of the common table expressions defined anywhere (`WITH x AS (...)`).
+    pub ctes: Vec<String>,
 }
 
 /// A result that depends on the order rows arrive in: another batch or re-run may see the
@@ -113,6 +126,30 @@ pub fn facts<N: Visit>(engine: Engine, node: &N) -> Facts {
     };
     let _ = node.visit(&mut walker);
     walker.facts
+}
+
+/// The facts of a FROM clause, including whether it can give several rows per row of its
+/// first table.
+pub fn from_facts(engine: Engine, from: &[TableWithJoins]) -> Facts {
+    let mut f = facts(engine, &from.to_vec());
+    let plain = |factor: &TableFactor| matches!(factor, TableFactor::Table { args: None, .. });
+    let shown = |factor: &TableFactor| {
+        let text = factor.to_string();
+        if text.chars().count() <= 32 {
+            text
+        } else {
+            format!("{}...", text.chars().take(29).collect::<String>())
+        }
+    };
+    let mut factors = from
+        .iter()
+        .flat_map(|t| std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)));
+    f.fan_out = match (factors.next(), factors.next()) {
+        (_, Some(second)) => Some(shown(second)),
+        (Some(first), None) if !plain(first) => Some(shown(first)),
+        _ => None,
+    };
+    f
 }
 
 /// The facts of an expression, including whether it is a single column.
@@ -156,6 +193,7 @@ impl Walker {
             self.facts.outside_aggregate.push(r.clone());
         }
         if r.qualifier.is_empty() {
+            self.facts.unqualified_anywhere.push(r.column.clone());
             if self.query_depth == 0 {
                 self.facts.unqualified.push(r.column);
             }
@@ -183,6 +221,7 @@ impl Walker {
         }
         // MySQL's RAND(expr) seeds from its argument each call: a function of the row, unless
         // the seed is a constant (one sequence over the statement's rows, in their order).
+        let volatile_before = self.facts.volatile.len();
         let seeded_by_row = name == "rand"
             && n == 1
             && !args(f).iter().filter_map(|a| arg_expr(a)).all(is_constant);
@@ -211,6 +250,14 @@ impl Walker {
                 self.facts.volatile.push(format!("{name}('now')"));
             }
         }
+        let reported = self.facts.volatile.len() > volatile_before
+            || seeded_by_row
+            || name == "any_value"
+            || (name == "values" && qualified_once)
+            || f.over.is_some();
+        if !reported {
+            self.called(&f.name);
+        }
         if name == "values" && qualified_once {
             self.facts.values_calls.push(f.to_string());
         }
@@ -220,12 +267,41 @@ impl Walker {
     }
 }
 
+impl Walker {
+    /// Records a call of `name` that the dialect's allowlist does not hold. A built-in is
+    /// called by its bare name (or, on PostgreSQL, through `pg_catalog`): a call qualified by any
+    /// other schema is the user's own function.
+    fn called(&mut self, name: &ObjectName) {
+        let parts: Vec<String> = name_parts(name)
+            .iter()
+            .map(|p| p.to_ascii_lowercase())
+            .collect();
+        let allowed = match parts.as_slice() {
+            [name] => allowlist::is_deterministic(self.engine, name),
+            [schema, name] if self.engine == Engine::Postgres && schema == "pg_catalog" => {
+                allowlist::is_deterministic(self.engine, name)
+            }
+            _ => false,
+        };
+        if !allowed {
+            self.facts.unknown_functions.push(parts.join("."));
+        }
+    }
+}
+
 impl Visitor for Walker {
     type Break = ();
 
     fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
         self.query_depth += 1;
         self.facts.order_dependent.extend(pick_order(query));
+        if let Some(with) = &query.with {
+            let names = with
+                .cte_tables
+                .iter()
+                .map(|cte| cte.alias.name.value.clone());
+            self.facts.ctes.extend(names);
+        }
         ControlFlow::Continue(())
     }
 
@@ -248,6 +324,16 @@ impl Visitor for Walker {
         } = factor
         {
             self.facts.order_dependent.push(OrderDependence::Sample);
+        }
+        // A table function (`generate_series(1, 3)`, `LATERAL f(x)`): a call like any other.
+        if let TableFactor::Table {
+            name,
+            args: Some(_),
+            ..
+        }
+        | TableFactor::Function { name, .. } = factor
+        {
+            self.called(name);
         }
         if let (TableFactor::Table { name, alias, .. }, 0) = (factor, self.query_depth) {
             let parts = name_parts(name);
@@ -303,6 +389,13 @@ impl Visitor for Walker {
             } => {
                 // `@n := @n + 1`: a counter over the rows in the order they come.
                 self.facts.variables.push(left.to_string());
+            }
+            Expr::BinaryOp {
+                op: op @ (BinaryOperator::PGCustomBinaryOperator(_) | BinaryOperator::Custom(_)),
+                ..
+            } => {
+                // `OPERATOR(util.===)`: a user's operator calls a function of unknown volatility.
+                self.facts.unknown_functions.push(op.to_string());
             }
             Expr::Value(v) => {
                 // SQLite reads `@x`, `:x` and `$x` as parameters, NULL when nothing is bound.

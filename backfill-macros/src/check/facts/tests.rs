@@ -259,3 +259,175 @@ fn trailing_text_comments_and_placeholders_are_refused() {
     .is_ok());
     assert!(parse_from(Engine::Postgres, "events WHERE x = 1").is_err());
 }
+
+/// The unknown calls of `text` parsed for `engine`.
+fn unknown(engine: Engine, text: &str) -> Vec<String> {
+    let expr = parse_expr(engine, text).unwrap_or_else(|err| panic!("{engine:?}: {err}"));
+    expr_facts(engine, &expr).unknown_functions
+}
+
+/// One family of the allowlist per test: its members are accepted on the engines that have
+/// them, a near neighbour that is not deterministic (or not the engine's) is refused.
+fn accepted(engines: &[Engine], texts: &[&str]) {
+    for &engine in engines {
+        for text in texts {
+            assert_eq!(
+                unknown(engine, text),
+                Vec::<String>::new(),
+                "{engine:?}: {text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn allowlist_string_functions() {
+    accepted(
+        &Engine::ALL,
+        &[
+            "lower(trim(u.email))",
+            "upper(replace(a, 'x', 'y'))",
+            "length(a) + abs(b)",
+        ],
+    );
+    accepted(
+        &[Engine::Postgres],
+        &["split_part(a, '@', 2) || initcap(b)", "md5(a)"],
+    );
+    accepted(
+        &[Engine::MySql],
+        &["concat_ws('-', a, b)", "substring_index(a, '@', -1)"],
+    );
+    accepted(
+        &[Engine::Sqlite],
+        &["printf('%d', a) || unicode(b)", "concat(a, b)"],
+    );
+    assert_eq!(unknown(Engine::Sqlite, "initcap(a)"), ["initcap"]);
+    assert_eq!(
+        unknown(Engine::MySql, "split_part(a, '@', 2)"),
+        ["split_part"]
+    );
+}
+
+#[test]
+fn allowlist_numeric_functions() {
+    accepted(
+        &Engine::ALL,
+        &["abs(a) + round(b, 2)", "coalesce(nullif(a, 0), 1)"],
+    );
+    accepted(
+        &[Engine::Postgres],
+        &["width_bucket(a, 0, 100, 10)", "trunc(a, 2)"],
+    );
+    accepted(
+        &[Engine::MySql],
+        &["truncate(a, 2) + crc32(b)", "conv(a, 10, 16)"],
+    );
+    accepted(&[Engine::Sqlite], &["abs(a) + sign(b)", "iif(a > 0, 1, 0)"]);
+    // MySQL's RAND(seed from the row) is a function of the row; a constant seed is not.
+    accepted(&[Engine::MySql], &["rand(u.id)"]);
+}
+
+#[test]
+fn allowlist_date_functions_with_a_time_value() {
+    accepted(
+        &[Engine::Postgres],
+        &["date_trunc('day', created_at)", "make_date(y, m, d)"],
+    );
+    accepted(
+        &[Engine::MySql],
+        &["date_format(created_at, '%Y')", "datediff(a, b)"],
+    );
+    accepted(
+        &[Engine::Sqlite],
+        &["date(created_at)", "strftime('%Y', created_at)"],
+    );
+    for f in all("date(created_at)") {
+        assert!(f.volatile.is_empty());
+    }
+}
+
+#[test]
+fn allowlist_json_functions() {
+    accepted(
+        &[Engine::Postgres],
+        &["jsonb_build_object('a', a)", "jsonb_set(j, '{a}', '1')"],
+    );
+    accepted(
+        &[Engine::MySql],
+        &["json_object('a', a)", "json_extract(j, '$.a')"],
+    );
+    accepted(
+        &[Engine::Sqlite],
+        &["json_object('a', a)", "json_extract(j, '$.a')"],
+    );
+}
+
+#[test]
+fn allowlist_aggregates() {
+    accepted(
+        &Engine::ALL,
+        &["count(*) + sum(a) + max(b) + min(c) + avg(d)"],
+    );
+    accepted(
+        &[Engine::Postgres],
+        &["bool_and(a)", "string_agg(a, ',' ORDER BY a)"],
+    );
+    accepted(
+        &[Engine::MySql],
+        &["group_concat(a ORDER BY a)", "bit_or(a)"],
+    );
+    accepted(&[Engine::Sqlite], &["total(a)", "group_concat(a, ',')"]);
+}
+
+#[test]
+fn allowlist_pg_catalog_qualified_and_user_functions() {
+    accepted(&[Engine::Postgres], &["pg_catalog.lower(a)"]);
+    for engine in Engine::ALL {
+        assert_eq!(unknown(engine, "slugify(a)"), ["slugify"]);
+        assert_eq!(unknown(engine, "util.lower(a)"), ["util.lower"]);
+    }
+    assert_eq!(
+        unknown(Engine::Postgres, "a OPERATOR(util.+) b"),
+        ["OPERATOR(util.+)"]
+    );
+}
+
+#[test]
+fn volatile_calls_are_reported_once_not_as_unknown() {
+    for text in [
+        "now()",
+        "random()",
+        "coalesce(x, uuid())",
+        "age(created_at)",
+    ] {
+        for engine in Engine::ALL {
+            assert!(unknown(engine, text).is_empty(), "{engine:?}: {text}");
+        }
+    }
+}
+
+#[test]
+fn ctes_and_whole_rows_in_subqueries() {
+    let f = &all("(SELECT to_jsonb(s) FROM (SELECT 1) AS x)")[0];
+    assert!(f.unqualified_anywhere.contains(&"s".to_string()));
+    assert!(!f.unqualified.contains(&"s".to_string()));
+    let f = &all("(WITH user_stats AS (SELECT 1 AS a) SELECT a FROM user_stats)")[0];
+    assert_eq!(f.ctes, ["user_stats"]);
+}
+
+#[test]
+fn from_fan_out() {
+    let from = |text: &str| {
+        let parsed = parse_from(Engine::Postgres, text).unwrap();
+        from_facts(Engine::Postgres, &parsed).fan_out
+    };
+    assert_eq!(from("events e"), None);
+    assert_eq!(
+        from("users u JOIN orders o ON o.user_id = u.id").as_deref(),
+        Some("orders o")
+    );
+    assert_eq!(from("users u, orders o").as_deref(), Some("orders o"));
+    assert!(from("unnest(ARRAY[1, 2]) AS t(x)").is_some());
+    assert!(from("(SELECT 1 AS id) AS d").is_some());
+}

@@ -1,5 +1,6 @@
 //! MySQL/MariaDB's catalog reader, the one place its `information_schema` is queried: a table's
-//! columns and unique indexes, for the progress table and preflight alike. Names are bound as
+//! columns and unique indexes, for the progress table and preflight alike, and a source's size,
+//! primary key and key cardinality with the buffer pool's size (for `plan`). Names are bound as
 //! values, never formatted into SQL; an unqualified name is looked up in the connection's
 //! default database (`DATABASE()`).
 
@@ -104,6 +105,125 @@ pub(super) async fn read_table(
             )
             .collect(),
         unique_keys,
+    }))
+}
+
+/// The table's estimated data and index bytes and rows (InnoDB's statistics).
+const SIZE_SQL: &str = "SELECT CAST(DATA_LENGTH AS SIGNED), CAST(INDEX_LENGTH AS SIGNED), \
+       CAST(TABLE_ROWS AS SIGNED) \
+     FROM information_schema.TABLES \
+     WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?";
+
+/// The buffer pool and the page size, in bytes.
+const CACHE_SQL: &str =
+    "SELECT CAST(@@innodb_buffer_pool_size AS SIGNED), CAST(@@innodb_page_size AS SIGNED)";
+
+/// The PRIMARY KEY's columns in order: InnoDB stores the rows in its order.
+const PRIMARY_SQL: &str = "SELECT CAST(COLUMN_NAME AS CHAR) \
+     FROM information_schema.STATISTICS \
+     WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? \
+       AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX";
+
+/// Estimated distinct values of a column that leads an index.
+const CARDINALITY_SQL: &str = "SELECT CAST(MAX(CARDINALITY) AS SIGNED) \
+     FROM information_schema.STATISTICS \
+     WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? \
+       AND SEQ_IN_INDEX = 1 AND COLUMN_NAME = ?";
+
+/// Every index's columns in order; a column is NULL for an expression part and `prefix` is 1
+/// for a prefix part.
+const SOURCE_INDEXES_SQL: &str = "SELECT CAST(INDEX_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
+       CAST(SUB_PART IS NOT NULL AS SIGNED) \
+     FROM information_schema.STATISTICS \
+     WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? \
+     ORDER BY INDEX_NAME, SEQ_IN_INDEX";
+
+/// What [`source_stats`] reads about a table.
+pub(super) struct SourceStats {
+    /// `DATA_LENGTH`: the clustered index, rows included.
+    pub data_bytes: Option<i64>,
+    /// `INDEX_LENGTH`: the secondary indexes.
+    pub index_bytes: Option<i64>,
+    /// `TABLE_ROWS`, an estimate.
+    pub rows: Option<i64>,
+    /// `innodb_buffer_pool_size`.
+    pub buffer_pool: Option<i64>,
+    /// `innodb_page_size`.
+    pub page_size: Option<i64>,
+    /// The PRIMARY KEY's columns, empty without one.
+    pub primary: Vec<String>,
+    /// The key column's estimated distinct values, when an index starts with it.
+    pub key_cardinality: Option<i64>,
+    /// Its indexes whose every part is a whole column, with their columns in order.
+    pub indexes: Vec<(String, Vec<String>)>,
+}
+
+/// The size of `table`, the buffer pool, its primary key and the key column's cardinality;
+/// `None` when the table does not exist.
+pub(super) async fn source_stats(
+    conn: &mut MySqlConnection,
+    table: &TableName,
+    key_column: Option<&str>,
+) -> Result<Option<SourceStats>, sqlx::Error> {
+    let row: Option<(Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(SIZE_SQL)
+        .bind(table.schema.as_deref())
+        .bind(table.name.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some((data_bytes, index_bytes, rows)) = row else {
+        return Ok(None);
+    };
+    let (buffer_pool, page_size): (Option<i64>, Option<i64>) =
+        sqlx::query_as(CACHE_SQL).fetch_one(&mut *conn).await?;
+    let primary: Vec<String> = sqlx::query_scalar(PRIMARY_SQL)
+        .bind(table.schema.as_deref())
+        .bind(table.name.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+    let key_cardinality = match key_column {
+        Some(column) => {
+            sqlx::query_scalar::<_, Option<i64>>(CARDINALITY_SQL)
+                .bind(table.schema.as_deref())
+                .bind(table.name.as_str())
+                .bind(column)
+                .fetch_one(&mut *conn)
+                .await?
+        }
+        None => None,
+    };
+    let parts: Vec<(String, Option<String>, i64)> = sqlx::query_as(SOURCE_INDEXES_SQL)
+        .bind(table.schema.as_deref())
+        .bind(table.name.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+    // An index with an expression or a prefix part cannot cover a read: left out.
+    let mut indexes: Vec<(String, Option<Vec<String>>)> = Vec::new();
+    for (index, column, prefix) in parts {
+        if indexes.last().is_none_or(|(name, _)| *name != index) {
+            indexes.push((index, Some(Vec::new())));
+        }
+        if let Some((_, columns)) = indexes.last_mut() {
+            *columns = match (columns.take(), column) {
+                (Some(mut cols), Some(column)) if prefix == 0 => {
+                    cols.push(column);
+                    Some(cols)
+                }
+                _ => None,
+            };
+        }
+    }
+    Ok(Some(SourceStats {
+        data_bytes,
+        index_bytes,
+        rows,
+        buffer_pool,
+        page_size,
+        primary,
+        key_cardinality,
+        indexes: indexes
+            .into_iter()
+            .filter_map(|(name, columns)| Some((name, columns?)))
+            .collect(),
     }))
 }
 

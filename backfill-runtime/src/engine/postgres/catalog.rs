@@ -1,6 +1,7 @@
 //! PostgreSQL's catalog reader, the one place its `pg_catalog` is queried: a table's columns and
-//! the unique indexes `ON CONFLICT` can infer (for the progress table and preflight alike), and
-//! the base types of the key probe's type oids. Names are bound as values, never formatted into
+//! the unique indexes `ON CONFLICT` can infer (for the progress table and preflight alike), the
+//! base types of the key probe's type oids, and a source's size, the server's caches and a
+//! column's `pg_stats` (for `plan`). Names are bound as values, never formatted into
 //! SQL; an unqualified name resolves along the search path with `to_regclass`, as the DML does.
 
 use sqlx::postgres::types::Oid;
@@ -125,6 +126,106 @@ pub(super) async fn base_types(
             is_enum,
         })
         .collect())
+}
+
+/// The table's size and the planner's estimates: pages, rows (`None` before the first VACUUM
+/// or ANALYZE), the heap's bytes, with indexes and TOAST, and its schema and name as stored.
+const SIZE_SQL: &str = "SELECT c.relpages::int8, \
+       CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::int8 END, \
+       pg_catalog.pg_relation_size(c.oid), pg_catalog.pg_total_relation_size(c.oid), \
+       n.nspname::text, c.relname::text \
+     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.oid = pg_catalog.to_regclass(CASE WHEN $1::text IS NULL \
+       THEN pg_catalog.quote_ident($2::text) \
+       ELSE pg_catalog.quote_ident($1::text) || '.' || pg_catalog.quote_ident($2::text) END)";
+
+/// The buffer cache and the OS cache the planner assumes, in bytes.
+const CACHE_SQL: &str = "SELECT name::text, \
+       (setting::int8 * pg_catalog.pg_size_bytes(COALESCE(unit, 'B')))::int8 \
+     FROM pg_catalog.pg_settings WHERE name IN ('shared_buffers', 'effective_cache_size')";
+
+/// A column's statistics from the last ANALYZE: its correlation with the heap's order and its
+/// distinct values (negative: a fraction of the rows).
+const COLUMN_STATS_SQL: &str = "SELECT correlation::float8, n_distinct::float8 \
+     FROM pg_catalog.pg_stats \
+     WHERE schemaname = $1 AND tablename = $2 AND attname = $3 \
+     ORDER BY inherited LIMIT 1";
+
+/// Every valid, non-partial index on plain columns: its name and columns, key columns first
+/// in order, then its INCLUDE columns.
+const SOURCE_INDEXES_SQL: &str = "SELECT ic.relname::text, \
+       ARRAY(SELECT a.attname::text \
+             FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
+             JOIN pg_catalog.pg_attribute a \
+               ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+             ORDER BY k.ord) \
+     FROM pg_catalog.pg_index i \
+     JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
+     JOIN pg_catalog.pg_class c ON c.oid = i.indrelid \
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE n.nspname = $1 AND c.relname = $2 AND i.indisvalid \
+       AND i.indpred IS NULL AND i.indexprs IS NULL \
+     ORDER BY ic.relname";
+
+/// What [`source_stats`] reads about a table.
+pub(super) struct SourceStats {
+    /// `relpages`.
+    pub pages: i64,
+    /// `reltuples`, `None` before the first VACUUM or ANALYZE.
+    pub rows: Option<i64>,
+    /// `pg_relation_size`: the heap.
+    pub heap_bytes: i64,
+    /// `pg_total_relation_size`: with indexes and TOAST.
+    pub total_bytes: i64,
+    /// `shared_buffers` and `effective_cache_size`, in bytes, by name.
+    pub caches: Vec<(String, i64)>,
+    /// The key column's `pg_stats` row: correlation and `n_distinct`; `None` before ANALYZE.
+    pub key_stats: Option<(Option<f64>, Option<f64>)>,
+    /// Its indexes on plain columns, with their key then INCLUDE columns.
+    pub indexes: Vec<(String, Vec<String>)>,
+}
+
+/// The size of `table`, the server's caches, and the statistics of its column `key_column`;
+/// `None` when the table does not exist.
+pub(super) async fn source_stats(
+    conn: &mut PgConnection,
+    table: &TableName,
+    key_column: Option<&str>,
+) -> Result<Option<SourceStats>, sqlx::Error> {
+    let row: Option<(i64, Option<i64>, i64, i64, String, String)> = sqlx::query_as(SIZE_SQL)
+        .bind(table.schema.as_deref())
+        .bind(table.name.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some((pages, rows, heap_bytes, total_bytes, schema, name)) = row else {
+        return Ok(None);
+    };
+    let caches: Vec<(String, i64)> = sqlx::query_as(CACHE_SQL).fetch_all(&mut *conn).await?;
+    let key_stats = match key_column {
+        Some(column) => {
+            sqlx::query_as(COLUMN_STATS_SQL)
+                .bind(&schema)
+                .bind(&name)
+                .bind(column)
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+        None => None,
+    };
+    let indexes: Vec<(String, Vec<String>)> = sqlx::query_as(SOURCE_INDEXES_SQL)
+        .bind(&schema)
+        .bind(&name)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(Some(SourceStats {
+        pages,
+        rows,
+        heap_bytes,
+        total_bytes,
+        caches,
+        key_stats,
+        indexes,
+    }))
 }
 
 /// A key column's type without modifiers and its collation, schema-qualified and quoted

@@ -10,12 +10,14 @@ use sqlx::{Connection, Postgres};
 
 use super::io::Query;
 use super::{
-    CatalogColumn, CatalogError, DecodeAs, Dialect, Driver, ErrorClass, ProgressType, TableName,
-    TableShape, Timeouts, Value,
+    CatalogColumn, CatalogError, DecodeAs, Dialect, Driver, ErrorClass, ProgressType, SourceFacts,
+    SourceProbe, TableName, TableShape, Timeouts, Value,
 };
+use crate::access::ReadAccess;
 use crate::definition::{Definition, Engine, Statements};
 use crate::error::Error;
 
+mod access;
 mod catalog;
 mod coerce;
 pub(crate) mod connect;
@@ -191,6 +193,30 @@ impl Driver for PgEngine {
             .filter_map(|r| r[0].text().map(str::to_string))
             .collect::<Vec<_>>()
             .join("\n"))
+    }
+
+    fn source_facts<'c>(
+        conn: &'c mut PgConnection,
+        probe: &'c SourceProbe<'c>,
+    ) -> impl Future<Output = Result<SourceFacts, sqlx::Error>> + Send + 'c {
+        access::source_facts(conn, probe)
+    }
+
+    fn read_access(explain: &str, table: &str, alias: Option<&str>) -> ReadAccess {
+        access::read_access(explain, table, alias)
+    }
+
+    fn unused_covering_index_hint(table: &TableName, index: &str) -> String {
+        access::unused_covering_index_hint(table, index)
+    }
+
+    fn covering_index_ddl(
+        table: &TableName,
+        name: &str,
+        key: &[String],
+        include: &[String],
+    ) -> (Vec<String>, String) {
+        access::covering_index_ddl(table, name, key, include)
     }
 }
 

@@ -10,12 +10,14 @@ use sqlx::{Connection, Sqlite};
 
 use super::io::Query;
 use super::{
-    CatalogColumn, CatalogError, DecodeAs, Dialect, Driver, ErrorClass, ProgressType, TableName,
-    TableShape, Timeouts, Value,
+    CatalogColumn, CatalogError, DecodeAs, Dialect, Driver, ErrorClass, ProgressType, SourceFacts,
+    SourceProbe, TableName, TableShape, Timeouts, Value,
 };
+use crate::access::ReadAccess;
 use crate::definition::{Definition, Engine, Statements};
 use crate::error::Error;
 
+mod access;
 mod catalog;
 mod coerce;
 pub(crate) mod connect;
@@ -159,13 +161,22 @@ impl Driver for SqliteEngine {
         binds: &'c [Value],
     ) -> Result<String, sqlx::Error> {
         let sql = format!("{}{sql}", Self::DIALECT.explain);
-        let rows = Self::fetch_all(
-            conn,
-            &sql,
-            binds,
-            &[DecodeAs::Int, DecodeAs::Int, DecodeAs::Int, DecodeAs::Text],
+        // An EXPLAIN QUERY PLAN runs no bytecode, so it never checks the connection's schema
+        // against the database's: after another connection created an index, it would print
+        // the plan of before. A statement that runs reloads a changed schema first; and the
+        // EXPLAIN is not cached, so it is planned again each time.
+        sqlx::Executor::fetch_all(
+            &mut *conn,
+            sqlx::query("SELECT 1 FROM sqlite_schema LIMIT 1").persistent(false),
         )
         .await?;
+        let query = super::io::query::<Self>(&sql, binds).persistent(false);
+        let cols = [DecodeAs::Int, DecodeAs::Int, DecodeAs::Int, DecodeAs::Text];
+        let rows = <Sqlite as super::io::SqlxIo>::fetch_rows(conn, query)
+            .await?
+            .iter()
+            .map(|r| super::io::decode::<Self>(r, &cols))
+            .collect::<Result<Vec<_>, _>>()?;
         // Indent each step under its parent.
         let mut depth: Vec<(i64, usize)> = Vec::new();
         let mut lines = Vec::new();
@@ -184,6 +195,30 @@ impl Driver for SqliteEngine {
             ));
         }
         Ok(lines.join("\n"))
+    }
+
+    fn source_facts<'c>(
+        conn: &'c mut SqliteConnection,
+        probe: &'c SourceProbe<'c>,
+    ) -> impl Future<Output = Result<SourceFacts, sqlx::Error>> + Send + 'c {
+        access::source_facts(conn, probe)
+    }
+
+    fn read_access(explain: &str, table: &str, alias: Option<&str>) -> ReadAccess {
+        access::read_access(explain, table, alias)
+    }
+
+    fn unused_covering_index_hint(table: &TableName, index: &str) -> String {
+        access::unused_covering_index_hint(table, index)
+    }
+
+    fn covering_index_ddl(
+        table: &TableName,
+        name: &str,
+        key: &[String],
+        include: &[String],
+    ) -> (Vec<String>, String) {
+        access::covering_index_ddl(table, name, key, include)
     }
 }
 

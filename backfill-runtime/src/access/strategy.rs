@@ -1,0 +1,179 @@
+//! Groundwork of issue 13's `strategy = "auto"`: which way of reading the source suits what
+//! the access path shows. The rule is here, written once and tested; the scan strategy itself,
+//! the attribute and the run option that would act on it are not built yet, so no run and no
+//! command calls it: a caller may show it as advice.
+//!
+//! The rule follows what issue 13 measured on 2M events over 200k users (count, sum, max per
+//! user, `user_id` spread over the table): key ranges read through a scattered key ran at 0.55x
+//! (PostgreSQL), 0.19x (SQLite) and 0.03-0.11x (MariaDB, source larger than its buffer pool) of
+//! the same recompute scanning the table in stored order. Ranges that read adjacent pages (a
+//! source in key order, or a covering index) have no such loss.
+
+use super::{AccessPath, Verdict};
+
+/// How a run reads the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Key ranges, each read through the key (today's only strategy).
+    Ranges,
+    /// The source read in chunks of its own stored order, partial aggregates merged per key
+    /// (issue 13, item 2; not built yet).
+    Scan,
+}
+
+/// What the mapping allows, beside what the access path shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mapping {
+    /// The mapping groups source rows per key (aggregates); a row-to-row mapping has nothing
+    /// to merge, so it always reads ranges.
+    pub grouped: bool,
+    /// Every aggregate can be merged from partials (`count`, `sum`, `min`, `max`, `avg` as sum
+    /// and count, `bool_and`/`bool_or`); `count(DISTINCT ...)`, `string_agg` and percentiles
+    /// cannot.
+    pub decomposable: bool,
+}
+
+/// The strategy that suits an access path, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrategyAdvice {
+    /// The strategy.
+    pub strategy: Strategy,
+    /// Why, for people.
+    pub reason: String,
+}
+
+impl AccessPath {
+    /// The strategy that suits this read of the source for `mapping`: ranges unless they are
+    /// known to be scattered and the mapping's aggregates can be merged from partials.
+    pub fn suited_strategy(&self, mapping: Mapping) -> StrategyAdvice {
+        let advice = |strategy, reason: String| StrategyAdvice { strategy, reason };
+        match &self.verdict {
+            _ if !mapping.grouped => advice(
+                Strategy::Ranges,
+                "row to row: each key is its own rows, nothing to merge from a scan".to_string(),
+            ),
+            Verdict::Covered { index } => advice(
+                Strategy::Ranges,
+                format!("each range is an in-order, index-only read of {index}"),
+            ),
+            Verdict::InKeyOrder { .. } => advice(
+                Strategy::Ranges,
+                format!(
+                    "{} is stored in key order: each range reads adjacent pages",
+                    self.source
+                ),
+            ),
+            Verdict::Unknown { reason } => advice(
+                Strategy::Ranges,
+                format!("nothing measured says ranges are scattered ({reason})"),
+            ),
+            Verdict::Scattered { .. } if !mapping.decomposable => advice(
+                Strategy::Ranges,
+                match &self.covering_index {
+                    Some(index) => format!(
+                        "scattered, but an aggregate cannot be merged from partials: create {} \
+                         so each range reads in order",
+                        index.name
+                    ),
+                    None => {
+                        "scattered, but an aggregate cannot be merged from partials".to_string()
+                    }
+                },
+            ),
+            Verdict::Scattered { .. } => advice(
+                Strategy::Scan,
+                match &self.covering_index {
+                    Some(index) => format!(
+                        "scattered: a scan in stored order reads each page once (or create {} \
+                         and read ranges in order)",
+                        index.name
+                    ),
+                    None => "scattered: a scan in stored order reads each page once".to_string(),
+                },
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::{CoveringIndex, PhysicalOrder, RangeReadPlan, ReadAccess, SourceSize};
+
+    fn path(verdict: Verdict, covering: bool) -> AccessPath {
+        AccessPath {
+            source: "events".into(),
+            range_key: vec!["user_id".into()],
+            key_columns: Some(vec!["user_id".into()]),
+            columns_read: vec!["amount".into()],
+            size: SourceSize::default(),
+            order: PhysicalOrder::default(),
+            read_plan: RangeReadPlan {
+                access: ReadAccess::FullScan,
+                explain: String::new(),
+            },
+            estimate: None,
+            sample: None,
+            verdict,
+            covering_index: covering.then(|| CoveringIndex {
+                name: "events_user_id_covering".into(),
+                key: vec!["user_id".into()],
+                include: vec!["amount".into()],
+                ddl: Vec::new(),
+                note: String::new(),
+            }),
+            notes: Vec::new(),
+        }
+    }
+
+    const GROUPED: Mapping = Mapping {
+        grouped: true,
+        decomposable: true,
+    };
+
+    #[test]
+    fn only_a_scattered_grouping_that_merges_from_partials_suits_a_scan() {
+        let scattered = || Verdict::Scattered {
+            reason: String::new(),
+        };
+        let advice = path(scattered(), true).suited_strategy(GROUPED);
+        assert_eq!(advice.strategy, Strategy::Scan);
+        assert!(
+            advice.reason.contains("events_user_id_covering"),
+            "{advice:?}"
+        );
+
+        let distinct = Mapping {
+            grouped: true,
+            decomposable: false,
+        };
+        assert_eq!(
+            path(scattered(), true).suited_strategy(distinct).strategy,
+            Strategy::Ranges
+        );
+        let row_to_row = Mapping {
+            grouped: false,
+            decomposable: true,
+        };
+        assert_eq!(
+            path(scattered(), false)
+                .suited_strategy(row_to_row)
+                .strategy,
+            Strategy::Ranges
+        );
+        for in_order in [
+            Verdict::Covered { index: "i".into() },
+            Verdict::InKeyOrder {
+                reason: String::new(),
+            },
+            Verdict::Unknown {
+                reason: "no statistics".into(),
+            },
+        ] {
+            assert_eq!(
+                path(in_order, false).suited_strategy(GROUPED).strategy,
+                Strategy::Ranges
+            );
+        }
+    }
+}
