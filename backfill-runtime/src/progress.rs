@@ -904,17 +904,21 @@ impl<D: Driver> ProgressStore<D> {
             Self::quoted("updated_at"),
             self.where_job()
         ));
-        let changed = D::execute(
-            conn,
-            &sql,
-            &[
-                value,
-                Value::Time(Utc::now()),
-                Value::Text(self.job.clone()),
-            ],
-        )
-        .await
-        .map_err(self.db_error("changing the control of the job in the"))?;
+        let binds = [
+            value,
+            Value::Time(Utc::now()),
+            Value::Text(self.job.clone()),
+        ];
+        let changed = D::execute(conn, &sql, &binds)
+            .await
+            .map_err(self.db_error("changing the control of the job in the"))?;
+        // Twice: a split copies the control from the shard it locks, so a split that held
+        // its shard while the first UPDATE waited for it inserted a row that UPDATE did not
+        // see (it was not in its snapshot). Every such split has committed by now, and every
+        // later one copies the new value.
+        D::execute(conn, &sql, &binds)
+            .await
+            .map_err(self.db_error("changing the control of the job in the"))?;
         Ok(changed > 0)
     }
 
