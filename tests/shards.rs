@@ -471,7 +471,7 @@ async fn processes_killed_with_sigkill_again_and_again_converge() {
 async fn a_worker_joins_a_running_job() {
     for db in servers("shard_join").await {
         let expected = seeded(&db).await;
-        let first = spawn_worker(&db, 2, 40);
+        let first = spawn_worker(&db, 2, 80);
         wait_for_batches(&db, 10).await;
         let joined = db
             .run(def(), RunOptions::default().workers(2))
