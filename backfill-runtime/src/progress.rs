@@ -654,55 +654,47 @@ impl<D: Driver> ProgressStore<D> {
         conn: &mut Conn<D>,
         pick: Pick,
     ) -> Result<Option<Result<ShardRow, Error>>, sqlx::Error> {
-        let running = format!("{} = '{RUNNING}'", Self::quoted("status"));
-        let (shard, rest) = match pick {
-            Pick::Shard(shard) => (shard, None),
-            Pick::AnyFree { prefer } => (
-                prefer,
-                Some(format!(
-                    "SELECT {} FROM {} WHERE {} AND {running} ORDER BY {} LIMIT 1{} SKIP LOCKED",
-                    Self::selected(&SHARD_COLUMNS),
-                    self.table,
-                    self.where_job(),
-                    Self::quoted("shard"),
-                    D::DIALECT.row_lock,
-                )),
-            ),
+        let prefer = match pick {
+            Pick::Shard(shard) => {
+                let binds = self.shard_binds(shard);
+                return self
+                    .lock_where(conn, &self.where_shard(), &binds, "", "")
+                    .await;
+            }
+            Pick::AnyFree { prefer } => prefer,
         };
-        let one = format!(
-            "SELECT {} FROM {} WHERE {}{}{}",
+        let running = format!("{} = '{RUNNING}'", Self::quoted("status"));
+        let preferred = format!("{} AND {running}", self.where_shard());
+        let binds = self.shard_binds(prefer);
+        if let Some(row) = self
+            .lock_where(conn, &preferred, &binds, "", " SKIP LOCKED")
+            .await?
+        {
+            return Ok(Some(row));
+        }
+        let any = format!("{} AND {running}", self.where_job());
+        let first = format!(" ORDER BY {} LIMIT 1", Self::quoted("shard"));
+        let binds = [Value::Text(self.job.clone())];
+        self.lock_where(conn, &any, &binds, &first, " SKIP LOCKED")
+            .await
+    }
+
+    /// `SELECT ... WHERE {condition}{order} FOR UPDATE{skip}`: the first row, locked.
+    async fn lock_where(
+        &self,
+        conn: &mut Conn<D>,
+        condition: &str,
+        binds: &[Value],
+        order: &str,
+        skip: &str,
+    ) -> Result<Option<Result<ShardRow, Error>>, sqlx::Error> {
+        let sql = engine::placeholders::<D>(&format!(
+            "SELECT {} FROM {} WHERE {condition}{order}{}{skip}",
             Self::selected(&SHARD_COLUMNS),
             self.table,
-            self.where_shard(),
-            if rest.is_some() {
-                format!(" AND {running}")
-            } else {
-                String::new()
-            },
             D::DIALECT.row_lock,
-        );
-        let one = if rest.is_some() {
-            format!("{one} SKIP LOCKED")
-        } else {
-            one
-        };
-        let sql = engine::placeholders::<D>(&one);
-        let rows =
-            D::fetch_all(conn, &sql, &self.shard_binds(shard), &Self::shard_decode()).await?;
-        if let Some(row) = rows.into_iter().next() {
-            return Ok(Some(self.shard_row(&row)));
-        }
-        let Some(rest) = rest else {
-            return Ok(None);
-        };
-        let sql = engine::placeholders::<D>(&rest);
-        let rows = D::fetch_all(
-            conn,
-            &sql,
-            &[Value::Text(self.job.clone())],
-            &Self::shard_decode(),
-        )
-        .await?;
+        ));
+        let rows = D::fetch_all(conn, &sql, binds, &Self::shard_decode()).await?;
         Ok(rows.into_iter().next().map(|row| self.shard_row(&row)))
     }
 
