@@ -707,6 +707,9 @@ async fn a_batch_that_hits_the_statement_timeout_is_split() {
 
 #[tokio::test]
 async fn sqlite_refuses_more_than_one_worker() {
+    if !common::selected("sqlite") {
+        return;
+    }
     let db = common::sqlite("shard_sqlite").await;
     seeded(&db).await;
     let err = db
@@ -726,7 +729,9 @@ async fn sqlite_refuses_more_than_one_worker() {
 #[tokio::test]
 async fn a_progress_table_of_an_older_version_gains_the_new_columns() {
     let mut dbs = servers("shard_old_table").await;
-    dbs.push(common::sqlite("shard_old_table").await);
+    if common::selected("sqlite") {
+        dbs.push(common::sqlite("shard_old_table").await);
+    }
     for db in dbs {
         let expected = seeded(&db).await;
         let (text, time, big) = match db.engine {

@@ -220,6 +220,15 @@ impl RunOptions {
     /// writer and refuses more than 1). The same run started in other processes or on other
     /// machines joins the same job; every worker of a job must be given the same `n` (the
     /// job's shard plan). The pool needs at least `n` connections.
+    ///
+    /// ```
+    /// use backfill_runtime::RunOptions;
+    ///
+    /// assert_eq!(RunOptions::default().workers, 1);
+    /// assert_eq!(RunOptions::default().workers(4).workers, 4);
+    /// // No workers is one worker.
+    /// assert_eq!(RunOptions::default().workers(0).workers, 1);
+    /// ```
     pub fn workers(mut self, n: u32) -> Self {
         self.workers = n.max(1);
         self
