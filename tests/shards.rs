@@ -645,6 +645,37 @@ async fn the_rate_limit_holds_over_every_worker() {
             .unwrap()
             .unwrap();
         assert_eq!(status.max_rows_per_sec, Some(RATE), "{}", db.name());
+        // On one connection (its prepared statements cached), the limit lifted and set again:
+        // a NULL bound as text once must not break the integer bound next.
+        let one = match db.engine {
+            Engine::Postgres => backfill::AnyPool::Postgres(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&db.url)
+                    .await
+                    .unwrap(),
+            ),
+            _ => backfill::AnyPool::MySql(
+                sqlx::mysql::MySqlPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&db.url)
+                    .await
+                    .unwrap(),
+            ),
+        };
+        for rate in [None, Some(RATE * 2), None, Some(RATE)] {
+            assert!(one
+                .control(def(), &RunOptions::default(), Control::Rate(rate))
+                .await
+                .unwrap_or_else(|e| panic!("{}: rate {rate:?}: {e}", db.name())));
+            let status = one
+                .status(def(), &RunOptions::default())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(status.max_rows_per_sec, rate, "{}", db.name());
+        }
+        one.close().await;
         let started = Instant::now();
         let report = db
             .run(def(), RunOptions::default().workers(4))

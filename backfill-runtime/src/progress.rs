@@ -461,11 +461,11 @@ impl<D: Driver> ProgressStore<D> {
         if_missing: bool,
     ) -> Result<(), sqlx::Error> {
         let now = Value::Time(Utc::now());
+        let (rate_sql, rate) = Self::optional_int(max_rows_per_sec);
         let insert = engine::placeholders::<D>(&format!(
-            "INSERT INTO {} ({}) VALUES (?, ?, ?, ?, '{RUNNING}', 0, 0, 0, ?, ?, NULL, ?, ?, ?, CAST(? AS {})){}",
+            "INSERT INTO {} ({}) VALUES (?, ?, ?, ?, '{RUNNING}', 0, 0, 0, ?, ?, NULL, ?, ?, ?, {rate_sql}){}",
             self.table,
             Self::quoted_list(&COLUMNS),
-            Self::bigint(),
             if if_missing {
                 D::insert_if_missing_suffix()
             } else {
@@ -473,7 +473,7 @@ impl<D: Driver> ProgressStore<D> {
             }
         ));
         let key = |k: Option<&Key>| k.map_or(Value::Null, |k| Value::Text(k.to_json()));
-        let binds = [
+        let mut binds = vec![
             Value::Text(self.job.clone()),
             Value::Int(shard),
             Value::Text(fingerprint.to_string()),
@@ -483,11 +483,23 @@ impl<D: Driver> ProgressStore<D> {
             key(end),
             Value::Text(plan.to_string()),
             Value::Int(i64::from(paused == Control::Pause)),
-            max_rows_per_sec.map_or(Value::Null, |r| {
-                Value::Int(i64::try_from(r).unwrap_or(i64::MAX))
-            }),
         ];
+        binds.extend(rate);
         D::execute(conn, &insert, &binds).await.map(drop)
+    }
+
+    /// SQL and bind for an optional integer: a literal `NULL`, or a bound value cast to
+    /// `BIGINT`. Never a NULL bound as a parameter: a NULL binds as text, and a statement
+    /// prepared (and cached by sqlx) with a text parameter then misreads an integer bound on
+    /// its next use (PostgreSQL: "invalid byte sequence for encoding UTF8: 0x00").
+    fn optional_int(value: Option<u64>) -> (String, Option<Value>) {
+        match value {
+            Some(v) => (
+                format!("CAST(? AS {})", Self::bigint()),
+                Some(Value::Int(i64::try_from(v).unwrap_or(i64::MAX))),
+            ),
+            None => ("NULL".to_string(), None),
+        }
     }
 
     /// With shard 0 locked in `tx`: restart, refuse, or report; commits unless refusing.
@@ -878,29 +890,20 @@ impl<D: Driver> ProgressStore<D> {
             return Ok(false);
         }
         self.add_columns(conn).await?;
-        let (column, value) = match control {
-            Control::Pause => ("paused", Value::Int(1)),
-            Control::Resume => ("paused", Value::Int(0)),
-            Control::Rate(rate) => (
-                "max_rows_per_sec",
-                rate.map_or(Value::Null, |r| {
-                    Value::Int(i64::try_from(r).unwrap_or(i64::MAX))
-                }),
-            ),
+        let (column, (value_sql, value)) = match control {
+            Control::Pause => ("paused", Self::optional_int(Some(1))),
+            Control::Resume => ("paused", Self::optional_int(Some(0))),
+            Control::Rate(rate) => ("max_rows_per_sec", Self::optional_int(rate)),
         };
         let sql = engine::placeholders::<D>(&format!(
-            "UPDATE {} SET {} = CAST(? AS {}), {} = ? WHERE {}",
+            "UPDATE {} SET {} = {value_sql}, {} = ? WHERE {}",
             self.table,
             Self::quoted(column),
-            Self::bigint(),
             Self::quoted("updated_at"),
             self.where_job()
         ));
-        let binds = [
-            value,
-            Value::Time(Utc::now()),
-            Value::Text(self.job.clone()),
-        ];
+        let mut binds: Vec<Value> = value.into_iter().collect();
+        binds.extend([Value::Time(Utc::now()), Value::Text(self.job.clone())]);
         let changed = D::execute(conn, &sql, &binds)
             .await
             .map_err(self.db_error("changing the control of the job in the"))?;

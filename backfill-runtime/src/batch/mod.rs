@@ -189,6 +189,8 @@ async fn session<D: Driver>(pool: &sqlx::Pool<D::Db>, job: &str) -> Result<D::Se
 
 /// A committed batch.
 struct Batch {
+    /// The shard it was in.
+    shard: i64,
     lo: Option<Key>,
     hi: Key,
     keys: u64,
@@ -379,6 +381,7 @@ impl<D: Driver> Run<'_, D> {
         self.store.advance(&mut tx, shard, &hi, rows, keys).await?;
         tx.commit().await?;
         Ok(Outcome::Committed(Batch {
+            shard,
             lo,
             hi,
             keys,
@@ -484,6 +487,8 @@ impl<D: Driver> Run<'_, D> {
             if let Some(since) = self.paused_since.take() {
                 tracing::info!(job = %self.report.job, shard = self.shard, paused_ms = since.elapsed().as_millis() as u64, "resumed");
             }
+            // The shard it got is the one it asks for first next time.
+            self.shard = batch.shard;
             self.live_rate = batch.rate;
             self.record(batch);
             if self.stop.is_cancelled() {
