@@ -697,6 +697,46 @@ async fn the_rate_limit_holds_over_every_worker() {
             db.name(),
             report.rows_written
         );
+
+        // Changed live: the job starts over at 200 rows/s (12 s for its rows), and the limit
+        // is lifted from outside after a second and a half; the workers go on at full speed.
+        db.exec("DELETE FROM user_stats").await;
+        assert!(db
+            .pool
+            .control(def(), &RunOptions::default(), Control::Rate(Some(200)))
+            .await
+            .unwrap());
+        let started = Instant::now();
+        let pool = db.pool.clone();
+        let run = tokio::spawn(async move {
+            pool.run_backfill(def(), RunOptions::default().workers(4).restart(true))
+                .await
+        });
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let limited = shard_sum(&db, "rows_written", "user_stats").await;
+        assert!(db
+            .pool
+            .control(def(), &RunOptions::default(), Control::Rate(None))
+            .await
+            .unwrap());
+        let report = run.await.unwrap().unwrap();
+        let took = started.elapsed();
+        assert_eq!(report.stop, StopReason::Done, "{}", db.name());
+        assert!(
+            limited < 600,
+            "{}: {limited} rows in the first 1.5 s at 200 rows/s",
+            db.name()
+        );
+        assert!(
+            took < Duration::from_secs(8),
+            "{}: the lifted limit let the run finish early, not in 12 s: {took:?}",
+            db.name()
+        );
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+        eprintln!(
+            "{}: {limited} rows in 1.5 s at 200 rows/s, then lifted: done in {took:?}",
+            db.name()
+        );
     }
 }
 

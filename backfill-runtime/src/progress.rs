@@ -750,26 +750,33 @@ impl<D: Driver> ProgressStore<D> {
         rows.iter().map(|row| self.shard_row(row)).collect()
     }
 
-    /// Rows written by every shard of the job so far (for the rate limit shared by workers).
-    pub(crate) async fn rows_written(&self, conn: &mut Conn<D>) -> Result<u64, sqlx::Error> {
+    /// Rows written by every shard of the job so far, and the rate limit set from outside
+    /// (for the rate limit shared by workers).
+    pub(crate) async fn rows_written(
+        &self,
+        conn: &mut Conn<D>,
+    ) -> Result<(u64, Option<u64>), sqlx::Error> {
         let sql = engine::placeholders::<D>(&format!(
-            "SELECT CAST(COALESCE(SUM({}), 0) AS {}) FROM {} WHERE {}",
+            "SELECT CAST(COALESCE(SUM({}), 0) AS {int}), CAST(MAX({}) AS {int}) FROM {} WHERE {}",
             Self::quoted("rows_written"),
-            Self::bigint(),
+            Self::quoted("max_rows_per_sec"),
             self.table,
-            self.where_job()
+            self.where_job(),
+            int = Self::bigint(),
         ));
         let rows = D::fetch_all(
             conn,
             &sql,
             &[Value::Text(self.job.clone())],
-            &[DecodeAs::Int],
+            &[DecodeAs::Int, DecodeAs::Int],
         )
         .await?;
-        Ok(rows
-            .first()
-            .and_then(|r| r[0].int())
-            .map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+        let count = |v: Option<&Value>| v.and_then(Value::int).and_then(|n| u64::try_from(n).ok());
+        let row = rows.first();
+        Ok((
+            count(row.map(|r| &r[0])).unwrap_or(0),
+            count(row.map(|r| &r[1])),
+        ))
     }
 
     fn parse_cursor(&self, text: Option<&str>) -> Result<Option<Key>, Error> {

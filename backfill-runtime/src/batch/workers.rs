@@ -61,33 +61,49 @@ pub(super) struct Crew {
 
 impl<D: Driver> Run<'_, D> {
     /// The rate limit over every worker of the job: the rows all shards have written since
-    /// this worker first saw the current limit, against the time since then.
+    /// this worker first saw the current limit, against the time since then. Waits in steps
+    /// of at most a second, reading the rows and the limit again after each, so a limit
+    /// changed or lifted from outside takes effect during a wait. `false` if shut down.
     pub(super) async fn shared_rate_limit(&mut self) -> bool {
-        let Some(limit) = self.live_rate.or(self.options.max_rows_per_sec) else {
-            self.shared_rate = None;
-            return true;
-        };
-        let total = match self.pool.acquire().await {
-            Ok(mut conn) => self.store.rows_written(&mut conn).await,
-            Err(e) => Err(e),
-        };
-        let total = match total {
-            Ok(total) => total,
-            Err(e) => {
-                // The next batch boundary reads it again; a missed reading does not stop a run.
-                tracing::warn!(job = %self.report.job, error = %e, "could not read the rows written by every worker for the rate limit");
+        loop {
+            let Some(limit) = self.live_rate.or(self.options.max_rows_per_sec) else {
+                self.shared_rate = None;
+                return true;
+            };
+            let read = match self.pool.acquire().await {
+                Ok(mut conn) => self.store.rows_written(&mut conn).await,
+                Err(e) => Err(e),
+            };
+            let total = match read {
+                Ok((total, live)) => {
+                    self.live_rate = live;
+                    if self.live_rate.or(self.options.max_rows_per_sec) != Some(limit) {
+                        continue;
+                    }
+                    total
+                }
+                Err(e) => {
+                    // The next batch boundary reads it again; a missed reading does not stop
+                    // a run.
+                    tracing::warn!(job = %self.report.job, error = %e, "could not read the rows written by every worker for the rate limit");
+                    return !self.stop.is_cancelled();
+                }
+            };
+            let (since, base) = match self.shared_rate {
+                Some((since, base, seen)) if seen == limit => (since, base),
+                _ => {
+                    self.shared_rate = Some((Instant::now(), total, limit));
+                    return !self.stop.is_cancelled();
+                }
+            };
+            let wait = RateLimit::new(limit).wait(total.saturating_sub(base), since.elapsed());
+            if wait.is_zero() {
                 return !self.stop.is_cancelled();
             }
-        };
-        let (since, base) = match self.shared_rate {
-            Some((since, base, seen)) if seen == limit => (since, base),
-            _ => {
-                self.shared_rate = Some((Instant::now(), total, limit));
-                return !self.stop.is_cancelled();
+            if !self.throttle(wait.min(Duration::from_secs(1))).await {
+                return false;
             }
-        };
-        let wait = RateLimit::new(limit).wait(total.saturating_sub(base), since.elapsed());
-        self.throttle(wait.min(Duration::from_secs(5))).await
+        }
     }
 
     /// A worker of this run: the same definition, statements, session and store, a report,
