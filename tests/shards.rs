@@ -620,6 +620,40 @@ async fn pause_and_resume_reach_every_process() {
             "{}: paused at {paused_at} batches for 2.3 s, resumed, done",
             db.name()
         );
+
+        // A job of one worker obeys the same flag.
+        let single = RunOptions::default().job("one_worker_paused");
+        db.exec("DELETE FROM user_stats").await;
+        let first = db.run(def(), single.clone().max_batches(1)).await.unwrap();
+        assert_eq!(first.stop, StopReason::MaxBatches, "{}", db.name());
+        assert!(db
+            .pool
+            .control(def(), &single, Control::Pause)
+            .await
+            .unwrap());
+        let pool = db.pool.clone();
+        let options = single.clone().throttle_interval(Duration::from_millis(50));
+        let run = tokio::spawn(async move { pool.run_backfill(def(), options).await });
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        assert_eq!(
+            shard_sum(&db, "batches", "one_worker_paused").await,
+            1,
+            "{}: no batch while paused",
+            db.name()
+        );
+        assert!(db
+            .pool
+            .control(def(), &single, Control::Resume)
+            .await
+            .unwrap());
+        let report = run.await.unwrap().unwrap();
+        assert_eq!(report.stop, StopReason::Done, "{}", db.name());
+        assert!(
+            report.throttled >= Duration::from_millis(500),
+            "{}",
+            db.name()
+        );
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
     }
 }
 
