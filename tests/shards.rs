@@ -68,6 +68,20 @@ pub struct DayRegions {
     pub total: i64,
 }
 
+/// `full_name` filled in place from the row's own columns: the bounds walk the target's key
+/// index by offset.
+#[derive(Backfill, Debug)]
+#[backfill(table = "people", batch_size = 25)]
+pub struct FullName {
+    #[backfill(key)]
+    pub id: i64,
+    #[backfill(
+        expr = "first_name || ' ' || last_name",
+        mysql = "CONCAT(first_name, ' ', last_name)"
+    )]
+    pub full_name: Option<String>,
+}
+
 const USERS: i64 = 2_400;
 const EVENTS: i64 = 12_000;
 
@@ -419,6 +433,63 @@ async fn text_and_composite_keys_are_sharded() {
             &["day", "region", "total"],
         )
         .await;
+    }
+}
+
+#[tokio::test]
+async fn an_in_place_backfill_is_sharded() {
+    for db in servers("shard_in_place").await {
+        db.exec("CREATE TABLE people (id BIGINT PRIMARY KEY, first_name VARCHAR(20) NOT NULL, last_name VARCHAR(20) NOT NULL, full_name VARCHAR(50) NULL)")
+            .await;
+        // 3,000 people with gaps in their ids, so offsets and key widths differ.
+        for chunk in (0..3_000i64).collect::<Vec<_>>().chunks(500) {
+            let rows: Vec<String> = chunk
+                .iter()
+                .map(|i| {
+                    format!(
+                        "({}, 'first{}', 'last{}', NULL)",
+                        i * 3 + i % 7,
+                        i % 97,
+                        i % 89
+                    )
+                })
+                .collect();
+            db.exec(&format!("INSERT INTO people VALUES {}", rows.join(", ")))
+                .await;
+        }
+        let columns = ["id", "first_name", "last_name", "full_name"];
+        // The reference: the single whole-table UPDATE (recompute_all would empty the table
+        // first, as it does for a target filled from another source).
+        let d = FullName::definition();
+        let stmts = d
+            .statements(db.engine)
+            .expect("postgres and mysql statements");
+        let update = db.pool.executable_sql(d, &stmts.upsert_all).await.unwrap();
+        db.exec(&update).await;
+        assert_eq!(
+            db.scalar("SELECT count(*) FROM people WHERE full_name IS NOT NULL")
+                .await,
+            3_000,
+            "{}",
+            db.name()
+        );
+        let expected = db.checksum("people", &columns, &["id"]).await;
+        db.exec("UPDATE people SET full_name = NULL").await;
+        let report = db
+            .run(FullName::definition(), RunOptions::default().workers(4))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
+        assert_eq!(report.stop, StopReason::Done, "{}", db.name());
+        assert_eq!(
+            db.checksum("people", &columns, &["id"]).await,
+            expected,
+            "{}",
+            db.name()
+        );
+        assert_each_key_once(&db, "people", 3_000).await;
+        assert_eq!(report.keys, 3_000, "{}", db.name());
+        let (shards, _) = shard_counts(&db, "people").await;
+        assert!(shards >= 4, "{}: {shards} shards", db.name());
     }
 }
 
