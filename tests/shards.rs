@@ -437,6 +437,27 @@ async fn text_and_composite_keys_are_sharded() {
 }
 
 #[tokio::test]
+async fn delete_extra_with_workers_deletes_keys_in_every_shard() {
+    for db in servers("shard_delete_extra").await {
+        let expected = seeded(&db).await;
+        // Target keys no source row produces: below the first key (the first shard), above
+        // the last (the last shard), and 0.
+        for id in [-7, -1, 0, 2_401, 2_500, 9_999] {
+            db.exec(&format!("INSERT INTO user_stats (user_id, event_count, total_amount, last_seen) VALUES ({id}, 1, 1, '2020-01-01 00:00:00')"))
+                .await;
+        }
+        let report = db
+            .run(def(), RunOptions::default().workers(4).delete_extra(true))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
+        assert_eq!(report.stop, StopReason::Done, "{}", db.name());
+        assert_eq!(report.rows_deleted, 6, "{}", db.name());
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+        assert_each_key_once(&db, "user_stats", USERS).await;
+    }
+}
+
+#[tokio::test]
 async fn an_in_place_backfill_is_sharded() {
     for db in servers("shard_in_place").await {
         db.exec("CREATE TABLE people (id BIGINT PRIMARY KEY, first_name VARCHAR(20) NOT NULL, last_name VARCHAR(20) NOT NULL, full_name VARCHAR(50) NULL)")
