@@ -36,7 +36,11 @@ use backfill::Backfill;
 
 /// Per-user totals recomputed from `events` (rows with a NULL user are counted and skipped).
 #[derive(Backfill, Debug)]
-#[backfill(table = "user_stats", from = "events")]
+#[backfill(
+    table = "user_stats",
+    from = "events",
+    migrations = "examples/migrations"
+)]
 pub struct UserStats {
     /// The user: the conflict key (the primary key of `user_stats`).
     #[backfill(key)]
@@ -58,8 +62,10 @@ pub struct UserStats {
     table = "order_facts",
     from = "orders o JOIN users u ON u.id = o.user_id",
     filter = "o.status <> 'cancelled'",
+    migrations = "examples/migrations",
     // Each order meets one user (`users.id` is its primary key): the join cannot give two rows
-    // for one `o.id`. The derive cannot see the schema, so it asks; the run checks it.
+    // for one `o.id`. The derive does not infer which joins keep a key unique, so it asks; the
+    // run checks it.
     source_key_unique
 )]
 pub struct OrderFacts {
@@ -79,7 +85,12 @@ pub struct OrderFacts {
 
 /// Default settings for every user, written once: rows that exist are never touched.
 #[derive(Backfill, Debug)]
-#[backfill(table = "default_settings", from = "users", on_conflict = "nothing")]
+#[backfill(
+    table = "default_settings",
+    from = "users",
+    on_conflict = "nothing",
+    migrations = "examples/migrations"
+)]
 pub struct DefaultSettings {
     /// The user: the conflict key.
     #[backfill(key, expr = "id")]
@@ -99,7 +110,8 @@ pub struct DefaultSettings {
 #[backfill(
     table = "users",
     from = "users u LEFT JOIN orders o ON o.user_id = u.id",
-    in_place
+    in_place,
+    migrations = "examples/migrations"
 )]
 pub struct UserOrderCount {
     /// The user: `users`' primary key.
@@ -192,30 +204,34 @@ mod demo {
         "backfill_progress",
     ];
 
-    /// Column types per engine: (integer, text).
-    fn types(engine: &str) -> (&'static str, &'static str) {
+    /// The demo's migrations per engine: the schema the derive checked the backfills against.
+    fn migration(engine: &str) -> &'static str {
         match engine {
-            "mysql" => ("BIGINT", "VARCHAR(64)"),
-            "postgres" => ("BIGINT", "TEXT"),
-            _ => ("INTEGER", "TEXT"),
+            "mysql" => include_str!("migrations/mysql/0001_demo.sql"),
+            "postgres" => include_str!("migrations/postgres/0001_demo.sql"),
+            _ => include_str!("migrations/sqlite/0001_demo.sql"),
         }
     }
 
+    /// Drops the demo tables, then applies the engine's migration (its statements hold no `;`
+    /// inside a literal, so splitting on `;` is exact).
     fn schema(engine: &str) -> Vec<String> {
-        let (int, text) = types(engine);
         let mut stmts: Vec<String> = TABLES
             .iter()
             .map(|t| format!("DROP TABLE IF EXISTS {t}"))
             .collect();
-        stmts.extend([
-            format!("CREATE TABLE users (id {int} PRIMARY KEY, country {text} NOT NULL, order_count {int} NULL)"),
-            format!("CREATE TABLE events (id {int} PRIMARY KEY, user_id {int}, amount {int} NOT NULL)"),
-            "CREATE INDEX events_user_id ON events (user_id)".to_string(),
-            format!("CREATE TABLE orders (id {int} PRIMARY KEY, user_id {int} NOT NULL, status {text} NOT NULL, total_cents {int} NOT NULL)"),
-            format!("CREATE TABLE user_stats (user_id {int} PRIMARY KEY, event_count {int} NOT NULL, total_amount {int} NOT NULL, last_event_id {int} NOT NULL)"),
-            format!("CREATE TABLE order_facts (order_id {int} PRIMARY KEY, user_id {int} NOT NULL, country {text} NOT NULL, total_cents {int} NOT NULL)"),
-            format!("CREATE TABLE default_settings (user_id {int} PRIMARY KEY, theme {text} NOT NULL, digest {text} NOT NULL)"),
-        ]);
+        let without_comments: Vec<&str> = migration(engine)
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect();
+        stmts.extend(
+            without_comments
+                .join("\n")
+                .split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        );
         stmts
     }
 

@@ -152,6 +152,20 @@ async fn runs_each_backfill_to_completion_and_reports_status() {
                 assert!(out.contains(line), "{name}: {line:?} in {out}");
             }
         }
+        // The service's backfills are schema-checked against examples/migrations: check says
+        // which migrations, and that the seeded (migrated) table matches them.
+        let migrations =
+            format!("schema checked at build against the migrations in examples/migrations/{name}");
+        assert!(
+            check.stdout.contains(&migrations),
+            "{name}: {}",
+            check.stdout
+        );
+        assert!(
+            check.stdout.contains("the live table matches them"),
+            "{name}: {}",
+            check.stdout
+        );
         assert!(
             plan.stdout.contains("estimated batches: 3"),
             "{name}: {}",

@@ -15,10 +15,14 @@ const FAILING: &[&str] = &[
     "in_place",   // updating the target's own rows
     "order",      // nothing depends on the order rows arrive in
     "reporting",  // every error at once, and no follow-on errors
+    "schema",     // the mapping against the schema its migrations leave
 ];
 
 #[test]
 fn ui() {
+    // trybuild builds each case in a crate of its own under target/: the derive resolves
+    // `migrations = "tests/ui/schema/migrations/..."` against this repository instead.
+    std::env::set_var("BACKFILL_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"));
     let t = trybuild::TestCases::new();
     for family in FAILING {
         t.compile_fail(format!("tests/ui/{family}/*.rs"));

@@ -144,6 +144,7 @@ impl<'a> Container<'a> {
                 .filter(|e| model::feature_enabled(*e))
                 .collect(),
             columns: self.fields.iter().map(Field::model_column).collect(),
+            schema: Vec::new(),
         })
     }
 }

@@ -24,6 +24,7 @@ pub const STRUCT_KEYS: &[&str] = &[
     "in_place",
     "deterministic",
     "source_key_unique",
+    "migrations",
 ];
 
 /// Keys accepted on a field.
@@ -100,6 +101,9 @@ pub struct Container {
     /// `source_key_unique`: the user declares that a row mapping's key identifies one source row
     /// although the checker cannot show it (a computed key, a join).
     pub source_key_unique: bool,
+    /// `migrations = "db/migrations"`: where the schema comes from, relative to the crate's
+    /// Cargo.toml (default: `migrations/`, when it exists).
+    pub migrations: Option<LitStr>,
     /// Attributes suggested for unknown keys (`tabel` -> `table`): a missing `table` is then
     /// not reported again.
     pub suggested: Vec<&'static str>,
@@ -188,6 +192,7 @@ struct ContainerReader<'c> {
     in_place: Attr<'c, Span>,
     deterministic: Attr<'c, Vec<String>>,
     source_key_unique: Attr<'c, ()>,
+    migrations: Attr<'c, LitStr>,
     suggested: Vec<&'static str>,
 }
 
@@ -206,6 +211,7 @@ impl<'c> ContainerReader<'c> {
             in_place: Attr::none(cx, "in_place"),
             deterministic: Attr::none(cx, "deterministic"),
             source_key_unique: Attr::none(cx, "source_key_unique"),
+            migrations: Attr::none(cx, "migrations"),
             suggested: Vec::new(),
         }
     }
@@ -240,6 +246,7 @@ impl<'c> ContainerReader<'c> {
                 flag(meta)?;
                 self.source_key_unique.set(path, ());
             }
+            "migrations" => self.migrations.set(path, string_value(meta)?),
             _ => {
                 if FIELD_KEYS.contains(&name.as_str()) {
                     cx.error_spanned_by(
@@ -274,6 +281,7 @@ impl<'c> ContainerReader<'c> {
             in_place: self.in_place.get(),
             deterministic: self.deterministic.get().unwrap_or_default(),
             source_key_unique: self.source_key_unique.get().is_some(),
+            migrations: self.migrations.get(),
             suggested: self.suggested,
         }
     }
@@ -682,7 +690,7 @@ pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
 }
 
 /// Levenshtein distance over chars.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

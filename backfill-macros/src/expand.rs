@@ -20,10 +20,12 @@ use crate::sql;
 /// The whole derive: read, check, generate SQL, emit tokens; on error, the errors and a
 /// stand-in impl (see [`fallback`]).
 pub fn derive(input: &DeriveInput) -> TokenStream {
-    match expand(input) {
+    let tokens = match expand(input) {
         Ok(tokens) => tokens,
         Err(errors) => fallback::expand(input, &errors),
-    }
+    };
+    let tracked = tracked_migrations();
+    quote!(#tokens #tracked)
 }
 
 fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
@@ -55,6 +57,18 @@ fn impls(input: &DeriveInput, cont: &Container, model: &Backfill) -> TokenStream
         #backfill
         #methods
         #(#from_rows)*
+    }
+}
+
+/// `include_bytes!` of every migration this expansion read, so Cargo rebuilds the crate when one
+/// changes (also after an error: fixing the migration must rebuild).
+pub fn tracked_migrations() -> TokenStream {
+    let files = crate::schema::take_read_files();
+    if files.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        const _: () = { #( let _ = ::core::include_bytes!(#files); )* };
     }
 }
 
@@ -167,6 +181,22 @@ pub fn definition(model: &Backfill) -> TokenStream {
         }
     });
     let [postgres, mysql, sqlite] = per_engine;
+    let schema = model.schema.iter().map(|checked| {
+        let engine = checked.engine;
+        let migrations = &checked.migrations;
+        let skipped = &checked.skipped;
+        let columns = checked.columns.iter().map(|(name, data_type, not_null)| {
+            quote!(#private::CheckedColumn { name: #name, data_type: #data_type, not_null: #not_null })
+        });
+        quote! {
+            #private::CheckedSchema {
+                engine: #engine,
+                migrations: #migrations,
+                skipped: &[#(#skipped),*],
+                columns: &[#(#columns),*],
+            }
+        }
+    });
     quote! {
         #private::Definition {
             name: #name,
@@ -184,6 +214,7 @@ pub fn definition(model: &Backfill) -> TokenStream {
             postgres: #postgres,
             mysql: #mysql,
             sqlite: #sqlite,
+            schema: &[#(#schema),*],
         }
     }
 }

@@ -29,6 +29,7 @@ pub fn expand(input: &DeriveInput, errors: &syn::Error) -> TokenStream {
         grouped: false,
         engines: Vec::new(),
         columns: Vec::new(),
+        schema: Vec::new(),
     };
     let definition = expand::definition(&placeholder);
     let backfill = expand::impl_backfill(input, quote!(()), &definition);

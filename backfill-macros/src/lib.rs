@@ -15,6 +15,7 @@ mod ctxt;
 mod expand;
 mod fallback;
 mod model;
+mod schema;
 mod sql;
 
 use proc_macro::TokenStream;

@@ -60,6 +60,21 @@ pub struct Backfill {
     pub engines: Vec<Engine>,
     /// Every target column, key columns included, in field order.
     pub columns: Vec<Column>,
+    /// The schema the migrations leave, per engine, when the crate has them.
+    pub schema: Vec<CheckedSchema>,
+}
+
+/// What the derive records of a schema it checked against, for the runtime's preflight.
+#[derive(Debug, Clone)]
+pub struct CheckedSchema {
+    /// Whose migrations.
+    pub engine: Engine,
+    /// The directory, as shown.
+    pub migrations: String,
+    /// `file:line` of each statement left out with `-- backfill: skip`.
+    pub skipped: Vec<String>,
+    /// The target's columns: name, type as written (uppercase), NOT NULL.
+    pub columns: Vec<(String, String, bool)>,
 }
 
 impl Backfill {

@@ -26,6 +26,7 @@
 pub mod access;
 pub mod cli;
 pub mod definition;
+pub mod drift;
 pub mod error;
 pub mod options;
 pub mod pool;

@@ -10,6 +10,7 @@ use std::future::Future;
 
 use crate::access::SourceAccess;
 use crate::definition::{Definition, Engine, Stmt};
+use crate::drift::SchemaDrift;
 use crate::engine::{self, Driver, EngineDatabase};
 use crate::error::Error;
 use crate::options::{Control, JobStatus, Plan, Report, RunOptions};
@@ -112,6 +113,15 @@ pub trait BackfillPool: Sync {
         definition: &'static Definition,
         options: &RunOptions,
     ) -> impl Future<Output = Result<SourceAccess, Error>> + Send;
+
+    /// Where the live target table differs from the schema the build checked the mapping
+    /// against (schema-checked builds: the service's migrations), naming each column; empty when
+    /// the build had no migrations or nothing differs. `check` prints it; a run does not stop
+    /// on it, since preflight checks the live table itself.
+    fn schema_drift(
+        &self,
+        definition: &'static Definition,
+    ) -> impl Future<Output = Result<Vec<SchemaDrift>, Error>> + Send;
 }
 
 /// One impl for every engine's pool: the statements for its engine, then the engine's
@@ -193,6 +203,22 @@ where
         options: &RunOptions,
     ) -> impl Future<Output = Result<SourceAccess, Error>> + Send {
         crate::engine::plan::access_path::<DB::Driver>(self, definition, options)
+    }
+
+    async fn schema_drift(
+        &self,
+        definition: &'static Definition,
+    ) -> Result<Vec<SchemaDrift>, Error> {
+        let mut conn = self.acquire().await.map_err(|e| {
+            Error::database(
+                format!(
+                    "connecting to compare {} with its migrations",
+                    definition.table
+                ),
+                e,
+            )
+        })?;
+        crate::drift::schema_drift::<DB::Driver>(&mut conn, definition).await
     }
 }
 
@@ -427,6 +453,22 @@ impl BackfillPool for AnyPool {
             AnyPool::MySql(p) => p.access_path(definition, options).await,
             #[cfg(feature = "sqlite")]
             AnyPool::Sqlite(p) => p.access_path(definition, options).await,
+            #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+            AnyPool::None(never) => match *never {},
+        }
+    }
+
+    async fn schema_drift(
+        &self,
+        definition: &'static Definition,
+    ) -> Result<Vec<SchemaDrift>, Error> {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyPool::Postgres(p) => p.schema_drift(definition).await,
+            #[cfg(feature = "mysql")]
+            AnyPool::MySql(p) => p.schema_drift(definition).await,
+            #[cfg(feature = "sqlite")]
+            AnyPool::Sqlite(p) => p.schema_drift(definition).await,
             #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
             AnyPool::None(never) => match *never {},
         }

@@ -102,6 +102,7 @@ mod tests {
             postgres: None,
             mysql: None,
             sqlite: None,
+            schema: &[],
         }
     }
 

@@ -133,6 +133,7 @@ fn definition(
         postgres,
         mysql,
         sqlite,
+        schema: &[],
     }))
 }
 

@@ -70,6 +70,9 @@ pub struct Parsed<'a> {
     pub target: Option<Vec<String>>,
     /// The names `from` gives its top-level sources (aliases, or table names), lowercased.
     pub sources: Vec<String>,
+    /// With the service's migrations: every column of the tables `from` reads, lowercased. An
+    /// unqualified name among them is a source read, not the stored value.
+    pub source_columns: Option<Vec<String>>,
 }
 
 impl<'a> Parsed<'a> {
@@ -103,6 +106,7 @@ impl<'a> Parsed<'a> {
             fields,
             target: cont.target(),
             sources,
+            source_columns: None,
         }
     }
 

@@ -13,8 +13,10 @@ mod in_place;
 mod keys;
 mod order;
 mod relative;
+mod schema;
 mod volatile;
 
+pub(crate) use facts::dialect;
 use fragment::Parsed;
 
 use crate::ast::Container;
@@ -26,7 +28,12 @@ pub fn check(cx: &Ctxt, cont: &Container) -> Option<model::Backfill> {
     attributes::table_is_given(cx, cont);
     attributes::table_is_a_name(cx, cont);
     attributes::batch_size_is_positive(cx, cont);
-    let parsed = &Parsed::parse(cx, cont);
+    let mut parsed = Parsed::parse(cx, cont);
+    let loaded = schema::load(cx, cont, &parsed.engines);
+    parsed.source_columns = loaded
+        .as_ref()
+        .and_then(|l| schema::source_columns(l, &parsed));
+    let parsed = &parsed;
     attributes::per_engine_expressions_are_generated(cx, parsed);
     keys::key_type_is_bindable(cx, parsed);
     relative::no_upsert_row_reference(cx, parsed);
@@ -57,6 +64,9 @@ pub fn check(cx: &Ctxt, cont: &Container) -> Option<model::Backfill> {
     attributes::merge_needs_update(cx, parsed);
     attributes::column_names_are_plain(cx, parsed);
     attributes::no_column_written_twice(cx, parsed);
+    if let Some(loaded) = &loaded {
+        schema::check(cx, parsed, loaded);
+    }
     let grouped = grouping::grouped(cx, parsed);
     // Last, and only for a struct that is otherwise right: a volatile, order-dependent or
     // aggregated key is "computed" too, and one error about it is enough.
@@ -66,7 +76,11 @@ pub fn check(cx: &Ctxt, cont: &Container) -> Option<model::Backfill> {
     if cx.has_errors() {
         return None;
     }
-    cont.model(grouped)
+    let mut model = cont.model(grouped)?;
+    if let (Some(loaded), Some(target)) = (&loaded, &parsed.target) {
+        model.schema = schema::checked(loaded, target);
+    }
+    Some(model)
 }
 
 #[cfg(test)]

@@ -164,7 +164,13 @@ pub fn no_own_column_in_larger_expression(cx: &Ctxt, parsed: &Parsed) {
             .single_column
             .as_ref()
             .is_some_and(|c| c.qualifier.is_empty());
+        // With the schema, a name the source has is the source's column.
+        let source_has_it = parsed
+            .source_columns
+            .as_ref()
+            .is_some_and(|cols| cols.iter().any(|c| c.eq_ignore_ascii_case(column)));
         if copies_a_column
+            || source_has_it
             || !facts
                 .unqualified
                 .iter()

@@ -35,6 +35,7 @@ fn backfill(table: &str, from: &str, columns: Vec<Column>) -> Backfill {
         grouped: false,
         engines: Engine::ALL.to_vec(),
         columns,
+        schema: Vec::new(),
     }
 }
 

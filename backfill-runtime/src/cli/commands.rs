@@ -98,12 +98,14 @@ pub(crate) async fn check<P: BackfillPool>(
     pool.check(d).await?;
     // Advice beside the preflight: an analysis that fails does not fail the check.
     let access = pool.access_path(d, &base_options(ctx, None)).await;
+    let drift = pool.schema_drift(d).await;
     ctx.out(&format!(
-        "ok: {} can run on {}: table {} has a unique key on {}, and every statement prepares\n{}",
+        "ok: {} can run on {}: table {} has a unique key on {}, and every statement prepares\n{}{}",
         d.name,
         pool.engine(),
         d.table,
         d.key_columns(),
+        format::checked_schema(d, pool.engine(), &drift),
         format::source_access(&access).trim_end()
     ));
     Ok(Exit::Done)
@@ -654,6 +656,7 @@ mod tests {
             postgres: None,
             mysql: None,
             sqlite: None,
+            schema: &[],
         };
         let report = VerifyReport {
             target_rows: 10,

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::definition::{Definition, Param, Statements, Stmt};
+use crate::definition::{Definition, Engine, Param, Statements, Stmt};
 use crate::options::JobStatus;
 use crate::value::{Key, KeyValue};
 
@@ -510,6 +510,40 @@ pub(crate) fn control_lines(status: &JobStatus, name: &str) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// The schema-checked build's part of `check`: which migrations the build checked against, the
+/// statements it left out, and where the live table differs from them; empty without migrations.
+pub(crate) fn checked_schema(
+    def: &Definition,
+    engine: Engine,
+    drift: &Result<Vec<crate::drift::SchemaDrift>, crate::Error>,
+) -> String {
+    let Some(checked) = def.checked_schema(engine) else {
+        return String::new();
+    };
+    let mut out = format!(
+        "  schema checked at build against the migrations in {}\n",
+        checked.migrations
+    );
+    for skipped in checked.skipped {
+        out.push_str(&format!("    skipped by `-- backfill: skip`: {skipped}\n"));
+    }
+    match drift {
+        Ok(drift) if drift.is_empty() => {
+            out.push_str("    the live table matches them\n");
+        }
+        Ok(drift) => {
+            out.push_str(
+                "    the live table differs from them (preflight checked the live one):\n",
+            );
+            for d in drift {
+                out.push_str(&format!("      {d}\n"));
+            }
+        }
+        Err(e) => out.push_str(&format!("    not compared with the live table: {e}\n")),
+    }
+    out
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use names::{
     VOLATILE_KEYWORDS, VOLATILE_WITHOUT_ARGS,
 };
 use order::{aggregate_order, pick_order};
+pub(crate) use parse::dialect;
 pub use parse::{parse_expr, parse_from};
 
 /// A column reference: its qualifier parts (empty when unqualified) and the column, as written.
@@ -92,6 +93,27 @@ pub struct Facts {
     pub unqualified_anywhere: Vec<String>,
     /// Names of the common table expressions defined anywhere (`WITH x AS (...)`).
     pub ctes: Vec<String>,
+    /// For an expression: what its value is, as far as a schema can tell its type.
+    pub shape: Option<Shape>,
+}
+
+/// The outermost form of an expression, for inferring its type from the schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shape {
+    /// A column, as written.
+    Column(ColumnRef),
+    /// `count(...)`: an integer.
+    Count,
+    /// `sum(col)` / `total(col)`: the column's kind (SQLite's `total` is a float).
+    Sum(ColumnRef),
+    /// `avg(col)`: fractional.
+    Avg(ColumnRef),
+    /// `min(col)` / `max(col)`: the column's kind.
+    MinMax(ColumnRef),
+    /// Text: `a || b`, `concat(...)`, `lower(...)`, a string literal.
+    Text,
+    /// `CAST(x AS t)` / `x::t`: the type as written.
+    Cast(String),
 }
 
 /// A result that depends on the order rows arrive in: another batch or re-run may see the
@@ -156,7 +178,43 @@ pub fn from_facts(engine: Engine, from: &[TableWithJoins]) -> Facts {
 pub fn expr_facts(engine: Engine, expr: &Expr) -> Facts {
     let mut f = facts(engine, expr);
     f.single_column = column_ref(expr);
+    f.shape = shape(expr);
     f
+}
+
+/// The outermost form of `expr` that says something about its type.
+fn shape(expr: &Expr) -> Option<Shape> {
+    match expr {
+        Expr::Nested(inner) => shape(inner),
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => column_ref(expr).map(Shape::Column),
+        Expr::Cast { data_type, .. } => Some(Shape::Cast(data_type.to_string())),
+        Expr::BinaryOp {
+            op: BinaryOperator::StringConcat,
+            ..
+        } => Some(Shape::Text),
+        Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)) => Some(Shape::Text),
+        Expr::Function(f) if f.over.is_none() => {
+            let name = function_name(f);
+            let arg = || {
+                let a = args(f);
+                match a.as_slice() {
+                    [only] => arg_expr(only).and_then(column_ref),
+                    _ => None,
+                }
+            };
+            match name.as_str() {
+                "count" => Some(Shape::Count),
+                "sum" => arg().map(Shape::Sum),
+                "avg" => arg().map(Shape::Avg),
+                "min" | "max" if arg_count(f) == 1 => arg().map(Shape::MinMax),
+                "concat" | "concat_ws" | "lower" | "upper" | "trim" | "ltrim" | "rtrim"
+                | "replace" | "substr" | "substring" | "lpad" | "rpad" | "left" | "right"
+                | "string_agg" | "group_concat" => Some(Shape::Text),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 fn column_ref(expr: &Expr) -> Option<ColumnRef> {

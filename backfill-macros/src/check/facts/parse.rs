@@ -8,7 +8,7 @@ use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 use crate::model::Engine;
 
 /// The sqlparser dialect of an engine.
-pub(super) fn dialect(engine: Engine) -> Box<dyn Dialect> {
+pub(crate) fn dialect(engine: Engine) -> Box<dyn Dialect> {
     match engine {
         Engine::Postgres => Box::new(PostgreSqlDialect {}),
         Engine::MySql => Box::new(MySqlDialect {}),

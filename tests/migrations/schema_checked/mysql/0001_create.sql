@@ -1,0 +1,13 @@
+CREATE TABLE events (
+    id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    user_id BIGINT NOT NULL,
+    amount BIGINT NOT NULL,
+    kind VARCHAR(20) NOT NULL
+) ENGINE = InnoDB;
+
+CREATE TABLE user_stats (
+    user_id BIGINT NOT NULL PRIMARY KEY,
+    event_count BIGINT NOT NULL,
+    total_amount BIGINT NOT NULL DEFAULT 0,
+    kind VARCHAR(20)
+) ENGINE = InnoDB;

@@ -1,0 +1,15 @@
+use backfill::Backfill;
+
+/// One layout per engine (`postgres/`, `mysql/`, `sqlite/`), each replayed in its dialect.
+#[derive(Backfill)]
+#[backfill(table = "user_stats", from = "events e", migrations = "tests/ui/schema/migrations/per_engine")]
+pub struct UserStats {
+    #[backfill(key, expr = "e.user_id")]
+    pub user_id: i64,
+    #[backfill(expr = "count(*)")]
+    pub event_count: i64,
+    #[backfill(expr = "sum(e.amount)")]
+    pub total_amount: i64,
+}
+
+fn main() {}

@@ -1,0 +1,15 @@
+use backfill::Backfill;
+
+/// An integer field for a TEXT column.
+#[derive(Backfill)]
+#[backfill(table = "user_stats", from = "events e", migrations = "tests/ui/schema/migrations/app")]
+pub struct UserStats {
+    #[backfill(key, expr = "e.user_id")]
+    pub user_id: i64,
+    #[backfill(expr = "count(*)")]
+    pub event_count: i64,
+    #[backfill(expr = "max(e.name)")]
+    pub name: Option<i64>,
+}
+
+fn main() {}

@@ -1,0 +1,3 @@
+CREATE TABLE events (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL);
+
+ALTER TABLE user_stats ADD COLUMN event_count BIGINT;

@@ -1,0 +1,3 @@
+ALTER TABLE user_stats ADD COLUMN avg_amount DOUBLE PRECISION;
+ALTER TABLE user_stats ADD COLUMN last_seen TIMESTAMP;
+ALTER TABLE user_stats ADD COLUMN label TEXT;

@@ -1,0 +1,2 @@
+CREATE TABLE events (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL);
+CREATE TABLE user_stats (user_id BIGINT PRIMARY KEY, event_count BIGINT NOT NULL);

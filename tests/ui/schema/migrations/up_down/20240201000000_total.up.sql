@@ -1,0 +1,1 @@
+ALTER TABLE user_stats ADD COLUMN total_amount BIGINT NOT NULL DEFAULT 0;

@@ -1,0 +1,15 @@
+use backfill::Backfill;
+
+/// A column a later migration renamed, read by its old name.
+#[derive(Backfill)]
+#[backfill(table = "user_stats", from = "events e JOIN users u ON u.id = e.user_id", migrations = "tests/ui/schema/migrations/app")]
+pub struct UserStats {
+    #[backfill(key, expr = "e.user_id")]
+    pub user_id: i64,
+    #[backfill(expr = "count(*)")]
+    pub event_count: i64,
+    #[backfill(expr = "max(u.name)")]
+    pub name: Option<String>,
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+use backfill::Backfill;
+
+/// A written column the target does not have.
+#[derive(Backfill)]
+#[backfill(table = "user_stats", from = "events e", migrations = "tests/ui/schema/migrations/app")]
+pub struct UserStats {
+    #[backfill(key, expr = "e.user_id")]
+    pub user_id: i64,
+    #[backfill(expr = "count(*)")]
+    pub evnt_count: i64,
+}
+
+fn main() {}

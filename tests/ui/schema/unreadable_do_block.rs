@@ -1,0 +1,13 @@
+use backfill::Backfill;
+
+/// A `DO` block the check cannot read, without `-- backfill: skip`: the file and line are named.
+#[derive(Backfill)]
+#[backfill(table = "user_stats", from = "events e", engines = "postgres", migrations = "tests/ui/schema/migrations/bad_do")]
+pub struct UserStats {
+    #[backfill(key, expr = "e.user_id")]
+    pub user_id: i64,
+    #[backfill(expr = "count(*)")]
+    pub event_count: i64,
+}
+
+fn main() {}
