@@ -13,8 +13,8 @@ pub use backfill_macros::Backfill;
 pub use backfill_runtime::pool::{AnyPool, BackfillPool};
 pub use backfill_runtime::{
     access, allowlist, cli, definition, options, throttle, value, verify, AccessPath, Backfill,
-    CancellationToken, Definition, Engine, Error, JobStatus, Key, KeyValue, Plan, Progress, Report,
-    RunOptions, SourceAccess, StopReason, VerifyReport,
+    CancellationToken, Control, Definition, Engine, Error, JobStatus, Key, KeyValue, Plan,
+    Progress, Report, RunOptions, ShardStatus, SourceAccess, StopReason, VerifyReport,
 };
 
 /// The sqlx version backfill is built with, so a service's pool types match.

@@ -776,3 +776,95 @@ async fn a_throttle_query_holds_the_run_until_it_turns_false() {
         assert_eq!(user_stats(&db).await, throttled, "{name}");
     }
 }
+
+/// `run --workers`, `pause`, `resume` and `rate`, as an operator types them: the job is cut
+/// into shards, `status` shows each and the control set from outside, and the run resumed
+/// with the same command lands on the single worker's table. SQLite refuses `--workers 2`.
+#[tokio::test]
+async fn workers_pause_resume_and_rate_from_the_command_line() {
+    for db in common::engines("cli_workers").await {
+        let name = db.name();
+        seed(&db);
+        if db.engine == backfill::Engine::Sqlite {
+            let refused = cli(&db.url, &["run", "UserStats", "--workers", "2"])
+                .expect(2, &format!("{name}: --workers 2 on SQLite"));
+            assert!(
+                refused.stderr.contains("SQLite has one writer")
+                    && refused.stderr.contains("--workers 1"),
+                "{name}: {}",
+                refused.stderr
+            );
+            continue;
+        }
+        let never = cli(&db.url, &["pause", "UserStats"])
+            .expect(1, &format!("{name}: pause of a job that never ran"));
+        assert!(
+            never.stderr.contains("has no progress"),
+            "{name}: {}",
+            never.stderr
+        );
+
+        cli(
+            &db.url,
+            &[
+                "run",
+                "UserStats",
+                "--workers",
+                "2",
+                "--batch-size",
+                "10",
+                "--max-batches",
+                "4",
+            ],
+        )
+        .expect(0, &format!("{name}: the first batches with 2 workers"));
+        let paused = cli(&db.url, &["pause", "UserStats"]).expect(0, &format!("{name}: pause"));
+        assert!(
+            paused.stdout.contains("paused job user_stats"),
+            "{name}: {}",
+            paused.stdout
+        );
+        let rate = cli(&db.url, &["rate", "UserStats", "5000"]).expect(0, &format!("{name}: rate"));
+        assert!(
+            rate.stdout.contains("5,000 rows per second"),
+            "{name}: {}",
+            rate.stdout
+        );
+        let status = cli(&db.url, &["status", "UserStats"]).expect(0, &format!("{name}: status"));
+        for part in [
+            "paused from outside",
+            "rate limit set from outside: 5,000 rows/s",
+            "shard 0: running",
+            "shard 1: running",
+        ] {
+            assert!(
+                status.stdout.contains(part),
+                "{name}: {part}:\n{}",
+                status.stdout
+            );
+        }
+        cli(&db.url, &["rate", "UserStats", "off"]).expect(0, &format!("{name}: rate off"));
+        cli(&db.url, &["resume", "UserStats"]).expect(0, &format!("{name}: resume"));
+        cli(
+            &db.url,
+            &["run", "UserStats", "--workers", "2", "--batch-size", "10"],
+        )
+        .expect(0, &format!("{name}: the rest with 2 workers"));
+        let status = cli(&db.url, &["status", "UserStats"]).expect(0, &format!("{name}: status"));
+        assert!(
+            !status.stdout.contains("paused"),
+            "{name}: {}",
+            status.stdout
+        );
+        assert!(
+            !status.stdout.contains("rate limit"),
+            "{name}: {}",
+            status.stdout
+        );
+        let sharded = user_stats(&db).await;
+        assert_eq!(sharded.0, 300, "{name}");
+        db.exec("DELETE FROM user_stats").await;
+        cli(&db.url, &["run", "UserStats", "--restart"]).expect(0, &format!("{name}: one worker"));
+        assert_eq!(user_stats(&db).await, sharded, "{name}");
+    }
+}

@@ -178,9 +178,9 @@ pub enum Error {
         #[source]
         source: sqlx::Error,
     },
-    /// A batch hit the statement timeout: its range is too big for the timeout, so retrying
-    /// the same range would fail again.
-    #[error("batch of {table} with keys {range} exceeded the statement timeout{timeout}: the range is too big for it; lower the batch size (or let it adapt with `target_batch_time`), or raise `statement_timeout`; the job is resumable: {source}")]
+    /// A batch hit the statement timeout even after it was split in two, again and again,
+    /// down to one key: one key's work takes longer than the timeout.
+    #[error("batch of {table} with keys {range} exceeded the statement timeout{timeout} even split down to one key: one key's rows take longer than that; raise `statement_timeout` (or speed the source query up with an index); the job is resumable: {source}")]
     BatchTimeout {
         /// The target table.
         table: String,

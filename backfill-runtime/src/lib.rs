@@ -39,13 +39,16 @@ mod coerce;
 mod engine;
 mod preflight;
 mod progress;
+mod shard;
 mod sizing;
 
 pub use access::{AccessPath, SourceAccess};
 pub use backfill_core::allowlist;
 pub use definition::{Backfill, Definition, Engine};
 pub use error::Error;
-pub use options::{JobStatus, Plan, Progress, Report, RunOptions, StopReason};
+pub use options::{
+    Control, JobStatus, Plan, Progress, Report, RunOptions, ShardStatus, StopReason,
+};
 pub use pool::{AnyPool, BackfillPool};
 pub use tokio_util::sync::CancellationToken;
 pub use value::{Key, KeyValue};

@@ -60,8 +60,12 @@ pub struct RunOptions {
     pub statement_timeout: Option<Duration>,
     /// How long a batch waits for a row lock before it fails (and is retried).
     pub lock_timeout: Option<Duration>,
-    /// Limit on rows written per second, averaged over the run.
+    /// Limit on rows written per second, averaged over the run (with several workers: over
+    /// all of them together). A limit set from outside (`service rate`) replaces it.
     pub max_rows_per_sec: Option<u64>,
+    /// Concurrent batch streams in this process, each with its own connection, on shards of
+    /// the key span (1, the default: one stream, as before shards existed).
+    pub workers: u32,
     /// Pause while any of these probes reports more lag than its threshold (see
     /// [`lag_guard`](RunOptions::lag_guard)).
     pub lag_guards: Vec<(Arc<dyn LagProbe>, Duration)>,
@@ -93,6 +97,7 @@ impl Default for RunOptions {
             statement_timeout: None,
             lock_timeout: None,
             max_rows_per_sec: None,
+            workers: 1,
             lag_guards: Vec::new(),
             throttle_interval: Duration::from_millis(500),
             shutdown: CancellationToken::new(),
@@ -115,6 +120,7 @@ impl fmt::Debug for RunOptions {
             .field("statement_timeout", &self.statement_timeout)
             .field("lock_timeout", &self.lock_timeout)
             .field("max_rows_per_sec", &self.max_rows_per_sec)
+            .field("workers", &self.workers)
             .field(
                 "lag_guards",
                 &self
@@ -206,6 +212,25 @@ impl RunOptions {
     /// Limits rows written per second.
     pub fn max_rows_per_sec(mut self, rows: u64) -> Self {
         self.max_rows_per_sec = Some(rows);
+        self
+    }
+
+    /// Runs `n` concurrent batch streams in this process, each with its own connection, on
+    /// disjoint shards of the key span (PostgreSQL, MariaDB 10.6+, MySQL 8; SQLite has one
+    /// writer and refuses more than 1). The same run started in other processes or on other
+    /// machines joins the same job; every worker of a job must be given the same `n` (the
+    /// job's shard plan). The pool needs at least `n` connections.
+    ///
+    /// ```
+    /// use backfill_runtime::RunOptions;
+    ///
+    /// assert_eq!(RunOptions::default().workers, 1);
+    /// assert_eq!(RunOptions::default().workers(4).workers, 4);
+    /// // No workers is one worker.
+    /// assert_eq!(RunOptions::default().workers(0).workers, 1);
+    /// ```
+    pub fn workers(mut self, n: u32) -> Self {
+        self.workers = n.max(1);
         self
     }
     /// Pauses while `probe` reports more lag than `threshold`. Call it once per thing to watch
@@ -325,6 +350,10 @@ pub struct Report {
     pub cursor: Option<Key>,
     /// Source rows with a NULL key: no range can contain them, so they were skipped.
     pub null_keys: u64,
+    /// Batches that hit the statement timeout and were split in two and retried.
+    pub timeout_splits: u64,
+    /// Shards this run split so an idle worker could take the second half.
+    pub shards_split: u64,
     /// Why the run stopped.
     pub stop: StopReason,
 }
@@ -358,6 +387,50 @@ pub struct JobStatus {
     /// When the last batch committed.
     pub updated_at: chrono::DateTime<chrono::Utc>,
     /// When the job finished.
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Paused from outside (`service pause`): every worker waits at its next batch.
+    pub paused: bool,
+    /// The rate limit set from outside (`service rate`), for all workers together.
+    pub max_rows_per_sec: Option<u64>,
+    /// Every shard of a job run by several workers, in shard order (empty for a job of one
+    /// worker, whose one row the fields above describe).
+    pub shards: Vec<ShardStatus>,
+}
+
+/// What `service pause`, `service resume` and `service rate` change in every row of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Every worker waits at its next batch boundary until resumed.
+    Pause,
+    /// Clears a pause.
+    Resume,
+    /// Rows written per second, summed over every worker of the job; `None` lifts the limit
+    /// set from outside (the run's own `max_rows_per_sec` applies again).
+    Rate(Option<u64>),
+}
+
+/// One shard of a job run by several workers, as `status` shows it.
+#[derive(Debug, Clone)]
+pub struct ShardStatus {
+    /// The shard's number.
+    pub shard: i64,
+    /// `running` or `done`.
+    pub state: String,
+    /// The last key done in the shard (`None`: none yet, from the first key).
+    pub cursor: Option<Key>,
+    /// The shard's last key (`None`: up to the source's last key).
+    pub end: Option<Key>,
+    /// Rows written in the shard.
+    pub rows_written: u64,
+    /// Batches committed in the shard.
+    pub batches: u64,
+    /// Keys processed in the shard.
+    pub keys: u64,
+    /// When the shard was created.
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// Its last batch.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// When it finished.
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 

@@ -13,7 +13,7 @@ use crate::definition::{Definition, Engine, Stmt};
 use crate::drift::SchemaDrift;
 use crate::engine::{self, Driver, EngineDatabase};
 use crate::error::Error;
-use crate::options::{JobStatus, Plan, Report, RunOptions};
+use crate::options::{Control, JobStatus, Plan, Report, RunOptions};
 use crate::verify::VerifyReport;
 
 /// A connection pool a backfill can run on.
@@ -54,6 +54,16 @@ pub trait BackfillPool: Sync {
         &self,
         definition: &'static Definition,
         options: &RunOptions,
+    ) -> impl Future<Output = Result<bool, Error>> + Send;
+
+    /// Pauses or resumes every worker of the job, or sets its rate limit, from outside: the
+    /// job's rows in the progress table change, and every worker of every process obeys at its
+    /// next batch boundary. `false` if the job has no progress row (it never ran).
+    fn control(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+        control: Control,
     ) -> impl Future<Output = Result<bool, Error>> + Send;
 
     /// The SQL of `stmt`, one of `definition`'s statements for this engine, exactly as a run
@@ -160,6 +170,15 @@ where
         options: &RunOptions,
     ) -> impl Future<Output = Result<bool, Error>> + Send {
         crate::progress::reset::<DB::Driver>(self, definition, options)
+    }
+
+    fn control(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+        control: Control,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        crate::progress::control::<DB::Driver>(self, definition, options, control)
     }
 
     fn executable_sql(
@@ -365,6 +384,24 @@ impl BackfillPool for AnyPool {
             AnyPool::MySql(p) => p.reset(definition, options).await,
             #[cfg(feature = "sqlite")]
             AnyPool::Sqlite(p) => p.reset(definition, options).await,
+            #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+            AnyPool::None(never) => match *never {},
+        }
+    }
+
+    async fn control(
+        &self,
+        definition: &'static Definition,
+        options: &RunOptions,
+        control: Control,
+    ) -> Result<bool, Error> {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyPool::Postgres(p) => p.control(definition, options, control).await,
+            #[cfg(feature = "mysql")]
+            AnyPool::MySql(p) => p.control(definition, options, control).await,
+            #[cfg(feature = "sqlite")]
+            AnyPool::Sqlite(p) => p.control(definition, options, control).await,
             #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
             AnyPool::None(never) => match *never {},
         }

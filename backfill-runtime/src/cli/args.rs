@@ -131,6 +131,50 @@ pub(crate) enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+    /// Pause every worker of a job, in every process, at its next batch boundary
+    Pause {
+        /// The backfill (struct name, job or table)
+        name: String,
+        /// Job name in the progress table (default: the backfill's job)
+        #[arg(long)]
+        job: Option<String>,
+    },
+    /// Resume a paused job: every worker goes on at its next look
+    Resume {
+        /// The backfill (struct name, job or table)
+        name: String,
+        /// Job name in the progress table (default: the backfill's job)
+        #[arg(long)]
+        job: Option<String>,
+    },
+    /// Set the rows-per-second limit of a running job, summed over all its workers
+    Rate {
+        /// The backfill (struct name, job or table)
+        name: String,
+        /// Rows written per second over every worker, or `off` to lift the limit
+        #[arg(value_parser = parse_rate)]
+        rows: RateArg,
+        /// Job name in the progress table (default: the backfill's job)
+        #[arg(long)]
+        job: Option<String>,
+    },
+}
+
+/// The limit of `rate`: rows per second, or `None` for `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RateArg(pub(crate) Option<u64>);
+
+/// Parses `rate`'s limit: a positive number of rows per second, or `off`.
+pub(crate) fn parse_rate(text: &str) -> Result<RateArg, String> {
+    match text.trim() {
+        "off" | "none" => Ok(RateArg(None)),
+        n => match n.parse::<u64>() {
+            Ok(0) | Err(_) => Err(format!(
+                "`{text}` is not a rate: write a positive number of rows per second, e.g. 5000, or `off`"
+            )),
+            Ok(n) => Ok(RateArg(Some(n))),
+        },
+    }
 }
 
 /// Options of `run`.
@@ -160,6 +204,11 @@ pub(crate) struct RunArgs {
     /// Stop (resumably) after this many batches
     #[arg(long)]
     pub(crate) max_batches: Option<u64>,
+    /// Concurrent workers in this process, each with its own connection, on shards of the key
+    /// span; the same command in other processes joins the job (PostgreSQL, MariaDB 10.6+,
+    /// MySQL 8)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub(crate) workers: u32,
     /// Timeout of every statement in a batch, e.g. 30s
     #[arg(long, value_parser = parse_duration)]
     pub(crate) statement_timeout: Option<Duration>,
@@ -300,6 +349,43 @@ mod tests {
             run.throttle_query.as_deref(),
             Some("SELECT count(*) > 20 FROM pg_stat_activity")
         );
+    }
+
+    #[test]
+    fn workers_pause_resume_and_rate_parse() {
+        let Command::Run(run) = parse(&["run", "X", "--workers", "4"]).unwrap().command else {
+            panic!("not run")
+        };
+        assert_eq!(run.workers, 4);
+        let Command::Run(run) = parse(&["run", "X"]).unwrap().command else {
+            panic!("not run")
+        };
+        assert_eq!(run.workers, 1);
+        assert!(parse(&["run", "X", "--workers", "0"]).is_err());
+        assert!(matches!(
+            parse(&["pause", "X", "--job", "j"]).unwrap().command,
+            Command::Pause { job: Some(_), .. }
+        ));
+        assert!(matches!(
+            parse(&["resume", "X"]).unwrap().command,
+            Command::Resume { .. }
+        ));
+        assert!(matches!(
+            parse(&["rate", "X", "5000"]).unwrap().command,
+            Command::Rate {
+                rows: RateArg(Some(5000)),
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&["rate", "X", "off"]).unwrap().command,
+            Command::Rate {
+                rows: RateArg(None),
+                ..
+            }
+        ));
+        assert!(parse(&["rate", "X", "0"]).is_err());
+        assert!(parse(&["rate", "X", "fast"]).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::definition::{Definition, Engine, KeyKind};
-use crate::options::{Report, RunOptions, StopReason};
+use crate::options::{Control, Report, RunOptions, StopReason};
 use crate::pool::BackfillPool;
 use crate::throttle::LagProbe;
 use crate::value::Key;
@@ -222,6 +222,7 @@ pub(crate) async fn run<P: BackfillPool>(
     if let Some(n) = args.max_retries {
         options = options.max_retries(n);
     }
+    options = options.workers(args.workers);
     for (probe, threshold) in guards {
         options = options.lag_guard(probe, threshold);
     }
@@ -233,6 +234,14 @@ pub(crate) async fn run<P: BackfillPool>(
     };
     let live = LiveProgress::new(ctx.display(), &job, prior_keys);
     match &before {
+        Some(s) if !args.restart && s.state != "done" && !s.shards.is_empty() => {
+            live.notice(&format!(
+                "joining job {job}: {} shards, {} keys and {} rows written so far",
+                s.shards.len(),
+                format::count(s.keys),
+                format::count(s.rows_written)
+            ));
+        }
         Some(s) if !args.restart && s.state != "done" => {
             if let Some(cursor) = &s.cursor {
                 live.notice(&format!(
@@ -295,8 +304,26 @@ fn summarize(ctx: &Context, report: &Report, resume: &str) -> Exit {
     } else {
         String::new()
     };
+    let mut split = Vec::new();
+    if report.shards_split > 0 {
+        split.push(format!(
+            "{} shards split",
+            format::count(report.shards_split)
+        ));
+    }
+    if report.timeout_splits > 0 {
+        split.push(format!(
+            "{} batches split after the statement timeout",
+            format::count(report.timeout_splits)
+        ));
+    }
+    let split = if split.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", split.join(", "))
+    };
     let work = format!(
-        "{} keys in {} batches, {} rows written{deleted} in {} ({})",
+        "{} keys in {} batches, {} rows written{deleted} in {} ({}){split}",
         format::count(report.keys),
         format::count(report.batches),
         format::count(report.rows_written),
@@ -318,6 +345,8 @@ fn summarize(ctx: &Context, report: &Report, resume: &str) -> Exit {
         rows = report.rows_written,
         deleted = report.rows_deleted,
         retries = report.retries,
+        timeout_splits = report.timeout_splits,
+        shards_split = report.shards_split,
         ms = report.elapsed.as_millis() as u64,
         cursor = %format::lower_bound(report.cursor.as_ref()),
         "run finished"
@@ -393,7 +422,9 @@ pub(crate) async fn status<P: BackfillPool>(
         match pool.status(d, &options).await? {
             None => rows.push(format::StatusRow::not_started(d.name, &name)),
             Some(status) => {
+                // Shards move side by side: one cursor says nothing of the whole.
                 let span = if status.state != "done"
+                    && status.shards.is_empty()
                     && status.cursor.is_some()
                     && d.key.first().is_some_and(|k| k.kind == KeyKind::Int)
                 {
@@ -425,6 +456,7 @@ pub(crate) async fn status<P: BackfillPool>(
                             f.format("%Y-%m-%d %H:%M:%S UTC")
                         ))
                     ));
+                    details.extend(format::control_lines(&status, d.name));
                 }
             }
         }
@@ -544,6 +576,41 @@ pub(crate) async fn reset<P: BackfillPool>(
             ctx.progress_table
         ));
     }
+    Ok(Exit::Done)
+}
+
+/// `pause`, `resume` and `rate`: changes the job's rows in the progress table; every worker of
+/// every process obeys at its next batch boundary.
+pub(crate) async fn control<P: BackfillPool>(
+    pool: &P,
+    ctx: &Context,
+    backfill: &Registered,
+    job: Option<&str>,
+    control: Control,
+) -> Result<Exit, CommandError> {
+    let d = backfill.definition();
+    let name = job_name(d, job);
+    let options = base_options(ctx, job);
+    if !pool.control(d, &options, control).await? {
+        return Err(CommandError::failed(format!(
+            "job {name} has no progress in {}: start it with `run {}` first (pause, resume and rate act on a job that has run)",
+            ctx.progress_table, d.name
+        )));
+    }
+    ctx.out(&match control {
+        Control::Pause => format!(
+            "paused job {name}: every worker waits after its batch in flight (`resume {}` to go on)",
+            d.name
+        ),
+        Control::Resume => format!("resumed job {name}: every worker goes on at its next look"),
+        Control::Rate(Some(rows)) => format!(
+            "job {name} now writes at most {} rows per second, over all its workers",
+            format::count(rows)
+        ),
+        Control::Rate(None) => format!(
+            "lifted the rate limit set from outside on job {name} (a run's own --max-rows-per-sec still holds)"
+        ),
+    });
     Ok(Exit::Done)
 }
 

@@ -30,29 +30,34 @@ pub(crate) fn engine_of(url: &str) -> Result<Engine, CommandError> {
     }
 }
 
-/// Connects to `url`, waiting at most `timeout` for the first connection.
-pub(crate) async fn connect(url: &str, timeout: Duration) -> Result<AnyPool, CommandError> {
+/// Connects to `url`, waiting at most `timeout` for the first connection, with a pool of
+/// `connections` connections (at least 4).
+pub(crate) async fn connect(
+    url: &str,
+    timeout: Duration,
+    connections: u32,
+) -> Result<AnyPool, CommandError> {
     let engine = engine_of(url)?;
     let shown = redact_url(url);
     match engine {
         #[cfg(feature = "postgres")]
         Engine::Postgres => {
             let options = crate::engine::postgres::connect::options(url, timeout);
-            open(invalid_url(options, &shown)?, timeout, &shown)
+            open(invalid_url(options, &shown)?, timeout, connections, &shown)
                 .await
                 .map(AnyPool::Postgres)
         }
         #[cfg(feature = "mysql")]
         Engine::MySql => {
             let options = crate::engine::mysql::connect::options(url, timeout);
-            open(invalid_url(options, &shown)?, timeout, &shown)
+            open(invalid_url(options, &shown)?, timeout, connections, &shown)
                 .await
                 .map(AnyPool::MySql)
         }
         #[cfg(feature = "sqlite")]
         Engine::Sqlite => {
             let options = crate::engine::sqlite::connect::options(url, timeout);
-            open(invalid_url(options, &shown)?, timeout, &shown)
+            open(invalid_url(options, &shown)?, timeout, connections, &shown)
                 .await
                 .map(AnyPool::Sqlite)
         }
@@ -106,6 +111,7 @@ fn invalid_url<O>(options: Result<O, sqlx::Error>, shown: &str) -> Result<O, Com
 async fn open<DB>(
     options: <DB::Connection as sqlx::Connection>::Options,
     timeout: Duration,
+    connections: u32,
     shown: &str,
 ) -> Result<sqlx::Pool<DB>, CommandError>
 where
@@ -133,7 +139,7 @@ where
         }
     }
     sqlx::pool::PoolOptions::<DB>::new()
-        .max_connections(4)
+        .max_connections(connections.max(4))
         .acquire_timeout(timeout.max(Duration::from_secs(30)))
         .connect_with(options)
         .await

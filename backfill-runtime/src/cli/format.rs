@@ -476,6 +476,42 @@ pub(crate) fn lower_bound(key: Option<&Key>) -> String {
     key.map_or("start".to_string(), Key::to_string)
 }
 
+/// The lines `status` adds under a job for what was set from outside (pause, rate) and for
+/// each shard of a job run by several workers.
+pub(crate) fn control_lines(status: &JobStatus, name: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    if status.paused {
+        lines.push(format!(
+            "  paused from outside: every worker waits (`resume {name}` to go on)"
+        ));
+    }
+    if let Some(rows) = status.max_rows_per_sec {
+        lines.push(format!(
+            "  rate limit set from outside: {} rows/s over all workers",
+            count(rows)
+        ));
+    }
+    for shard in &status.shards {
+        let at = shard
+            .cursor
+            .as_ref()
+            .map_or_else(|| "first key".to_string(), |k| k.to_string());
+        let end = shard
+            .end
+            .as_ref()
+            .map_or_else(|| "last key".to_string(), |k| k.to_string());
+        lines.push(format!(
+            "  shard {}: {}, after {at}, up to {end}, {} batches, {} keys, {} rows",
+            shard.shard,
+            shard.state,
+            count(shard.batches),
+            count(shard.keys),
+            count(shard.rows_written)
+        ));
+    }
+    lines
+}
+
 /// The schema-checked build's part of `check`: which migrations the build checked against, the
 /// statements it left out, and where the live table differs from them; empty without migrations.
 pub(crate) fn checked_schema(
@@ -579,7 +615,41 @@ mod tests {
             started_at: started,
             updated_at: started + chrono::Duration::seconds(50),
             finished_at: None,
+            paused: false,
+            max_rows_per_sec: None,
+            shards: Vec::new(),
         }
+    }
+
+    #[test]
+    fn status_shows_the_control_and_every_shard() {
+        let mut status = job("running", Some(25_000));
+        assert!(control_lines(&status, "UserStats").is_empty());
+        status.paused = true;
+        status.max_rows_per_sec = Some(5_000);
+        status.shards = (0..2)
+            .map(|i| crate::options::ShardStatus {
+                shard: i,
+                state: "running".into(),
+                cursor: (i == 1).then(|| Key(vec![KeyValue::Int(500)])),
+                end: (i == 0).then(|| Key(vec![KeyValue::Int(500)])),
+                rows_written: 10,
+                batches: 2,
+                keys: 20,
+                started_at: status.started_at,
+                updated_at: status.updated_at,
+                finished_at: None,
+            })
+            .collect();
+        assert_eq!(
+            control_lines(&status, "UserStats"),
+            vec![
+                "  paused from outside: every worker waits (`resume UserStats` to go on)",
+                "  rate limit set from outside: 5,000 rows/s over all workers",
+                "  shard 0: running, after first key, up to 500, 2 batches, 20 keys, 10 rows",
+                "  shard 1: running, after 500, up to last key, 2 batches, 20 keys, 10 rows",
+            ]
+        );
     }
 
     #[test]

@@ -53,6 +53,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::definition::{Backfill, Definition, Engine};
+use crate::options::Control;
 use crate::throttle::LagProbe;
 
 use args::{Cli, Command, LogFormat, RunArgs};
@@ -242,7 +243,10 @@ async fn execute(registry: &Registry, ctx: &Context, cli: &Cli) -> Result<Exit, 
         Command::Check { name }
         | Command::Plan { name, .. }
         | Command::Verify { name }
-        | Command::Reset { name, .. } => Some(registry.get(name)?),
+        | Command::Reset { name, .. }
+        | Command::Pause { name, .. }
+        | Command::Resume { name, .. }
+        | Command::Rate { name, .. } => Some(registry.get(name)?),
         Command::Run(run) => Some(registry.get(&run.name)?),
         Command::Status { name, .. } => name.as_deref().map(|n| registry.get(n)).transpose()?,
         Command::List | Command::Sql { .. } => None,
@@ -256,7 +260,12 @@ async fn execute(registry: &Registry, ctx: &Context, cli: &Cli) -> Result<Exit, 
             guards.push((connect::replica_probe(replica)?, max_lag));
         }
     }
-    let pool = connect::connect(url, cli.connect_timeout).await?;
+    // Each worker of `run --workers N` has its own connection; one more serves the rest.
+    let connections = match &cli.command {
+        Command::Run(run) => run.workers.saturating_add(1),
+        _ => 4,
+    };
+    let pool = connect::connect(url, cli.connect_timeout, connections).await?;
     #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
     if let Command::Run(RunArgs {
         throttle_query: Some(query),
@@ -300,6 +309,22 @@ async fn dispatch<P: crate::pool::BackfillPool>(
         Command::Verify { .. } => commands::verify(pool, ctx, backfill()?).await,
         Command::Reset { job, yes, .. } => {
             commands::reset(pool, ctx, backfill()?, job.as_deref(), *yes).await
+        }
+        Command::Pause { job, .. } => {
+            commands::control(pool, ctx, backfill()?, job.as_deref(), Control::Pause).await
+        }
+        Command::Resume { job, .. } => {
+            commands::control(pool, ctx, backfill()?, job.as_deref(), Control::Resume).await
+        }
+        Command::Rate { rows, job, .. } => {
+            commands::control(
+                pool,
+                ctx,
+                backfill()?,
+                job.as_deref(),
+                Control::Rate(rows.0),
+            )
+            .await
         }
         Command::List | Command::Sql { .. } => Ok(Exit::Done),
     }

@@ -224,6 +224,23 @@ pub(crate) trait Driver: Sized + Send + Sync + 'static {
         async { Ok(()) }
     }
 
+    /// Whether the server has `FOR UPDATE SKIP LOCKED`, which several workers on one job need
+    /// (PostgreSQL; MariaDB 10.6+, MySQL 8; not SQLite).
+    fn skip_locked(_session: Self::Session) -> bool {
+        true
+    }
+
+    /// SQL for one bound text value (`?`) that compares as the key column `column` of `table`
+    /// compares (its type and collation), for ordering two keys the way the batches' ranges
+    /// do; `None` when the catalog does not say.
+    fn key_text_order<'c>(
+        _conn: &'c mut Conn<Self>,
+        _table: &'c TableName,
+        _column: &'c str,
+    ) -> impl Future<Output = Result<Option<String>, sqlx::Error>> + Send + 'c {
+        async { Ok(Some("?".to_string())) }
+    }
+
     /// Binds an unsigned integer (a MySQL `BIGINT UNSIGNED` key part).
     fn bind_uint(q: Query<'_, Self::Db>, u: u64) -> Query<'_, Self::Db>;
 

@@ -226,3 +226,35 @@ pub(super) async fn source_stats(
             .collect(),
     }))
 }
+
+/// A key column's character set and collation.
+const KEY_ORDER_SQL: &str =
+    "SELECT CAST(CHARACTER_SET_NAME AS CHAR), CAST(COLLATION_NAME AS CHAR) \
+     FROM information_schema.COLUMNS \
+     WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND COLUMN_NAME = ?";
+
+/// How a bound text value compares as the key column `column` of `table` compares: converted
+/// to the column's character set, with its collation. `None` when the column is not found or
+/// its names are not plain words (they are formatted into SQL).
+pub(super) async fn key_text_order(
+    conn: &mut MySqlConnection,
+    table: &TableName,
+    column: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(KEY_ORDER_SQL)
+        .bind(table.schema.as_deref())
+        .bind(table.name.as_str())
+        .bind(column)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let word = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    Ok(
+        row.and_then(|(charset, collation)| match (charset, collation) {
+            (Some(cs), Some(co)) if word(&cs) && word(&co) => {
+                Some(format!("CONVERT(? USING {cs}) COLLATE {co}"))
+            }
+            (None, None) => Some("?".to_string()),
+            _ => None,
+        }),
+    )
+}

@@ -36,6 +36,27 @@ pub(crate) struct MySqlSession {
     /// Batches run at READ COMMITTED, so `INSERT ... SELECT` reads the source without locking
     /// it (false only when a statement-based binary log forbids it).
     pub read_committed: bool,
+    /// The server has `FOR UPDATE SKIP LOCKED` (MariaDB 10.6+, MySQL 8.0.1+), which several
+    /// workers on one job need.
+    pub skip_locked: bool,
+}
+
+/// Whether a server of this `VERSION()` has `SKIP LOCKED`.
+fn has_skip_locked(version: &str) -> bool {
+    let mut numbers = version
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor, patch) = (
+        numbers.next().unwrap_or(0),
+        numbers.next().unwrap_or(0),
+        numbers.next().unwrap_or(0),
+    );
+    if version.contains("MariaDB") {
+        (major, minor) >= (10, 6)
+    } else {
+        (major, minor, patch) >= (8, 0, 1)
+    }
 }
 
 /// One cell of an EXPLAIN row as text, whatever its type.
@@ -187,6 +208,7 @@ impl Driver for MySqlEngine {
         Ok(MySqlSession {
             mariadb: version.contains("MariaDB"),
             read_committed: !statement_binlog,
+            skip_locked: has_skip_locked(version),
         })
     }
 
@@ -267,6 +289,18 @@ impl Driver for MySqlEngine {
             _ => ErrorClass::Permanent,
         }
     }
+    fn key_text_order<'c>(
+        conn: &'c mut MySqlConnection,
+        table: &'c TableName,
+        column: &'c str,
+    ) -> impl Future<Output = Result<Option<String>, sqlx::Error>> + Send + 'c {
+        catalog::key_text_order(conn, table, column)
+    }
+
+    fn skip_locked(session: MySqlSession) -> bool {
+        session.skip_locked
+    }
+
     fn table_shape<'c>(
         conn: &'c mut MySqlConnection,
         table: &'c TableName,
@@ -328,4 +362,21 @@ impl Driver for MySqlEngine {
 
 impl super::EngineDatabase for MySql {
     type Driver = MySqlEngine;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_skip_locked;
+
+    #[test]
+    fn skip_locked_comes_with_mariadb_10_6_and_mysql_8() {
+        assert!(has_skip_locked("10.11.6-MariaDB-0+deb12u1"));
+        assert!(has_skip_locked("10.6.0-MariaDB"));
+        assert!(has_skip_locked("11.4.2-MariaDB-log"));
+        assert!(!has_skip_locked("10.5.23-MariaDB"));
+        assert!(has_skip_locked("8.0.36"));
+        assert!(has_skip_locked("8.4.0-commercial"));
+        assert!(!has_skip_locked("8.0.0-dmr"));
+        assert!(!has_skip_locked("5.7.44-log"));
+    }
 }

@@ -227,3 +227,40 @@ pub(super) async fn source_stats(
         indexes,
     }))
 }
+
+/// A key column's type without modifiers and its collation, schema-qualified and quoted
+/// (`NULL` for a type without one).
+const KEY_ORDER_SQL: &str = "SELECT pg_catalog.format_type(a.atttypid, NULL), \
+       CASE WHEN a.attcollation <> 0 THEN pg_catalog.quote_ident(n.nspname) || '.' \
+         || pg_catalog.quote_ident(co.collname) END \
+     FROM pg_catalog.pg_attribute a \
+     LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation \
+     LEFT JOIN pg_catalog.pg_namespace n ON n.oid = co.collnamespace \
+     WHERE a.attrelid = $1 AND a.attname = $2 AND NOT a.attisdropped";
+
+/// How a bound text value compares as the key column `column` of `table` compares: cast to
+/// the column's type (a `citext` ignores case) with the column's collation. `None` when the
+/// table or column is not found.
+pub(super) async fn key_text_order(
+    conn: &mut PgConnection,
+    table: &TableName,
+    column: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let oid: Option<Oid> = sqlx::query_scalar(TABLE_SQL)
+        .bind(table.schema.as_deref())
+        .bind(table.name.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(oid) = oid else {
+        return Ok(None);
+    };
+    let row: Option<(String, Option<String>)> = sqlx::query_as(KEY_ORDER_SQL)
+        .bind(oid)
+        .bind(column)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|(ty, collation)| match collation {
+        Some(collation) => format!("CAST(? AS {ty}) COLLATE {collation}"),
+        None => format!("CAST(? AS {ty})"),
+    }))
+}

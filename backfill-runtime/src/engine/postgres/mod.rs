@@ -162,6 +162,14 @@ impl Driver for PgEngine {
             _ => ErrorClass::Permanent,
         }
     }
+    fn key_text_order<'c>(
+        conn: &'c mut PgConnection,
+        table: &'c TableName,
+        column: &'c str,
+    ) -> impl Future<Output = Result<Option<String>, sqlx::Error>> + Send + 'c {
+        catalog::key_text_order(conn, table, column)
+    }
+
     fn table_shape<'c>(
         conn: &'c mut PgConnection,
         table: &'c TableName,

@@ -79,6 +79,11 @@ impl Driver for SqliteEngine {
         result.rows_affected()
     }
 
+    /// One writer for the whole database: there is nothing to skip to.
+    fn skip_locked(_session: SqliteSession) -> bool {
+        false
+    }
+
     async fn session(conn: &mut SqliteConnection) -> Result<SqliteSession, sqlx::Error> {
         let rows = Self::fetch_all(conn, "PRAGMA busy_timeout", &[], &[DecodeAs::Int]).await?;
         Ok(SqliteSession {

@@ -1,11 +1,16 @@
 //! The batch loop, written once for every engine.
 //!
-//! One batch is one transaction ([`Run::transaction`]): lock the job's progress row and read
-//! the cursor from it, find the range's upper key, upsert the range, write the upper key as the
-//! new cursor, commit. A crash, a kill or a dropped future anywhere before the commit rolls the
-//! whole batch back, cursor included; a second worker on the same job waits on the row lock and
-//! then takes the next range. Around it, [`run`] handles registration, retries of transient
-//! errors with backoff, the shutdown signal, throttles, batch sizing and reporting.
+//! One batch is one transaction ([`Run::transaction`]): lock the shard's progress row and read
+//! the cursor from it, find the range's upper key (within the shard's end), upsert the range,
+//! write the upper key as the new cursor, commit. A crash, a kill or a dropped future anywhere
+//! before the commit rolls the whole batch back, cursor included. A job of one worker has one
+//! shard, whose row a second process waits on and then takes the next range; a job of several
+//! workers ([`RunOptions::workers`]) locks any free shard with `SKIP LOCKED`, and a worker
+//! that finds none splits the widest one ([`Run::split`]). Around it, [`run`] handles
+//! registration, the shard plan, retries of transient errors with backoff, the split of a batch
+//! that hit the statement timeout, the shutdown signal, pause and rate from outside,
+//! throttles, batch sizing and reporting. What several workers add (the crew, an idle worker's
+//! split, the initial shard plan, the rate over every worker) is in `workers.rs`.
 
 // `Error` is the crate's one public error type, large because its variants name tables,
 // columns and ranges; it is returned rarely, so it is not boxed.
@@ -16,17 +21,31 @@
     allow(dead_code)
 )]
 
+use std::cmp::Ordering as KeyOrdering;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
 
 use crate::coerce::{self, FilledRanged};
 use crate::definition::{Definition, KeyKind, Merge, Ranged, Statements, Stmt};
 use crate::engine::{self, BatchConnection, Conn, DecodeAs, Driver, ErrorClass, Timeouts};
 use crate::error::Error;
 use crate::options::{Progress, Report, RunOptions, StopReason};
-use crate::progress::{ProgressStore, Registration};
+use crate::progress::{plan_text, Pick, ProgressStore, Registration};
+use crate::shard::KeyOrder;
 use crate::sizing::BatchSizer;
 use crate::throttle::RateLimit;
 use crate::value::{Key, KeyValue};
+
+mod workers;
+
+use workers::{can_run_workers, Crew};
+
+/// Batches committed at the size that went through after a statement timeout before it is
+/// doubled again.
+const CAP_PROVEN: u32 = 4;
 
 /// Runs (or resumes) the backfill of `def` on `pool`. The caller has run the preflight.
 pub(crate) async fn run<D: Driver>(
@@ -42,7 +61,19 @@ pub(crate) async fn run<D: Driver>(
             def.name, def.table
         )));
     }
+    let workers = options.workers.max(1);
+    if workers > 1 {
+        can_run_workers::<D>(pool, def, store.job(), workers)?;
+    }
     let session = session::<D>(pool, store.job()).await?;
+    if workers > 1 && !D::skip_locked(session) {
+        return Err(Error::Options(format!(
+            "workers({workers}) for job `{}`: this {} server has no FOR UPDATE SKIP LOCKED (MariaDB 10.6+ and MySQL 8 have it), which several workers on one job need; run it with workers(1), or upgrade the server",
+            store.job(),
+            D::ENGINE
+        )));
+    }
+    let stop = options.shutdown.child_token();
     let mut run = Run {
         pool,
         def,
@@ -61,6 +92,17 @@ pub(crate) async fn run<D: Driver>(
         span: None,
         last_batch: None,
         lag_waited: Duration::ZERO,
+        sharded: workers > 1,
+        shard: 0,
+        order: None,
+        live_rate: None,
+        paused_since: None,
+        int_span: None,
+        next_sample: Instant::now(),
+        shared_rate: None,
+        timeout_cap: None,
+        stop,
+        crew: Arc::new(Crew::default()),
         report: Report {
             job: store.job().to_string(),
             batches: 0,
@@ -73,6 +115,8 @@ pub(crate) async fn run<D: Driver>(
             resumed_from: None,
             cursor: None,
             null_keys: 0,
+            timeout_splits: 0,
+            shards_split: 0,
             stop: StopReason::Done,
         },
         store,
@@ -81,7 +125,7 @@ pub(crate) async fn run<D: Driver>(
     if run.skip_unchanged_ranges() {
         run.verify_diff = Some(run.fill(&stmts.verify_diff).await?);
     }
-    match run.register().await? {
+    match run.register(&plan_text(workers)).await? {
         Registration::AlreadyDone { cursor } => {
             tracing::info!(job = %run.report.job, "job already done; nothing to do (restart to run it again)");
             run.report.resumed_from = cursor.clone();
@@ -99,16 +143,33 @@ pub(crate) async fn run<D: Driver>(
     if run.report.null_keys > 0 {
         tracing::warn!(job = %run.report.job, null_keys = run.report.null_keys, "source rows with a NULL key belong to no range and are skipped");
     }
-    run.span = run.key_span().await?;
-    run.report.stop = run.batches().await?;
+    if run.sharded {
+        let mut conn = run.acquire("reading the key columns' collations").await?;
+        run.order = Some(KeyOrder::load::<D>(&mut conn, def).await.map_err(|problem| {
+            Error::Options(format!(
+                "workers({workers}) for job `{}`: cannot order keys as the batches do: {problem}; run it with workers(1)",
+                run.report.job
+            ))
+        })?);
+        drop(conn);
+        run.int_span = run.first_span().await?;
+        run.cut(workers).await?;
+        run.report.stop = run.crew(workers).await?;
+    } else {
+        run.span = run.key_span().await?;
+        run.report.stop = run.batches().await?;
+    }
     run.report.elapsed = run.started.elapsed();
     tracing::info!(
         job = %run.report.job,
         stop = ?run.report.stop,
+        workers,
         batches = run.report.batches,
         keys = run.report.keys,
         rows = run.report.rows_written,
         retries = run.report.retries,
+        timeout_splits = run.report.timeout_splits,
+        shards_split = run.report.shards_split,
         ms = run.report.elapsed.as_millis() as u64,
         "backfill stopped"
     );
@@ -128,6 +189,8 @@ async fn session<D: Driver>(pool: &sqlx::Pool<D::Db>, job: &str) -> Result<D::Se
 
 /// A committed batch.
 struct Batch {
+    /// The shard it was in.
+    shard: i64,
     lo: Option<Key>,
     hi: Key,
     keys: u64,
@@ -135,6 +198,8 @@ struct Batch {
     /// Extra target rows deleted in the range (`delete_extra`).
     deleted: u64,
     took: Duration,
+    /// The rate limit set from outside, as the shard's row said.
+    rate: Option<u64>,
 }
 
 /// How a batch transaction ended.
@@ -147,6 +212,10 @@ enum Outcome {
     },
     /// Another worker finished the job while this one waited.
     DoneElsewhere,
+    /// Several workers: every running shard is locked by another worker (or none is left).
+    NoFreeShard,
+    /// The job is paused from outside; the transaction was rolled back.
+    Paused,
 }
 
 /// Why a batch transaction failed, the batch layer's one failure type: it decides between a
@@ -170,6 +239,7 @@ impl From<sqlx::Error> for BatchError {
 /// The range a failed batch had got to, for the error message.
 #[derive(Default)]
 struct RangeReached {
+    shard: i64,
     lo: Option<Key>,
     hi: Option<Key>,
 }
@@ -195,6 +265,30 @@ struct Run<'a, D: Driver> {
     last_batch: Option<(Option<Key>, Key, Duration)>,
     /// Time spent waiting for replica lag (part of `report.throttled`).
     lag_waited: Duration,
+    /// Several workers share the job: batches lock any free shard (`SKIP LOCKED`).
+    sharded: bool,
+    /// The shard this worker last ran (or split off), locked first when free.
+    shard: i64,
+    /// How keys order, for a shard's end (several workers only).
+    order: Option<KeyOrder>,
+    /// The rate limit set from outside, as the last locked row said.
+    live_rate: Option<u64>,
+    /// Since when the job has been paused from outside, as this worker saw it.
+    paused_since: Option<Instant>,
+    /// The source's smallest and largest integer first key part, read once when several
+    /// workers start (`None` for other keys): what splits cut.
+    int_span: Option<(i128, i128)>,
+    /// A text key's shards were too small to split: not sampled again before this.
+    next_sample: Instant,
+    /// The shared rate limit's window: since when, the job's rows written then, the limit.
+    shared_rate: Option<(Instant, u64, u64)>,
+    /// After a batch hit the statement timeout: the size that went through, and the batches
+    /// committed at it since; doubled after [`CAP_PROVEN`] of them, until the sizer's size is
+    /// reached.
+    timeout_cap: Option<(u64, u32)>,
+    /// Stops this worker: the caller's shutdown signal, or a sibling worker's failure.
+    stop: CancellationToken,
+    crew: Arc<Crew>,
     report: Report,
 }
 
@@ -209,8 +303,17 @@ impl<D: Driver> Run<'_, D> {
     ) -> Result<Outcome, BatchError> {
         let started = Instant::now();
         let mut tx = D::begin_batch(conn, self.session, self.timeouts).await?;
-        let row = match self.store.lock(&mut tx).await? {
+        let pick = if self.sharded {
+            Pick::AnyFree { prefer: self.shard }
+        } else {
+            Pick::Shard(0)
+        };
+        let row = match self.store.lock(&mut tx, pick).await? {
             Some(row) => row.map_err(|e| BatchError::Stop(Box::new(e)))?,
+            None if self.sharded => {
+                tx.rollback().await?;
+                return Ok(Outcome::NoFreeShard);
+            }
             None => return Err(BatchError::Stop(Box::new(self.lost_row()))),
         };
         if row.fingerprint != self.stmts.fingerprint {
@@ -222,13 +325,32 @@ impl<D: Driver> Run<'_, D> {
             tx.rollback().await?;
             return Ok(Outcome::DoneElsewhere);
         }
+        if row.paused {
+            tx.rollback().await?;
+            return Ok(Outcome::Paused);
+        }
+        let shard = row.shard;
+        reached.shard = shard;
         let lo = row.cursor;
         reached.lo = lo.clone();
-        let Some((hi, keys)) = self.bounds(&mut tx, lo.as_ref(), limit).await? else {
-            let deleted = self
-                .delete_extra(&mut tx, &self.stmts.delete_extra_tail, lo.as_ref(), None)
-                .await?;
-            self.store.mark_done(&mut tx).await?;
+        let bounds = match (self.bounds(&mut tx, lo.as_ref(), limit).await?, &row.end) {
+            (Some((hi, keys)), Some(end)) => {
+                self.within(&mut tx, lo.as_ref(), hi, keys, end).await?
+            }
+            (bounds, _) => bounds.map(|(hi, keys)| (hi, Some(keys))),
+        };
+        let Some((hi, keys)) = bounds else {
+            let deleted = match &row.end {
+                Some(end) => {
+                    self.delete_extra(&mut tx, &self.stmts.delete_extra, lo.as_ref(), Some(end))
+                        .await?
+                }
+                None => {
+                    self.delete_extra(&mut tx, &self.stmts.delete_extra_tail, lo.as_ref(), None)
+                        .await?
+                }
+            };
+            self.store.mark_done(&mut tx, shard).await?;
             tx.commit().await?;
             return Ok(Outcome::Exhausted { deleted });
         };
@@ -249,23 +371,69 @@ impl<D: Driver> Run<'_, D> {
         let deleted = self
             .delete_extra(&mut tx, &self.stmts.delete_extra, lo.as_ref(), Some(&hi))
             .await?;
-        self.store.advance(&mut tx, &hi, rows, keys).await?;
+        // The last range of a shard, cut at its end: every source key of it now has its
+        // target row, so the target's rows in the range count its keys (with any extra
+        // target key in it, unless `delete_extra` has just deleted them).
+        let keys = match keys {
+            Some(keys) => keys,
+            None => self.target_count(&mut tx, lo.as_ref(), &hi, limit).await?,
+        };
+        self.store.advance(&mut tx, shard, &hi, rows, keys).await?;
         tx.commit().await?;
         Ok(Outcome::Committed(Batch {
+            shard,
             lo,
             hi,
             keys,
             rows,
             deleted,
             took: started.elapsed(),
+            rate: row.max_rows_per_sec,
         }))
+    }
+
+    /// The range `(lo, hi]` cut back to the shard's `end`: unchanged, with its number of keys,
+    /// when `hi <= end`; else `(lo, end]`, whose number of keys is counted after its upsert
+    /// (`None` here: finding it from the source would take a search over the next keys);
+    /// `None` when no key above `lo` is within the end (the shard is done).
+    async fn within(
+        &self,
+        conn: &mut Conn<D>,
+        lo: Option<&Key>,
+        hi: Key,
+        keys: u64,
+        end: &Key,
+    ) -> Result<Option<(Key, Option<u64>)>, BatchError> {
+        if self.cmp(conn, &hi, end).await? != KeyOrdering::Greater {
+            return Ok(Some((hi, Some(keys))));
+        }
+        if let Some(lo) = lo {
+            if self.cmp(conn, lo, end).await? != KeyOrdering::Less {
+                return Ok(None);
+            }
+        }
+        match self.bounds(conn, lo, 1).await? {
+            Some((first, _)) if self.cmp(conn, &first, end).await? != KeyOrdering::Greater => {
+                Ok(Some((end.clone(), None)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// How two keys compare in the batches' order.
+    async fn cmp(&self, conn: &mut Conn<D>, a: &Key, b: &Key) -> Result<KeyOrdering, BatchError> {
+        match &self.order {
+            Some(order) => Ok(order.cmp::<D>(conn, a, b).await?),
+            None => Err(BatchError::Stop(Box::new(self.definition_broken(
+                "a shard's end was compared before the key order was read",
+            )))),
+        }
     }
 
     /// Runs batches until the keys run out, `max_batches`, or the shutdown signal.
     async fn batches(&mut self) -> Result<StopReason, Error> {
-        let shutdown = self.options.shutdown.clone();
         loop {
-            if shutdown.is_cancelled() {
+            if self.stop.is_cancelled() {
                 return Ok(StopReason::Shutdown);
             }
             if self.max_batches_reached() {
@@ -276,21 +444,54 @@ impl<D: Driver> Run<'_, D> {
             }
             // A shutdown during the batch lets it finish (it is short) and stops after it; a
             // dropped future rolls it back.
-            let batch = match self.batch_with_retries(self.sizer.size()).await? {
+            let batch = match self.batch_with_retries(self.limit()).await? {
                 None => return Ok(StopReason::Shutdown),
                 Some(Outcome::Exhausted { deleted }) => {
                     self.record_tail_deleted(deleted);
                     self.notify(None);
+                    if self.sharded {
+                        continue;
+                    }
                     return Ok(StopReason::Done);
                 }
                 Some(Outcome::DoneElsewhere) => {
                     self.notify(None);
                     return Ok(StopReason::Done);
                 }
+                Some(Outcome::NoFreeShard) => {
+                    if self.idle().await? {
+                        self.notify(None);
+                        return Ok(StopReason::Done);
+                    }
+                    continue;
+                }
+                Some(Outcome::Paused) => {
+                    if self.paused_since.is_none() {
+                        tracing::info!(job = %self.report.job, shard = self.shard, "paused from outside; waiting for resume");
+                        self.paused_since = Some(Instant::now());
+                    }
+                    self.notify(Some(format!(
+                        "paused from outside (`resume {}` to go on)",
+                        self.report.job
+                    )));
+                    let started = Instant::now();
+                    let slept = self.sleep(self.options.throttle_interval).await;
+                    self.report.throttled += started.elapsed();
+                    if !slept {
+                        return Ok(StopReason::Shutdown);
+                    }
+                    continue;
+                }
                 Some(Outcome::Committed(batch)) => batch,
             };
+            if let Some(since) = self.paused_since.take() {
+                tracing::info!(job = %self.report.job, shard = self.shard, paused_ms = since.elapsed().as_millis() as u64, "resumed");
+            }
+            // The shard it got is the one it asks for first next time.
+            self.shard = batch.shard;
+            self.live_rate = batch.rate;
             self.record(batch);
-            if shutdown.is_cancelled() {
+            if self.stop.is_cancelled() {
                 return Ok(StopReason::Shutdown);
             }
             if self.max_batches_reached() {
@@ -302,10 +503,20 @@ impl<D: Driver> Run<'_, D> {
         }
     }
 
-    /// One batch, retried on transient errors with exponential backoff and jitter. `None` when
-    /// the shutdown signal fired during a backoff (the failed batch was rolled back).
+    /// The next batch's size: the sizer's, or less after a batch hit the statement timeout.
+    fn limit(&self) -> u64 {
+        let size = self.sizer.size();
+        self.timeout_cap
+            .map_or(size, |(cap, _)| cap.min(size))
+            .max(1)
+    }
+
+    /// One batch, retried on transient errors with exponential backoff and jitter, and split
+    /// in two (down to one key) when it hits the statement timeout. `None` when the shutdown
+    /// signal fired during a backoff (the failed batch was rolled back).
     async fn batch_with_retries(&mut self, limit: u64) -> Result<Option<Outcome>, Error> {
         let mut retries = 0;
+        let mut limit = limit;
         loop {
             let mut reached = RangeReached::default();
             let result = match self.pool.acquire().await {
@@ -324,7 +535,19 @@ impl<D: Driver> Run<'_, D> {
                 Err(e) => Err(BatchError::Database(e)),
             };
             let error = match result {
-                Ok(outcome) => return Ok(Some(outcome)),
+                Ok(outcome) => {
+                    if matches!(outcome, Outcome::Committed(_)) {
+                        self.timeout_cap = match self.timeout_cap {
+                            Some((cap, proven)) if proven + 1 >= CAP_PROVEN => {
+                                Some((cap.saturating_mul(2), 0))
+                            }
+                            Some((cap, proven)) => Some((cap, proven + 1)),
+                            None => None,
+                        }
+                        .filter(|(cap, _)| *cap < self.sizer.size());
+                    }
+                    return Ok(Some(outcome));
+                }
                 Err(BatchError::Stop(e)) => return Err(*e),
                 Err(BatchError::Database(e)) => e,
             };
@@ -334,8 +557,17 @@ impl<D: Driver> Run<'_, D> {
                     retries += 1;
                     self.report.retries += 1;
                     let wait = self.backoff(retries);
-                    tracing::warn!(job = %self.report.job, range = %range, retry = retries, wait_ms = wait.as_millis() as u64, error = %error, "batch failed with a transient error; rolled back, retrying");
+                    tracing::warn!(job = %self.report.job, shard = reached.shard, range = %range, retry = retries, wait_ms = wait.as_millis() as u64, error = %error, "batch failed with a transient error; rolled back, retrying");
                     if !self.sleep(wait).await {
+                        return Ok(None);
+                    }
+                }
+                ErrorClass::StatementTimeout if limit > 1 => {
+                    limit /= 2;
+                    self.timeout_cap = Some((limit, 0));
+                    self.report.timeout_splits += 1;
+                    tracing::warn!(job = %self.report.job, shard = reached.shard, range = %range, keys = limit, error = %error, "batch hit the statement timeout; rolled back, split in two, retrying the first half");
+                    if self.stop.is_cancelled() {
                         return Ok(None);
                     }
                 }
@@ -403,16 +635,17 @@ impl<D: Driver> Run<'_, D> {
         Ok(Some((hi, u64::try_from(keys).unwrap_or(0))))
     }
 
-    /// Upserts the range; returns the rows inserted or changed.
+    /// Upserts the range of `keys` keys (`None` for a range cut at its shard's end, whose keys
+    /// are not counted yet); returns the rows inserted or changed.
     async fn upsert(
         &self,
         conn: &mut Conn<D>,
         lo: Option<&Key>,
         hi: &Key,
-        keys: u64,
+        keys: Option<u64>,
         limit: u64,
     ) -> Result<u64, BatchError> {
-        if let Some(verify_diff) = &self.verify_diff {
+        if let (Some(verify_diff), Some(keys)) = (&self.verify_diff, keys) {
             if self.target_count(conn, lo, hi, limit).await? >= keys {
                 let diff = verify_diff.pick(lo);
                 let binds = self.binds(diff.stmt, lo, Some(hi), limit)?;
@@ -442,6 +675,8 @@ impl<D: Driver> Run<'_, D> {
         let affected = D::execute(conn, &stmt.sql, &binds).await?;
         let after = self.target_count(conn, lo, hi, limit).await?;
         let inserted = after.saturating_sub(before);
+        // A range cut at its shard's end: every source key of it has its target row now.
+        let keys = keys.unwrap_or(after);
         Ok((inserted + affected.saturating_sub(keys)).min(keys))
     }
 
@@ -612,10 +847,14 @@ impl<D: Driver> Run<'_, D> {
         self.report.rows_written += batch.rows;
         self.report.rows_deleted += batch.deleted;
         self.report.cursor = Some(batch.hi.clone());
+        self.crew.batches.fetch_add(1, Ordering::Relaxed);
+        self.crew.keys.fetch_add(batch.keys, Ordering::Relaxed);
+        self.crew.rows.fetch_add(batch.rows, Ordering::Relaxed);
         self.sizer.record(batch.keys, batch.took);
         let range = engine::describe_range(batch.lo.as_ref(), Some(&batch.hi));
         tracing::info!(
             job = %self.report.job,
+            shard = self.shard,
             range = %range,
             keys = batch.keys,
             rows = batch.rows,
@@ -650,11 +889,25 @@ impl<D: Driver> Run<'_, D> {
             Some((lo, hi, took)) => (Some((lo.clone(), hi.clone())), *took),
             None => (None, Duration::ZERO),
         };
+        // Several workers report the process's totals, whichever worker calls.
+        let (batches, keys, rows_written) = if self.sharded {
+            (
+                self.crew.batches.load(Ordering::Relaxed),
+                self.crew.keys.load(Ordering::Relaxed),
+                self.crew.rows.load(Ordering::Relaxed),
+            )
+        } else {
+            (
+                self.report.batches,
+                self.report.keys,
+                self.report.rows_written,
+            )
+        };
         callback(&Progress {
             job: self.report.job.clone(),
-            batches: self.report.batches,
-            keys: self.report.keys,
-            rows_written: self.report.rows_written,
+            batches,
+            keys,
+            rows_written,
             cursor: self.report.cursor.clone(),
             last_range,
             last_batch_time,
@@ -677,10 +930,11 @@ impl<D: Driver> Run<'_, D> {
         Some(((*at as f64 - min as f64 + 1.0) / total).clamp(0.0, 1.0))
     }
 
+    /// `max_batches` counts the batches of every worker of this process.
     fn max_batches_reached(&self) -> bool {
         self.options
             .max_batches
-            .is_some_and(|max| self.report.batches >= max)
+            .is_some_and(|max| self.crew.batches.load(Ordering::Relaxed) >= max)
     }
 
     /// Waits while any lag guard reports more than its threshold; `false` if shut down.
@@ -723,13 +977,24 @@ impl<D: Driver> Run<'_, D> {
     }
 
     /// Waits until the run's average is back under `max_rows_per_sec`; `false` if shut down.
+    /// One worker with no limit set from outside counts its own rows, as before shards; with
+    /// several workers, or a limit set from outside (`service rate`), the limit holds for the
+    /// sum over every worker of the job, read from its rows.
     async fn rate_limit(&mut self) -> bool {
+        if self.sharded || self.live_rate.is_some() {
+            return self.shared_rate_limit().await;
+        }
         let Some(limit) = self.options.max_rows_per_sec.map(RateLimit::new) else {
             return true;
         };
         // Time paused for replica lag is not credit for a burst afterwards.
         let writing = self.started.elapsed().saturating_sub(self.lag_waited);
         let wait = limit.wait(self.report.rows_written, writing);
+        self.throttle(wait).await
+    }
+
+    /// Waits `wait` for the rate limit; `false` if shut down.
+    async fn throttle(&mut self, wait: Duration) -> bool {
         if wait.is_zero() {
             return true;
         }
@@ -743,10 +1008,10 @@ impl<D: Driver> Run<'_, D> {
     /// Sleeps unless the shutdown signal fires first; `false` if it did.
     async fn sleep(&self, duration: Duration) -> bool {
         if duration.is_zero() {
-            return !self.options.shutdown.is_cancelled();
+            return !self.stop.is_cancelled();
         }
         tokio::select! {
-            _ = self.options.shutdown.cancelled() => false,
+            _ = self.stop.cancelled() => false,
             _ = tokio::time::sleep(duration) => true,
         }
     }
@@ -758,7 +1023,7 @@ impl<D: Driver> Run<'_, D> {
     }
 
     /// Registers the run in the progress table, retrying transient errors.
-    async fn register(&mut self) -> Result<Registration, Error> {
+    async fn register(&mut self, plan: &str) -> Result<Registration, Error> {
         let mut retries = 0;
         loop {
             let result = match self.pool.acquire().await {
@@ -771,6 +1036,7 @@ impl<D: Driver> Run<'_, D> {
                             self.session,
                             self.timeouts,
                             self.stmts.fingerprint,
+                            plan,
                             self.options.restart,
                         )
                         .await;
