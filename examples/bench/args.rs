@@ -1,6 +1,7 @@
 //! The command line: `--engine`, the scale (`--events`, `--users`), how often each figure is
 //! measured (`--repeat`, `--repeat-slow`, `--hand-loop-secs`), where the results go (`--output`),
-//! and the switches (`--keep`, `--print-sql`, `--scenario`). `2,000,000` and `2_000_000` are both
+//! the switches (`--keep`, `--print-sql`), the scenario (`--scenario upsert|in-place|workers|
+//! latency`) and the application's load of the latency scenario (`--load-rate`, `--alone-secs`). `2,000,000` and `2_000_000` are both
 //! accepted; `--flag=value` works as well as `--flag value`.
 
 use std::path::{Path, PathBuf};
@@ -10,7 +11,29 @@ use backfill::Engine;
 
 pub(crate) const USAGE: &str = "usage: cargo run --release --example bench -- --engine postgres|mysql|sqlite \
 [--events N] [--users M] [--repeat N] [--repeat-slow N] [--hand-loop-secs S] [--output PATH|-] [--keep] [--print-sql] \
-[--scenario upsert|in-place]";
+[--scenario upsert|in-place|workers|latency] [--load-rate OPS] [--alone-secs S]
+
+scenarios:
+  upsert     (default) the backfill's figures against the single statement (the limit)
+  in-place   filling a column of an existing table against one UPDATE of every row
+  workers    scaling: 1, 2 and 4 workers against the limit and the limit cut by hand into
+             2 ranges side by side, with the server's and the bench's CPU (PostgreSQL, MySQL)
+  latency    the application's latency: a steady load of --load-rate single-row reads and
+             writes per second (default 500) alone for --alone-secs (default 10), during the
+             limit, the default backfill, target_batch_time 100/250/500 ms, 2 and 4 workers";
+
+/// Which comparison a run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scenario {
+    /// The backfill's figures against the single statement (`upsert.rs`).
+    Upsert,
+    /// A column filled in place (`in_place.rs`).
+    InPlace,
+    /// Workers against the limit (`scaling.rs`).
+    Workers,
+    /// The application's latency during each figure (`latency.rs`).
+    Latency,
+}
 
 /// Events seeded unless `--events` says otherwise.
 pub(crate) const DEFAULT_EVENTS: i64 = 2_000_000;
@@ -26,8 +49,11 @@ pub(crate) struct Args {
     pub(crate) output: Option<PathBuf>,
     pub(crate) keep: bool,
     pub(crate) print_sql: bool,
-    /// `--scenario in-place`: fill a column of an existing table instead of the upsert.
-    pub(crate) in_place: bool,
+    pub(crate) scenario: Scenario,
+    /// The latency scenario's operations per second.
+    pub(crate) load_rate: u64,
+    /// How long the latency scenario measures the load alone, per round.
+    pub(crate) alone: Duration,
 }
 
 impl Args {
@@ -42,7 +68,9 @@ impl Args {
         let mut output = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md"));
         let mut keep = false;
         let mut print_sql = false;
-        let mut in_place = false;
+        let mut scenario = Scenario::Upsert;
+        let mut load_rate = 500;
+        let mut alone_secs = 10;
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -77,14 +105,20 @@ impl Args {
                 "--repeat-slow" => repeat_slow = Some(positive(&flag, &value)?),
                 "--hand-loop-secs" => hand_loop_secs = positive(&flag, &value)?,
                 "--scenario" => {
-                    in_place = match value.as_str() {
-                        "in-place" => true,
-                        "upsert" => false,
+                    scenario = match value.as_str() {
+                        "upsert" => Scenario::Upsert,
+                        "in-place" => Scenario::InPlace,
+                        "workers" => Scenario::Workers,
+                        "latency" => Scenario::Latency,
                         other => {
-                            return Err(format!("--scenario {other:?}: use upsert or in-place"))
+                            return Err(format!(
+                                "--scenario {other:?}: use upsert, in-place, workers or latency"
+                            ))
                         }
                     }
                 }
+                "--load-rate" => load_rate = positive(&flag, &value)?,
+                "--alone-secs" => alone_secs = positive(&flag, &value)?,
                 "--output" if value == "-" => output = None,
                 "--output" => output = Some(PathBuf::from(value)),
                 _ => return Err(format!("unknown option {flag}\n{USAGE}")),
@@ -105,7 +139,9 @@ impl Args {
             output,
             keep,
             print_sql,
-            in_place,
+            scenario,
+            load_rate: u64::try_from(load_rate).unwrap_or(500),
+            alone: Duration::from_secs(u64::try_from(alone_secs).unwrap_or(10)),
         }))
     }
 }

@@ -17,6 +17,7 @@ use backfill::Engine;
 use crate::BoxError;
 
 /// A connection pool of the benchmarked engine.
+#[derive(Clone)]
 pub(crate) enum Db {
     Postgres(PgPool),
     MySql(MySqlPool),
@@ -43,6 +44,9 @@ pub(crate) use on_pool;
 pub(crate) fn own_sql(sql: impl Into<String>) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(sql.into())
 }
+
+/// Connections of the benchmark's pool: enough for 4 workers and the checks beside them.
+const POOL_CONNECTIONS: u32 = 8;
 
 /// The namespace of the benchmark on each engine.
 const PG_SCHEMA: &str = "bench";
@@ -73,7 +77,7 @@ impl Db {
                 let sep = if base.contains('?') { '&' } else { '?' };
                 let url = format!("{base}{sep}options=-c%20search_path%3D{PG_SCHEMA}");
                 let pool = PgPoolOptions::new()
-                    .max_connections(4)
+                    .max_connections(POOL_CONNECTIONS)
                     .connect(&url)
                     .await?;
                 let db = Db::Postgres(pool);
@@ -97,7 +101,7 @@ impl Db {
                     .rsplit_once('/')
                     .map_or(base.as_str(), |(root, _)| root);
                 let pool = MySqlPoolOptions::new()
-                    .max_connections(4)
+                    .max_connections(POOL_CONNECTIONS)
                     .connect(&format!("{root}/{MYSQL_DATABASE}"))
                     .await?;
                 let db = Db::MySql(pool);
@@ -113,7 +117,7 @@ impl Db {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(30));
                 let pool = SqlitePoolOptions::new()
-                    .max_connections(4)
+                    .max_connections(POOL_CONNECTIONS)
                     .connect_with(options)
                     .await?;
                 Ok(Db::Sqlite(pool))

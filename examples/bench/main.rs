@@ -13,7 +13,21 @@
 //! figure is measured N times, interleaved, and the median reported), `--repeat-slow N` (a figure
 //! whose first run took over a minute is measured only N times), `--hand-loop-secs S` (10),
 //! `--output PATH` (`BENCHMARKS.md` at the repository root; `-` writes nothing), `--keep` (leave
-//! the benchmark's tables in place), `--print-sql` (print the generated statements and exit).
+//! the benchmark's tables in place), `--print-sql` (print the generated statements and exit),
+//! `--scenario upsert|in-place|workers|latency` (below), `--load-rate OPS` (500) and
+//! `--alone-secs S` (10) for the latency scenario.
+//!
+//! # Scenarios
+//!
+//! - `upsert` (the default): the figures below.
+//! - `in-place`: filling a column of an existing table (`in_place.rs`).
+//! - `workers` (PostgreSQL, MySQL/MariaDB): the default backfill with 1, 2 and 4 workers
+//!   against the limit, the limit cut by hand into 2 ranges on 2 connections, and the CPU the
+//!   server and the bench used (`scaling.rs`, `cpu.rs`); section `ENGINE-workers`.
+//! - `latency` (PostgreSQL, MySQL/MariaDB): a steady application load (`load.rs`) alone and
+//!   during the limit, the default backfill, `target_batch_time` 100/250/500 ms and 2 and 4
+//!   workers, with its p50, p99, max latency and errors (`latency.rs`); section
+//!   `ENGINE-latency`.
 //!
 //! # Where it runs
 //!
@@ -84,6 +98,9 @@
 //! - `upsert.rs`: the default scenario, its figures and how each is run;
 //!   `hand_loop.rs` the loop it is compared with, `checksum.rs` its check.
 //! - `in_place.rs`: the in-place scenario.
+//! - `scaling.rs`: the workers scenario and its section; `cpu.rs` the CPU readings from `/proc`.
+//! - `load.rs`: the application's load and its latencies; `latency.rs` the latency scenario and
+//!   its section.
 //! - `measure.rs`: memory sampling and medians.
 //! - `report.rs`: the upsert scenario's section (the table, ratios, targets).
 //! - `benchmarks_md.rs`: how a section replaces the previous one in `BENCHMARKS.md`.
@@ -91,23 +108,29 @@
 mod args;
 mod benchmarks_md;
 mod checksum;
+mod cpu;
 mod db;
 mod engine_sql;
 mod hand_loop;
 mod in_place;
+mod latency;
+mod load;
 mod measure;
 mod report;
+mod scaling;
 mod upsert;
 
 use std::process::ExitCode;
 
-use crate::args::{Args, USAGE};
+use crate::args::{Args, Scenario, USAGE};
 use crate::benchmarks_md::{section_id, write_section};
 use crate::db::Db;
 use crate::engine_sql::EngineSql;
+use crate::load::Load;
 use crate::measure::proc_status_kib;
-use crate::report::{git_commit, thousands, Meta};
-use crate::upsert::{Bench, UserStats};
+use crate::report::{git_commit, load_average, thousands, Meta};
+use crate::upsert::{Bench, Figure, UserStats};
+use backfill::Engine;
 
 /// Any failure ends the benchmark with its message.
 type BoxError = Box<dyn std::error::Error>;
@@ -116,6 +139,7 @@ type BoxError = Box<dyn std::error::Error>;
 /// wrong target (then nothing is written).
 async fn run(args: Args) -> Result<bool, BoxError> {
     let engine = args.engine;
+    let load_average = load_average();
     if args.print_sql {
         let stmts = UserStats::sql(engine).ok_or("UserStats was not generated for this engine")?;
         for (name, stmt) in stmts.named() {
@@ -137,6 +161,8 @@ async fn run(args: Args) -> Result<bool, BoxError> {
         db,
         sql,
         upsert_all: stmts.upsert_all.sql,
+        upsert_range: &stmts.upsert.next,
+        load: None,
         reference: None,
         samples: Vec::new(),
         failures: Vec::new(),
@@ -152,7 +178,11 @@ async fn run(args: Args) -> Result<bool, BoxError> {
         .int("SELECT count(*) FROM events WHERE user_id IS NULL")
         .await?;
     println!("  seeded in {seeded:.2?}; settings: {settings}");
-    if bench.args.in_place {
+    let scenario = bench.args.scenario;
+    if matches!(scenario, Scenario::Workers | Scenario::Latency) && engine == Engine::Sqlite {
+        return Err("--scenario workers and latency run on PostgreSQL and MySQL/MariaDB (SQLite has one writer)".into());
+    }
+    if scenario == Scenario::InPlace {
         let section = in_place::run(&bench.args, &bench.db, &version).await?;
         println!("\n{section}");
         if !bench.args.keep {
@@ -166,7 +196,20 @@ async fn run(args: Args) -> Result<bool, BoxError> {
         }
         return Ok(true);
     }
-    bench.run().await?;
+    let (figures, suffix) = match scenario {
+        Scenario::Workers => (scaling::FIGURES.to_vec(), Some("workers")),
+        Scenario::Latency => {
+            let a = &bench.args;
+            bench.load = Some(Load::connect(&bench.db, a.load_rate, a.events, a.users).await?);
+            // The limit first: its target is every other run's reference.
+            let mut figures = latency::figures();
+            figures.retain(|f| *f != Figure::Limit);
+            figures.insert(0, Figure::Limit);
+            (figures, Some("latency"))
+        }
+        _ => (Figure::all(), None),
+    };
+    bench.run(&figures).await?;
 
     let meta = Meta {
         version,
@@ -176,8 +219,13 @@ async fn run(args: Args) -> Result<bool, BoxError> {
         hwm_kib: proc_status_kib("VmHWM"),
         date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
         commit: git_commit(),
+        load_average,
     };
-    let section = bench.section(&meta);
+    let section = match scenario {
+        Scenario::Workers => bench.scaling_section(&meta),
+        Scenario::Latency => bench.latency_section(&meta),
+        _ => bench.section(&meta),
+    };
     println!("\n{section}");
     if !bench.args.keep {
         bench.db.exec_all(&[bench.sql.teardown]).await?;
@@ -191,7 +239,10 @@ async fn run(args: Args) -> Result<bool, BoxError> {
         return Ok(false);
     }
     if let Some(path) = &bench.args.output {
-        let id = section_id(engine, bench.args.events);
+        let id = match suffix {
+            Some(suffix) => format!("{}-{suffix}", section_id(engine, bench.args.events)),
+            None => section_id(engine, bench.args.events),
+        };
         write_section(path, &id, &section)?;
         println!("wrote the section {id} of {}", path.display());
     }

@@ -10,14 +10,14 @@ use crate::measure::median;
 use crate::upsert::{Bench, Figure, Sample, SLOW_RUN};
 
 impl Bench {
-    fn samples(&self, figure: Figure) -> &[Sample] {
+    pub(crate) fn samples(&self, figure: Figure) -> &[Sample] {
         self.samples
             .iter()
             .find(|(f, _)| *f == figure)
             .map_or(&[], |(_, list)| list.as_slice())
     }
 
-    fn median_rate(&self, figure: Figure) -> Option<f64> {
+    pub(crate) fn median_rate(&self, figure: Figure) -> Option<f64> {
         median(self.samples(figure).iter().map(Sample::rate))
     }
 
@@ -176,6 +176,19 @@ pub(crate) struct Meta {
     pub(crate) hwm_kib: Option<u64>,
     pub(crate) date: String,
     pub(crate) commit: Option<String>,
+    /// `/proc/loadavg`'s 1, 5 and 15 minute averages when the run started.
+    pub(crate) load_average: Option<String>,
+}
+
+/// The machine's load averages (1, 5, 15 minutes), as `/proc/loadavg` has them.
+pub(crate) fn load_average() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    Some(
+        text.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
 }
 
 pub(crate) fn thousands(n: u64) -> String {
@@ -198,7 +211,7 @@ fn plural(n: usize, noun: &str) -> String {
     }
 }
 
-fn mib(kib: Option<u64>) -> String {
+pub(crate) fn mib(kib: Option<u64>) -> String {
     kib.map_or("n/a".to_string(), |k| {
         format!("{:.1} MiB", k as f64 / 1024.0)
     })

@@ -5,14 +5,17 @@
 
 use std::time::{Duration, Instant};
 
+use backfill::definition::Stmt;
 use backfill::sqlx;
 use backfill::sqlx::types::chrono::NaiveDateTime;
 use backfill::{Backfill, Report, RunOptions, StopReason};
 
 use crate::args::Args;
 use crate::checksum::Checksum;
+use crate::cpu::{self, CpuUse};
 use crate::db::{on_pool, Db};
 use crate::engine_sql::{EngineSql, HAND_DIFF};
+use crate::load::{Load, LoadStats};
 use crate::measure::RssSampler;
 use crate::report::thousands;
 use crate::BoxError;
@@ -56,6 +59,14 @@ pub(crate) enum Figure {
     Rerun,
     Fixed(u64),
     HandLoop,
+    /// The default options with `workers(n)`.
+    Workers(u32),
+    /// The default options with another `target_batch_time`, in milliseconds.
+    TargetTime(u64),
+    /// The limit cut by hand into `n` ranges of users, run side by side on `n` connections.
+    HandSplit(u32),
+    /// No backfill: the application's load alone for `--alone-secs`.
+    LoadAlone,
 }
 
 impl Figure {
@@ -78,11 +89,29 @@ impl Figure {
                 "hand-written loop, one upsert per round trip ({} s cap)",
                 hand_loop.as_secs()
             ),
+            Figure::Workers(1) => "backfill, default options, 1 worker".to_string(),
+            Figure::Workers(n) => format!("backfill, default options, {n} workers"),
+            Figure::TargetTime(ms) => {
+                let default = RunOptions::default().target_batch_time.as_millis() as u64;
+                let note = if ms == default { " (the default)" } else { "" };
+                format!("backfill, target_batch_time {ms} ms{note}")
+            }
+            Figure::HandSplit(n) => {
+                format!("limit cut by hand into {n} ranges on {n} connections, side by side")
+            }
+            Figure::LoadAlone => "no backfill: the load alone".to_string(),
         }
     }
 
     pub(crate) fn is_backfill(self) -> bool {
-        matches!(self, Figure::Default | Figure::Rerun | Figure::Fixed(_))
+        matches!(
+            self,
+            Figure::Default
+                | Figure::Rerun
+                | Figure::Fixed(_)
+                | Figure::Workers(_)
+                | Figure::TargetTime(_)
+        )
     }
 }
 
@@ -97,6 +126,10 @@ pub(crate) struct Sample {
     pub(crate) batches: Option<u64>,
     pub(crate) rss_kib: Option<u64>,
     pub(crate) wal_bytes: Option<i64>,
+    /// CPU of the bench and the server during the run.
+    pub(crate) cpu: Option<CpuUse>,
+    /// The application's latencies during the run, when a load ran beside it.
+    pub(crate) load: Option<LoadStats>,
 }
 
 impl Sample {
@@ -111,6 +144,10 @@ pub(crate) struct Bench {
     pub(crate) db: Db,
     pub(crate) sql: EngineSql,
     pub(crate) upsert_all: &'static str,
+    /// The generated upsert of one range (`cursor < key <= hi`), for the limit cut by hand.
+    pub(crate) upsert_range: &'static Stmt,
+    /// The application's load, run beside every timed run when set (`--scenario latency`).
+    pub(crate) load: Option<Load>,
     /// The limit's target: every other full run must equal it.
     pub(crate) reference: Option<Checksum>,
     pub(crate) samples: Vec<(Figure, Vec<Sample>)>,
@@ -135,16 +172,16 @@ impl Bench {
     }
 
     /// An empty target and no progress table.
-    async fn empty_target(&self) -> sqlx::Result<()> {
+    pub(crate) async fn empty_target(&self) -> sqlx::Result<()> {
         self.db
             .exec_all(&[self.sql.truncate, self.sql.drop_progress])
             .await
     }
 
     /// Runs every figure `--repeat` times, interleaved, so drift hits every figure alike.
-    pub(crate) async fn run(&mut self) -> Result<(), BoxError> {
+    pub(crate) async fn run(&mut self, figures: &[Figure]) -> Result<(), BoxError> {
         for round in 0..self.args.repeat {
-            for figure in Figure::all() {
+            for &figure in figures {
                 if round >= self.args.repeat_slow && self.is_slow(figure) {
                     continue;
                 }
@@ -161,6 +198,16 @@ impl Bench {
                         .map(|b| format!(", {b} batches"))
                         .unwrap_or_default()
                 );
+                if let Some(load) = &sample.load {
+                    println!(
+                        "    load: {} ops, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} errors",
+                        load.micros.len(),
+                        load.quantile_ms(0.5).unwrap_or(f64::NAN),
+                        load.quantile_ms(0.99).unwrap_or(f64::NAN),
+                        load.quantile_ms(1.0).unwrap_or(f64::NAN),
+                        load.errors
+                    );
+                }
                 match self.samples.iter_mut().find(|(f, _)| *f == figure) {
                     Some((_, list)) => list.push(sample),
                     None => self.samples.push((figure, vec![sample])),
@@ -178,7 +225,7 @@ impl Bench {
             .is_some_and(|s| s.elapsed > SLOW_RUN)
     }
 
-    async fn measure(&mut self, figure: Figure) -> Result<Sample, BoxError> {
+    pub(crate) async fn measure(&mut self, figure: Figure) -> Result<Sample, BoxError> {
         match figure {
             Figure::Limit => self.limit().await,
             Figure::Default => self.backfill(figure, RunOptions::default(), true).await,
@@ -191,17 +238,27 @@ impl Bench {
                 self.backfill(figure, options, true).await
             }
             Figure::HandLoop => self.hand_loop().await,
+            Figure::Workers(n) => {
+                let options = RunOptions::default().workers(n);
+                self.backfill(figure, options, true).await
+            }
+            Figure::TargetTime(ms) => {
+                let options = RunOptions::default().target_batch_time(Duration::from_millis(ms));
+                self.backfill(figure, options, true).await
+            }
+            Figure::HandSplit(n) => self.hand_split(n).await,
+            Figure::LoadAlone => self.load_alone().await,
         }
     }
 
     async fn limit(&mut self) -> Result<Sample, BoxError> {
         self.empty_target().await?;
         self.db.quiesce().await?;
-        let rss = RssSampler::start();
-        let started = Instant::now();
-        let written = self.db.exec(self.upsert_all, &[]).await?;
-        let elapsed = started.elapsed();
-        let rss_kib = rss.stop();
+        let (written, t) = timed(self.args.engine, self.load.as_ref(), async {
+            self.db.exec(self.upsert_all, &[]).await
+        })
+        .await;
+        let written = written?;
         let sum = self.db.checksum(self.sql.page).await?;
         match self.reference {
             None => {
@@ -211,12 +268,14 @@ impl Bench {
             Some(reference) => self.check(Figure::Limit, reference, sum),
         }
         Ok(Sample {
-            elapsed,
+            elapsed: t.elapsed,
             rows: sum.rows,
             written,
             batches: Some(1),
-            rss_kib,
+            rss_kib: t.rss_kib,
             wal_bytes: None,
+            cpu: t.cpu,
+            load: t.load,
         })
     }
 
@@ -231,11 +290,12 @@ impl Bench {
         }
         self.db.quiesce().await?;
         let wal_before = self.db.wal_position().await?;
-        let rss = RssSampler::start();
-        let started = Instant::now();
-        let report = self.db.backfill(options).await;
-        let elapsed = started.elapsed();
-        let rss_kib = rss.stop();
+        let (report, t) = timed(
+            self.args.engine,
+            self.load.as_ref(),
+            self.db.backfill(options),
+        )
+        .await;
         let report = report?;
         let wal_after = self.db.wal_position().await?;
         if report.stop != StopReason::Done {
@@ -250,12 +310,14 @@ impl Bench {
             self.check(figure, reference, sum);
         }
         Ok(Sample {
-            elapsed,
+            elapsed: t.elapsed,
             rows: report.keys,
             written: report.rows_written,
             batches: Some(report.batches),
-            rss_kib,
+            rss_kib: t.rss_kib,
             wal_bytes: wal_before.zip(wal_after).map(|(a, b)| b - a),
+            cpu: t.cpu,
+            load: t.load,
         })
     }
 
@@ -280,10 +342,12 @@ impl Bench {
             batches: None,
             rss_kib,
             wal_bytes: None,
+            cpu: None,
+            load: None,
         })
     }
 
-    fn check(&mut self, figure: Figure, reference: Checksum, sum: Checksum) {
+    pub(crate) fn check(&mut self, figure: Figure, reference: Checksum, sum: Checksum) {
         if sum != reference {
             self.failures.push(format!(
                 "{}: the target ({sum}) differs from the limit's ({reference})",
@@ -291,4 +355,43 @@ impl Bench {
             ));
         }
     }
+}
+
+/// What was measured around one timed run besides its result.
+pub(crate) struct Timed {
+    pub(crate) elapsed: Duration,
+    pub(crate) rss_kib: Option<u64>,
+    pub(crate) cpu: Option<CpuUse>,
+    pub(crate) load: Option<LoadStats>,
+}
+
+/// Runs `work` timed, with the memory sampler, the CPU counters and (when set) the
+/// application's load around exactly the timed part: the untimed quiesce and checks before and
+/// after a run are not in any of them.
+pub(crate) async fn timed<T>(
+    engine: backfill::Engine,
+    load: Option<&Load>,
+    work: impl std::future::Future<Output = T>,
+) -> (T, Timed) {
+    let running = load.map(Load::start);
+    let cpu_before = cpu::read(engine);
+    let rss = RssSampler::start();
+    let started = Instant::now();
+    let out = work.await;
+    let elapsed = started.elapsed();
+    let rss_kib = rss.stop();
+    let cpu = cpu_before.zip(cpu::read(engine)).map(|(a, b)| a.until(b));
+    let load = match running {
+        Some(running) => Some(running.stop().await),
+        None => None,
+    };
+    (
+        out,
+        Timed {
+            elapsed,
+            rss_kib,
+            cpu,
+            load,
+        },
+    )
 }

@@ -1,0 +1,226 @@
+//! The latency scenario (`--scenario latency`): what a backfill costs the application. The
+//! load of `load.rs` (`--load-rate` single-row reads and writes per second on `events` and
+//! `user_stats`, through its own pool) runs alone for `--alone-secs`, then during the limit,
+//! the default backfill, the default with other `target_batch_time`s (100, 250, 500 ms), and 2
+//! and 4 workers, every figure `--repeat` times, interleaved; each figure's latencies are
+//! pooled over its runs. The section shows the load's p50, p99 and max latency and its errors
+//! per figure beside the backfill's throughput, and which `target_batch_time` keeps the
+//! application's p99 within 2× its p99 alone at the best throughput.
+
+use backfill::RunOptions;
+use std::fmt::Write as _;
+
+use crate::load::LoadStats;
+use crate::measure::median;
+use crate::report::{thousands, Meta};
+use crate::upsert::{timed, Bench, Figure, Sample};
+use crate::BoxError;
+
+/// The `target_batch_time`s compared, in milliseconds.
+const TARGETS_MS: [u64; 3] = [100, 250, 500];
+
+/// The goal: the application's p99 during a backfill at most this many times its p99 alone.
+const P99_GOAL: f64 = 2.0;
+
+/// The default `target_batch_time`, in milliseconds.
+fn default_ms() -> u64 {
+    RunOptions::default().target_batch_time.as_millis() as u64
+}
+
+/// The figures of the latency scenario, in the order of a round.
+pub(crate) fn figures() -> Vec<Figure> {
+    let mut all = vec![Figure::LoadAlone, Figure::Limit, Figure::Default];
+    all.extend(
+        TARGETS_MS
+            .into_iter()
+            .filter(|ms| *ms != default_ms())
+            .map(Figure::TargetTime),
+    );
+    all.extend([Figure::Workers(2), Figure::Workers(4)]);
+    all
+}
+
+impl Bench {
+    /// The load alone for `--alone-secs`, nothing else running.
+    pub(crate) async fn load_alone(&mut self) -> Result<Sample, BoxError> {
+        self.db.quiesce().await?;
+        let wait = self.args.alone;
+        let ((), t) = timed(
+            self.args.engine,
+            self.load.as_ref(),
+            tokio::time::sleep(wait),
+        )
+        .await;
+        Ok(Sample {
+            elapsed: t.elapsed,
+            rows: 0,
+            written: 0,
+            batches: None,
+            rss_kib: t.rss_kib,
+            wal_bytes: None,
+            cpu: t.cpu,
+            load: t.load,
+        })
+    }
+
+    /// A figure's load latencies, pooled over its runs.
+    fn pooled(&self, figure: Figure) -> Option<LoadStats> {
+        let mut all: Option<LoadStats> = None;
+        for stats in self.samples(figure).iter().filter_map(|x| x.load.as_ref()) {
+            match &mut all {
+                Some(all) => all.merge(stats),
+                None => all = Some(stats.clone()),
+            }
+        }
+        all
+    }
+
+    /// The target_batch_time figure for `ms` (the default's own figure for the default).
+    fn target_figure(ms: u64) -> Figure {
+        if ms == default_ms() {
+            Figure::Default
+        } else {
+            Figure::TargetTime(ms)
+        }
+    }
+
+    /// The latency section: the table, the goal, and the choice of `target_batch_time`.
+    pub(crate) fn latency_section(&self, meta: &Meta) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "### The application's latency during a backfill, on {}: {} events over {} users\n",
+            meta.version,
+            thousands(self.args.events as u64),
+            thousands(self.args.users as u64)
+        );
+        let _ = writeln!(
+            s,
+            "{} cores; a steady load of {} operations per second (open loop; point reads and \
+             updates of `events` and `user_stats` rows, keys spread over the key space, through \
+             its own pool of 8 connections; latency from when each operation was due), measured \
+             alone for {} s and during each figure; {} per figure, interleaved, latencies pooled \
+             over them (`--scenario latency`); {}{}; load average {} before the run.\n",
+            meta.cores,
+            self.args.load_rate,
+            self.args.alone.as_secs(),
+            if self.args.repeat == 1 {
+                "1 run".to_string()
+            } else {
+                format!("{} runs", self.args.repeat)
+            },
+            meta.date,
+            meta.commit
+                .as_ref()
+                .map(|c| format!(", commit {c}"))
+                .unwrap_or_default(),
+            meta.load_average.as_deref().unwrap_or("n/a"),
+        );
+        let limit = self.median_rate(Figure::Limit).unwrap_or(f64::NAN);
+        let alone_p99 = self
+            .pooled(Figure::LoadAlone)
+            .and_then(|l| l.quantile_ms(0.99))
+            .unwrap_or(f64::NAN);
+        let _ = writeln!(
+            s,
+            "| during | median time | backfill rows/s | × limit | operations | ops/s | p50 | p99 | max | errors | p99 × alone |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for figure in figures() {
+            let list = self.samples(figure);
+            let Some(load) = self.pooled(figure) else {
+                continue;
+            };
+            let elapsed = median(list.iter().map(|x| x.elapsed)).unwrap_or_default();
+            let (rate, ratio) = match (figure, self.median_rate(figure)) {
+                (Figure::LoadAlone, _) | (_, None) => ("–".to_string(), "–".to_string()),
+                (_, Some(r)) => (thousands(r.round() as u64), format!("{:.2}×", r / limit)),
+            };
+            let ms = |q| {
+                load.quantile_ms(q)
+                    .map_or("n/a".to_string(), |v| format!("{v:.2} ms"))
+            };
+            let p99 = load.quantile_ms(0.99).unwrap_or(f64::NAN);
+            let _ = writeln!(
+                s,
+                "| {} | {:.2} s | {} | {} | {} | {:.0} | {} | {} | {} | {} | {:.2}× |",
+                figure.label(self.args.hand_loop),
+                elapsed.as_secs_f64(),
+                rate,
+                ratio,
+                thousands(load.micros.len() as u64),
+                load.ops_per_sec(),
+                ms(0.5),
+                ms(0.99),
+                ms(1.0),
+                load.errors,
+                p99 / alone_p99,
+            );
+        }
+        let errors: Vec<String> = figures()
+            .into_iter()
+            .filter_map(|f| {
+                self.pooled(f)
+                    .and_then(|l| l.first_error)
+                    .map(|e| format!("{}: {e}", f.label(self.args.hand_loop)))
+            })
+            .collect();
+        if !errors.is_empty() {
+            let _ = writeln!(s, "\nFirst error per figure: {}.", errors.join("; "));
+        }
+        self.latency_goal(&mut s, alone_p99);
+        s
+    }
+
+    /// The goal for the default backfill, and the `target_batch_time` this run would choose.
+    fn latency_goal(&self, s: &mut String, alone_p99: f64) {
+        let p99 = |f| {
+            self.pooled(f)
+                .and_then(|l| l.quantile_ms(0.99))
+                .unwrap_or(f64::NAN)
+        };
+        let default = p99(Figure::Default);
+        let met = |ok: bool| if ok { "met" } else { "**missed**" };
+        let _ = writeln!(
+            s,
+            "\nGoal (issue 14): the application's p99 during the default backfill ≤ {P99_GOAL}× its \
+             p99 alone: {default:.2} ms against {alone_p99:.2} ms, {:.2}× ({}). During the single \
+             statement: {:.2} ms, {:.2}×.",
+            default / alone_p99,
+            met(default / alone_p99 <= P99_GOAL),
+            p99(Figure::Limit),
+            p99(Figure::Limit) / alone_p99,
+        );
+        let within: Vec<(u64, f64)> = TARGETS_MS
+            .into_iter()
+            .map(|ms| (ms, Self::target_figure(ms)))
+            .filter(|(_, f)| p99(*f) / alone_p99 <= P99_GOAL)
+            .filter_map(|(ms, f)| self.median_rate(f).map(|r| (ms, r)))
+            .collect();
+        let choice = within
+            .iter()
+            .max_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal));
+        let listed: Vec<String> = TARGETS_MS
+            .into_iter()
+            .map(|ms| {
+                let f = Self::target_figure(ms);
+                format!(
+                    "{ms} ms: {} rows/s, p99 {:.2}×",
+                    self.median_rate(f)
+                        .map_or("n/a".to_string(), |r| thousands(r.round() as u64)),
+                    p99(f) / alone_p99
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "\n`target_batch_time` by this run ({}): {}.",
+            listed.join("; "),
+            match choice {
+                Some((ms, _)) =>
+                    format!("the best throughput within {P99_GOAL}× the p99 alone is {ms} ms"),
+                None => format!("none kept the p99 within {P99_GOAL}× the p99 alone"),
+            }
+        );
+    }
+}

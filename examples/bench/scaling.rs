@@ -1,0 +1,262 @@
+//! The workers scenario (`--scenario workers`): the default backfill with 1, 2 and 4 workers
+//! (`RunOptions::workers`) against the limit in the same run, each figure's target checked
+//! against the limit's; beside them the limit cut by hand into 2 ranges of users run side by
+//! side on 2 connections (what the engine itself gains from a second session on this
+//! machine, with no runtime in between), and for every figure the CPU the server and the bench
+//! used and how busy the machine was (`cpu.rs`), which is what bounds the scaling when the
+//! server shares the cores with the client.
+
+use std::fmt::Write as _;
+
+use backfill::definition::Param;
+use backfill::sqlx;
+use tokio::task::JoinSet;
+
+use crate::db::{on_pool, own_sql, Db};
+use crate::measure::median;
+use crate::report::{mib, thousands, Meta};
+use crate::upsert::{timed, Bench, Figure, Sample};
+use crate::BoxError;
+
+/// The figures of the workers scenario, in the order of a round.
+pub(crate) const FIGURES: [Figure; 5] = [
+    Figure::Limit,
+    Figure::HandSplit(2),
+    Figure::Workers(1),
+    Figure::Workers(2),
+    Figure::Workers(4),
+];
+
+impl Db {
+    /// Runs the generated range upsert for `lo < user_id <= hi` as one autocommit statement
+    /// (MySQL/MariaDB: at READ COMMITTED, as the runtime's batches run); the affected rows.
+    async fn upsert_range(
+        &self,
+        stmt: &str,
+        params: &[Param],
+        lo: i64,
+        hi: i64,
+    ) -> sqlx::Result<u64> {
+        let values: Vec<i64> = params
+            .iter()
+            .map(|p| match p {
+                Param::Cursor(_) => lo,
+                _ => hi,
+            })
+            .collect();
+        on_pool!(self, p => {
+            let mut conn = p.acquire().await?;
+            if matches!(self, Db::MySql(_)) {
+                sqlx::raw_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            let mut q = sqlx::query(own_sql(stmt));
+            for v in values {
+                q = q.bind(v);
+            }
+            q.execute(&mut *conn).await.map(|r| r.rows_affected())
+        })
+    }
+}
+
+impl Bench {
+    /// The limit cut by hand into `n` equal ranges of users, each its own statement on its own
+    /// connection, all at once.
+    pub(crate) async fn hand_split(&mut self, n: u32) -> Result<Sample, BoxError> {
+        let stmt = self.upsert_range;
+        if !stmt.holes.is_empty()
+            || stmt
+                .params
+                .iter()
+                .any(|p| !matches!(p, Param::Cursor(0) | Param::Hi(0)))
+        {
+            return Err(
+                "the range upsert binds more than one key part; cannot cut it by hand".into(),
+            );
+        }
+        self.empty_target().await?;
+        self.db.quiesce().await?;
+        let users = self.args.users;
+        let n = i64::from(n.max(1));
+        let db = self.db.clone();
+        let (written, t) = timed(self.args.engine, self.load.as_ref(), async move {
+            let mut ranges = JoinSet::new();
+            for k in 0..n {
+                let (db, lo, hi) = (db.clone(), users * k / n, users * (k + 1) / n);
+                ranges.spawn(async move { db.upsert_range(stmt.sql, stmt.params, lo, hi).await });
+            }
+            let mut written = 0;
+            while let Some(result) = ranges.join_next().await {
+                written += result.map_err(|e| e.to_string())??;
+            }
+            Ok::<u64, BoxError>(written)
+        })
+        .await;
+        let written = written?;
+        let sum = self.db.checksum(self.sql.page).await?;
+        if let Some(reference) = self.reference {
+            self.check(Figure::HandSplit(n as u32), reference, sum);
+        }
+        Ok(Sample {
+            elapsed: t.elapsed,
+            rows: sum.rows,
+            written,
+            batches: Some(n as u64),
+            rss_kib: t.rss_kib,
+            wal_bytes: None,
+            cpu: t.cpu,
+            load: t.load,
+        })
+    }
+
+    /// The workers section: the table, the goals of issue 14 met or missed, and the CPU that
+    /// explains them.
+    pub(crate) fn scaling_section(&self, meta: &Meta) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "### Workers on {}: {} events over {} users\n",
+            meta.version,
+            thousands(self.args.events as u64),
+            thousands(self.args.users as u64)
+        );
+        let _ =
+            writeln!(
+            s,
+            "{} cores; median of {} per figure, interleaved, one process, one run of the bench \
+             (`--scenario workers`); {}{}; load average {} before the run.\n",
+            meta.cores,
+            self.args.repeat,
+            meta.date,
+            meta.commit.as_ref().map(|c| format!(", commit {c}")).unwrap_or_default(),
+            meta.load_average.as_deref().unwrap_or("n/a"),
+        );
+        let limit = self.median_rate(Figure::Limit).unwrap_or(f64::NAN);
+        let one = self.median_rate(Figure::Workers(1)).unwrap_or(f64::NAN);
+        let _ = writeln!(
+            s,
+            "| figure | median time | rows/s | × limit | × 1 worker | batches | server CPU | bench CPU | machine busy | peak RSS |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for figure in FIGURES {
+            let list = self.samples(figure);
+            let (Some(rate), Some(elapsed)) = (
+                self.median_rate(figure),
+                median(list.iter().map(|x| x.elapsed)),
+            ) else {
+                continue;
+            };
+            let cores = |pick: fn(&crate::cpu::CpuUse, std::time::Duration) -> f64| {
+                median(
+                    list.iter()
+                        .filter_map(|x| x.cpu.map(|c| pick(&c, x.elapsed))),
+                )
+                .map_or("n/a".to_string(), |c| format!("{c:.2} cores"))
+            };
+            let busy = median(list.iter().filter_map(|x| x.cpu.map(|c| c.machine_busy)))
+                .map_or("n/a".to_string(), |b| format!("{:.0}%", b * 100.0));
+            let _ = writeln!(
+                s,
+                "| {} | {:.2} s | {} | {:.2}× | {} | {} | {} | {} | {} | {} |",
+                figure.label(self.args.hand_loop),
+                elapsed.as_secs_f64(),
+                thousands(rate.round() as u64),
+                rate / limit,
+                if matches!(figure, Figure::Workers(_)) {
+                    format!("{:.2}×", rate / one)
+                } else {
+                    "–".to_string()
+                },
+                median(list.iter().filter_map(|x| x.batches)).map_or("–".to_string(), thousands),
+                cores(|c, wall| c.cores(wall).0),
+                cores(|c, wall| c.cores(wall).1),
+                busy,
+                mib(list.iter().filter_map(|x| x.rss_kib).max()),
+            );
+        }
+        self.scaling_goals(&mut s);
+        s
+    }
+
+    /// Issue 14's goals from the same medians.
+    fn scaling_goals(&self, s: &mut String) {
+        let rate = |f| self.median_rate(f).unwrap_or(f64::NAN);
+        let (limit, split) = (rate(Figure::Limit), rate(Figure::HandSplit(2)));
+        let (w1, w2, w4) = (
+            rate(Figure::Workers(1)),
+            rate(Figure::Workers(2)),
+            rate(Figure::Workers(4)),
+        );
+        let met = |ok: bool| if ok { "met" } else { "**missed**" };
+        let engine_goal = match self.args.engine {
+            backfill::Engine::Postgres => 1.6,
+            _ => 1.3,
+        };
+        let peak = self
+            .samples(Figure::Workers(4))
+            .iter()
+            .filter_map(|x| x.rss_kib)
+            .max();
+        let _ = writeln!(s, "\nGoals (issue 14), from these medians:\n");
+        let _ = writeln!(
+            s,
+            "- 2 workers ≥ 1.6× 1 worker: {:.2}× ({})",
+            w2 / w1,
+            met(w2 / w1 >= 1.6)
+        );
+        let _ = writeln!(
+            s,
+            "- 4 workers no slower than 2: {:.2}× ({})",
+            w4 / w2,
+            met(w4 >= w2)
+        );
+        let _ = writeln!(
+            s,
+            "- 2 workers ≥ {engine_goal}× the limit: {:.2}× ({})",
+            w2 / limit,
+            met(w2 / limit >= engine_goal)
+        );
+        let _ = writeln!(
+            s,
+            "- peak RSS < 64 MiB with 4 workers: {} ({})",
+            mib(peak),
+            met(peak.is_some_and(|kib| kib < 64 * 1024))
+        );
+        let busy = |f| {
+            median(
+                self.samples(f)
+                    .iter()
+                    .filter_map(|x| x.cpu.map(|c| c.machine_busy)),
+            )
+        };
+        let server = |f| {
+            median(
+                self.samples(f)
+                    .iter()
+                    .filter_map(|x| x.cpu.map(|c| c.cores(x.elapsed).0)),
+            )
+        };
+        let _ = writeln!(
+            s,
+            "\nWhat bounds it: the limit cut by hand into 2 ranges on 2 connections, with no \
+             runtime in between, ran at {:.2}× the limit: what a second session gains from the \
+             engine on this machine. The server used {} of CPU with 1 worker and {} with 2, \
+             the machine being {} and {} busy (100% = both cores). CPU columns are core-seconds \
+             per second of wall time from `/proc` (server: every `postgres`/`mariadbd` \
+             process; bench: this process).",
+            split / limit,
+            server(Figure::Workers(1)).map_or("n/a".to_string(), |c| format!("{c:.2} cores")),
+            server(Figure::Workers(2)).map_or("n/a".to_string(), |c| format!("{c:.2} cores")),
+            busy(Figure::Workers(1)).map_or("n/a".to_string(), |b| format!("{:.0}%", b * 100.0)),
+            busy(Figure::Workers(2)).map_or("n/a".to_string(), |b| format!("{:.0}%", b * 100.0)),
+        );
+        if let Some(reference) = self.reference {
+            let _ = writeln!(
+                s,
+                "\nChecks: every run's target equals the limit's ({reference}); every run started \
+                 after the previous run's writes were flushed (untimed)."
+            );
+        }
+    }
+}
