@@ -58,26 +58,7 @@ async fn worker_process() {
         .pause(Duration::from_millis(pause))
         .max_retries(50)
         .retry_backoff(Duration::from_millis(20));
-    let report = match url.split(':').next() {
-        Some("postgres") => {
-            let pool = sqlx::PgPool::connect(&url).await.unwrap();
-            pool.run_backfill(def(), options).await
-        }
-        Some("mysql") => {
-            let pool = sqlx::MySqlPool::connect(&url).await.unwrap();
-            pool.run_backfill(def(), options).await
-        }
-        _ => {
-            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-            pool.run_backfill(def(), options).await
-        }
-    };
-    let report = report.unwrap_or_else(|e| panic!("worker failed: {e}"));
-    println!(
-        "WORKER-REPORT batches={} finished={}",
-        report.batches,
-        report.finished()
-    );
+    common::worker::run(&url, def(), options).await;
 }
 
 fn spawn_worker(db: &Db, pause_ms: u64) -> Child {
@@ -94,21 +75,6 @@ fn spawn_worker(db: &Db, pause_ms: u64) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn a worker process")
-}
-
-fn worker_batches(output: &std::process::Output) -> u64 {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout
-        .lines()
-        .find_map(|l| l.split("WORKER-REPORT batches=").nth(1))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "worker printed no report:\n{stdout}\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })
 }
 
 async fn progress(db: &Db) -> (i64, String) {
@@ -162,7 +128,7 @@ async fn worker_killed_with_sigkill_again_and_again_converges() {
                 db.name(),
                 String::from_utf8_lossy(&output.stderr)
             );
-            worker_batches(&output);
+            common::worker::batches(&output);
             break;
         }
         assert!(
@@ -219,7 +185,7 @@ async fn four_workers_on_one_job_share_it_without_applying_a_batch_twice() {
                 db.name(),
                 String::from_utf8_lossy(&output.stderr)
             );
-            total += worker_batches(&output);
+            total += common::worker::batches(&output);
         }
         let (batches, status) = progress(&db).await;
         assert_eq!(status, "done", "{}", db.name());

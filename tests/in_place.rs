@@ -828,26 +828,7 @@ async fn worker_process() {
         .max_retries(50)
         .retry_backoff(Duration::from_millis(20));
     let def = FullName::definition();
-    let report = match url.split(':').next() {
-        Some("postgres") => {
-            let pool = sqlx::PgPool::connect(&url).await.unwrap();
-            pool.run_backfill(def, options).await
-        }
-        Some("mysql") => {
-            let pool = sqlx::MySqlPool::connect(&url).await.unwrap();
-            pool.run_backfill(def, options).await
-        }
-        _ => {
-            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-            pool.run_backfill(def, options).await
-        }
-    };
-    let report = report.unwrap_or_else(|e| panic!("worker failed: {e}"));
-    println!(
-        "WORKER-REPORT batches={} finished={}",
-        report.batches,
-        report.finished()
-    );
+    common::worker::run(&url, def, options).await;
 }
 
 fn spawn_worker(db: &Db, pause_ms: u64) -> Child {
@@ -928,7 +909,7 @@ async fn workers_killed_with_sigkill_again_and_again_fill_the_same_table() {
                 String::from_utf8_lossy(&output.stderr)
             );
             assert!(
-                String::from_utf8_lossy(&output.stdout).contains("WORKER-REPORT"),
+                common::worker::reported(&output),
                 "{name}: the last worker printed no report"
             );
             break;

@@ -168,22 +168,7 @@ async fn shard_worker_process() {
         .throttle_interval(Duration::from_millis(50))
         .max_retries(50)
         .retry_backoff(Duration::from_millis(20));
-    let report = match url.split(':').next() {
-        Some("postgres") => {
-            let pool = sqlx::PgPool::connect(&url).await.unwrap();
-            pool.run_backfill(def(), options).await
-        }
-        _ => {
-            let pool = sqlx::MySqlPool::connect(&url).await.unwrap();
-            pool.run_backfill(def(), options).await
-        }
-    };
-    let report = report.unwrap_or_else(|e| panic!("worker failed: {e}"));
-    println!(
-        "WORKER-REPORT batches={} finished={}",
-        report.batches,
-        report.finished()
-    );
+    common::worker::run(&url, def(), options).await;
 }
 
 fn spawn_worker(db: &Db, workers: u32, pause_ms: u64) -> Child {
@@ -213,12 +198,7 @@ fn finished_worker(db: &Db, child: Child) -> u64 {
         db.name(),
         String::from_utf8_lossy(&output.stderr)
     );
-    stdout
-        .lines()
-        .find_map(|l| l.split("WORKER-REPORT batches=").nth(1))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{}: the worker printed no report:\n{stdout}", db.name()))
+    common::worker::batches(&output)
 }
 
 fn kill(child: &mut Child) {

@@ -9,6 +9,7 @@
 
 pub mod scenario;
 pub mod types;
+pub mod worker;
 
 use std::hash::{Hash, Hasher};
 
