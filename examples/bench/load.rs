@@ -249,3 +249,38 @@ impl LoadPool {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::LoadStats;
+
+    #[test]
+    fn quantiles_are_nearest_rank_over_the_sorted_latencies() {
+        let stats = LoadStats {
+            micros: (1..=100).map(|ms| ms * 1_000).collect(),
+            ..LoadStats::default()
+        };
+        assert_eq!(stats.quantile_ms(0.5), Some(50.0));
+        assert_eq!(stats.quantile_ms(0.99), Some(99.0));
+        assert_eq!(stats.quantile_ms(1.0), Some(100.0));
+        assert_eq!(LoadStats::default().quantile_ms(0.99), None);
+    }
+
+    #[test]
+    fn merged_runs_pool_their_latencies_and_errors() {
+        let mut a = LoadStats {
+            micros: vec![1, 5],
+            errors: 1,
+            ..LoadStats::default()
+        };
+        a.merge(&LoadStats {
+            micros: vec![3],
+            errors: 2,
+            first_error: Some("lock wait timeout".to_string()),
+            ..LoadStats::default()
+        });
+        assert_eq!(a.micros, [1, 3, 5]);
+        assert_eq!(a.errors, 3);
+        assert_eq!(a.first_error.as_deref(), Some("lock wait timeout"));
+    }
+}
