@@ -72,24 +72,44 @@ async fn first_ranges<D: Driver>(
     })
 }
 
-/// [`BackfillPool::plan`](crate::pool::BackfillPool::plan) on any engine.
-pub(crate) async fn plan<D: Driver>(
+/// What `plan` and `access_path` both start from: a connection, the engine's statements, the
+/// batch size, and the first ranges found on that connection.
+async fn opened<D: Driver>(
     pool: &sqlx::Pool<D::Db>,
     def: &'static Definition,
     options: &RunOptions,
-) -> Result<Plan, Error> {
+) -> Result<
+    (
+        sqlx::pool::PoolConnection<D::Db>,
+        &'static Statements,
+        u64,
+        FirstRanges,
+    ),
+    Error,
+> {
     let stmts = super::statements(def, D::ENGINE)?;
     let batch_size = BatchSizer::new(def, options).size();
     let mut conn = pool
         .acquire()
         .await
         .map_err(planning::<D>(def, "connecting"))?;
+    let ranges = first_ranges::<D>(&mut conn, def, stmts, batch_size).await?;
+    Ok((conn, stmts, batch_size, ranges))
+}
+
+/// [`BackfillPool::plan`](crate::pool::BackfillPool::plan) on any engine.
+pub(crate) async fn plan<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    options: &RunOptions,
+) -> Result<Plan, Error> {
+    let (mut conn, stmts, batch_size, ranges) = opened::<D>(pool, def, options).await?;
     let conn: &mut Conn<D> = &mut conn;
     let FirstRanges {
         span,
         estimated_keys,
         first_range,
-    } = first_ranges::<D>(conn, def, stmts, batch_size).await?;
+    } = ranges;
 
     let explain = match &first_range {
         Some((hi, _)) => {
@@ -122,14 +142,8 @@ pub(crate) async fn access_path<D: Driver>(
     def: &'static Definition,
     options: &RunOptions,
 ) -> Result<SourceAccess, Error> {
-    let stmts = super::statements(def, D::ENGINE)?;
-    let batch_size = BatchSizer::new(def, options).size();
-    let mut conn = pool
-        .acquire()
-        .await
-        .map_err(planning::<D>(def, "connecting"))?;
+    let (mut conn, stmts, batch_size, ranges) = opened::<D>(pool, def, options).await?;
     let conn: &mut Conn<D> = &mut conn;
-    let ranges = first_ranges::<D>(conn, def, stmts, batch_size).await?;
     crate::access::analyse::access_path::<D>(
         conn,
         def,
