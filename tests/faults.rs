@@ -11,23 +11,9 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use backfill::{Backfill, BackfillPool, Engine, RunOptions, StopReason};
-use common::scenario::{self, user_stats_checksum as checksum};
+use backfill::{BackfillPool, Engine, RunOptions, StopReason};
+use common::scenario::{self, user_stats_checksum as checksum, UserStats};
 use common::{hold_in_transaction, Db, LockHolder, Pool};
-
-/// Per-user totals, 25 keys a batch.
-#[derive(Backfill, Debug)]
-#[backfill(table = "user_stats", from = "events", batch_size = 25)]
-pub struct UserStats {
-    #[backfill(key)]
-    pub user_id: i64,
-    #[backfill(expr = "count(*)")]
-    pub event_count: i64,
-    #[backfill(expr = "sum(amount)")]
-    pub total_amount: i64,
-    #[backfill(expr = "max(created_at)")]
-    pub last_seen: chrono::NaiveDateTime,
-}
 
 const USERS: i64 = 2_400;
 const EVENTS: i64 = 12_000;

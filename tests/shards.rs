@@ -15,22 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use backfill::{Backfill, BackfillPool, Control, Engine, Error, RunOptions, StopReason};
-use common::scenario::{self, user_stats_checksum as checksum};
+use common::scenario::{self, user_stats_checksum as checksum, UserStats};
 use common::Db;
-
-/// Per-user totals, 25 keys a batch.
-#[derive(Backfill, Debug)]
-#[backfill(table = "user_stats", from = "events", batch_size = 25)]
-pub struct UserStats {
-    #[backfill(key)]
-    pub user_id: i64,
-    #[backfill(expr = "count(*)")]
-    pub event_count: i64,
-    #[backfill(expr = "sum(amount)")]
-    pub total_amount: i64,
-    #[backfill(expr = "max(created_at)")]
-    pub last_seen: chrono::NaiveDateTime,
-}
 
 /// Per-name totals: a text key.
 #[derive(Backfill, Debug)]

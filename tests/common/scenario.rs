@@ -1,9 +1,24 @@
 //! The article's scenario on every engine: `events` (some with a NULL user) and the per-user
 //! aggregate `user_stats`, seeded with deterministic data.
 
-use backfill::Engine;
+use backfill::{Backfill, Engine};
 
 use super::Db;
+
+/// The scenario's backfill: per-user totals, 25 keys a batch (the fault and shard tests kill
+/// and resume it).
+#[derive(Backfill, Debug)]
+#[backfill(table = "user_stats", from = "events", batch_size = 25)]
+pub struct UserStats {
+    #[backfill(key)]
+    pub user_id: i64,
+    #[backfill(expr = "count(*)")]
+    pub event_count: i64,
+    #[backfill(expr = "sum(amount)")]
+    pub total_amount: i64,
+    #[backfill(expr = "max(created_at)")]
+    pub last_seen: chrono::NaiveDateTime,
+}
 
 /// The columns of `user_stats`, for checksums.
 pub const USER_STATS_COLUMNS: &[&str] = &["user_id", "event_count", "total_amount", "last_seen"];
