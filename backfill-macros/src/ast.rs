@@ -145,6 +145,10 @@ impl<'a> Container<'a> {
                 .collect(),
             columns: self.fields.iter().map(Field::model_column).collect(),
             schema: Vec::new(),
+            strategy: attrs
+                .strategy
+                .as_ref()
+                .map_or(model::Strategy::Auto, |(s, _)| *s),
         })
     }
 }

@@ -9,7 +9,7 @@ use syn::spanned::Spanned;
 use syn::{Attribute, Ident, LitInt, LitStr, Token};
 
 use crate::ctxt::{Ctxt, Message};
-use crate::model::{Engine, Merge};
+use crate::model::{Engine, Merge, Strategy};
 
 /// Keys accepted on the struct.
 pub const STRUCT_KEYS: &[&str] = &[
@@ -25,6 +25,7 @@ pub const STRUCT_KEYS: &[&str] = &[
     "deterministic",
     "source_key_unique",
     "migrations",
+    "strategy",
 ];
 
 /// Keys accepted on a field.
@@ -104,6 +105,8 @@ pub struct Container {
     /// `migrations = "db/migrations"`: where the schema comes from, relative to the crate's
     /// Cargo.toml (default: `migrations/`, when it exists).
     pub migrations: Option<LitStr>,
+    /// `strategy = "ranges" | "scan" | "auto"`, parsed, with its literal.
+    pub strategy: Option<(Strategy, LitStr)>,
     /// Attributes suggested for unknown keys (`tabel` -> `table`): a missing `table` is then
     /// not reported again.
     pub suggested: Vec<&'static str>,
@@ -193,6 +196,7 @@ struct ContainerReader<'c> {
     deterministic: Attr<'c, Vec<String>>,
     source_key_unique: Attr<'c, ()>,
     migrations: Attr<'c, LitStr>,
+    strategy: Attr<'c, (Strategy, LitStr)>,
     suggested: Vec<&'static str>,
 }
 
@@ -212,6 +216,7 @@ impl<'c> ContainerReader<'c> {
             deterministic: Attr::none(cx, "deterministic"),
             source_key_unique: Attr::none(cx, "source_key_unique"),
             migrations: Attr::none(cx, "migrations"),
+            strategy: Attr::none(cx, "strategy"),
             suggested: Vec::new(),
         }
     }
@@ -247,6 +252,7 @@ impl<'c> ContainerReader<'c> {
                 self.source_key_unique.set(path, ());
             }
             "migrations" => self.migrations.set(path, string_value(meta)?),
+            "strategy" => self.strategy.set_some(path, strategy_value(cx, meta)?),
             _ => {
                 if FIELD_KEYS.contains(&name.as_str()) {
                     cx.error_spanned_by(
@@ -282,6 +288,7 @@ impl<'c> ContainerReader<'c> {
             deterministic: self.deterministic.get().unwrap_or_default(),
             source_key_unique: self.source_key_unique.get().is_some(),
             migrations: self.migrations.get(),
+            strategy: self.strategy.get(),
             suggested: self.suggested,
         }
     }
@@ -424,6 +431,21 @@ fn on_conflict_value(
         }
     };
     Ok(Some((parsed, lit)))
+}
+
+/// `strategy = "ranges"`, `"scan"` or `"auto"`; `Ok(None)` when the error was recorded.
+fn strategy_value(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<(Strategy, LitStr)>> {
+    let lit = string_value(meta)?;
+    match Strategy::parse(&lit.value()) {
+        Some(strategy) => Ok(Some((strategy, lit))),
+        None => {
+            cx.error_spanned_by(
+                &lit,
+                Message::new(format!("unknown strategy `{}`", lit.value())).help("write `strategy = \"ranges\"` (key ranges read through the key), `strategy = \"scan\"` (the source read in its stored order, partial aggregates merged per key) or `strategy = \"auto\"` (the default: chosen before each run from the access path)"),
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// `deterministic = "slugify, util.normalize_email"`: function names, optionally qualified by a

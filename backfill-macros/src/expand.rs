@@ -170,6 +170,7 @@ pub fn definition(model: &Backfill) -> TokenStream {
     let write_once = model.write_once;
     let allow_other = model.allow_other_unique_keys;
     let grouped = model.grouped;
+    let strategy = model.strategy;
     let keys = model.key_columns().map(key_part);
     let columns = model.columns.iter().map(target_column);
     let per_engine = Engine::ALL.map(|e| {
@@ -215,6 +216,7 @@ pub fn definition(model: &Backfill) -> TokenStream {
             mysql: #mysql,
             sqlite: #sqlite,
             schema: &[#(#schema),*],
+            strategy: #strategy,
         }
     }
 }

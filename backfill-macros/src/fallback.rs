@@ -11,7 +11,7 @@ use quote::quote;
 use syn::DeriveInput;
 
 use crate::expand;
-use crate::model::{self, Backfill, Engine};
+use crate::model::{self, Backfill, Engine, Strategy};
 
 /// The errors, then the stand-in impls.
 pub fn expand(input: &DeriveInput, errors: &syn::Error) -> TokenStream {
@@ -30,6 +30,7 @@ pub fn expand(input: &DeriveInput, errors: &syn::Error) -> TokenStream {
         engines: Vec::new(),
         columns: Vec::new(),
         schema: Vec::new(),
+        strategy: Strategy::Auto,
     };
     let definition = expand::definition(&placeholder);
     let backfill = expand::impl_backfill(input, quote!(()), &definition);

@@ -1,7 +1,7 @@
 //! The validated model of one backfill: plain data, no `syn`, so the SQL generation can be
 //! unit-tested and snapshot-tested without any proc-macro machinery.
 
-pub use backfill_core::{Engine, KeyKind, Merge};
+pub use backfill_core::{Engine, KeyKind, Merge, Strategy};
 
 /// Whether the macro crate was built with `engine`'s feature (the crate's own unit tests check
 /// every engine).
@@ -62,6 +62,8 @@ pub struct Backfill {
     pub columns: Vec<Column>,
     /// The schema the migrations leave, per engine, when the crate has them.
     pub schema: Vec<CheckedSchema>,
+    /// How a run reads the source unless told otherwise (`strategy = "..."`).
+    pub strategy: Strategy,
 }
 
 /// What the derive records of a schema it checked against, for the runtime's preflight.

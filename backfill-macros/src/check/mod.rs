@@ -14,9 +14,10 @@ mod keys;
 mod order;
 mod relative;
 mod schema;
+mod strategy;
 mod volatile;
 
-pub(crate) use facts::dialect;
+pub(crate) use facts::{dialect, is_aggregate, parse_expr, parse_from};
 use fragment::Parsed;
 
 use crate::ast::Container;
@@ -79,6 +80,10 @@ pub fn check(cx: &Ctxt, cont: &Container) -> Option<model::Backfill> {
     let mut model = cont.model(grouped)?;
     if let (Some(loaded), Some(target)) = (&loaded, &parsed.target) {
         model.schema = schema::checked(loaded, target);
+    }
+    strategy::scan_can_read_the_mapping(cx, cont, &model);
+    if cx.has_errors() {
+        return None;
     }
     Some(model)
 }

@@ -16,9 +16,13 @@ use backfill_core::{fingerprint, Owned, Param};
 use crate::model::{Backfill, Column, Engine, KeyKind, Merge};
 
 mod bounds;
+mod decompose;
 mod probe;
+mod scan;
 mod verify;
 mod write;
+
+pub(crate) use decompose::decompose;
 
 /// The statement types, written here as owned strings and emitted as the runtime's `'static`
 /// ones (the same structs, see `backfill_core::Storage`).
@@ -55,8 +59,14 @@ pub fn statements(model: &Backfill, engine: Engine) -> Statements {
         delete_extra_tail: w.ranged(|w, r| w.delete_extra(r), Range::Whole, Range::Above),
         key_probe: w.stmt(|w, _| w.key_probe(), Range::Whole),
         duplicate_keys: w.ranged(|w, r| w.duplicate_keys(r), Range::UpTo, Range::Between),
+        scan: Vec::new(),
+        scan_refused: None,
     };
     out.fingerprint = fingerprint(&out);
+    match scan::scan(model, engine) {
+        Ok(scan) => out.scan.push(scan),
+        Err(why) => out.scan_refused = Some(why),
+    }
     out
 }
 
@@ -378,6 +388,37 @@ pub fn render(statements: &Statements) -> String {
     );
     for (name, stmt) in statements.named() {
         let _ = writeln!(out, "\n-- {name}; binds {:?}\n{};", stmt.params, stmt.sql);
+    }
+    out
+}
+
+/// The scan strategy's statements as text, with the merge phase's upsert, for review and
+/// snapshots.
+#[cfg(test)]
+pub fn render_scan(statements: &Statements) -> String {
+    use std::fmt::Write as _;
+    let Some(scan) = statements.scan.first() else {
+        return format!(
+            "-- no scan: {}\n",
+            statements.scan_refused.as_deref().unwrap_or_default()
+        );
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "-- {} scan of {} (fingerprint {}); staging columns {:?}",
+        statements.engine.display_name(),
+        scan.driving,
+        scan.fingerprint,
+        scan.columns
+    );
+    let merge = [
+        ("merge: bounds", &scan.merge.bounds.next),
+        ("merge: upsert", &scan.merge.upsert.next),
+    ];
+    for (name, stmt) in scan.named().into_iter().chain(merge) {
+        let sql = stmt.sql.replace(backfill_core::scan::MARK, "$$");
+        let _ = writeln!(out, "\n-- {name}; binds {:?}\n{sql};", stmt.params);
     }
     out
 }

@@ -1,7 +1,7 @@
 //! Unit and snapshot tests of the statements, per mapping shape and engine.
 
 use super::*;
-use crate::model::{Backfill, Column, Engine, KeyKind, Merge};
+use crate::model::{Backfill, Column, Engine, KeyKind, Merge, Strategy};
 
 fn col(field: &str, expr: Option<&str>) -> Column {
     Column {
@@ -36,6 +36,7 @@ fn backfill(table: &str, from: &str, columns: Vec<Column>) -> Backfill {
         engines: Engine::ALL.to_vec(),
         columns,
         schema: Vec::new(),
+        strategy: Strategy::Auto,
     }
 }
 
@@ -172,6 +173,72 @@ fn in_place_joined() -> Backfill {
             ],
         )
     }
+}
+
+/// Per user from `events` joined to `users`: every aggregate the scan merges.
+fn scan_mapping() -> Backfill {
+    Backfill {
+        grouped: true,
+        filter: Some("e.kind <> 'test'".to_string()),
+        ..backfill(
+            "analytics.user_stats",
+            "events e JOIN users u ON u.id = e.user_id",
+            vec![
+                key("user_id", Some("e.user_id"), KeyKind::Int),
+                col("event_count", Some("count(*)")),
+                col("total", Some("coalesce(sum(e.amount), 0)")),
+                col("mean", Some("avg(e.amount)")),
+                col("last_seen", Some("max(e.created_at)")),
+                col("first_seen", Some("min(e.created_at)")),
+                col("score", Some("count(e.amount) * 2 + 1")),
+            ],
+        )
+    }
+}
+
+fn scan_snapshot(name: &str, model: &Backfill) {
+    for engine in Engine::ALL {
+        let text = render_scan(&statements(model, engine));
+        insta::assert_snapshot!(format!("{name}_{}", engine.name()), text);
+    }
+}
+
+#[test]
+fn snapshot_scan_of_every_merged_aggregate() {
+    scan_snapshot("scan", &scan_mapping());
+}
+
+#[test]
+fn snapshot_scan_refusals() {
+    let distinct = Backfill {
+        columns: vec![
+            key("user_id", None, KeyKind::Int),
+            col("kinds", Some("count(DISTINCT kind)")),
+        ],
+        ..user_stats()
+    };
+    let outside = Backfill {
+        columns: vec![
+            key("user_id", None, KeyKind::Int),
+            col("n", Some("count(*) + user_id")),
+        ],
+        ..user_stats()
+    };
+    let right = Backfill {
+        from: Some("events e RIGHT JOIN users u ON u.id = e.user_id".to_string()),
+        ..user_stats()
+    };
+    let ranges = Backfill {
+        strategy: Strategy::Ranges,
+        ..user_stats()
+    };
+    let mut text = String::new();
+    for m in [distinct, outside, right, copy(), in_place_joined(), ranges] {
+        text.push_str(&render_scan(&statements(&m, Engine::Postgres)));
+    }
+    let text_key = render_scan(&statements(&region_revenue(), Engine::Sqlite));
+    text.push_str(&text_key);
+    insta::assert_snapshot!("scan_refusals", text);
 }
 
 #[test]

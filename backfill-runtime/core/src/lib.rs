@@ -14,6 +14,7 @@ pub mod allowlist;
 mod engine;
 mod fingerprint;
 mod key;
+pub mod scan;
 mod statement;
 #[cfg(feature = "tokens")]
 mod tokens;
@@ -21,4 +22,5 @@ mod tokens;
 pub use engine::Engine;
 pub use fingerprint::fingerprint;
 pub use key::{KeyKind, Merge};
+pub use scan::{Scan, Strategy};
 pub use statement::{Hole, Owned, Param, Ranged, Statements, Static, Stmt, Storage};

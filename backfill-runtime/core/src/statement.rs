@@ -139,6 +139,12 @@ pub struct Statements<S: Storage = Static> {
     /// produces (key columns cast like `bounds`, then the count as `i64`); no row when every
     /// key is produced once. Checked before each batch of a row-to-row mapping.
     pub duplicate_keys: Ranged<S>,
+    /// The scan strategy's statements (one, or none when the mapping cannot be read that way
+    /// on this engine, or `strategy = "ranges"` asked for none). Not part of
+    /// [`fingerprint`](Self::fingerprint): each phase of a scan stores its own.
+    pub scan: S::List<crate::scan::Scan<S>>,
+    /// Why the scan strategy cannot read this mapping on this engine (`None` when it can).
+    pub scan_refused: Option<S::Text>,
 }
 
 impl<S: Storage> Statements<S> {
@@ -183,6 +189,11 @@ impl<S: Storage> Statements<S> {
             ("duplicate keys (first batch)", &self.duplicate_keys.first),
             ("duplicate keys", &self.duplicate_keys.next),
         ]
+    }
+
+    /// The scan strategy's statements, when the mapping can be read that way on this engine.
+    pub fn scan(&self) -> Option<&crate::scan::Scan<S>> {
+        self.scan.as_ref().first()
     }
 }
 
@@ -244,7 +255,9 @@ impl<S: Storage> fmt::Debug for Statements<S> {
         for (name, stmt) in self.named() {
             s.field(name, stmt);
         }
-        s.finish()
+        s.field("scan", &self.scan)
+            .field("scan_refused", &self.scan_refused)
+            .finish()
     }
 }
 
@@ -280,6 +293,9 @@ impl<S: Storage> PartialEq for Statements<S> {
         self.engine == other.engine
             && self.fingerprint.as_ref() == other.fingerprint.as_ref()
             && self.named() == other.named()
+            && self.scan.as_ref() == other.scan.as_ref()
+            && self.scan_refused.as_ref().map(AsRef::as_ref)
+                == other.scan_refused.as_ref().map(AsRef::as_ref)
     }
 }
 

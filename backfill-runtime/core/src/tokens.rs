@@ -6,7 +6,7 @@
 use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
 
-use crate::{Engine, Hole, KeyKind, Merge, Owned, Param, Ranged, Statements, Stmt};
+use crate::{Engine, Hole, KeyKind, Merge, Owned, Param, Ranged, Scan, Statements, Stmt, Strategy};
 
 /// The path the generated code names the runtime's items by.
 fn private() -> TokenStream {
@@ -120,7 +120,13 @@ impl ToTokens for Statements<Owned> {
             delete_extra_tail,
             key_probe,
             duplicate_keys,
+            scan,
+            scan_refused,
         } = self;
+        let scan_refused = match scan_refused {
+            Some(why) => quote!(::core::option::Option::Some(#why)),
+            None => quote!(::core::option::Option::None),
+        };
         tokens.extend(quote! {
             #private::Statements {
                 engine: #engine,
@@ -140,6 +146,56 @@ impl ToTokens for Statements<Owned> {
                 delete_extra_tail: #delete_extra_tail,
                 key_probe: #key_probe,
                 duplicate_keys: #duplicate_keys,
+                scan: &[ #(#scan),* ],
+                scan_refused: #scan_refused,
+            }
+        });
+    }
+}
+
+impl ToTokens for Strategy {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let private = private();
+        tokens.extend(match self {
+            Strategy::Ranges => quote!(#private::Strategy::Ranges),
+            Strategy::Scan => quote!(#private::Strategy::Scan),
+            Strategy::Auto => quote!(#private::Strategy::Auto),
+        });
+    }
+}
+
+impl ToTokens for Scan<Owned> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let private = private();
+        // Destructured so a statement added to the struct cannot be left out here.
+        let Scan {
+            fingerprint,
+            driving,
+            create,
+            index,
+            clear,
+            columns,
+            chunk_offset,
+            chunk_bounds,
+            chunk_span,
+            partials,
+            drop,
+            merge,
+        } = self;
+        tokens.extend(quote! {
+            #private::Scan {
+                fingerprint: #fingerprint,
+                driving: #driving,
+                create: #create,
+                index: #index,
+                clear: #clear,
+                columns: &[ #(#columns),* ],
+                chunk_offset: #chunk_offset,
+                chunk_bounds: #chunk_bounds,
+                chunk_span: #chunk_span,
+                partials: #partials,
+                drop: #drop,
+                merge: #merge,
             }
         });
     }

@@ -30,6 +30,11 @@ use order::{aggregate_order, pick_order};
 pub(crate) use parse::dialect;
 pub use parse::{parse_expr, parse_from};
 
+/// Whether `name` (lowercase, unqualified) is an aggregate function of one of the engines.
+pub fn is_aggregate(name: &str) -> bool {
+    AGGREGATES.contains(&name)
+}
+
 /// A column reference: its qualifier parts (empty when unqualified) and the column, as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnRef {

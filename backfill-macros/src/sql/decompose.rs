@@ -1,0 +1,354 @@
+//! Whether a mapping can be read by the scan strategy, and how: each aggregate of each value
+//! split into the partial aggregates a chunk writes to the staging table and the merge that
+//! reads them back (`count` -> sum of counts, `avg` -> sum of sums over sum of counts, ...),
+//! and the table of `from` the chunks are cut on.
+//!
+//! A value is rewritten by replacing each aggregate call of its parsed expression by its merge;
+//! what is left of the expression must read no source column (those are read by the partials
+//! only), so the value computed from the merged partials is the value computed from the rows.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    visit_expressions, visit_expressions_mut, DuplicateTreatment, Expr, Function,
+    FunctionArguments, Ident, JoinOperator, ObjectNamePart, Query, TableFactor, Visit, Visitor,
+};
+
+use crate::check::{parse_expr, parse_from};
+use crate::model::{Backfill, Engine, KeyKind};
+use backfill_core::scan::{staged_partial, type_marker};
+
+/// The alias of the staging table in the merge phase's statements.
+pub const STAGE_ALIAS: &str = "__s";
+
+/// A mapping split for the scan strategy on one engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decomposed {
+    /// The table the chunks are cut on: its name parts as written, unquoted.
+    pub driving: Vec<String>,
+    /// How the statements name it (its alias, or its name), quoted.
+    pub driving_ref: String,
+    /// The partial aggregates, in the staging table's order (`p0`, `p1`, ...).
+    pub partials: Vec<String>,
+    /// For each column of the model, in order: the value computed from the merged partials
+    /// (`None` for key columns).
+    pub merged: Vec<Option<String>>,
+}
+
+/// How one aggregate is merged from its partials.
+enum Merged {
+    /// `f(p)` over one partial `f(x)`, with how the merged value is written.
+    One(fn(Engine, &str) -> String),
+    /// `avg(x)`: `sum(x)` and `count(x)`.
+    Avg,
+}
+
+/// How `name` merges, or why it cannot.
+fn merge_of(name: &str) -> Result<Merged, String> {
+    Ok(Merged::One(match name {
+        "count" => |engine, p| match engine {
+            Engine::Postgres => format!("CAST(sum({p}) AS BIGINT)"),
+            Engine::MySql => format!("CAST(sum({p}) AS SIGNED)"),
+            Engine::Sqlite => format!("sum({p})"),
+        },
+        // PostgreSQL: the sum of `bigint` partial sums is `numeric`; cast back to the type of
+        // the partial, which the run reads from the staging table it created.
+        "sum" => |engine, p| match engine {
+            Engine::Postgres => format!("CAST(sum({p}) AS {})", type_marker(partial_name(p))),
+            Engine::MySql | Engine::Sqlite => format!("sum({p})"),
+        },
+        "total" => |_, p| format!("total({p})"),
+        "min" => |_, p| format!("min({p})"),
+        "max" => |_, p| format!("max({p})"),
+        "bool_and" | "every" => |_, p| format!("bool_and({p})"),
+        "bool_or" => |_, p| format!("bool_or({p})"),
+        "bit_and" => |_, p| format!("bit_and({p})"),
+        "bit_or" => |_, p| format!("bit_or({p})"),
+        "bit_xor" => |_, p| format!("bit_xor({p})"),
+        "avg" => return Ok(Merged::Avg),
+        other => {
+            return Err(format!(
+                "`{other}(...)` cannot be merged from partial aggregates of chunks (only count, sum, min, max, avg, bool_and, bool_or and bit_and/or/xor can)"
+            ))
+        }
+    }))
+}
+
+/// The staging column a merge reads: the part after the alias of `"__s"."p0"`.
+fn partial_name(reference: &str) -> &str {
+    let column = reference.rsplit('.').next().unwrap_or(reference);
+    column.trim_matches(|c| c == '"' || c == '`')
+}
+
+/// The aggregate's lowercase name, without a schema.
+fn name_of(f: &Function) -> String {
+    match f.name.0.last() {
+        Some(ObjectNamePart::Identifier(ident)) => ident.value.to_ascii_lowercase(),
+        _ => f.name.to_string().to_ascii_lowercase(),
+    }
+}
+
+/// Placeholder of merged aggregate `i` while the expression is rewritten and printed.
+fn slot(i: usize) -> String {
+    format!("__backfill_merged_{i}__")
+}
+
+/// Splits `model` for the scan strategy on `engine`, or says why it cannot be.
+pub fn decompose(model: &Backfill, engine: Engine) -> Result<Decomposed, String> {
+    if model.in_place {
+        return Err(format!(
+            "{} updates existing rows of {} in place, over key ranges of the target; the scan builds rows from partial aggregates",
+            model.name, model.table
+        ));
+    }
+    if !model.grouped {
+        return Err(
+            "a row-to-row mapping has nothing to merge from partials: each key is its own source rows, and its ranges read in key order when the key is the source's primary key".to_string(),
+        );
+    }
+    let from = model.from.as_deref().unwrap_or_default();
+    let (driving, driving_ref) = driving_table(engine, from)?;
+    let mut partials = Vec::new();
+    let mut merged = Vec::new();
+    for c in &model.columns {
+        if let Some(kind) = c.key {
+            if engine == Engine::Sqlite && kind == KeyKind::Text {
+                return Err(format!(
+                    "the key `{}` is text, and SQLite's staging table cannot carry its collation: on SQLite the scan needs integer or binary keys",
+                    c.column
+                ));
+            }
+            merged.push(None);
+            continue;
+        }
+        let text = match &c.exprs[engine.index()] {
+            Some(expr) => expr.clone(),
+            None => {
+                return Err(format!(
+                    "`{}` copies a source column, which is not aggregated",
+                    c.column
+                ))
+            }
+        };
+        let value = decompose_value(engine, &c.column, &text, &mut partials)?;
+        merged.push(Some(value));
+    }
+    Ok(Decomposed {
+        driving,
+        driving_ref,
+        partials,
+        merged,
+    })
+}
+
+/// The first table of `from` (its name parts and how to reference it), which every row of the
+/// join holds exactly once.
+fn driving_table(engine: Engine, from: &str) -> Result<(Vec<String>, String), String> {
+    let tables = parse_from(engine, from).map_err(|e| format!("`from` does not parse: {e}"))?;
+    let Some(first) = tables.first() else {
+        return Err("`from` names no table".to_string());
+    };
+    let TableFactor::Table {
+        name, alias, args, ..
+    } = &first.relation
+    else {
+        return Err(format!(
+            "the scan cuts chunks on the first table of `from`, and `{}` is not a table",
+            first.relation
+        ));
+    };
+    if args.is_some() {
+        return Err(format!(
+            "the scan cuts chunks on the first table of `from`, and `{name}` is a table function"
+        ));
+    }
+    for join in tables.iter().flat_map(|t| &t.joins) {
+        let keeps_rows = matches!(
+            join.join_operator,
+            JoinOperator::Join(_)
+                | JoinOperator::Inner(_)
+                | JoinOperator::Left(_)
+                | JoinOperator::LeftOuter(_)
+                | JoinOperator::CrossJoin(_)
+                | JoinOperator::StraightJoin(_)
+        );
+        if !keeps_rows {
+            return Err(format!(
+                "`{}` can make rows that hold no row of `{name}`, the first table of `from`, on which the scan cuts its chunks; only inner, left and cross joins can be scanned",
+                join.relation
+            ));
+        }
+    }
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| match p {
+            ObjectNamePart::Identifier(ident) => resolved(engine, ident),
+            other => other.to_string(),
+        })
+        .collect();
+    let reference = match alias {
+        Some(alias) => engine.quote_ident(&resolved(engine, &alias.name)),
+        None => engine.quote_ident(parts.last().map(String::as_str).unwrap_or_default()),
+    };
+    Ok((parts, reference))
+}
+
+/// `text` (the value of `column`) with each aggregate replaced by its merge over new partials,
+/// which are appended to `partials`.
+fn decompose_value(
+    engine: Engine,
+    column: &str,
+    text: &str,
+    partials: &mut Vec<String>,
+) -> Result<String, String> {
+    let mut expr =
+        parse_expr(engine, text).map_err(|e| format!("`{column}` does not parse: {e}"))?;
+    let mut merges: Vec<String> = Vec::new();
+    let mut refused: Option<String> = None;
+    let _ = visit_expressions_mut(&mut expr, |e| {
+        let Expr::Function(f) = e else {
+            return ControlFlow::<()>::Continue(());
+        };
+        let name = name_of(f);
+        let scalar = matches!(name.as_str(), "min" | "max") && args_len(f) > 1;
+        if f.over.is_some() || scalar || !is_aggregate(&name) {
+            return ControlFlow::Continue(());
+        }
+        match split(engine, f, &name, partials) {
+            Ok(merge) => {
+                *e = Expr::Identifier(Ident::new(slot(merges.len())));
+                merges.push(merge);
+                ControlFlow::Continue(())
+            }
+            Err(why) => {
+                refused = Some(format!("in `{column}`: {why}"));
+                ControlFlow::Break(())
+            }
+        }
+    });
+    if let Some(why) = refused {
+        return Err(why);
+    }
+    let mut outside = None;
+    let _ = visit_expressions(&expr, |e| {
+        let found = match e {
+            Expr::Identifier(i) if i.value.starts_with("__backfill_merged_") => None,
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
+                Some(format!("reads `{e}` outside an aggregate"))
+            }
+            _ => None,
+        };
+        match found {
+            Some(what) => {
+                outside = Some(what);
+                ControlFlow::Break(())
+            }
+            None => ControlFlow::Continue(()),
+        }
+    });
+    if expr.visit(&mut HasQuery).is_break() {
+        outside = Some("has a subquery".to_string());
+    }
+    if let Some(what) = outside {
+        return Err(format!(
+            "`{column}` {what}: a chunk's partial aggregates cannot compute it"
+        ));
+    }
+    let mut value = expr.to_string();
+    for (i, merge) in merges.iter().enumerate() {
+        value = value.replacen(&slot(i), merge, 1);
+    }
+    Ok(value)
+}
+
+/// The index of partial `call` in `partials`, added if it is not there: `avg(x)` and `sum(x)`
+/// share one `sum(x)`.
+fn partial(partials: &mut Vec<String>, call: String) -> usize {
+    match partials.iter().position(|p| *p == call) {
+        Some(i) => i,
+        None => {
+            partials.push(call);
+            partials.len() - 1
+        }
+    }
+}
+
+/// An identifier as the engine resolves it: PostgreSQL folds an unquoted name to lowercase.
+fn resolved(engine: Engine, ident: &Ident) -> String {
+    if engine == Engine::Postgres && ident.quote_style.is_none() {
+        ident.value.to_lowercase()
+    } else {
+        ident.value.clone()
+    }
+}
+
+/// Finds a subquery.
+struct HasQuery;
+
+impl Visitor for HasQuery {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, _query: &Query) -> ControlFlow<()> {
+        ControlFlow::Break(())
+    }
+}
+
+fn is_aggregate(name: &str) -> bool {
+    crate::check::is_aggregate(name)
+}
+
+fn args_len(f: &Function) -> usize {
+    match &f.args {
+        FunctionArguments::List(list) => list.args.len(),
+        _ => 0,
+    }
+}
+
+/// The partials of aggregate call `f` (appended to `partials`) and its merge over them.
+fn split(
+    engine: Engine,
+    f: &Function,
+    name: &str,
+    partials: &mut Vec<String>,
+) -> Result<String, String> {
+    let call = f.to_string();
+    let merged = merge_of(name)?;
+    if let FunctionArguments::List(list) = &f.args {
+        if list.duplicate_treatment == Some(DuplicateTreatment::Distinct) {
+            return Err(format!(
+                "`{call}` counts distinct values, and a value seen in two chunks would count twice"
+            ));
+        }
+        if !list.clauses.is_empty() {
+            return Err(format!(
+                "`{call}` has an ORDER BY or other clause inside its arguments, which partials cannot keep"
+            ));
+        }
+    }
+    if !f.within_group.is_empty() {
+        return Err(format!("`{call}` is an ordered-set aggregate"));
+    }
+    let stage = |i: usize| {
+        format!(
+            "{}.{}",
+            engine.quote_ident(STAGE_ALIAS),
+            engine.quote_ident(&staged_partial(i))
+        )
+    };
+    // The call as written, its name replaced: `avg(x) FILTER (...)` -> `sum(x) FILTER (...)`.
+    let renamed = |to: &str| format!("{to}{}", &call[f.name.to_string().len()..]);
+    match merged {
+        Merged::One(merge) => Ok(merge(engine, &stage(partial(partials, call.clone())))),
+        Merged::Avg => {
+            let sum = stage(partial(partials, renamed("sum")));
+            let count = stage(partial(partials, renamed("count")));
+            Ok(match engine {
+                Engine::Sqlite => format!("(CAST(sum({sum}) AS REAL) / NULLIF(sum({count}), 0))"),
+                Engine::Postgres | Engine::MySql => {
+                    format!("(sum({sum}) / NULLIF(sum({count}), 0))")
+                }
+            })
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! The scan strategy's statements (issue 13): the staging table, the chunks of the source's
+//! primary key, the partial aggregates of a chunk, and the merge phase, a whole backfill whose
+//! source is the staging table. See `backfill_core::scan` for the markers the runtime fills.
+
+use backfill_core::scan::{
+    scan_fingerprint, staged_key, staged_partial, CHUNK_MARKER, STAGED_CHUNK, STAGE_MARKER,
+};
+use backfill_core::{Param, Strategy};
+
+use super::decompose::{decompose, Decomposed, STAGE_ALIAS};
+use super::{statements, Binder, Range, Ranged, StatementWriter, Stmt};
+use crate::model::{Backfill, Column, Engine};
+
+/// The scan strategy's statements on one engine.
+pub type Scan = backfill_core::Scan<backfill_core::Owned>;
+
+/// The scan's statements for `model` on `engine`, or why the mapping cannot be scanned.
+pub fn scan(model: &Backfill, engine: Engine) -> Result<Scan, String> {
+    if model.strategy == Strategy::Ranges {
+        return Err(format!(
+            "{} asks for `strategy = \"ranges\"`, so no scan statements were generated",
+            model.name
+        ));
+    }
+    let d = decompose(model, engine)?;
+    let w = StatementWriter::new(model, engine);
+    let s = ScanWriter { w: &w, d: &d };
+    let mut out = Scan {
+        fingerprint: String::new(),
+        driving: d.driving.join("."),
+        create: s.stmt(|s, _| s.create()),
+        index: s.stmt(|s, _| s.index()),
+        clear: s.stmt(|s, _| format!("DELETE FROM {}", s.stage())),
+        columns: s.columns(),
+        chunk_offset: s.ranged(|s, (r, b)| s.chunk_offset(r, b)),
+        chunk_bounds: s.ranged(|s, (r, b)| s.chunk_bounds(r, b)),
+        chunk_span: s.stmt(|s, _| s.chunk_span()),
+        partials: s.ranged(|s, (r, b)| s.partials(r, b)),
+        drop: s.stmt(|s, _| format!("DROP TABLE IF EXISTS {}", s.stage())),
+        merge: statements(&merge_model(model, engine, &d), engine),
+    };
+    out.fingerprint = scan_fingerprint(&out);
+    Ok(out)
+}
+
+/// The merge phase as a backfill of its own: the target, from the staging table, each key read
+/// back from its column and each value computed from the merged partials.
+fn merge_model(model: &Backfill, engine: Engine, d: &Decomposed) -> Backfill {
+    let q = |name: &str| engine.quote_ident(name);
+    let mut key = 0;
+    let columns = model
+        .columns
+        .iter()
+        .zip(&d.merged)
+        .map(|(c, merged)| {
+            let expr = match merged {
+                Some(value) => value.clone(),
+                None => {
+                    key += 1;
+                    format!("{}.{}", q(STAGE_ALIAS), q(&staged_key(key - 1)))
+                }
+            };
+            let mut exprs: [Option<String>; 3] = Default::default();
+            exprs[engine.index()] = Some(expr);
+            Column { exprs, ..c.clone() }
+        })
+        .collect();
+    Backfill {
+        from: Some(format!(
+            "{} AS {}",
+            stage_table(model, engine),
+            q(STAGE_ALIAS)
+        )),
+        filter: None,
+        in_place: false,
+        grouped: true,
+        strategy: Strategy::Ranges,
+        columns,
+        schema: Vec::new(),
+        ..model.clone()
+    }
+}
+
+/// The staging table, quoted, in the target's schema: its name is a marker the run fills.
+fn stage_table(model: &Backfill, engine: Engine) -> String {
+    let stage = engine.quote_ident(STAGE_MARKER);
+    match model.table.rsplit_once('.') {
+        Some((schema, _)) => format!("{}.{stage}", engine.quote_table(schema)),
+        None => stage,
+    }
+}
+
+struct ScanWriter<'a, 'm> {
+    w: &'a StatementWriter<'m>,
+    d: &'a Decomposed,
+}
+
+impl ScanWriter<'_, '_> {
+    fn stmt(&self, f: impl Fn(&Self, (Range, &mut Binder)) -> String) -> Stmt {
+        self.w.stmt(|_, rb| f(self, rb), Range::Whole)
+    }
+
+    fn ranged(&self, f: impl Fn(&Self, (Range, &mut Binder)) -> String) -> Ranged {
+        Ranged {
+            first: self.w.stmt(|_, rb| f(self, rb), Range::UpTo),
+            next: self.w.stmt(|_, rb| f(self, rb), Range::Between),
+        }
+    }
+
+    fn engine(&self) -> Engine {
+        self.w.engine
+    }
+
+    fn q(&self, name: &str) -> String {
+        self.w.quoted(name)
+    }
+
+    fn stage(&self) -> String {
+        stage_table(self.w.model, self.engine())
+    }
+
+    /// The first table of `from`, as the chunk statements read it alone.
+    fn driving(&self) -> String {
+        let name: Vec<String> = self.d.driving.iter().map(|p| self.q(p)).collect();
+        format!("{} AS {}", name.join("."), self.d.driving_ref)
+    }
+
+    /// The chunk column: the source's primary key, through the first table's alias.
+    fn chunk(&self) -> String {
+        format!("{}.{}", self.d.driving_ref, self.q(CHUNK_MARKER))
+    }
+
+    fn bigint(&self, expr: &str) -> String {
+        match self.engine() {
+            Engine::Postgres => format!("CAST({expr} AS BIGINT)"),
+            Engine::MySql => format!("CAST({expr} AS SIGNED)"),
+            Engine::Sqlite => expr.to_string(),
+        }
+    }
+
+    /// The staging table's columns: keys, chunk, partials.
+    fn columns(&self) -> Vec<String> {
+        let keys = (0..self.w.keys.len()).map(staged_key);
+        let partials = (0..self.d.partials.len()).map(staged_partial);
+        keys.chain([STAGED_CHUNK.to_string()])
+            .chain(partials)
+            .collect()
+    }
+
+    fn staged_key(&self) -> Vec<String> {
+        let mut key: Vec<String> = (0..self.w.keys.len())
+            .map(|i| self.q(&staged_key(i)))
+            .collect();
+        key.push(self.q(STAGED_CHUNK));
+        key
+    }
+
+    /// `k0 AS "k0", ..., <chunk> AS "chunk", p0 AS "p0", ...`.
+    fn select(&self, chunk: &str) -> String {
+        let keys = self.w.key_sources();
+        let mut select: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{k} AS {}", self.q(&staged_key(i))))
+            .collect();
+        select.push(format!("{chunk} AS {}", self.q(STAGED_CHUNK)));
+        select.extend(
+            self.d
+                .partials
+                .iter()
+                .enumerate()
+                .map(|(i, p)| format!("{p} AS {}", self.q(&staged_partial(i)))),
+        );
+        select.join(", ")
+    }
+
+    /// The staging table, empty, its columns typed and collated as the key expressions and
+    /// partial aggregates are (a table made from the query's own result).
+    fn create(&self) -> String {
+        let chunk = self.bigint("NULL");
+        let select = self.select(&chunk);
+        let from = self.w.from();
+        let group = self.w.group_by();
+        match self.engine() {
+            Engine::Postgres => format!(
+                "CREATE TABLE {} AS SELECT {select}{from} WHERE false{group} WITH NO DATA",
+                self.stage()
+            ),
+            // The key in the same statement: MySQL commits each DDL statement on its own.
+            Engine::MySql => format!(
+                "CREATE TABLE {} ({} BIGINT NOT NULL, PRIMARY KEY ({})) SELECT {select}{from} WHERE 1 = 0{group}",
+                self.stage(),
+                self.q(STAGED_CHUNK),
+                self.staged_key().join(", ")
+            ),
+            Engine::Sqlite => format!(
+                "CREATE TABLE {} AS SELECT {select}{from} WHERE 0{group}",
+                self.stage()
+            ),
+        }
+    }
+
+    /// The staging table's key, where `create` cannot give it.
+    fn index(&self) -> String {
+        match self.engine() {
+            Engine::Postgres => format!(
+                "ALTER TABLE {} ADD PRIMARY KEY ({})",
+                self.stage(),
+                self.staged_key().join(", ")
+            ),
+            Engine::MySql => String::new(),
+            Engine::Sqlite => format!(
+                "CREATE UNIQUE INDEX {} ON {} ({})",
+                self.q(&format!("{STAGE_MARKER}_key")),
+                self.stage(),
+                self.staged_key().join(", ")
+            ),
+        }
+    }
+
+    fn above(&self, range: Range, b: &mut Binder) -> String {
+        match range {
+            Range::Between | Range::Above => {
+                format!(" WHERE {} > {}", self.chunk(), b.bind(Param::Cursor(0)))
+            }
+            Range::Whole | Range::UpTo => String::new(),
+        }
+    }
+
+    fn chunk_offset(&self, range: Range, b: &mut Binder) -> String {
+        let chunk = self.chunk();
+        let above = self.above(range, b);
+        let offset = b.bind(Param::Offset);
+        format!(
+            "SELECT {} FROM {}{above} ORDER BY {chunk} LIMIT 1 OFFSET {offset}",
+            self.bigint(&chunk),
+            self.driving()
+        )
+    }
+
+    fn chunk_bounds(&self, range: Range, b: &mut Binder) -> String {
+        let chunk = self.chunk();
+        let above = self.above(range, b);
+        let limit = b.bind(Param::Limit);
+        let (c, bb) = (self.q("__c"), self.q("__b"));
+        format!(
+            "SELECT {}, count(*) OVER () FROM (SELECT {chunk} AS {c} FROM {}{above} ORDER BY {chunk} LIMIT {limit}) AS {bb} ORDER BY {bb}.{c} DESC LIMIT 1",
+            self.bigint(&format!("{bb}.{c}")),
+            self.driving()
+        )
+    }
+
+    fn chunk_span(&self) -> String {
+        let chunk = self.chunk();
+        format!(
+            "SELECT {}, {} FROM {}",
+            self.bigint(&format!("min({chunk})")),
+            self.bigint(&format!("max({chunk})")),
+            self.driving()
+        )
+    }
+
+    /// The partials of the chunk `cursor < pk <= hi`, written with `chunk = hi`: absolute
+    /// values keyed by `(key, chunk)`, so the chunk done again rewrites the same rows.
+    fn partials(&self, range: Range, b: &mut Binder) -> String {
+        // Bound in the order the placeholders appear: the chunk's value first.
+        let hi = self.bigint(&b.bind(Param::Hi(0)));
+        let keys = self.w.key_sources();
+        let mut conds = Vec::new();
+        if let Some(filter) = &self.w.model.filter {
+            conds.push(format!("({filter})"));
+        }
+        conds.extend(keys.iter().map(|k| format!("{k} IS NOT NULL")));
+        let chunk = self.chunk();
+        if range == Range::Between {
+            conds.push(format!("{chunk} > {}", b.bind(Param::Cursor(0))));
+        }
+        conds.push(format!("{chunk} <= {}", b.bind(Param::Hi(0))));
+        let select = format!(
+            "SELECT {}{} WHERE {}{}",
+            self.select(&hi),
+            self.w.from(),
+            conds.join(" AND "),
+            self.w.group_by()
+        );
+        let cols = self.columns();
+        let quoted: Vec<String> = cols.iter().map(|c| self.q(c)).collect();
+        let partials: Vec<String> = (0..self.d.partials.len())
+            .map(|i| self.q(&staged_partial(i)))
+            .collect();
+        match self.engine() {
+            Engine::Postgres | Engine::Sqlite => {
+                let excluded = if self.engine() == Engine::Postgres {
+                    "EXCLUDED"
+                } else {
+                    "excluded"
+                };
+                let set: Vec<String> = partials
+                    .iter()
+                    .map(|p| format!("{p} = {excluded}.{p}"))
+                    .collect();
+                format!(
+                    "INSERT INTO {} ({}) {select} ON CONFLICT ({}) DO UPDATE SET {}",
+                    self.stage(),
+                    quoted.join(", "),
+                    self.staged_key().join(", "),
+                    set.join(", ")
+                )
+            }
+            Engine::MySql => {
+                let n = self.q("n");
+                let outer: Vec<String> = quoted.iter().map(|c| format!("{n}.{c}")).collect();
+                let set: Vec<String> = partials.iter().map(|p| format!("{p} = {n}.{p}")).collect();
+                format!(
+                    "INSERT INTO {} ({}) SELECT {} FROM ({select}) AS {n} ON DUPLICATE KEY UPDATE {}",
+                    self.stage(),
+                    quoted.join(", "),
+                    outer.join(", "),
+                    set.join(", ")
+                )
+            }
+        }
+    }
+}
