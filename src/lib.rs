@@ -14,7 +14,8 @@ pub use backfill_runtime::pool::{AnyPool, BackfillPool};
 pub use backfill_runtime::{
     access, allowlist, cli, definition, options, throttle, value, verify, AccessPath, Backfill,
     CancellationToken, Control, Definition, Engine, Error, JobStatus, Key, KeyValue, Plan,
-    Progress, Report, RunOptions, ShardStatus, SourceAccess, StopReason, VerifyReport,
+    Progress, Report, RunOptions, ScanReport, ShardStatus, SourceAccess, StopReason, Strategy,
+    VerifyReport,
 };
 
 /// The sqlx version backfill is built with, so a service's pool types match.

@@ -5,8 +5,8 @@
 //! statements the macro generated, checked and quoted.
 
 pub use backfill_core::{
-    fingerprint, Engine, Hole, KeyKind, Merge, Owned, Param, Ranged, Statements, Static, Stmt,
-    Storage,
+    fingerprint, Engine, Hole, KeyKind, Merge, Owned, Param, Ranged, Scan, Statements, Static,
+    Stmt, Storage, Strategy,
 };
 
 /// One column of the conflict key.
@@ -98,6 +98,9 @@ pub struct Definition {
     /// The schema the build checked the mapping against, per engine: empty when the crate has
     /// no migrations directory.
     pub schema: &'static [CheckedSchema],
+    /// How a run reads the source unless told otherwise (`strategy = "..."`; `Auto` when not
+    /// written).
+    pub strategy: Strategy,
 }
 
 impl Definition {

@@ -39,15 +39,16 @@ mod coerce;
 mod engine;
 mod preflight;
 mod progress;
+mod scan;
 mod shard;
 mod sizing;
 
 pub use access::{AccessPath, SourceAccess};
 pub use backfill_core::allowlist;
-pub use definition::{Backfill, Definition, Engine};
+pub use definition::{Backfill, Definition, Engine, Strategy};
 pub use error::Error;
 pub use options::{
-    Control, JobStatus, Plan, Progress, Report, RunOptions, ShardStatus, StopReason,
+    Control, JobStatus, Plan, Progress, Report, RunOptions, ScanReport, ShardStatus, StopReason,
 };
 pub use pool::{AnyPool, BackfillPool};
 pub use tokio_util::sync::CancellationToken;

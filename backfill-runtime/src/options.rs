@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::definition::Strategy;
 use crate::throttle::LagProbe;
 use crate::value::Key;
 
@@ -76,6 +77,14 @@ pub struct RunOptions {
     pub shutdown: CancellationToken,
     /// Called after every batch and while waiting.
     pub on_progress: Option<ProgressFn>,
+    /// How the source is read; `None`: the definition's `strategy` (`auto` unless written).
+    pub strategy: Option<Strategy>,
+    /// The scan strategy's chunks: a fixed number of source rows each; `None`: adaptive
+    /// toward [`scan_chunk_time`](Self::scan_chunk_time).
+    pub scan_chunk_rows: Option<u64>,
+    /// Adaptive chunks of the scan strategy aim for this duration (default 1 s: a chunk
+    /// locks nothing the application writes, and larger chunks write fewer partials).
+    pub scan_chunk_time: Duration,
 }
 
 impl Default for RunOptions {
@@ -102,6 +111,9 @@ impl Default for RunOptions {
             throttle_interval: Duration::from_millis(500),
             shutdown: CancellationToken::new(),
             on_progress: None,
+            strategy: None,
+            scan_chunk_rows: None,
+            scan_chunk_time: Duration::from_secs(1),
         }
     }
 }
@@ -121,6 +133,8 @@ impl fmt::Debug for RunOptions {
             .field("lock_timeout", &self.lock_timeout)
             .field("max_rows_per_sec", &self.max_rows_per_sec)
             .field("workers", &self.workers)
+            .field("strategy", &self.strategy)
+            .field("scan_chunk_rows", &self.scan_chunk_rows)
             .field(
                 "lag_guards",
                 &self
@@ -277,6 +291,31 @@ impl RunOptions {
         });
         self
     }
+    /// Reads the source with `strategy`, overriding the definition's `strategy = "..."`:
+    /// [`Strategy::Scan`] reads it in chunks of its primary key and merges partial aggregates
+    /// (refused, naming why, for a mapping it cannot read), [`Strategy::Ranges`] by key ranges,
+    /// [`Strategy::Auto`] chooses before the run from the access path.
+    ///
+    /// ```
+    /// use backfill_runtime::{definition::Strategy, RunOptions};
+    ///
+    /// let options = RunOptions::default().strategy(Strategy::Scan);
+    /// assert_eq!(options.strategy, Some(Strategy::Scan));
+    /// ```
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = Some(strategy);
+        self
+    }
+    /// Cuts the scan strategy's chunks at `rows` source rows each (adaptive sizing off).
+    pub fn scan_chunk_rows(mut self, rows: u64) -> Self {
+        self.scan_chunk_rows = Some(rows.max(1));
+        self
+    }
+    /// Aims adaptive scan chunks at `target`.
+    pub fn scan_chunk_time(mut self, target: Duration) -> Self {
+        self.scan_chunk_time = target;
+        self
+    }
     /// Calls `f` after every batch and while throttled.
     pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
         self.on_progress = Some(Arc::new(f));
@@ -356,6 +395,31 @@ pub struct Report {
     pub shards_split: u64,
     /// Why the run stopped.
     pub stop: StopReason,
+    /// How the run read the source: [`Strategy::Ranges`] or [`Strategy::Scan`] (what `auto`
+    /// chose).
+    pub strategy: Strategy,
+    /// Why that strategy, when it was chosen rather than asked for (`auto`).
+    pub strategy_reason: Option<String>,
+    /// The scan's partials phase, when the run read the source with the scan strategy (the
+    /// fields above then describe the merge phase, `batches`, `retries` and `throttled` both).
+    pub scan: Option<ScanReport>,
+}
+
+/// What the scan strategy's partials phase did in one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanReport {
+    /// The staging table the partials went to (dropped once the merge is done).
+    pub staging_table: String,
+    /// The progress table's job of the partials phase (`<job>/partials`).
+    pub job: String,
+    /// Chunks committed by this run.
+    pub chunks: u64,
+    /// Source rows those chunks held (of the first table of `from`).
+    pub source_rows: u64,
+    /// Staging rows written (on MySQL/MariaDB, its affected-row count).
+    pub partials_written: u64,
+    /// Whether the partials phase was complete when the merge started.
+    pub finished: bool,
 }
 
 impl Report {
@@ -449,6 +513,10 @@ pub struct Plan {
     pub first_range: Option<(Key, u64)>,
     /// The engine's plan (EXPLAIN) of the first batch's upsert.
     pub explain: String,
+    /// How a run would read the source (`Ranges` or `Scan`; what `auto` would choose).
+    pub strategy: Strategy,
+    /// Why: asked for, or what `auto` read from the access path.
+    pub strategy_reason: String,
 }
 
 /// One end of the source key span (the first key column's value).

@@ -9,7 +9,7 @@
 use std::future::Future;
 
 use crate::access::SourceAccess;
-use crate::definition::{Definition, Engine, Stmt};
+use crate::definition::{Definition, Engine, Stmt, Strategy};
 use crate::drift::SchemaDrift;
 use crate::engine::{self, Driver, EngineDatabase};
 use crate::error::Error;
@@ -141,7 +141,17 @@ where
     ) -> Result<Report, Error> {
         let stmts = engine::statements(definition, DB::Driver::ENGINE)?;
         DB::Driver::preflight(self, definition, stmts).await?;
-        crate::batch::run::<DB::Driver>(self, definition, stmts, options).await
+        let chosen = crate::scan::choose::<DB::Driver>(self, definition, stmts, &options).await?;
+        if let Some(reason) = &chosen.reason {
+            tracing::info!(job = %options.job.as_deref().unwrap_or(definition.job), strategy = %chosen.strategy, reason = %reason, "strategy chosen");
+        }
+        if chosen.strategy == Strategy::Scan {
+            return crate::scan::run::<DB::Driver>(self, definition, stmts, options, chosen.reason)
+                .await;
+        }
+        let mut report = crate::batch::run::<DB::Driver>(self, definition, stmts, options).await?;
+        report.strategy_reason = chosen.reason;
+        Ok(report)
     }
 
     async fn check(&self, definition: &'static Definition) -> Result<(), Error> {

@@ -49,6 +49,26 @@ impl BatchSizer {
         }
     }
 
+    /// A sizer of the scan's chunks, in source rows: `scan_chunk_rows` when set, else adaptive
+    /// toward `scan_chunk_time`. A chunk writes a partial row per key it holds, so larger
+    /// chunks write fewer partials per source row; they lock nothing the application writes.
+    pub(crate) fn chunks(options: &RunOptions) -> BatchSizer {
+        if let Some(fixed) = options.scan_chunk_rows {
+            return BatchSizer {
+                size: fixed.max(1),
+                adaptive: None,
+            };
+        }
+        BatchSizer {
+            size: 20_000,
+            adaptive: Some(Adaptive {
+                target: options.scan_chunk_time.max(Duration::from_micros(1)),
+                min: 1_000,
+                max: 50_000_000,
+            }),
+        }
+    }
+
     /// The size of the next batch.
     pub(crate) fn size(&self) -> u64 {
         self.size
@@ -103,6 +123,7 @@ mod tests {
             mysql: None,
             sqlite: None,
             schema: &[],
+            strategy: crate::definition::Strategy::Auto,
         }
     }
 

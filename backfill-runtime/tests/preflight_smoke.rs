@@ -75,6 +75,8 @@ fn statements(engine: Engine, sql: &str, params: &[Param], kinds: &[KeyKind]) ->
         delete_extra_tail: ranged(sql, params),
         key_probe: stmt(&key_probe(engine, kinds), &[]),
         duplicate_keys: ranged(sql, params),
+        scan: &[],
+        scan_refused: None,
     }
 }
 
@@ -134,6 +136,7 @@ fn definition(
         mysql,
         sqlite,
         schema: &[],
+        strategy: backfill_runtime::definition::Strategy::Auto,
     }))
 }
 

@@ -32,6 +32,7 @@ pub(crate) async fn access_path<D: Driver>(
     batch_size: u64,
     first_range: Option<&(Key, u64)>,
     estimated_keys: Option<u64>,
+    timed: bool,
 ) -> Result<SourceAccess, Error> {
     let db = |doing: &'static str| {
         let context = format!(
@@ -116,10 +117,16 @@ pub(crate) async fn access_path<D: Driver>(
                 &table_ref.name.name,
                 table_ref.alias.as_ref().map(|a| a.name.as_str()),
             );
-            let sample = time_read::<D>(conn, &read.sql, &binds, *keys)
-                .await
-                .map_err(db("reading one range, rolled back"))?;
-            (RangeReadPlan { access, explain }, Some(sample))
+            let sample = if timed {
+                Some(
+                    time_read::<D>(conn, &read.sql, &binds, *keys)
+                        .await
+                        .map_err(db("reading one range, rolled back"))?,
+                )
+            } else {
+                None
+            };
+            (RangeReadPlan { access, explain }, sample)
         }
         None => (
             RangeReadPlan {

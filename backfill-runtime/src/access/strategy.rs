@@ -1,7 +1,6 @@
-//! Groundwork of issue 13's `strategy = "auto"`: which way of reading the source suits what
-//! the access path shows. The rule is here, written once and tested; the scan strategy itself,
-//! the attribute and the run option that would act on it are not built yet, so no run and no
-//! command calls it: a caller may show it as advice.
+//! `strategy = "auto"`: which way of reading the source suits what the access path shows. A
+//! run with `auto` asks it before its first batch (`crate::scan::choose`), and `plan` shows
+//! what it chose and why.
 //!
 //! The rule follows what issue 13 measured on 2M events over 200k users (count, sum, max per
 //! user, `user_id` spread over the table): key ranges read through a scattered key ran at 0.55x
@@ -11,15 +10,7 @@
 
 use super::{AccessPath, Verdict};
 
-/// How a run reads the source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy {
-    /// Key ranges, each read through the key (today's only strategy).
-    Ranges,
-    /// The source read in chunks of its own stored order, partial aggregates merged per key
-    /// (issue 13, item 2; not built yet).
-    Scan,
-}
+pub use backfill_core::Strategy;
 
 /// What the mapping allows, beside what the access path shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +34,15 @@ pub struct StrategyAdvice {
 }
 
 impl AccessPath {
+    /// Whether the source is larger than the engine's buffer cache (unknown sizes count as
+    /// larger: a scattered read of a table of unknown size is not assumed to be cached).
+    pub fn outgrows_cache(&self) -> bool {
+        match (self.size.table_bytes, &self.size.cache) {
+            (Some(table), Some(cache)) => table > cache.bytes,
+            _ => true,
+        }
+    }
+
     /// The strategy that suits this read of the source for `mapping`: ranges unless they are
     /// known to be scattered and the mapping's aggregates can be merged from partials.
     pub fn suited_strategy(&self, mapping: Mapping) -> StrategyAdvice {
@@ -79,6 +79,21 @@ impl AccessPath {
                         "scattered, but an aggregate cannot be merged from partials".to_string()
                     }
                 },
+            ),
+            Verdict::Scattered { .. } if !self.outgrows_cache() => advice(
+                Strategy::Ranges,
+                format!(
+                    "scattered, but {} fits in {}: each range's pages are read from memory{}",
+                    self.source,
+                    self.size
+                        .cache
+                        .as_ref()
+                        .map_or("the cache".to_string(), |c| c.setting.clone()),
+                    match &self.covering_index {
+                        Some(index) => format!(" (create {} to read them in order)", index.name),
+                        None => String::new(),
+                    }
+                ),
             ),
             Verdict::Scattered { .. } => advice(
                 Strategy::Scan,
@@ -175,5 +190,25 @@ mod tests {
                 Strategy::Ranges
             );
         }
+    }
+
+    #[test]
+    fn a_scattered_source_that_fits_in_the_cache_reads_ranges() {
+        let mut fits = path(
+            Verdict::Scattered {
+                reason: String::new(),
+            },
+            true,
+        );
+        fits.size.table_bytes = Some(100 << 20);
+        fits.size.cache = Some(crate::access::CacheSize {
+            setting: "shared_buffers".into(),
+            bytes: 128 << 20,
+        });
+        let advice = fits.suited_strategy(GROUPED);
+        assert_eq!(advice.strategy, Strategy::Ranges, "{advice:?}");
+        assert!(advice.reason.contains("shared_buffers"), "{advice:?}");
+        fits.size.table_bytes = Some(200 << 20);
+        assert_eq!(fits.suited_strategy(GROUPED).strategy, Strategy::Scan);
     }
 }

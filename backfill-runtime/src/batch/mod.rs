@@ -36,11 +36,13 @@ use crate::engine::{self, BatchConnection, Conn, DecodeAs, Driver, ErrorClass, T
 use crate::error::Error;
 use crate::options::{Progress, Report, RunOptions, StopReason};
 use crate::progress::{plan_text, Pick, ProgressStore, Registration};
+use crate::scan::FilledScan;
 use crate::shard::KeyOrder;
 use crate::sizing::BatchSizer;
 use crate::throttle::RateLimit;
 use crate::value::{Key, KeyValue};
 
+mod chunks;
 mod pacing;
 mod reporting;
 mod statements;
@@ -54,11 +56,34 @@ use workers::{can_run_workers, Crew};
 /// doubled again.
 const CAP_PROVEN: u32 = 4;
 
-/// Runs (or resumes) the backfill of `def` on `pool`. The caller has run the preflight.
+/// Runs (or resumes) the backfill of `def` on `pool` by key ranges of `stmts` (the ranges
+/// strategy, and the scan's merge phase). The caller has run the preflight.
 pub(crate) async fn run<D: Driver>(
     pool: &sqlx::Pool<D::Db>,
     def: &'static Definition,
     stmts: &'static Statements,
+    options: RunOptions,
+) -> Result<Report, Error> {
+    run_with::<D>(pool, def, stmts, None, options).await
+}
+
+/// Runs (or resumes) the scan's partials phase: chunks of the source's primary key, each
+/// writing its partial aggregates to the staging table, under the job `options.job`.
+pub(crate) async fn run_partials<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    stmts: &'static Statements,
+    scan: &FilledScan,
+    options: RunOptions,
+) -> Result<Report, Error> {
+    run_with::<D>(pool, def, stmts, Some(scan), options).await
+}
+
+async fn run_with<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    stmts: &'static Statements,
+    partials: Option<&FilledScan>,
     options: RunOptions,
 ) -> Result<Report, Error> {
     let store = ProgressStore::<D>::new(def, &options)?;
@@ -69,6 +94,12 @@ pub(crate) async fn run<D: Driver>(
         )));
     }
     let workers = options.workers.max(1);
+    if workers > 1 && partials.is_some() {
+        return Err(Error::Options(format!(
+            "workers({workers}) for job `{}`: the scan strategy reads the source in one stream of chunks; run it with workers(1), or with the ranges strategy",
+            store.job()
+        )));
+    }
     if workers > 1 {
         can_run_workers::<D>(pool, def, store.job(), workers)?;
     }
@@ -85,15 +116,23 @@ pub(crate) async fn run<D: Driver>(
         pool,
         def,
         stmts,
+        partials,
+        fingerprint: partials.map_or(stmts.fingerprint, |p| p.fingerprint),
         options: &options,
-        kinds: engine::key_kinds(def),
+        kinds: match partials {
+            Some(_) => vec![KeyKind::Int],
+            None => engine::key_kinds(def),
+        },
         session,
         timeouts: Timeouts {
             statement: options.statement_timeout,
             lock: options.lock_timeout,
         },
         started: Instant::now(),
-        sizer: BatchSizer::new(def, &options),
+        sizer: match partials {
+            Some(scan) => scan.sizer(),
+            None => BatchSizer::new(def, &options),
+        },
         verify_diff: None,
         upsert: None,
         span: None,
@@ -125,10 +164,15 @@ pub(crate) async fn run<D: Driver>(
             timeout_splits: 0,
             shards_split: 0,
             stop: StopReason::Done,
+            strategy: crate::definition::Strategy::Ranges,
+            strategy_reason: None,
+            scan: None,
         },
         store,
     };
-    run.upsert = Some(run.fill(&stmts.upsert).await?);
+    if partials.is_none() {
+        run.upsert = Some(run.fill(&stmts.upsert).await?);
+    }
     if run.skip_unchanged_ranges() {
         run.verify_diff = Some(run.fill(&stmts.verify_diff).await?);
     }
@@ -255,6 +299,10 @@ struct Run<'a, D: Driver> {
     pool: &'a sqlx::Pool<D::Db>,
     def: &'static Definition,
     stmts: &'static Statements,
+    /// The scan's partials phase: batches are chunks of the source's primary key.
+    partials: Option<&'a FilledScan>,
+    /// The fingerprint stored with the job: the statements', or the partials phase's.
+    fingerprint: &'static str,
     options: &'a RunOptions,
     store: ProgressStore<D>,
     kinds: Vec<KeyKind>,
@@ -323,7 +371,7 @@ impl<D: Driver> Run<'_, D> {
             }
             None => return Err(BatchError::Stop(Box::new(self.lost_row()))),
         };
-        if row.fingerprint != self.stmts.fingerprint {
+        if row.fingerprint != self.fingerprint {
             return Err(BatchError::Stop(Box::new(
                 self.changed_by_another(row.fingerprint),
             )));
@@ -348,6 +396,7 @@ impl<D: Driver> Run<'_, D> {
         };
         let Some((hi, keys)) = bounds else {
             let deleted = match &row.end {
+                _ if self.partials.is_some() => 0,
                 Some(end) => {
                     self.delete_extra(&mut tx, &self.stmts.delete_extra, lo.as_ref(), Some(end))
                         .await?
@@ -371,6 +420,22 @@ impl<D: Driver> Run<'_, D> {
                     hi: hi.to_string(),
                 })));
             }
+        }
+        if let Some(scan) = self.partials {
+            let rows = self.write_partials(&mut tx, scan, lo.as_ref(), &hi).await?;
+            let keys = keys.unwrap_or(0);
+            self.store.advance(&mut tx, shard, &hi, rows, keys).await?;
+            tx.commit().await?;
+            return Ok(Outcome::Committed(Batch {
+                shard,
+                lo,
+                hi,
+                keys,
+                rows,
+                deleted: 0,
+                took: started.elapsed(),
+                rate: row.max_rows_per_sec,
+            }));
         }
         self.no_duplicate_keys(&mut tx, lo.as_ref(), &hi, limit)
             .await?;
@@ -631,7 +696,7 @@ impl<D: Driver> Run<'_, D> {
         Error::FingerprintMismatch {
             job: self.report.job.clone(),
             stored,
-            current: self.stmts.fingerprint.to_string(),
+            current: self.fingerprint.to_string(),
         }
     }
 
@@ -648,7 +713,7 @@ impl<D: Driver> Run<'_, D> {
                             batch_conn.conn(),
                             self.session,
                             self.timeouts,
-                            self.stmts.fingerprint,
+                            self.fingerprint,
                             plan,
                             self.options.restart,
                         )
@@ -706,6 +771,14 @@ impl<D: Driver> Run<'_, D> {
             return Ok(None);
         }
         let mut conn = self.acquire("reading the source key span").await?;
+        if let Some(scan) = self.partials {
+            return scan.span::<D>(&mut conn).await.map_err(|e| {
+                Error::database(
+                    format!("reading the primary-key span of {}", scan.driving),
+                    e,
+                )
+            });
+        }
         key_span::<D>(&mut conn, self.stmts, self.kinds[0])
             .await
             .map(|span| match span {

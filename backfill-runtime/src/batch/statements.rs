@@ -20,6 +20,9 @@ impl<D: Driver> Run<'_, D> {
         lo: Option<&Key>,
         limit: u64,
     ) -> Result<Option<(Key, u64)>, BatchError> {
+        if let Some(scan) = self.partials {
+            return self.chunk_bounds(conn, scan, lo, limit).await;
+        }
         if self.def.in_place {
             // Each key is one row: walk the index to the range's last key when it is there.
             let stmt = ranged(&self.stmts.bounds_offset, lo);
@@ -176,7 +179,8 @@ impl<D: Driver> Run<'_, D> {
     /// Whether a range already in the target is compared before it is upserted. Not with
     /// greatest/least merges: `verify_diff` compares those for presence only.
     pub(super) fn skip_unchanged_ranges(&self) -> bool {
-        D::DIALECT.skip_unchanged_ranges
+        self.partials.is_none()
+            && D::DIALECT.skip_unchanged_ranges
             && !self.def.in_place
             && !self.def.write_once
             && !self

@@ -120,6 +120,8 @@ impl<D: Driver> Run<'_, D> {
             pool: self.pool,
             def: self.def,
             stmts: self.stmts,
+            partials: self.partials,
+            fingerprint: self.fingerprint,
             options: self.options,
             store: self.store.clone(),
             kinds: self.kinds.clone(),

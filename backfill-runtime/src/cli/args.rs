@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::definition::Engine;
+use crate::definition::{Engine, Strategy};
 
 use super::exit::EXIT_CODES_HELP;
 
@@ -76,6 +76,27 @@ impl From<EngineArg> for Engine {
     }
 }
 
+/// A strategy named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StrategyArg {
+    /// Key ranges, each read through the key.
+    Ranges,
+    /// The source read in chunks of its primary key, partial aggregates merged per key.
+    Scan,
+    /// Chosen before the run from the access path.
+    Auto,
+}
+
+impl From<StrategyArg> for Strategy {
+    fn from(arg: StrategyArg) -> Strategy {
+        match arg {
+            StrategyArg::Ranges => Strategy::Ranges,
+            StrategyArg::Scan => Strategy::Scan,
+            StrategyArg::Auto => Strategy::Auto,
+        }
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
@@ -104,6 +125,9 @@ pub(crate) enum Command {
         /// Job name in the progress table (default: the backfill's job)
         #[arg(long)]
         job: Option<String>,
+        /// How a run would read the source (default: the backfill's `strategy`, else auto)
+        #[arg(long, value_enum)]
+        strategy: Option<StrategyArg>,
     },
     /// Run or resume a backfill
     Run(RunArgs),
@@ -221,6 +245,14 @@ pub(crate) struct RunArgs {
     /// Job name in the progress table (default: the backfill's job)
     #[arg(long)]
     pub(crate) job: Option<String>,
+    /// How to read the source: ranges (through the key), scan (in chunks of the source's
+    /// primary key, partial aggregates merged per key) or auto (default: the backfill's
+    /// `strategy`, else chosen from the access path)
+    #[arg(long, value_enum)]
+    pub(crate) strategy: Option<StrategyArg>,
+    /// The scan's chunks: source rows per chunk (default: adaptive, about 1s each)
+    #[arg(long)]
+    pub(crate) scan_chunk_rows: Option<u64>,
     /// URL of a replica to watch: the run pauses while its lag exceeds --max-lag
     #[arg(long, requires = "max_lag")]
     pub(crate) replica_url: Option<String>,

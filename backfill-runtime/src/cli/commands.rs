@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::definition::{Definition, Engine, KeyKind};
+use crate::definition::{Definition, Engine, KeyKind, Strategy};
 use crate::options::{Control, Report, RunOptions, StopReason};
 use crate::pool::BackfillPool;
 use crate::throttle::LagProbe;
@@ -118,11 +118,15 @@ pub(crate) async fn plan<P: BackfillPool>(
     backfill: &Registered,
     batch_size: Option<u64>,
     job: Option<&str>,
+    strategy: Option<Strategy>,
 ) -> Result<Exit, CommandError> {
     let d = backfill.definition();
     let mut options = base_options(ctx, job);
     if let Some(size) = batch_size {
         options = options.batch_size(size);
+    }
+    if let Some(strategy) = strategy {
+        options = options.strategy(strategy);
     }
     let plan = pool.plan(d, &options).await?;
     let first_key = d.key.first().map_or("?", |k| k.column);
@@ -135,6 +139,11 @@ pub(crate) async fn plan<P: BackfillPool>(
     let line = |out: &mut String, label: &str, value: String| {
         out.push_str(&format!("  {label:<18} {value}\n"));
     };
+    line(
+        &mut out,
+        "strategy:",
+        format!("{} ({})", plan.strategy, plan.strategy_reason),
+    );
     line(
         &mut out,
         "key span:",
@@ -221,6 +230,12 @@ pub(crate) async fn run<P: BackfillPool>(
     }
     if let Some(n) = args.max_retries {
         options = options.max_retries(n);
+    }
+    if let Some(strategy) = args.strategy {
+        options = options.strategy(strategy.into());
+    }
+    if let Some(rows) = args.scan_chunk_rows {
+        options = options.scan_chunk_rows(rows);
     }
     options = options.workers(args.workers);
     for (probe, threshold) in guards {
@@ -322,8 +337,18 @@ fn summarize(ctx: &Context, report: &Report, resume: &str) -> Exit {
     } else {
         format!("; {}", split.join(", "))
     };
+    let scanned = match &report.scan {
+        Some(scan) => format!(
+            "; scanned {} source rows in {} chunks into {} ({} partial rows)",
+            format::count(scan.source_rows),
+            format::count(scan.chunks),
+            scan.staging_table,
+            format::count(scan.partials_written)
+        ),
+        None => String::new(),
+    };
     let work = format!(
-        "{} keys in {} batches, {} rows written{deleted} in {} ({}){split}",
+        "{} keys in {} batches, {} rows written{deleted} in {} ({}){split}{scanned}",
         format::count(report.keys),
         format::count(report.batches),
         format::count(report.rows_written),
@@ -347,6 +372,7 @@ fn summarize(ctx: &Context, report: &Report, resume: &str) -> Exit {
         retries = report.retries,
         timeout_splits = report.timeout_splits,
         shards_split = report.shards_split,
+        strategy = %report.strategy,
         ms = report.elapsed.as_millis() as u64,
         cursor = %format::lower_bound(report.cursor.as_ref()),
         "run finished"
@@ -657,6 +683,7 @@ mod tests {
             mysql: None,
             sqlite: None,
             schema: &[],
+            strategy: crate::definition::Strategy::Auto,
         };
         let report = VerifyReport {
             target_rows: 10,

@@ -296,8 +296,22 @@ async fn dispatch<P: crate::pool::BackfillPool>(
     match &cli.command {
         Command::Check { .. } => commands::check(pool, ctx, backfill()?).await,
         Command::Plan {
-            batch_size, job, ..
-        } => commands::plan(pool, ctx, backfill()?, *batch_size, job.as_deref()).await,
+            batch_size,
+            job,
+            strategy,
+            ..
+        } => {
+            let strategy = strategy.map(crate::definition::Strategy::from);
+            commands::plan(
+                pool,
+                ctx,
+                backfill()?,
+                *batch_size,
+                job.as_deref(),
+                strategy,
+            )
+            .await
+        }
         Command::Run(run) => commands::run(pool, ctx, backfill()?, run, guards).await,
         Command::Status { job, .. } => {
             let all: Vec<&Registered> = match named {

@@ -76,6 +76,9 @@ pub(crate) struct UniqueKey {
     pub columns: Vec<Option<String>>,
     /// Some part indexes only a prefix of its column (MySQL `col(10)`).
     pub prefix: bool,
+    /// The table's primary key (its columns are NOT NULL; InnoDB and a SQLite `WITHOUT ROWID`
+    /// table store rows in its order).
+    pub primary: bool,
 }
 
 /// The columns and unique keys of an existing table: what [`Driver::table_shape`](super::Driver::table_shape) reads, for

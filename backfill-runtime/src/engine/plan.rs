@@ -6,7 +6,7 @@
 use super::{Conn, DecodeAs, Driver};
 use crate::access::SourceAccess;
 use crate::batch::{key_span, ranged};
-use crate::definition::{Definition, KeyKind, Statements};
+use crate::definition::{Definition, KeyKind, Statements, Strategy};
 use crate::error::Error;
 use crate::options::{Plan, RunOptions};
 use crate::sizing::BatchSizer;
@@ -125,7 +125,20 @@ pub(crate) async fn plan<D: Driver>(
         None => "the source has no keys: nothing to run".to_string(),
     };
 
+    let (strategy, strategy_reason) =
+        match crate::scan::choose::<D>(pool, def, stmts, options).await {
+            Ok(chosen) => {
+                let reason = chosen.reason.unwrap_or_else(|| match options.strategy {
+                    Some(_) => "asked for by the run's options".to_string(),
+                    None => format!("`strategy = \"{}\"` on {}", def.strategy, def.name),
+                });
+                (chosen.strategy, reason)
+            }
+            Err(e) => (Strategy::Ranges, format!("the scan cannot run: {e}")),
+        };
     Ok(Plan {
+        strategy,
+        strategy_reason,
         key_span: span,
         estimated_keys,
         batch_size,
@@ -151,6 +164,28 @@ pub(crate) async fn access_path<D: Driver>(
         batch_size,
         ranges.first_range.as_ref(),
         ranges.estimated_keys,
+        true,
+    )
+    .await
+}
+
+/// The access path as `access_path` reads it, without reading and timing a range: what
+/// `strategy = "auto"` decides on before a run.
+pub(crate) async fn access_path_untimed<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    options: &RunOptions,
+) -> Result<SourceAccess, Error> {
+    let (mut conn, stmts, batch_size, ranges) = opened::<D>(pool, def, options).await?;
+    let conn: &mut Conn<D> = &mut conn;
+    crate::access::analyse::access_path::<D>(
+        conn,
+        def,
+        stmts,
+        batch_size,
+        ranges.first_range.as_ref(),
+        ranges.estimated_keys,
+        false,
     )
     .await
 }

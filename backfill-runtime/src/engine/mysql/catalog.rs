@@ -85,6 +85,7 @@ pub(super) async fn read_table(
                 last.prefix |= prefix != 0;
             }
             _ => unique_keys.push(UniqueKey {
+                primary: index == "PRIMARY",
                 name: index,
                 columns: vec![column],
                 prefix: prefix != 0,

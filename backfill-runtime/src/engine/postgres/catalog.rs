@@ -35,7 +35,8 @@ const INDEXES_SQL: &str = "SELECT ic.relname::text, \
        ARRAY(SELECT a.attname::text FROM generate_series(0, i.indnkeyatts - 1) AS k(ord) \
              JOIN pg_catalog.pg_attribute a \
                ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k.ord] \
-             ORDER BY k.ord) \
+             ORDER BY k.ord), \
+       i.indisprimary \
      FROM pg_catalog.pg_index i \
      JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
      WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND i.indimmediate \
@@ -80,7 +81,7 @@ pub(super) async fn read_table(
         .fetch_all(&mut *conn)
         .await
         .map_err(CatalogError::reading("reading the columns"))?;
-    let indexes: Vec<(String, Vec<String>)> = sqlx::query_as(INDEXES_SQL)
+    let indexes: Vec<(String, Vec<String>, bool)> = sqlx::query_as(INDEXES_SQL)
         .bind(oid)
         .fetch_all(&mut *conn)
         .await
@@ -98,10 +99,11 @@ pub(super) async fn read_table(
             .collect(),
         unique_keys: indexes
             .into_iter()
-            .map(|(name, columns)| UniqueKey {
+            .map(|(name, columns, primary)| UniqueKey {
                 name,
                 columns: columns.into_iter().map(Some).collect(),
                 prefix: false,
+                primary,
             })
             .collect(),
     }))

@@ -68,6 +68,7 @@ pub(super) async fn read_table(
             name: PRIMARY_KEY.to_string(),
             columns: primary.into_iter().map(|(_, name)| Some(name)).collect(),
             prefix: false,
+            primary: true,
         });
     }
     let indexes: Vec<String> = sqlx::query_scalar(INDEXES_SQL)
@@ -87,6 +88,7 @@ pub(super) async fn read_table(
             name: index,
             columns,
             prefix: false,
+            primary: false,
         });
     }
 

@@ -1,0 +1,53 @@
+//! The scan's partials phase, one chunk per batch: the chunk's upper bound in the source's
+//! primary-key order, and the chunk's partial aggregates upserted into the staging table, in
+//! the batch's transaction with its cursor. The first chunk also empties the staging table, so
+//! a job started over (or a table left from an earlier life) cannot add old partials.
+
+#![allow(clippy::result_large_err)]
+
+use super::*;
+use crate::engine::Value;
+use crate::value::KeyValue;
+
+impl<D: Driver> Run<'_, D> {
+    /// The chunk's last primary key and its rows; `None` when no row is above `lo`.
+    pub(super) async fn chunk_bounds(
+        &self,
+        conn: &mut Conn<D>,
+        scan: &FilledScan,
+        lo: Option<&Key>,
+        limit: u64,
+    ) -> Result<Option<(Key, u64)>, BatchError> {
+        let offset = scan.chunk_offset.pick(lo);
+        let binds = self.binds(offset.stmt, lo, None, limit)?;
+        let rows = D::fetch_all(conn, &offset.sql, &binds, &[DecodeAs::Int]).await?;
+        if let Some(hi) = rows.first().and_then(|r| r[0].int()) {
+            return Ok(Some((Key(vec![KeyValue::Int(hi)]), limit)));
+        }
+        let bounds = scan.chunk_bounds.pick(lo);
+        let binds = self.binds(bounds.stmt, lo, None, limit)?;
+        let rows = D::fetch_all(conn, &bounds.sql, &binds, &[DecodeAs::Int, DecodeAs::Int]).await?;
+        Ok(rows.first().and_then(|r| {
+            let hi = r[0].int()?;
+            let n = u64::try_from(r[1].int().unwrap_or(0)).unwrap_or(0);
+            Some((Key(vec![KeyValue::Int(hi)]), n))
+        }))
+    }
+
+    /// Upserts the partials of the chunk `(lo, hi]` (emptying the staging table first when it
+    /// is the first chunk); returns the staging rows written.
+    pub(super) async fn write_partials(
+        &self,
+        conn: &mut Conn<D>,
+        scan: &FilledScan,
+        lo: Option<&Key>,
+        hi: &Key,
+    ) -> Result<u64, BatchError> {
+        if lo.is_none() {
+            D::execute(conn, &scan.clear, &[] as &[Value]).await?;
+        }
+        let partials = scan.partials.pick(lo);
+        let binds = self.binds(partials.stmt, lo, Some(hi), 0)?;
+        Ok(D::execute(conn, &partials.sql, &binds).await?)
+    }
+}

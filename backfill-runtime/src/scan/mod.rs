@@ -1,0 +1,249 @@
+//! The scan strategy at run time (issue 13), and the choice of strategy.
+//!
+//! A scan runs in two phases, each a job of the progress table run by the one batch loop:
+//!
+//! 1. **Partials** (job `<job>/partials`): the source read in chunks of its first table's
+//!    primary key, in stored order. Each chunk upserts the partial aggregates of its rows per
+//!    key into the staging table, keyed by `(key, chunk)`, in the transaction that moves the
+//!    chunk cursor: a killed chunk leaves nothing, a chunk done again rewrites the same rows.
+//! 2. **Merge** (the job itself): key ranges of the staging table, each merged per key and
+//!    upserted into the target exactly as the ranges strategy upserts (absolute values, the
+//!    cursor in the batch's transaction, throttles, lag guards, the same verify).
+//!
+//! The staging table is named after the job, created empty by the run (refused if it exists
+//! with another shape), emptied by the first chunk, and dropped when the merge is done.
+
+#![allow(clippy::result_large_err)]
+
+pub(crate) mod stage;
+
+use std::time::Instant;
+
+pub(crate) use stage::FilledScan;
+use stage::Markers;
+
+use crate::access::strategy::Mapping;
+use crate::access::SourceAccess;
+use crate::batch;
+use crate::definition::{Definition, Statements, Strategy};
+use crate::engine::Driver;
+use crate::error::Error;
+use crate::options::{Report, RunOptions, ScanReport, StopReason};
+
+/// The strategy a run reads the source with, and why when it was chosen (`auto`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Chosen {
+    /// `Ranges` or `Scan`.
+    pub strategy: Strategy,
+    /// Why, when `auto` chose it.
+    pub reason: Option<String>,
+}
+
+/// Resolves the strategy of a run of `def`: the options', else the definition's; `auto` reads
+/// the access path (without timing a range) and takes the scan when the ranges would read a
+/// scattered source that the mapping lets the scan read.
+pub(crate) async fn choose<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    stmts: &'static Statements,
+    options: &RunOptions,
+) -> Result<Chosen, Error> {
+    let asked = options.strategy.unwrap_or(def.strategy);
+    let chosen = |strategy, reason: String| {
+        Ok(Chosen {
+            strategy,
+            reason: Some(reason),
+        })
+    };
+    match asked {
+        Strategy::Ranges => Ok(Chosen {
+            strategy: Strategy::Ranges,
+            reason: None,
+        }),
+        Strategy::Scan => match stmts.scan() {
+            Some(_) => Ok(Chosen {
+                strategy: Strategy::Scan,
+                reason: None,
+            }),
+            None => Err(Error::Options(format!(
+                "strategy scan for {}: {}; run it with strategy ranges",
+                def.name,
+                stmts
+                    .scan_refused
+                    .unwrap_or("no scan statements were generated")
+            ))),
+        },
+        Strategy::Auto => {
+            if let Some(why) = stmts.scan_refused {
+                return chosen(Strategy::Ranges, format!("the scan cannot read it: {why}"));
+            }
+            if options.workers > 1 {
+                return chosen(
+                    Strategy::Ranges,
+                    format!(
+                        "workers({}) share key ranges; the scan reads in one stream",
+                        options.workers
+                    ),
+                );
+            }
+            let access = match crate::engine::plan::access_path_untimed::<D>(pool, def, options)
+                .await
+            {
+                Ok(access) => access,
+                Err(e) => {
+                    tracing::warn!(name = def.name, error = %e, "strategy auto: the access path could not be read; reading ranges");
+                    return chosen(
+                        Strategy::Ranges,
+                        format!("the access path could not be read ({e})"),
+                    );
+                }
+            };
+            match access {
+                SourceAccess::Analysed(path) => {
+                    let advice = path.suited_strategy(Mapping {
+                        grouped: def.grouped,
+                        decomposable: true,
+                    });
+                    chosen(advice.strategy, advice.reason)
+                }
+                SourceAccess::NotAnalysed { reason } => chosen(Strategy::Ranges, reason),
+            }
+        }
+    }
+}
+
+/// Runs (or resumes) the scan of `def`: the partials phase, then the merge.
+pub(crate) async fn run<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    stmts: &'static Statements,
+    options: RunOptions,
+    reason: Option<String>,
+) -> Result<Report, Error> {
+    let started = Instant::now();
+    let Some(scan) = stmts.scan() else {
+        return Err(Error::Options(format!(
+            "strategy scan for {}: {}",
+            def.name,
+            stmts
+                .scan_refused
+                .unwrap_or("no scan statements were generated")
+        )));
+    };
+    let job = options.job.clone().unwrap_or_else(|| def.job.to_string());
+    let partials_job = format!("{job}/partials");
+    let stage = stage::stage_name(def.table, &job)?;
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| Error::database(format!("connecting to {} for job `{job}`", D::ENGINE), e))?;
+    let chunk = stage::chunk_column::<D>(&mut conn, def, scan.driving).await?;
+    let mut markers = Markers::new::<D>(&stage, &chunk);
+    let merged = crate::progress::status::<D>(pool, def, &options).await?;
+    let mut partials_options = options.clone().job(partials_job.clone());
+    if options.restart {
+        stage::drop::<D>(&mut conn, def, scan, &stage, &markers).await?;
+    } else if let Some(status) = &merged {
+        if status.state == "done" {
+            stage::drop::<D>(&mut conn, def, scan, &stage, &markers).await?;
+            tracing::info!(job = %job, "job already done; nothing to do (restart to run it again)");
+            return Ok(already_done(job, status.cursor.clone(), reason, started));
+        }
+        if status.fingerprint != scan.merge.fingerprint {
+            return Err(Error::Options(format!(
+                "job `{job}` was started by another strategy or definition (fingerprint {}; the scan's merge is {}): resume it as it was started, or run with restart to start it over with the scan",
+                status.fingerprint, scan.merge.fingerprint
+            )));
+        }
+    }
+    let (shape, created) = stage::create::<D>(&mut conn, def, scan, &stage, &markers).await?;
+    if created && !options.restart {
+        // A staging table made now cannot hold the partials of chunks done before: redo them.
+        let partials = crate::progress::status::<D>(pool, def, &partials_options).await?;
+        if partials.is_some_and(|p| p.cursor.is_some()) {
+            tracing::warn!(job = %job, staging = %stage::shown(&stage), "the staging table was gone; the partials phase starts over");
+            partials_options.restart = true;
+        }
+    }
+    markers.types = shape
+        .columns
+        .into_iter()
+        .map(|c| (c.name, c.sql_type))
+        .collect();
+    drop(conn);
+    let filled = markers.scan(def, scan, &stage, &options)?;
+    tracing::info!(job = %job, staging = %filled.stage, chunk_column = %chunk, source = %scan.driving, "scan: partials phase");
+    let partials = batch::run_partials::<D>(pool, def, stmts, &filled, partials_options).await?;
+    let scan_report = ScanReport {
+        staging_table: filled.stage.clone(),
+        job: partials_job,
+        chunks: partials.batches,
+        source_rows: partials.keys,
+        partials_written: partials.rows_written,
+        finished: partials.finished(),
+    };
+    if !partials.finished() {
+        return Ok(Report {
+            job,
+            keys: 0,
+            rows_written: 0,
+            resumed_from: None,
+            cursor: None,
+            elapsed: started.elapsed(),
+            strategy: Strategy::Scan,
+            strategy_reason: reason,
+            scan: Some(scan_report),
+            ..partials
+        });
+    }
+    let merge = markers.merge(def, &scan.merge)?;
+    let mut merge_options = options.clone();
+    merge_options.max_batches = options
+        .max_batches
+        .map(|max| max.saturating_sub(partials.batches).max(1));
+    tracing::info!(job = %job, staging = %filled.stage, "scan: merge phase");
+    let mut report = batch::run::<D>(pool, def, merge, merge_options).await?;
+    if report.finished() {
+        let mut conn = pool.acquire().await.map_err(|e| {
+            Error::database(format!("connecting to {} for job `{job}`", D::ENGINE), e)
+        })?;
+        stage::drop::<D>(&mut conn, def, scan, &stage, &markers).await?;
+    }
+    report.batches += partials.batches;
+    report.retries += partials.retries;
+    report.throttled += partials.throttled;
+    report.null_keys = partials.null_keys;
+    report.elapsed = started.elapsed();
+    report.strategy = Strategy::Scan;
+    report.strategy_reason = reason;
+    report.scan = Some(scan_report);
+    Ok(report)
+}
+
+/// The report of a scan whose merge was done before this run.
+fn already_done(
+    job: String,
+    cursor: Option<crate::value::Key>,
+    reason: Option<String>,
+    started: Instant,
+) -> Report {
+    Report {
+        job,
+        batches: 0,
+        keys: 0,
+        rows_written: 0,
+        rows_deleted: 0,
+        retries: 0,
+        throttled: std::time::Duration::ZERO,
+        elapsed: started.elapsed(),
+        resumed_from: cursor.clone(),
+        cursor,
+        null_keys: 0,
+        timeout_splits: 0,
+        shards_split: 0,
+        stop: StopReason::AlreadyDone,
+        strategy: Strategy::Scan,
+        strategy_reason: reason,
+        scan: None,
+    }
+}

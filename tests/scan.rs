@@ -1,0 +1,350 @@
+//! The scan strategy on every engine (issue 13): the source read in chunks of its primary key,
+//! partial aggregates per `(key, chunk)` in a staging table, merged per key range into the
+//! target. Each run must land on the single-statement recompute, checksum for checksum, for
+//! every aggregate that merges (NULL keys and NULL values included), through SIGKILLs in either
+//! phase, and a chunk done again must rewrite its partials, never add to them. `auto` must
+//! choose the scan for a scattered source and ranges for one stored in key order.
+//!
+//! Worker processes are this test binary re-run with `--exact scan_worker_process` and the
+//! `BACKFILL_SCAN_WORKER_URL` variable set; without it, that test does nothing.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use backfill::{Backfill, Engine, RunOptions, StopReason, Strategy};
+use common::types::{run_done, verify};
+use common::Db;
+
+/// Every aggregate the scan merges, over values with NULLs, and expressions over aggregates.
+#[derive(Backfill, Debug)]
+#[backfill(
+    table = "fact_stats",
+    from = "facts f JOIN teams g ON g.id = f.grp",
+    filter = "f.kind <> 9",
+    strategy = "scan",
+    batch_size = 7
+)]
+pub struct FactStats {
+    #[backfill(key, expr = "f.grp")]
+    pub grp: i64,
+    #[backfill(expr = "count(*)")]
+    pub n: i64,
+    #[backfill(expr = "count(f.v)")]
+    pub n_v: i64,
+    #[backfill(expr = "sum(f.v)")]
+    pub total: Option<i64>,
+    #[backfill(expr = "min(f.v)")]
+    pub lo: Option<i64>,
+    #[backfill(expr = "max(f.v)")]
+    pub hi: Option<i64>,
+    #[backfill(expr = "avg(f.v)")]
+    pub mean: Option<f64>,
+    /// Integer division of a sum: the merged sum keeps the sum's type.
+    #[backfill(expr = "coalesce(sum(f.v), 0) / 3 + count(*) * 2")]
+    pub mixed: i64,
+    #[backfill(expr = "max(f.label)")]
+    pub last_label: Option<String>,
+    #[backfill(
+        postgres = "bool_and(f.flag)",
+        mysql = "min(f.flag)",
+        sqlite = "min(f.flag)"
+    )]
+    pub all_flagged: bool,
+    #[backfill(expr = "max(g.weight) * count(*)")]
+    pub weighted: i64,
+}
+
+const FACT_COLUMNS: &[&str] = &[
+    "grp",
+    "n",
+    "n_v",
+    "total",
+    "lo",
+    "hi",
+    "mean",
+    "mixed",
+    "last_label",
+    "all_flagged",
+    "weighted",
+];
+
+const GROUPS: i64 = 300;
+
+async fn create_facts(db: &Db) {
+    let script = match db.engine {
+        Engine::Postgres => {
+            "CREATE TABLE facts (id BIGINT PRIMARY KEY, grp BIGINT NULL, kind INT NOT NULL, v INT NULL, label TEXT NULL, flag BOOLEAN NOT NULL);
+             CREATE TABLE teams (id BIGINT PRIMARY KEY, weight INT NOT NULL);
+             CREATE TABLE fact_stats (grp BIGINT PRIMARY KEY, n BIGINT NOT NULL, n_v BIGINT NOT NULL, total BIGINT NULL, lo BIGINT NULL, hi BIGINT NULL, mean DOUBLE PRECISION NULL, mixed BIGINT NOT NULL, last_label TEXT NULL, all_flagged BOOLEAN NOT NULL, weighted BIGINT NOT NULL)"
+        }
+        Engine::MySql => {
+            "CREATE TABLE facts (id BIGINT PRIMARY KEY, grp BIGINT NULL, kind INT NOT NULL, v INT NULL, label VARCHAR(40) NULL, flag BOOLEAN NOT NULL) ENGINE=InnoDB;
+             CREATE TABLE teams (id BIGINT PRIMARY KEY, weight INT NOT NULL) ENGINE=InnoDB;
+             CREATE TABLE fact_stats (grp BIGINT PRIMARY KEY, n BIGINT NOT NULL, n_v BIGINT NOT NULL, total BIGINT NULL, lo BIGINT NULL, hi BIGINT NULL, mean DOUBLE NULL, mixed BIGINT NOT NULL, last_label VARCHAR(40) NULL, all_flagged BOOLEAN NOT NULL, weighted BIGINT NOT NULL) ENGINE=InnoDB"
+        }
+        Engine::Sqlite => {
+            "CREATE TABLE facts (id INTEGER PRIMARY KEY, grp INTEGER NULL, kind INTEGER NOT NULL, v INTEGER NULL, label TEXT NULL, flag BOOLEAN NOT NULL);
+             CREATE TABLE teams (id INTEGER PRIMARY KEY, weight INTEGER NOT NULL);
+             CREATE TABLE fact_stats (grp INTEGER PRIMARY KEY, n INTEGER NOT NULL, n_v INTEGER NOT NULL, total INTEGER NULL, lo INTEGER NULL, hi INTEGER NULL, mean REAL NULL, mixed INTEGER NOT NULL, last_label TEXT NULL, all_flagged BOOLEAN NOT NULL, weighted INTEGER NOT NULL)"
+        }
+    };
+    db.exec_all(script).await;
+}
+
+/// `rows` facts over `GROUPS` groups, deterministic: some with no group, some values NULL,
+/// group 5's values all NULL, group 6's rows all filtered out, group 7 in every chunk.
+async fn seed_facts(db: &Db, rows: i64) {
+    let teams = db.quote("teams");
+    for g in (1..=GROUPS).collect::<Vec<_>>().chunks(200) {
+        let values: Vec<String> = g
+            .iter()
+            .map(|id| format!("({id}, {})", id % 4 + 1))
+            .collect();
+        db.exec(&format!(
+            "INSERT INTO {teams} (id, weight) VALUES {}",
+            values.join(", ")
+        ))
+        .await;
+    }
+    let mut rng = fastrand::Rng::with_seed(13);
+    let ids: Vec<i64> = (1..=rows).collect();
+    for chunk in ids.chunks(500) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|&id| {
+                let grp = if id % 53 == 0 {
+                    "NULL".to_string()
+                } else if id % 29 == 0 {
+                    "7".to_string()
+                } else {
+                    rng.i64(1..=GROUPS).to_string()
+                };
+                let kind = if grp == "6" { 9 } else { rng.i64(0..12) };
+                let v = if grp == "5" || rng.u8(0..10) == 0 {
+                    "NULL".to_string()
+                } else {
+                    rng.i64(-1000..100_000).to_string()
+                };
+                let label = if rng.bool() {
+                    format!("'label {}'", rng.u16(0..500))
+                } else {
+                    "NULL".to_string()
+                };
+                let flag = if rng.u8(0..20) == 0 { "false" } else { "true" };
+                format!("({id}, {grp}, {kind}, {v}, {label}, {flag})")
+            })
+            .collect();
+        db.exec(&format!(
+            "INSERT INTO facts (id, grp, kind, v, label, flag) VALUES {}",
+            values.join(", ")
+        ))
+        .await;
+    }
+}
+
+/// The single-statement recompute's checksum of `fact_stats` (the target left empty).
+async fn reference(db: &Db) -> (usize, u64) {
+    db.recompute_all(FactStats::definition(), "fact_stats")
+        .await;
+    let expected = checksum(db).await;
+    db.exec("DELETE FROM fact_stats").await;
+    expected
+}
+
+async fn checksum(db: &Db) -> (usize, u64) {
+    db.checksum("fact_stats", FACT_COLUMNS, &["grp"]).await
+}
+
+async fn table_exists(db: &Db, name: &str) -> bool {
+    let sql = match db.engine {
+        Engine::Sqlite => format!("SELECT count(*) FROM sqlite_master WHERE name = '{name}'"),
+        Engine::Postgres => format!("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '{name}'"),
+        Engine::MySql => format!("SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '{name}'"),
+    };
+    db.scalar(&sql).await > 0
+}
+
+const STAGE: &str = "backfill_stage_fact_stats";
+
+#[tokio::test]
+async fn the_scan_equals_the_single_statement_for_every_merged_aggregate() {
+    for db in common::engines("scan_equal").await {
+        create_facts(&db).await;
+        seed_facts(&db, 3_000).await;
+        let expected = reference(&db).await;
+        assert!(expected.0 > 250, "{}: {expected:?}", db.name());
+        let options = RunOptions::default().scan_chunk_rows(97);
+        let report = run_done(&db, FactStats::definition(), options).await;
+        assert_eq!(report.strategy, Strategy::Scan, "{}", db.name());
+        let scan = report.scan.clone().expect("a scan report");
+        assert_eq!(
+            scan.chunks,
+            3_000u64.div_ceil(97),
+            "{}: {scan:?}",
+            db.name()
+        );
+        assert_eq!(scan.source_rows, 3_000, "{}", db.name());
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+        assert!(
+            !table_exists(&db, STAGE).await,
+            "{}: the staging table is dropped once merged",
+            db.name()
+        );
+        assert!(
+            verify(&db, FactStats::definition()).await.is_clean(),
+            "{}",
+            db.name()
+        );
+        // Facts with no group join no team: none reaches the key as NULL.
+        assert_eq!(report.null_keys, 0, "{}", db.name());
+
+        // Run again: already done, nothing written, no staging table left behind.
+        let again = common::types::run(&db, FactStats::definition(), RunOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
+        assert_eq!(again.stop, StopReason::AlreadyDone, "{}", db.name());
+        assert!(!table_exists(&db, STAGE).await, "{}", db.name());
+
+        // Restarted with adaptive chunks over a changed source: the same as the recompute.
+        db.exec("UPDATE facts SET v = v + 1 WHERE id % 3 = 0").await;
+        let expected = reference(&db).await;
+        let report = run_done(
+            &db,
+            FactStats::definition(),
+            RunOptions::default().restart(true),
+        )
+        .await;
+        assert_eq!(report.stop, StopReason::Done, "{}", db.name());
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+    }
+}
+
+/// The worker process: runs the scan once against the URL it is given and prints its report.
+#[tokio::test]
+async fn scan_worker_process() {
+    let Ok(url) = std::env::var("BACKFILL_SCAN_WORKER_URL") else {
+        return;
+    };
+    let options = RunOptions::default()
+        .scan_chunk_rows(100)
+        .pause(Duration::from_millis(50))
+        .max_retries(50)
+        .retry_backoff(Duration::from_millis(20));
+    common::worker::run(&url, FactStats::definition(), options).await;
+}
+
+fn spawn_worker(db: &Db) -> Child {
+    Command::new(std::env::current_exe().expect("the test binary"))
+        .args([
+            "--exact",
+            "scan_worker_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("BACKFILL_SCAN_WORKER_URL", &db.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn a worker process")
+}
+
+async fn partials_done(db: &Db) -> bool {
+    matches!(job(db, "fact_stats/partials").await, Some((s, _)) if s == "done")
+}
+
+/// The `status` and `batches` of a job's row, or nothing before its first registration.
+async fn job(db: &Db, job: &str) -> Option<(String, i64)> {
+    if !table_exists(db, "backfill_progress").await {
+        return None;
+    }
+    let rows = db
+        .strings(&format!(
+            "SELECT status FROM backfill_progress WHERE job = '{job}'"
+        ))
+        .await;
+    let status = rows.into_iter().next()?;
+    Some((status, db.progress_i64("batches", job).await))
+}
+
+#[tokio::test]
+async fn sigkills_in_either_phase_end_identical() {
+    for db in common::engines("scan_sigkill").await {
+        create_facts(&db).await;
+        seed_facts(&db, 6_000).await;
+        let expected = reference(&db).await;
+        let mut rng = fastrand::Rng::with_seed(11);
+        let (mut kills, mut in_partials, mut in_merge) = (0, 0, 0);
+        // Twelve kills at random moments in each phase; a worker that should not be killed in
+        // the partials phase is let through it and killed in the merge.
+        loop {
+            let mut child = spawn_worker(&db);
+            let merging = partials_done(&db).await;
+            let kill = if merging {
+                in_merge < 12
+            } else {
+                in_partials < 12 || in_merge < 12
+            };
+            if kill {
+                if !merging && in_partials >= 12 {
+                    while !partials_done(&db).await && child.try_wait().unwrap().is_none() {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }
+                let after = Duration::from_millis(rng.u64(20..200));
+                let started = Instant::now();
+                while started.elapsed() < after && child.try_wait().unwrap().is_none() {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                if child.try_wait().unwrap().is_none() {
+                    child.kill().expect("SIGKILL the worker");
+                    child.wait().expect("reap the worker");
+                    kills += 1;
+                    if partials_done(&db).await {
+                        in_merge += 1;
+                    } else {
+                        in_partials += 1;
+                    }
+                    continue;
+                }
+            }
+            let output = child.wait_with_output().expect("the worker's output");
+            assert!(
+                output.status.success(),
+                "{}: worker failed:\n{}",
+                db.name(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            common::worker::batches(&output);
+            break;
+        }
+        assert!(kills >= 20, "{}: only {kills} kills", db.name());
+        assert!(
+            in_partials >= 3 && in_merge >= 3,
+            "{}: kills in the partials phase {in_partials}, in the merge {in_merge}",
+            db.name()
+        );
+        // Every committed chunk and range moved its cursor once: no range committed twice.
+        let (status, chunks) = job(&db, "fact_stats/partials")
+            .await
+            .expect("the partials job");
+        assert_eq!(status, "done", "{}", db.name());
+        assert_eq!(chunks, 60, "{}: chunks committed over all lives", db.name());
+        let (status, ranges) = job(&db, "fact_stats").await.expect("the merge job");
+        assert_eq!(status, "done", "{}", db.name());
+        let keys = db.scalar("SELECT count(*) FROM fact_stats").await;
+        assert_eq!(
+            ranges,
+            (keys + 6) / 7,
+            "{}: merge ranges committed over all lives",
+            db.name()
+        );
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+        assert!(!table_exists(&db, STAGE).await, "{}", db.name());
+        eprintln!(
+            "{}: survived {kills} SIGKILLs ({in_partials} in the partials phase, {in_merge} in the merge)",
+            db.name()
+        );
+    }
+}
