@@ -400,8 +400,34 @@ mod tests {
         let Command::Run(run) = parse(&["run", "X"]).unwrap().command else {
             panic!("not run")
         };
-        assert_eq!(run.workers, 1);
+        assert_eq!((run.workers, run.max_workers), (1, None));
         assert!(parse(&["run", "X", "--workers", "0"]).is_err());
+        let Command::Run(run) = parse(&["run", "X", "--workers", "8", "--max-workers", "2"])
+            .unwrap()
+            .command
+        else {
+            panic!("not run")
+        };
+        assert_eq!((run.workers, run.max_workers), (8, Some(2)));
+        assert!(parse(&["run", "X", "--max-workers", "0"]).is_err());
+        assert!(matches!(
+            parse(&["workers", "X", "3", "--job", "j"]).unwrap().command,
+            Command::Workers {
+                limit: WorkerLimitArg(Some(3)),
+                job: Some(_),
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&["workers", "X", "all"]).unwrap().command,
+            Command::Workers {
+                limit: WorkerLimitArg(None),
+                ..
+            }
+        ));
+        for wrong in ["0", "1025", "many", "-1"] {
+            assert!(parse(&["workers", "X", wrong]).is_err(), "{wrong}");
+        }
         assert!(matches!(
             parse(&["pause", "X", "--job", "j"]).unwrap().command,
             Command::Pause { job: Some(_), .. }
