@@ -161,21 +161,6 @@ async fn shard_worker_process() {
     if let Ok(k) = std::env::var("BACKFILL_SHARD_MAX_WORKERS") {
         options = options.max_workers(k.parse().expect("a worker limit"));
     }
-    if std::env::var("BACKFILL_SHARD_LOG_BATCHES").is_ok() {
-        // Each committed batch once, as `BATCH <start> <end>` in microseconds since the epoch
-        // (the notices while waiting repeat the last batch and are left out).
-        let seen = std::sync::Mutex::new(std::collections::HashSet::new());
-        options = options.on_progress(move |p| {
-            let Some(range) = p.last_range.as_ref().filter(|_| p.waiting.is_none()) else {
-                return;
-            };
-            if seen.lock().unwrap().insert(format!("{range:?}")) {
-                let end = epoch_micros();
-                let start = end - p.last_batch_time.as_micros() as i64;
-                println!("BATCH {start} {end}");
-            }
-        });
-    }
     common::worker::run(&url, def(), options).await;
 }
 
@@ -185,38 +170,6 @@ fn epoch_micros() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("a clock after 1970")
         .as_micros() as i64
-}
-
-/// The batches a worker process logged (`BACKFILL_SHARD_LOG_BATCHES`): (start, end) each.
-/// The first may share its line with the test harness's `test shard_worker_process ... `.
-fn logged_batches(output: &std::process::Output) -> Vec<(i64, i64)> {
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|l| {
-            let mut parts = l.split("BATCH ").nth(1)?.split_whitespace();
-            Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-        })
-        .collect()
-}
-
-/// The most batches in flight at once among those that ended in `[from, to]`. A batch's
-/// start is taken a little late: its time is measured from before its transaction began, and
-/// a batch that took the slot the moment another committed may have begun a few ms before.
-fn most_at_once(batches: &[(i64, i64)], from: i64, to: i64) -> usize {
-    const SLACK_US: i64 = 20_000;
-    let mut events: Vec<(i64, i32)> = batches
-        .iter()
-        .filter(|(start, end)| *end >= from && *end <= to && end - start > SLACK_US)
-        .flat_map(|(start, end)| [(start + SLACK_US, 1), (*end, -1)])
-        .collect();
-    // An end sorts before a start at the same moment.
-    events.sort();
-    let (mut now, mut most) = (0i32, 0i32);
-    for (_, step) in events {
-        now += step;
-        most = most.max(now);
-    }
-    most as usize
 }
 
 fn spawn_worker(db: &Db, workers: u32, pause_ms: u64) -> Child {
@@ -916,12 +869,69 @@ async fn slow_inserts(db: &Db, ms: u32) {
     }
 }
 
+/// Like [`slow_inserts`], and each row written logs the server's clock (microseconds since
+/// the epoch) in `batch_log`, committed with its batch: the server's own record of when
+/// batches wrote, whatever the load on the worker processes. PostgreSQL logs the transaction,
+/// so each batch is the span from its first row to its last. MariaDB has no transaction id a
+/// trigger can read reliably (`INNODB_TRX` is a cache refreshed every 100 ms), so it logs how
+/// many connections of this database are in this trigger (a batch's upsert) at that moment
+/// instead: `PROCESSLIST` shows a connection's statement inside the trigger, not the upsert.
+async fn slow_logged_inserts(db: &Db, ms: u32) {
+    let seconds = f64::from(ms) / 1000.0;
+    if db.engine == Engine::Postgres {
+        db.exec("CREATE TABLE batch_log (tx TEXT NOT NULL, at DOUBLE PRECISION NOT NULL)")
+            .await;
+        db.exec(&format!("CREATE FUNCTION slow_logged() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep({seconds}); INSERT INTO batch_log VALUES (txid_current()::text, extract(epoch FROM clock_timestamp()) * 1000000); RETURN NEW; END $$ LANGUAGE plpgsql")).await;
+        db.exec("CREATE TRIGGER slow AFTER INSERT ON user_stats FOR EACH ROW EXECUTE FUNCTION slow_logged()").await;
+    } else {
+        db.exec("CREATE TABLE batch_log (n BIGINT NOT NULL, at DOUBLE NOT NULL)")
+            .await;
+        db.exec(&format!("CREATE TRIGGER slow AFTER INSERT ON user_stats FOR EACH ROW BEGIN DO SLEEP({seconds}); INSERT INTO batch_log VALUES ((SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND (INFO LIKE 'DO SLEEP%' OR INFO LIKE 'INSERT INTO batch_log%')), UNIX_TIMESTAMP(SYSDATE(6)) * 1000000); END")).await;
+    }
+}
+
+/// The most batches of the job writing at once in `[from, to]` (microseconds since the epoch):
+/// on PostgreSQL from the spans of the batches that began and ended in it (a batch in flight
+/// when the limit changed is left out, however long it took), on MariaDB the largest count a
+/// row written in it logged.
+async fn most_at_once(db: &Db, from: i64, to: i64) -> usize {
+    if db.engine != Engine::Postgres {
+        return db
+            .scalar(&format!(
+                "SELECT CAST(COALESCE(MAX(n), 0) AS SIGNED) FROM batch_log WHERE at >= {from} AND at <= {to}"
+            ))
+            .await as usize;
+    }
+    let spans: Vec<(i64, i64)> = db
+        .strings("SELECT CAST(MIN(at) AS BIGINT) || ' ' || CAST(MAX(at) AS BIGINT) FROM batch_log GROUP BY tx")
+        .await
+        .iter()
+        .map(|row| {
+            let (start, end) = row.split_once(' ').expect("two times");
+            (start.parse().expect("a time"), end.parse().expect("a time"))
+        })
+        .collect();
+    let mut events: Vec<(i64, i32)> = spans
+        .iter()
+        .filter(|(start, end)| *start >= from && *end <= to)
+        .flat_map(|(start, end)| [(*start, 1), (*end, -1)])
+        .collect();
+    // An end sorts before a start at the same moment.
+    events.sort();
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, step) in events {
+        now += step;
+        most = most.max(now);
+    }
+    most as usize
+}
+
 #[tokio::test]
 async fn a_worker_limit_holds_across_processes_and_changes_live() {
     for db in servers("shard_worker_limit").await {
         let expected = seeded(&db).await;
         // 5 ms a row, 20 keys a batch: 100 ms batches, 12 s for the job one batch at a time.
-        slow_inserts(&db, 5).await;
+        slow_logged_inserts(&db, 5).await;
         // A job of 4 workers, 2 in each of 2 processes, started with a limit of 1.
         let started = epoch_micros();
         let workers: Vec<Child> = (0..2)
@@ -929,7 +939,6 @@ async fn a_worker_limit_holds_across_processes_and_changes_live() {
                 worker_command(&db, 2, 0)
                     .env("BACKFILL_SHARD_BATCH_SIZE", "20")
                     .env("BACKFILL_SHARD_MAX_WORKERS", "1")
-                    .env("BACKFILL_SHARD_LOG_BATCHES", "1")
                     .spawn()
                     .expect("spawn a worker process")
             })
@@ -947,14 +956,17 @@ async fn a_worker_limit_holds_across_processes_and_changes_live() {
             db.name()
         );
         tokio::time::sleep(Duration::from_millis(1_200)).await;
+        // Each change takes effect as its UPDATE commits, before the call returns: the time is
+        // taken before the call.
         let control = |limit: Option<u32>| {
             let pool = db.pool.clone();
             async move {
+                let at = epoch_micros();
                 assert!(pool
                     .control(def(), &RunOptions::default(), Control::Workers(limit))
                     .await
                     .unwrap());
-                epoch_micros()
+                at
             }
         };
         let raised = control(Some(4)).await;
@@ -962,31 +974,22 @@ async fn a_worker_limit_holds_across_processes_and_changes_live() {
         let lowered = control(Some(1)).await;
         tokio::time::sleep(Duration::from_millis(1_200)).await;
         let lifted = control(None).await;
-        let mut batches = Vec::new();
         let mut total = 0;
         for worker in workers {
-            let output = worker.wait_with_output().expect("the worker's output");
-            assert!(
-                output.status.success(),
-                "{}: a worker failed:\n{}",
-                db.name(),
-                String::from_utf8_lossy(&output.stderr)
-            );
-            total += common::worker::batches(&output);
-            batches.extend(logged_batches(&output));
+            total += finished_worker(&db, worker);
         }
         assert_eq!(
-            batches.len() as u64,
-            total,
-            "{}: every batch logged",
+            db.scalar("SELECT count(*) FROM batch_log").await,
+            USERS,
+            "{}: every row written once, and logged",
             db.name()
         );
         // A batch in flight when the limit changes finishes under the old one; a waiting
         // worker looks again every 50 ms.
         const SETTLE_US: i64 = 300_000;
-        let at_one = most_at_once(&batches, started, raised);
-        let at_four = most_at_once(&batches, raised + SETTLE_US, lowered);
-        let at_one_again = most_at_once(&batches, lowered + SETTLE_US, lifted);
+        let at_one = most_at_once(&db, started, raised).await;
+        let at_four = most_at_once(&db, raised + SETTLE_US, lowered).await;
+        let at_one_again = most_at_once(&db, lowered + SETTLE_US, lifted).await;
         eprintln!(
             "{}: at most {at_one} batches at once under a limit of 1, {at_four} under 4, {at_one_again} under 1 again; {total} batches",
             db.name()
