@@ -777,9 +777,10 @@ async fn a_throttle_query_holds_the_run_until_it_turns_false() {
     }
 }
 
-/// `run --workers`, `pause`, `resume` and `rate`, as an operator types them: the job is cut
-/// into shards, `status` shows each and the control set from outside, and the run resumed
-/// with the same command lands on the single worker's table. SQLite refuses `--workers 2`.
+/// `run --workers`, `pause`, `resume`, `rate` and `workers`, as an operator types them: the
+/// job is cut into shards, `status` shows each and the control set from outside, and the run
+/// resumed with the same command lands on the single worker's table. SQLite refuses
+/// `--workers 2` and a worker limit.
 #[tokio::test]
 async fn workers_pause_resume_and_rate_from_the_command_line() {
     for db in common::engines("cli_workers").await {
@@ -791,6 +792,14 @@ async fn workers_pause_resume_and_rate_from_the_command_line() {
             assert!(
                 refused.stderr.contains("SQLite has one writer")
                     && refused.stderr.contains("--workers 1"),
+                "{name}: {}",
+                refused.stderr
+            );
+            let refused = cli(&db.url, &["workers", "UserStats", "2"])
+                .expect(2, &format!("{name}: a worker limit on SQLite"));
+            assert!(
+                refused.stderr.contains("SQLite has one writer")
+                    && refused.stderr.contains("user_stats"),
                 "{name}: {}",
                 refused.stderr
             );
@@ -830,10 +839,23 @@ async fn workers_pause_resume_and_rate_from_the_command_line() {
             "{name}: {}",
             rate.stdout
         );
+        let limit =
+            cli(&db.url, &["workers", "UserStats", "1"]).expect(0, &format!("{name}: workers"));
+        assert!(
+            limit
+                .stdout
+                .contains("job user_stats now runs at most 1 worker at once"),
+            "{name}: {}",
+            limit.stdout
+        );
+        let zero = cli(&db.url, &["workers", "UserStats", "0"])
+            .expect(2, &format!("{name}: a limit of 0 workers"));
+        assert!(zero.stderr.contains("pause"), "{name}: {}", zero.stderr);
         let status = cli(&db.url, &["status", "UserStats"]).expect(0, &format!("{name}: status"));
         for part in [
             "paused from outside",
             "rate limit set from outside: 5,000 rows/s",
+            "worker limit: at most 1 workers run batches at once",
             "shard 0: running",
             "shard 1: running",
         ] {
@@ -844,6 +866,14 @@ async fn workers_pause_resume_and_rate_from_the_command_line() {
             );
         }
         cli(&db.url, &["rate", "UserStats", "off"]).expect(0, &format!("{name}: rate off"));
+        let all = cli(&db.url, &["workers", "UserStats", "all"])
+            .expect(0, &format!("{name}: workers all"));
+        assert!(
+            all.stdout
+                .contains("lifted the worker limit of job user_stats"),
+            "{name}: {}",
+            all.stdout
+        );
         cli(&db.url, &["resume", "UserStats"]).expect(0, &format!("{name}: resume"));
         cli(
             &db.url,
@@ -857,7 +887,7 @@ async fn workers_pause_resume_and_rate_from_the_command_line() {
             status.stdout
         );
         assert!(
-            !status.stdout.contains("rate limit"),
+            !status.stdout.contains("rate limit") && !status.stdout.contains("worker limit"),
             "{name}: {}",
             status.stdout
         );

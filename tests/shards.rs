@@ -1,7 +1,8 @@
 //! Several workers on one job, on PostgreSQL and MariaDB: four workers in one process, three
 //! processes SIGKILLed again and again, a worker joining a running job, a killed worker's shard
-//! taken over, pause and resume from outside, the rate limit held over every worker, a batch
-//! split after it hit the statement timeout, integer, text and composite keys. Each run must
+//! taken over, pause and resume from outside, the rate limit held over every worker, the live
+//! limit on workers running batches at once, a batch split after it hit the statement timeout,
+//! integer, text and composite keys. Each run must
 //! land on the single-statement recompute, table checksum for table checksum, and the shards'
 //! key counts must add up to the distinct keys: a range committed twice would count its keys
 //! twice. SQLite refuses more than one worker.
@@ -148,17 +149,39 @@ async fn shard_worker_process() {
             .and_then(|p| p.parse().ok())
             .unwrap_or(default)
     };
-    let options = RunOptions::default()
+    let mut options = RunOptions::default()
         .workers(number("BACKFILL_SHARD_WORKERS", 2) as u32)
         .pause(Duration::from_millis(number("BACKFILL_SHARD_PAUSE_MS", 0)))
         .throttle_interval(Duration::from_millis(50))
         .max_retries(50)
         .retry_backoff(Duration::from_millis(20));
+    if let Ok(n) = std::env::var("BACKFILL_SHARD_BATCH_SIZE") {
+        options = options.batch_size(n.parse().expect("a batch size"));
+    }
+    if let Ok(k) = std::env::var("BACKFILL_SHARD_MAX_WORKERS") {
+        options = options.max_workers(k.parse().expect("a worker limit"));
+    }
     common::worker::run(&url, def(), options).await;
 }
 
+/// Now, in microseconds since the epoch: one clock for the test and its worker processes.
+fn epoch_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_micros() as i64
+}
+
 fn spawn_worker(db: &Db, workers: u32, pause_ms: u64) -> Child {
-    Command::new(std::env::current_exe().expect("the test binary"))
+    worker_command(db, workers, pause_ms)
+        .spawn()
+        .expect("spawn a worker process")
+}
+
+/// The command of a worker process, for a test to add variables to.
+fn worker_command(db: &Db, workers: u32, pause_ms: u64) -> Command {
+    let mut command = Command::new(std::env::current_exe().expect("the test binary"));
+    command
         .args([
             "--exact",
             "shard_worker_process",
@@ -169,9 +192,8 @@ fn spawn_worker(db: &Db, workers: u32, pause_ms: u64) -> Child {
         .env("BACKFILL_SHARD_WORKERS", workers.to_string())
         .env("BACKFILL_SHARD_PAUSE_MS", pause_ms.to_string())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn a worker process")
+        .stderr(Stdio::piped());
+    command
 }
 
 /// Waits for a worker process and returns the batches it reported.
@@ -832,17 +854,201 @@ async fn the_rate_limit_holds_over_every_worker() {
     }
 }
 
+/// Makes every row inserted into `user_stats` take `ms` milliseconds (sleeping, not
+/// computing: concurrent batches do not compete for the CPU).
+async fn slow_inserts(db: &Db, ms: u32) {
+    let seconds = f64::from(ms) / 1000.0;
+    if db.engine == Engine::Postgres {
+        db.exec(&format!("CREATE FUNCTION slow() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep({seconds}); RETURN NEW; END $$ LANGUAGE plpgsql")).await;
+        db.exec(
+            "CREATE TRIGGER slow BEFORE INSERT ON user_stats FOR EACH ROW EXECUTE FUNCTION slow()",
+        )
+        .await;
+    } else {
+        db.exec(&format!("CREATE TRIGGER slow BEFORE INSERT ON user_stats FOR EACH ROW SET NEW.event_count = NEW.event_count + 0 * SLEEP({seconds})")).await;
+    }
+}
+
+/// Like [`slow_inserts`], and each row written logs the server's clock (microseconds since
+/// the epoch) in `batch_log`, committed with its batch: the server's own record of when
+/// batches wrote, whatever the load on the worker processes. PostgreSQL logs the transaction,
+/// so each batch is the span from its first row to its last. MariaDB has no transaction id a
+/// trigger can read reliably (`INNODB_TRX` is a cache refreshed every 100 ms), so it logs how
+/// many connections of this database are in this trigger (a batch's upsert) at that moment
+/// instead: `PROCESSLIST` shows a connection's statement inside the trigger, not the upsert.
+async fn slow_logged_inserts(db: &Db, ms: u32) {
+    let seconds = f64::from(ms) / 1000.0;
+    if db.engine == Engine::Postgres {
+        db.exec("CREATE TABLE batch_log (tx TEXT NOT NULL, at DOUBLE PRECISION NOT NULL)")
+            .await;
+        db.exec(&format!("CREATE FUNCTION slow_logged() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep({seconds}); INSERT INTO batch_log VALUES (txid_current()::text, extract(epoch FROM clock_timestamp()) * 1000000); RETURN NEW; END $$ LANGUAGE plpgsql")).await;
+        db.exec("CREATE TRIGGER slow AFTER INSERT ON user_stats FOR EACH ROW EXECUTE FUNCTION slow_logged()").await;
+    } else {
+        db.exec("CREATE TABLE batch_log (n BIGINT NOT NULL, at DOUBLE NOT NULL)")
+            .await;
+        db.exec(&format!("CREATE TRIGGER slow AFTER INSERT ON user_stats FOR EACH ROW BEGIN DO SLEEP({seconds}); INSERT INTO batch_log VALUES ((SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND (INFO LIKE 'DO SLEEP%' OR INFO LIKE 'INSERT INTO batch_log%')), UNIX_TIMESTAMP(SYSDATE(6)) * 1000000); END")).await;
+    }
+}
+
+/// The most batches of the job writing at once in `[from, to]` (microseconds since the epoch):
+/// on PostgreSQL from the spans of the batches that began and ended in it (a batch in flight
+/// when the limit changed is left out, however long it took), on MariaDB the largest count a
+/// row written in it logged.
+async fn most_at_once(db: &Db, from: i64, to: i64) -> usize {
+    if db.engine != Engine::Postgres {
+        return db
+            .scalar(&format!(
+                "SELECT CAST(COALESCE(MAX(n), 0) AS SIGNED) FROM batch_log WHERE at >= {from} AND at <= {to}"
+            ))
+            .await as usize;
+    }
+    let spans: Vec<(i64, i64)> = db
+        .strings("SELECT CAST(MIN(at) AS BIGINT) || ' ' || CAST(MAX(at) AS BIGINT) FROM batch_log GROUP BY tx")
+        .await
+        .iter()
+        .map(|row| {
+            let (start, end) = row.split_once(' ').expect("two times");
+            (start.parse().expect("a time"), end.parse().expect("a time"))
+        })
+        .collect();
+    let mut events: Vec<(i64, i32)> = spans
+        .iter()
+        .filter(|(start, end)| *start >= from && *end <= to)
+        .flat_map(|(start, end)| [(*start, 1), (*end, -1)])
+        .collect();
+    // An end sorts before a start at the same moment.
+    events.sort();
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, step) in events {
+        now += step;
+        most = most.max(now);
+    }
+    most as usize
+}
+
+#[tokio::test]
+async fn a_worker_limit_holds_across_processes_and_changes_live() {
+    for db in servers("shard_worker_limit").await {
+        let expected = seeded(&db).await;
+        // 5 ms a row, 20 keys a batch: 100 ms batches, 12 s for the job one batch at a time.
+        slow_logged_inserts(&db, 5).await;
+        // A job of 4 workers, 2 in each of 2 processes, started with a limit of 1.
+        let started = epoch_micros();
+        let workers: Vec<Child> = (0..2)
+            .map(|_| {
+                worker_command(&db, 2, 0)
+                    .env("BACKFILL_SHARD_BATCH_SIZE", "20")
+                    .env("BACKFILL_SHARD_MAX_WORKERS", "1")
+                    .spawn()
+                    .expect("spawn a worker process")
+            })
+            .collect();
+        wait_for_batches(&db, 3).await;
+        let status = db
+            .status(def(), &RunOptions::default())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            status.max_workers,
+            Some(1),
+            "{}: status shows the limit",
+            db.name()
+        );
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        // Each change takes effect as its UPDATE commits, before the call returns: the time is
+        // taken before the call.
+        let control = |limit: Option<u32>| {
+            let pool = db.pool.clone();
+            async move {
+                let at = epoch_micros();
+                assert!(pool
+                    .control(def(), &RunOptions::default(), Control::Workers(limit))
+                    .await
+                    .unwrap());
+                at
+            }
+        };
+        let raised = control(Some(4)).await;
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        let lowered = control(Some(1)).await;
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        let lifted = control(None).await;
+        let mut total = 0;
+        for worker in workers {
+            total += finished_worker(&db, worker);
+        }
+        assert_eq!(
+            db.scalar("SELECT count(*) FROM batch_log").await,
+            USERS,
+            "{}: every row written once, and logged",
+            db.name()
+        );
+        // A batch in flight when the limit changes finishes under the old one; a waiting
+        // worker looks again every 50 ms.
+        const SETTLE_US: i64 = 300_000;
+        let at_one = most_at_once(&db, started, raised).await;
+        let at_four = most_at_once(&db, raised + SETTLE_US, lowered).await;
+        let at_one_again = most_at_once(&db, lowered + SETTLE_US, lifted).await;
+        eprintln!(
+            "{}: at most {at_one} batches at once under a limit of 1, {at_four} under 4, {at_one_again} under 1 again; {total} batches",
+            db.name()
+        );
+        assert_eq!(
+            at_one,
+            1,
+            "{}: a limit of 1 holds over 2 processes",
+            db.name()
+        );
+        assert!(
+            (2..=4).contains(&at_four),
+            "{}: raised to 4, more workers ran at once ({at_four})",
+            db.name()
+        );
+        assert_eq!(
+            at_one_again,
+            1,
+            "{}: lowered to 1, the others stopped",
+            db.name()
+        );
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+        assert_each_key_once(&db, "user_stats", USERS).await;
+        let status = db
+            .status(def(), &RunOptions::default())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(status.max_workers, None, "{}", db.name());
+        assert_eq!(status.state, "done", "{}", db.name());
+        assert!(
+            status.shards.iter().all(|s| s.shard >= 0),
+            "{}: status shows shards, not the slot rows",
+            db.name()
+        );
+
+        // Refused with the job named and what to do instead.
+        for (limit, part) in [(0, "pause"), (5_000, "all")] {
+            let err = db
+                .pool
+                .control(def(), &RunOptions::default(), Control::Workers(Some(limit)))
+                .await
+                .unwrap_err();
+            let message = err.to_string();
+            assert!(
+                message.contains("user_stats") && message.contains(part),
+                "{}: {message}",
+                db.name()
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_batch_that_hits_the_statement_timeout_is_split() {
     for db in servers("shard_timeout_split").await {
         let expected = seeded(&db).await;
         // A trigger makes every inserted row take 3 ms: 400 rows take 1.2 s, 50 take 150 ms.
-        if db.engine == Engine::Postgres {
-            db.exec("CREATE FUNCTION slow() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep(0.003); RETURN NEW; END $$ LANGUAGE plpgsql").await;
-            db.exec("CREATE TRIGGER slow BEFORE INSERT ON user_stats FOR EACH ROW EXECUTE FUNCTION slow()").await;
-        } else {
-            db.exec("CREATE TRIGGER slow BEFORE INSERT ON user_stats FOR EACH ROW SET NEW.event_count = NEW.event_count + 0 * SLEEP(0.003)").await;
-        }
+        slow_inserts(&db, 3).await;
         let report = db
             .run(
                 def(),
@@ -887,6 +1093,30 @@ async fn sqlite_refuses_more_than_one_worker() {
     assert_eq!(db.scalar("SELECT count(*) FROM user_stats").await, 0);
     let report = db.run(def(), RunOptions::default()).await.unwrap();
     assert_eq!(report.stop, StopReason::Done);
+
+    // No worker limit either: from outside, or when a run starts.
+    for limit in [Some(2), None] {
+        let err = db
+            .pool
+            .control(def(), &RunOptions::default(), Control::Workers(limit))
+            .await
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(err, Error::Options(_))
+                && message.contains("SQLite")
+                && message.contains("user_stats"),
+            "{message}"
+        );
+    }
+    let err = db
+        .run(def(), RunOptions::default().max_workers(2).restart(true))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("max_workers 2") && err.to_string().contains("SQLite"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -918,7 +1148,13 @@ async fn a_progress_table_of_an_older_version_gains_the_new_columns() {
             .await
             .unwrap();
         assert_eq!(half.stop, StopReason::MaxBatches, "{}", db.name());
-        for column in ["shard_end", "plan", "paused", "max_rows_per_sec"] {
+        for column in [
+            "shard_end",
+            "plan",
+            "paused",
+            "max_rows_per_sec",
+            "max_workers",
+        ] {
             let n = match db.engine {
                 Engine::Sqlite => db.scalar(&format!("SELECT count(*) FROM pragma_table_info('backfill_progress') WHERE name = '{column}'")).await,
                 Engine::Postgres => db.scalar(&format!("SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'backfill_progress' AND column_name = '{column}'")).await,

@@ -67,6 +67,10 @@ pub struct RunOptions {
     /// Concurrent batch streams in this process, each with its own connection, on shards of
     /// the key span (1, the default: one stream, as before shards existed).
     pub workers: u32,
+    /// The job's limit on workers running batches at once, over every process and machine,
+    /// written when this run starts the job (or restarts it); see
+    /// [`max_workers`](RunOptions::max_workers). `None`: no limit, or the job's own.
+    pub max_workers: Option<u32>,
     /// Pause while any of these probes reports more lag than its threshold (see
     /// [`lag_guard`](RunOptions::lag_guard)).
     pub lag_guards: Vec<(Arc<dyn LagProbe>, Duration)>,
@@ -107,6 +111,7 @@ impl Default for RunOptions {
             lock_timeout: None,
             max_rows_per_sec: None,
             workers: 1,
+            max_workers: None,
             lag_guards: Vec::new(),
             throttle_interval: Duration::from_millis(500),
             shutdown: CancellationToken::new(),
@@ -133,6 +138,7 @@ impl fmt::Debug for RunOptions {
             .field("lock_timeout", &self.lock_timeout)
             .field("max_rows_per_sec", &self.max_rows_per_sec)
             .field("workers", &self.workers)
+            .field("max_workers", &self.max_workers)
             .field("strategy", &self.strategy)
             .field("scan_chunk_rows", &self.scan_chunk_rows)
             .field(
@@ -245,6 +251,26 @@ impl RunOptions {
     /// ```
     pub fn workers(mut self, n: u32) -> Self {
         self.workers = n.max(1);
+        self
+    }
+    /// Starts the job with a live limit of `k` workers running batches at once, summed over
+    /// every process and machine on the job ([`Control::Workers`], `service workers NAME
+    /// N|all`, changes it while it runs). The others wait at their batch boundary, polling
+    /// every [`throttle_interval`](RunOptions::throttle_interval), and go on when the limit is
+    /// raised: so a process started with `workers(8).max_workers(2)` runs 2 batches at once
+    /// and can be raised live to 8. Written only by the run that starts the job (or restarts
+    /// it); a run joining a started job keeps the job's limit and logs a warning if it asked
+    /// for another. Only for jobs of several workers; SQLite refuses it, and so does 0 (pause
+    /// the job instead).
+    ///
+    /// ```
+    /// use backfill_runtime::RunOptions;
+    ///
+    /// let options = RunOptions::default().workers(8).max_workers(2);
+    /// assert_eq!((options.workers, options.max_workers), (8, Some(2)));
+    /// ```
+    pub fn max_workers(mut self, k: u32) -> Self {
+        self.max_workers = Some(k);
         self
     }
     /// Pauses while `probe` reports more lag than `threshold`. Call it once per thing to watch
@@ -456,12 +482,16 @@ pub struct JobStatus {
     pub paused: bool,
     /// The rate limit set from outside (`service rate`), for all workers together.
     pub max_rows_per_sec: Option<u64>,
+    /// The live limit on workers running batches at once, over every process (`service
+    /// workers`, [`RunOptions::max_workers`]); `None`: every worker runs.
+    pub max_workers: Option<u32>,
     /// Every shard of a job run by several workers, in shard order (empty for a job of one
     /// worker, whose one row the fields above describe).
     pub shards: Vec<ShardStatus>,
 }
 
-/// What `service pause`, `service resume` and `service rate` change in every row of a job.
+/// What `service pause`, `service resume`, `service rate` and `service workers` change in
+/// every row of a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
     /// Every worker waits at its next batch boundary until resumed.
@@ -471,6 +501,13 @@ pub enum Control {
     /// Rows written per second, summed over every worker of the job; `None` lifts the limit
     /// set from outside (the run's own `max_rows_per_sec` applies again).
     Rate(Option<u64>),
+    /// At most this many workers of the job run batches at once, over every process and
+    /// machine; `None` lifts the limit. The others wait at their next batch boundary (a
+    /// batch in flight finishes) and go on when it is raised. Raising it above the workers
+    /// started (`workers(n)` in each process) runs no more: start more processes, or start
+    /// them with more workers and a lower limit to raise later. 1 to 1024; refused on SQLite,
+    /// whose jobs run one worker.
+    Workers(Option<u32>),
 }
 
 /// One shard of a job run by several workers, as `status` shows it.

@@ -9,12 +9,20 @@
 //! of its own; a batch locks its shard's row with `FOR UPDATE SKIP LOCKED`, so two workers
 //! never run one shard and a killed worker's shard is taken by the next one that looks.
 //!
-//! The control a job takes from outside (`paused`, `max_rows_per_sec`) and its shard plan
-//! (`plan`) are columns of every row of the job, so a batch reads them in the row it has
-//! locked anyway and a split copies them to the new shard. Tables created by an older version
-//! lack these four columns ([`ADDED`]): [`ProgressStore::ensure`] adds them with
+//! The control a job takes from outside (`paused`, `max_rows_per_sec`, `max_workers`) and its
+//! shard plan (`plan`) are columns of every row of the job, so a batch reads them in the row it
+//! has locked anyway and a split copies them to the new shard. Tables created by an older
+//! version lack these five columns ([`ADDED`]): [`ProgressStore::ensure`] adds them with
 //! `ALTER TABLE ... ADD COLUMN`, nullable or with a default, which every engine does without
 //! rewriting the rows; a concurrent worker adding the same column first is not an error.
+//!
+//! The live limit on workers (`max_workers`, `service workers`) is held by *slot* rows of the
+//! job, shards `-1` to `-N`: a batch of a job with a limit of K locks one of slots `-1..=-K`
+//! with `SKIP LOCKED` in its own transaction, or waits when all K are in other batches. So the
+//! limit needs no lease and no timeout (a killed worker's transaction, and its slot, end when
+//! the server sees the connection drop), and it is held by the same row locks that already
+//! keep two workers off one shard. Slot rows are marked `done` and have no range, so every
+//! reader of shards, including older versions of this runtime, passes over them.
 
 // `Error` is the crate's one public error type, large because its variants name tables,
 // columns and ranges; it is returned rarely, so it is not boxed.
@@ -38,7 +46,7 @@ use crate::options::{Control, JobStatus, RunOptions, ShardStatus};
 use crate::value::Key;
 
 /// The columns a progress table must have, in the order the runtime creates them.
-const COLUMNS: [&str; 15] = [
+const COLUMNS: [&str; 16] = [
     "job",
     "shard",
     "fingerprint",
@@ -54,6 +62,7 @@ const COLUMNS: [&str; 15] = [
     "plan",
     "paused",
     "max_rows_per_sec",
+    "max_workers",
 ];
 
 /// How many of [`COLUMNS`] the first versions created; the rest are [`ADDED`] to an older
@@ -61,10 +70,19 @@ const COLUMNS: [&str; 15] = [
 const ORIGINAL: usize = 11;
 
 /// The columns added after the first versions ([`COLUMNS`] from [`ORIGINAL`] on).
-pub(crate) const ADDED: [&str; 4] = ["shard_end", "plan", "paused", "max_rows_per_sec"];
+pub(crate) const ADDED: [&str; 5] = [
+    "shard_end",
+    "plan",
+    "paused",
+    "max_rows_per_sec",
+    "max_workers",
+];
+
+/// The largest live limit on workers (`service workers NAME N`): one slot row each.
+pub(crate) const MAX_WORKER_LIMIT: u32 = 1024;
 
 /// How each of [`COLUMNS`] is declared: its kind (the engine names the type) and the rest.
-const DECLARED: [(ProgressType, &str); 15] = [
+const DECLARED: [(ProgressType, &str); 16] = [
     (ProgressType::KeyText, "NOT NULL"),
     (ProgressType::Int, "NOT NULL DEFAULT 0"),
     (ProgressType::KeyText, "NOT NULL"),
@@ -80,13 +98,14 @@ const DECLARED: [(ProgressType, &str); 15] = [
     (ProgressType::KeyText, "NULL"),
     (ProgressType::Int, "NOT NULL DEFAULT 0"),
     (ProgressType::BigInt, "NULL"),
+    (ProgressType::BigInt, "NULL"),
 ];
 
 const RUNNING: &str = "running";
 const DONE: &str = "done";
 
 /// The columns a shard row is read with, in [`ShardRow`]'s order.
-const SHARD_COLUMNS: [&str; 9] = [
+const SHARD_COLUMNS: [&str; 10] = [
     "shard",
     "fingerprint",
     "cursor",
@@ -96,6 +115,7 @@ const SHARD_COLUMNS: [&str; 9] = [
     "paused",
     "max_rows_per_sec",
     "batches",
+    "max_workers",
 ];
 
 /// A shard's row as a batch sees it after locking it (or as a worker looking for work reads
@@ -120,6 +140,9 @@ pub(crate) struct ShardRow {
     pub max_rows_per_sec: Option<u64>,
     /// Batches committed in this shard.
     pub batches: u64,
+    /// The job's live limit on workers running batches at once, over every process
+    /// (`service workers`); `None`: no limit.
+    pub max_workers: Option<u64>,
 }
 
 /// Which shard row a batch locks.
@@ -142,6 +165,25 @@ pub(crate) fn plan_text(workers: u32) -> String {
     }
 }
 
+/// A shard row (or slot row) to insert, its counts at zero.
+struct ShardInsert<'a> {
+    shard: i64,
+    /// [`RUNNING`] for a shard; [`DONE`] for a slot row, which no batch runs.
+    status: &'static str,
+    fingerprint: &'a str,
+    cursor: Option<&'a Key>,
+    end: Option<&'a Key>,
+    plan: &'a str,
+    paused: bool,
+    max_rows_per_sec: Option<u64>,
+    max_workers: Option<u64>,
+}
+
+/// The shard number of slot `n` (1-based) of the job's worker limit.
+fn slot_shard(n: u64) -> i64 {
+    -i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// What registering a run found.
 #[derive(Debug, Clone)]
 pub(crate) enum Registration {
@@ -158,6 +200,8 @@ pub(crate) struct ProgressStore<D> {
     table: String,
     job: String,
     kinds: Vec<KeyKind>,
+    /// The worker limit a run starting the job writes (`RunOptions::max_workers`).
+    initial_max_workers: Option<u32>,
     _driver: PhantomData<fn() -> D>,
 }
 
@@ -169,6 +213,7 @@ impl<D: Driver> Clone for ProgressStore<D> {
             table: self.table.clone(),
             job: self.job.clone(),
             kinds: self.kinds.clone(),
+            initial_max_workers: self.initial_max_workers,
             _driver: PhantomData,
         }
     }
@@ -178,14 +223,40 @@ impl<D: Driver> ProgressStore<D> {
     /// The store of `options`' job (default: the definition's) in `options`' progress table.
     pub(crate) fn new(def: &Definition, options: &RunOptions) -> Result<Self, Error> {
         let name = TableName::parse(&options.progress_table)?;
+        let job = options.job.clone().unwrap_or_else(|| def.job.to_string());
+        if let Some(limit) = options.max_workers {
+            Self::valid_worker_limit(&job, limit, "max_workers")?;
+        }
         Ok(ProgressStore {
             written: options.progress_table.clone(),
             table: D::quote_table(&name),
             name,
-            job: options.job.clone().unwrap_or_else(|| def.job.to_string()),
+            job,
             kinds: engine::key_kinds(def),
+            initial_max_workers: options.max_workers,
             _driver: PhantomData,
         })
+    }
+
+    /// Refuses a worker limit that cannot work here: any on SQLite (one writer), 0 (a pause),
+    /// more than [`MAX_WORKER_LIMIT`]. `set_by` names the option or command, for the message.
+    fn valid_worker_limit(job: &str, limit: u32, set_by: &str) -> Result<(), Error> {
+        if D::ENGINE == Engine::Sqlite {
+            return Err(Error::Options(format!(
+                "{set_by} {limit} for job `{job}`: SQLite has one writer for the whole database, so its jobs run one worker and have no worker limit to set; leave it out"
+            )));
+        }
+        if limit == 0 {
+            return Err(Error::Options(format!(
+                "{set_by} 0 for job `{job}` would stop every worker: to stop the job for a while, pause it (`service pause`, `Control::Pause`); a limit is 1 or more"
+            )));
+        }
+        if limit > MAX_WORKER_LIMIT {
+            return Err(Error::Options(format!(
+                "{set_by} {limit} for job `{job}`: the limit is at most {MAX_WORKER_LIMIT} workers; to run every worker the job has, lift the limit (`service workers NAME all`, `Control::Workers(None)`)"
+            )));
+        }
+        Ok(())
     }
 
     /// The job name.
@@ -317,12 +388,12 @@ impl<D: Driver> ProgressStore<D> {
         }
     }
 
-    /// Whether the table has the [`ADDED`] columns (it exists).
-    async fn has_added_columns(&self, conn: &mut Conn<D>) -> Result<bool, Error> {
+    /// Whether the table has these of the [`ADDED`] columns (it exists).
+    async fn has_columns(&self, conn: &mut Conn<D>, columns: &[&str]) -> Result<bool, Error> {
         Ok(self
             .shape(conn)
             .await?
-            .is_some_and(|shape| Self::missing(&shape, &ADDED).is_empty()))
+            .is_some_and(|shape| Self::missing(&shape, columns).is_empty()))
     }
 
     /// Creates the table if it is missing, adds the columns an older version did not create,
@@ -431,13 +502,17 @@ impl<D: Driver> ProgressStore<D> {
     ) -> Result<(), Error> {
         self.insert_shard(
             conn,
-            0,
-            fingerprint,
-            None,
-            None,
-            plan,
-            Control::Resume,
-            None,
+            ShardInsert {
+                shard: 0,
+                status: RUNNING,
+                fingerprint,
+                cursor: None,
+                end: None,
+                plan,
+                paused: false,
+                max_rows_per_sec: None,
+                max_workers: self.initial_max_workers.map(u64::from),
+            },
             true,
         )
         .await
@@ -447,25 +522,20 @@ impl<D: Driver> ProgressStore<D> {
     /// Inserts a shard's row; if it exists, nothing happens (`if_missing`: registration) or
     /// the insert fails with a unique violation (a split: two workers chose the same new
     /// shard number, and the loser must not cut its parent).
-    #[allow(clippy::too_many_arguments)]
     async fn insert_shard(
         &self,
         conn: &mut Conn<D>,
-        shard: i64,
-        fingerprint: &str,
-        cursor: Option<&Key>,
-        end: Option<&Key>,
-        plan: &str,
-        paused: Control,
-        max_rows_per_sec: Option<u64>,
+        row: ShardInsert<'_>,
         if_missing: bool,
     ) -> Result<(), sqlx::Error> {
         let now = Value::Time(Utc::now());
-        let (rate_sql, rate) = Self::optional_int(max_rows_per_sec);
+        let (rate_sql, rate) = Self::optional_int(row.max_rows_per_sec);
+        let (workers_sql, workers) = Self::optional_int(row.max_workers);
         let insert = engine::placeholders::<D>(&format!(
-            "INSERT INTO {} ({}) VALUES (?, ?, ?, ?, '{RUNNING}', 0, 0, 0, ?, ?, NULL, ?, ?, ?, {rate_sql}){}",
+            "INSERT INTO {} ({}) VALUES (?, ?, ?, ?, '{}', 0, 0, 0, ?, ?, NULL, ?, ?, ?, {rate_sql}, {workers_sql}){}",
             self.table,
             Self::quoted_list(&COLUMNS),
+            row.status,
             if if_missing {
                 D::insert_if_missing_suffix()
             } else {
@@ -475,16 +545,17 @@ impl<D: Driver> ProgressStore<D> {
         let key = |k: Option<&Key>| k.map_or(Value::Null, |k| Value::Text(k.to_json()));
         let mut binds = vec![
             Value::Text(self.job.clone()),
-            Value::Int(shard),
-            Value::Text(fingerprint.to_string()),
-            key(cursor),
+            Value::Int(row.shard),
+            Value::Text(row.fingerprint.to_string()),
+            key(row.cursor),
             now.clone(),
             now,
-            key(end),
-            Value::Text(plan.to_string()),
-            Value::Int(i64::from(paused == Control::Pause)),
+            key(row.end),
+            Value::Text(row.plan.to_string()),
+            Value::Int(i64::from(row.paused)),
         ];
         binds.extend(rate);
+        binds.extend(workers);
         D::execute(conn, &insert, &binds).await.map(drop)
     }
 
@@ -543,6 +614,14 @@ impl<D: Driver> ProgressStore<D> {
                 self.job, self.written
             )));
         }
+        if let Some(asked) = self.initial_max_workers {
+            if row.max_workers != Some(u64::from(asked)) {
+                let kept = row.max_workers.map_or("no worker limit".to_string(), |k| {
+                    format!("a worker limit of {k}")
+                });
+                tracing::warn!(job = %self.job, "max_workers({asked}) is written only when a job starts; job `{}` has started and keeps {kept}: change it with `service workers NAME {asked}` (Control::Workers)", self.job);
+            }
+        }
         let running = self
             .shards(&mut tx)
             .await?
@@ -585,17 +664,17 @@ impl<D: Driver> ProgressStore<D> {
             let shard = i64::try_from(i + 1).unwrap_or(i64::MAX);
             self.insert_shard(
                 &mut tx,
-                shard,
-                &first.fingerprint,
-                Some(start),
-                ends.get(i + 1),
-                &plan,
-                if first.paused {
-                    Control::Pause
-                } else {
-                    Control::Resume
+                ShardInsert {
+                    shard,
+                    status: RUNNING,
+                    fingerprint: &first.fingerprint,
+                    cursor: Some(start),
+                    end: ends.get(i + 1),
+                    plan: &plan,
+                    paused: first.paused,
+                    max_rows_per_sec: first.max_rows_per_sec,
+                    max_workers: first.max_workers,
                 },
-                first.max_rows_per_sec,
                 false,
             )
             .await?;
@@ -615,17 +694,17 @@ impl<D: Driver> ProgressStore<D> {
     ) -> Result<(), sqlx::Error> {
         self.insert_shard(
             conn,
-            new,
-            &parent.fingerprint,
-            Some(at),
-            parent.end.as_ref(),
-            parent.plan.as_deref().unwrap_or("1 worker"),
-            if parent.paused {
-                Control::Pause
-            } else {
-                Control::Resume
+            ShardInsert {
+                shard: new,
+                status: RUNNING,
+                fingerprint: &parent.fingerprint,
+                cursor: Some(at),
+                end: parent.end.as_ref(),
+                plan: parent.plan.as_deref().unwrap_or("1 worker"),
+                paused: parent.paused,
+                max_rows_per_sec: parent.max_rows_per_sec,
+                max_workers: parent.max_workers,
             },
-            parent.max_rows_per_sec,
             false,
         )
         .await?;
@@ -710,9 +789,9 @@ impl<D: Driver> ProgressStore<D> {
         Ok(rows.into_iter().next().map(|row| self.shard_row(&row)))
     }
 
-    fn shard_decode() -> [DecodeAs; 9] {
+    fn shard_decode() -> [DecodeAs; 10] {
         use DecodeAs::{Int, Text};
-        [Int, Text, Text, Text, Text, Text, Int, Int, Int]
+        [Int, Text, Text, Text, Text, Text, Int, Int, Int, Int]
     }
 
     fn shard_row(&self, row: &[Value]) -> Result<ShardRow, Error> {
@@ -727,16 +806,18 @@ impl<D: Driver> ProgressStore<D> {
             paused: row[6].int().unwrap_or(0) != 0,
             max_rows_per_sec: row[7].int().and_then(|r| u64::try_from(r).ok()),
             batches: count(&row[8]),
+            max_workers: row[9].int().and_then(|r| u64::try_from(r).ok()),
         })
     }
 
-    /// Every shard row of the job, unlocked, in shard order.
+    /// Every shard row of the job, unlocked, in shard order (the slot rows left out).
     pub(crate) async fn shards(&self, conn: &mut Conn<D>) -> Result<Vec<ShardRow>, Error> {
         let sql = engine::placeholders::<D>(&format!(
-            "SELECT {} FROM {} WHERE {} ORDER BY {}",
+            "SELECT {} FROM {} WHERE {} AND {} >= 0 ORDER BY {}",
             Self::selected(&SHARD_COLUMNS),
             self.table,
             self.where_job(),
+            Self::quoted("shard"),
             Self::quoted("shard")
         ));
         let rows = D::fetch_all(
@@ -788,7 +869,9 @@ impl<D: Driver> ProgressStore<D> {
             })
     }
 
-    /// Starts the job over: its other shards deleted, shard 0 reset to the whole key span.
+    /// Starts the job over: its other shards (and slot rows) deleted, shard 0 reset to the
+    /// whole key span; the control set from outside is kept, except a worker limit the run
+    /// asks for (`RunOptions::max_workers`).
     async fn restart(
         &self,
         conn: &mut Conn<D>,
@@ -802,6 +885,17 @@ impl<D: Driver> ProgressStore<D> {
             Self::quoted("shard")
         ));
         D::execute(conn, &others, &[Value::Text(self.job.clone())]).await?;
+        if let Some(limit) = self.initial_max_workers {
+            let sql = engine::placeholders::<D>(&format!(
+                "UPDATE {} SET {} = CAST(? AS {}) WHERE {}",
+                self.table,
+                Self::quoted("max_workers"),
+                Self::bigint(),
+                self.where_shard()
+            ));
+            let [job, shard] = self.shard_binds(0);
+            D::execute(conn, &sql, &[Value::Int(i64::from(limit)), job, shard]).await?;
+        }
         let col = Self::quoted;
         let sql = engine::placeholders::<D>(&format!(
             "UPDATE {} SET {} = ?, {} = NULL, {} = '{RUNNING}', {} = 0, {} = 0, {} = 0, {} = ?, {} = ?, {} = NULL, {} = NULL, {} = ? WHERE {}",
@@ -886,13 +980,23 @@ impl<D: Driver> ProgressStore<D> {
             .map(drop)
     }
 
-    /// Pauses, resumes or sets the rate limit of every worker of the job: one UPDATE of all
-    /// its rows (waiting for a batch in flight to commit). `false` if the job has no row.
+    /// Pauses, resumes, sets the rate limit or the worker limit of every worker of the job:
+    /// one UPDATE of all its rows (waiting for a batch in flight to commit). `false` if the
+    /// job has no row. A worker limit also creates the slot rows it needs.
     pub(crate) async fn control(
         &self,
         conn: &mut Conn<D>,
         control: Control,
     ) -> Result<bool, Error> {
+        if let Control::Workers(Some(limit)) = control {
+            Self::valid_worker_limit(&self.job, limit, "a worker limit of")?;
+        }
+        if let (Control::Workers(None), Engine::Sqlite) = (control, D::ENGINE) {
+            return Err(Error::Options(format!(
+                "job `{}`: SQLite has one writer for the whole database, so its jobs run one worker and have no worker limit to lift",
+                self.job
+            )));
+        }
         if !self.exists(conn).await? {
             return Ok(false);
         }
@@ -901,6 +1005,7 @@ impl<D: Driver> ProgressStore<D> {
             Control::Pause => ("paused", Self::optional_int(Some(1))),
             Control::Resume => ("paused", Self::optional_int(Some(0))),
             Control::Rate(rate) => ("max_rows_per_sec", Self::optional_int(rate)),
+            Control::Workers(limit) => ("max_workers", Self::optional_int(limit.map(u64::from))),
         };
         let sql = engine::placeholders::<D>(&format!(
             "UPDATE {} SET {} = {value_sql}, {} = ? WHERE {}",
@@ -921,7 +1026,115 @@ impl<D: Driver> ProgressStore<D> {
         D::execute(conn, &sql, &binds)
             .await
             .map_err(self.db_error("changing the control of the job in the"))?;
+        if let Control::Workers(Some(limit)) = control {
+            if changed > 0 {
+                self.ensure_slots(conn, u64::from(limit))
+                    .await
+                    .map_err(self.db_error("creating the worker slots of the job in the"))?;
+            }
+        }
         Ok(changed > 0)
+    }
+
+    /// Locks a free slot of a worker limit of `limit` in the batch's transaction (`SKIP
+    /// LOCKED`): its number, 1 to `limit`, or `None` when every one is in another batch (or
+    /// not created yet, see [`ensure_slots`](Self::ensure_slots)). The slots are read in
+    /// primary-key order, so the one row returned is the one row locked.
+    pub(crate) async fn lock_slot(
+        &self,
+        conn: &mut Conn<D>,
+        limit: u64,
+    ) -> Result<Option<u64>, sqlx::Error> {
+        let shard = Self::quoted("shard");
+        let sql = engine::placeholders::<D>(&format!(
+            "SELECT CAST({shard} AS {}) FROM {} WHERE {} AND {shard} < 0 AND {shard} >= ? ORDER BY {shard} DESC LIMIT 1{} SKIP LOCKED",
+            Self::bigint(),
+            self.table,
+            self.where_job(),
+            D::DIALECT.row_lock,
+        ));
+        let binds = [Value::Text(self.job.clone()), Value::Int(slot_shard(limit))];
+        let rows = D::fetch_all(conn, &sql, &binds, &[DecodeAs::Int]).await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r[0].int())
+            .and_then(|n| u64::try_from(-n).ok()))
+    }
+
+    /// The job's worker limit as committed now (shard 0's row, unlocked): what a worker that
+    /// found no free slot reads to learn that the limit was raised or lifted.
+    pub(crate) async fn worker_limit(
+        &self,
+        conn: &mut Conn<D>,
+    ) -> Result<Option<u64>, sqlx::Error> {
+        let sql = engine::placeholders::<D>(&format!(
+            "SELECT {} FROM {} WHERE {}",
+            Self::quoted("max_workers"),
+            self.table,
+            self.where_shard()
+        ));
+        let rows = D::fetch_all(conn, &sql, &self.shard_binds(0), &[DecodeAs::Int]).await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r[0].int())
+            .and_then(|n| u64::try_from(n).ok()))
+    }
+
+    /// Creates the slot rows `-1..=-limit` the job lacks (a limit just set or raised, set when
+    /// the job started, or kept across a restart, which deleted them), each committed on its
+    /// own, outside any batch. Only missing ones are inserted: an insert that met an existing
+    /// slot would wait for the batch holding it. `true` if it created any.
+    pub(crate) async fn ensure_slots(
+        &self,
+        conn: &mut Conn<D>,
+        limit: u64,
+    ) -> Result<bool, sqlx::Error> {
+        let shard = Self::quoted("shard");
+        let sql = engine::placeholders::<D>(&format!(
+            "SELECT CAST({shard} AS {}) FROM {} WHERE {} AND {shard} < 0 AND {shard} >= ?",
+            Self::bigint(),
+            self.table,
+            self.where_job(),
+        ));
+        let binds = [Value::Text(self.job.clone()), Value::Int(slot_shard(limit))];
+        let existing: Vec<i64> = D::fetch_all(conn, &sql, &binds, &[DecodeAs::Int])
+            .await?
+            .iter()
+            .filter_map(|r| r[0].int())
+            .collect();
+        let missing: Vec<i64> = (1..=limit)
+            .map(slot_shard)
+            .filter(|n| !existing.contains(n))
+            .collect();
+        if missing.is_empty() {
+            return Ok(false);
+        }
+        // The job's own values, so the slot rows look like its other rows.
+        let Ok(rows) = self.shards(conn).await else {
+            return Ok(false);
+        };
+        let Some(first) = rows.first() else {
+            return Ok(false);
+        };
+        for shard in missing {
+            self.insert_shard(
+                conn,
+                ShardInsert {
+                    shard,
+                    status: DONE,
+                    fingerprint: &first.fingerprint,
+                    cursor: None,
+                    end: None,
+                    plan: first.plan.as_deref().unwrap_or("1 worker"),
+                    paused: first.paused,
+                    max_rows_per_sec: first.max_rows_per_sec,
+                    max_workers: first.max_workers,
+                },
+                true,
+            )
+            .await?;
+        }
+        Ok(true)
     }
 
     /// The job's rows, summed, with one line per shard; `None` if the table or the job does
@@ -930,7 +1143,10 @@ impl<D: Driver> ProgressStore<D> {
         if !self.exists(conn).await? {
             return Ok(None);
         }
-        let added = self.has_added_columns(conn).await?;
+        // A table of an older version shows what it has: the shard and control columns came
+        // first, the worker limit later.
+        let added = self.has_columns(conn, &ADDED[..4]).await?;
+        let limited = added && self.has_columns(conn, &ADDED[4..]).await?;
         let mut columns = vec![
             "shard",
             "fingerprint",
@@ -946,17 +1162,24 @@ impl<D: Driver> ProgressStore<D> {
         if added {
             columns.extend(["shard_end", "paused", "max_rows_per_sec"]);
         }
+        if limited {
+            columns.push("max_workers");
+        }
         let sql = engine::placeholders::<D>(&format!(
-            "SELECT {} FROM {} WHERE {} ORDER BY {}",
+            "SELECT {} FROM {} WHERE {} AND {} >= 0 ORDER BY {}",
             Self::selected(&columns),
             self.table,
             self.where_job(),
+            Self::quoted("shard"),
             Self::quoted("shard")
         ));
         use DecodeAs::{Int, Text, Time};
         let mut decode = vec![Int, Text, Text, Text, Int, Int, Int, Time, Time, Time];
         if added {
             decode.extend([Text, Int, Int]);
+        }
+        if limited {
+            decode.push(Int);
         }
         let rows = D::fetch_all(conn, &sql, &[Value::Text(self.job.clone())], &decode)
             .await
@@ -1013,6 +1236,11 @@ impl<D: Driver> ProgressStore<D> {
             paused: added && first[11].int().unwrap_or(0) != 0,
             max_rows_per_sec: if added {
                 first[12].int().and_then(|r| u64::try_from(r).ok())
+            } else {
+                None
+            },
+            max_workers: if limited {
+                first[13].int().and_then(|r| u32::try_from(r).ok())
             } else {
                 None
             },
@@ -1085,21 +1313,21 @@ mod tests {
     use super::*;
 
     /// The DDL each engine got when it was written out per engine, with the shard and control
-    /// columns after the first versions' eleven.
+    /// columns after the first versions' eleven, and the worker limit last.
     #[test]
     fn the_progress_table_is_declared_as_before_on_every_engine() {
         use crate::engine::{mysql::MySqlEngine, postgres::PgEngine, sqlite::SqliteEngine};
         assert_eq!(
             ProgressStore::<PgEngine>::ddl("\"p\""),
-            "CREATE TABLE IF NOT EXISTS \"p\" (\"job\" TEXT NOT NULL, \"shard\" INTEGER NOT NULL DEFAULT 0, \"fingerprint\" TEXT NOT NULL, \"cursor\" TEXT NULL, \"status\" TEXT NOT NULL, \"rows_written\" BIGINT NOT NULL DEFAULT 0, \"batches\" BIGINT NOT NULL DEFAULT 0, \"keys\" BIGINT NOT NULL DEFAULT 0, \"started_at\" TIMESTAMPTZ NOT NULL, \"updated_at\" TIMESTAMPTZ NOT NULL, \"finished_at\" TIMESTAMPTZ NULL, \"shard_end\" TEXT NULL, \"plan\" TEXT NULL, \"paused\" INTEGER NOT NULL DEFAULT 0, \"max_rows_per_sec\" BIGINT NULL, PRIMARY KEY (\"job\", \"shard\"))"
+            "CREATE TABLE IF NOT EXISTS \"p\" (\"job\" TEXT NOT NULL, \"shard\" INTEGER NOT NULL DEFAULT 0, \"fingerprint\" TEXT NOT NULL, \"cursor\" TEXT NULL, \"status\" TEXT NOT NULL, \"rows_written\" BIGINT NOT NULL DEFAULT 0, \"batches\" BIGINT NOT NULL DEFAULT 0, \"keys\" BIGINT NOT NULL DEFAULT 0, \"started_at\" TIMESTAMPTZ NOT NULL, \"updated_at\" TIMESTAMPTZ NOT NULL, \"finished_at\" TIMESTAMPTZ NULL, \"shard_end\" TEXT NULL, \"plan\" TEXT NULL, \"paused\" INTEGER NOT NULL DEFAULT 0, \"max_rows_per_sec\" BIGINT NULL, \"max_workers\" BIGINT NULL, PRIMARY KEY (\"job\", \"shard\"))"
         );
         assert_eq!(
             ProgressStore::<SqliteEngine>::ddl("\"p\""),
-            "CREATE TABLE IF NOT EXISTS \"p\" (\"job\" TEXT NOT NULL, \"shard\" INTEGER NOT NULL DEFAULT 0, \"fingerprint\" TEXT NOT NULL, \"cursor\" TEXT NULL, \"status\" TEXT NOT NULL, \"rows_written\" INTEGER NOT NULL DEFAULT 0, \"batches\" INTEGER NOT NULL DEFAULT 0, \"keys\" INTEGER NOT NULL DEFAULT 0, \"started_at\" TEXT NOT NULL, \"updated_at\" TEXT NOT NULL, \"finished_at\" TEXT NULL, \"shard_end\" TEXT NULL, \"plan\" TEXT NULL, \"paused\" INTEGER NOT NULL DEFAULT 0, \"max_rows_per_sec\" INTEGER NULL, PRIMARY KEY (\"job\", \"shard\"))"
+            "CREATE TABLE IF NOT EXISTS \"p\" (\"job\" TEXT NOT NULL, \"shard\" INTEGER NOT NULL DEFAULT 0, \"fingerprint\" TEXT NOT NULL, \"cursor\" TEXT NULL, \"status\" TEXT NOT NULL, \"rows_written\" INTEGER NOT NULL DEFAULT 0, \"batches\" INTEGER NOT NULL DEFAULT 0, \"keys\" INTEGER NOT NULL DEFAULT 0, \"started_at\" TEXT NOT NULL, \"updated_at\" TEXT NOT NULL, \"finished_at\" TEXT NULL, \"shard_end\" TEXT NULL, \"plan\" TEXT NULL, \"paused\" INTEGER NOT NULL DEFAULT 0, \"max_rows_per_sec\" INTEGER NULL, \"max_workers\" INTEGER NULL, PRIMARY KEY (\"job\", \"shard\"))"
         );
         assert_eq!(
             ProgressStore::<MySqlEngine>::ddl("`p`"),
-            "CREATE TABLE IF NOT EXISTS `p` (`job` VARCHAR(191) NOT NULL, `shard` INT NOT NULL DEFAULT 0, `fingerprint` VARCHAR(191) NOT NULL, `cursor` LONGTEXT NULL, `status` VARCHAR(32) NOT NULL, `rows_written` BIGINT NOT NULL DEFAULT 0, `batches` BIGINT NOT NULL DEFAULT 0, `keys` BIGINT NOT NULL DEFAULT 0, `started_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, `finished_at` DATETIME(6) NULL, `shard_end` LONGTEXT NULL, `plan` VARCHAR(191) NULL, `paused` INT NOT NULL DEFAULT 0, `max_rows_per_sec` BIGINT NULL, PRIMARY KEY (`job`, `shard`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+            "CREATE TABLE IF NOT EXISTS `p` (`job` VARCHAR(191) NOT NULL, `shard` INT NOT NULL DEFAULT 0, `fingerprint` VARCHAR(191) NOT NULL, `cursor` LONGTEXT NULL, `status` VARCHAR(32) NOT NULL, `rows_written` BIGINT NOT NULL DEFAULT 0, `batches` BIGINT NOT NULL DEFAULT 0, `keys` BIGINT NOT NULL DEFAULT 0, `started_at` DATETIME(6) NOT NULL, `updated_at` DATETIME(6) NOT NULL, `finished_at` DATETIME(6) NULL, `shard_end` LONGTEXT NULL, `plan` VARCHAR(191) NULL, `paused` INT NOT NULL DEFAULT 0, `max_rows_per_sec` BIGINT NULL, `max_workers` BIGINT NULL, PRIMARY KEY (`job`, `shard`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
         );
         assert_eq!(
             PgEngine::insert_if_missing_suffix(),

@@ -12,7 +12,8 @@
 //! throttles, batch sizing and reporting. What several workers add (the crew, an idle worker's
 //! split, the initial shard plan, the rate over every worker) is in `workers.rs`; a batch's
 //! statements in `statements.rs`; the waits between batches in `pacing.rs`; the report and the
-//! progress callback in `reporting.rs`.
+//! progress callback in `reporting.rs`; the live limit on workers running batches at once in
+//! `slots.rs`.
 
 // `Error` is the crate's one public error type, large because its variants name tables,
 // columns and ranges; it is returned rarely, so it is not boxed.
@@ -45,11 +46,13 @@ use crate::value::{Key, KeyValue};
 mod chunks;
 mod pacing;
 mod reporting;
+mod slots;
 mod statements;
 mod workers;
 
 pub(crate) use statements::{key_span, ranged};
 
+use slots::Slot;
 use workers::{can_run_workers, Crew};
 
 /// Batches committed at the size that went through after a statement timeout before it is
@@ -142,6 +145,8 @@ async fn run_with<D: Driver>(
         shard: 0,
         order: None,
         live_rate: None,
+        live_workers: None,
+        slot_waiting_since: None,
         paused_since: None,
         int_span: None,
         next_sample: Instant::now(),
@@ -251,6 +256,8 @@ struct Batch {
     took: Duration,
     /// The rate limit set from outside, as the shard's row said.
     rate: Option<u64>,
+    /// The job's worker limit, as the shard's row said.
+    workers: Option<u64>,
 }
 
 /// How a batch transaction ended.
@@ -267,6 +274,11 @@ enum Outcome {
     NoFreeShard,
     /// The job is paused from outside; the transaction was rolled back.
     Paused,
+    /// Every slot of the job's worker limit (this many) is in another batch; the
+    /// transaction was rolled back.
+    NoSlot {
+        limit: u64,
+    },
 }
 
 /// Why a batch transaction failed, the batch layer's one failure type: it decides between a
@@ -328,6 +340,10 @@ struct Run<'a, D: Driver> {
     order: Option<KeyOrder>,
     /// The rate limit set from outside, as the last locked row said.
     live_rate: Option<u64>,
+    /// The job's worker limit, as the last locked row said (`slots.rs`).
+    live_workers: Option<u64>,
+    /// Since when this worker has waited for a slot of the worker limit.
+    slot_waiting_since: Option<Instant>,
     /// Since when the job has been paused from outside, as this worker saw it.
     paused_since: Option<Instant>,
     /// The source's smallest and largest integer first key part, read once when several
@@ -358,6 +374,11 @@ impl<D: Driver> Run<'_, D> {
     ) -> Result<Outcome, BatchError> {
         let started = Instant::now();
         let mut tx = D::begin_batch(conn, self.session, self.timeouts).await?;
+        let slot = self.slot_before_shard(&mut tx).await?;
+        if let Slot::Full(limit) = slot {
+            tx.rollback().await?;
+            return Ok(Outcome::NoSlot { limit });
+        }
         let pick = if self.sharded {
             Pick::AnyFree { prefer: self.shard }
         } else {
@@ -383,6 +404,13 @@ impl<D: Driver> Run<'_, D> {
         if row.paused {
             tx.rollback().await?;
             return Ok(Outcome::Paused);
+        }
+        if let Slot::Full(limit) = self
+            .slot_after_shard(&mut tx, slot, row.max_workers)
+            .await?
+        {
+            tx.rollback().await?;
+            return Ok(Outcome::NoSlot { limit });
         }
         let shard = row.shard;
         reached.shard = shard;
@@ -435,6 +463,7 @@ impl<D: Driver> Run<'_, D> {
                 deleted: 0,
                 took: started.elapsed(),
                 rate: row.max_rows_per_sec,
+                workers: row.max_workers,
             }));
         }
         self.no_duplicate_keys(&mut tx, lo.as_ref(), &hi, limit)
@@ -461,6 +490,7 @@ impl<D: Driver> Run<'_, D> {
             deleted,
             took: started.elapsed(),
             rate: row.max_rows_per_sec,
+            workers: row.max_workers,
         }))
     }
 
@@ -554,6 +584,12 @@ impl<D: Driver> Run<'_, D> {
                     }
                     continue;
                 }
+                Some(Outcome::NoSlot { limit }) => {
+                    if !self.wait_for_slot(limit).await {
+                        return Ok(StopReason::Shutdown);
+                    }
+                    continue;
+                }
                 Some(Outcome::Committed(batch)) => batch,
             };
             if let Some(since) = self.paused_since.take() {
@@ -562,6 +598,7 @@ impl<D: Driver> Run<'_, D> {
             // The shard it got is the one it asks for first next time.
             self.shard = batch.shard;
             self.live_rate = batch.rate;
+            self.ran_under(batch.workers);
             self.record(batch);
             if self.stop.is_cancelled() {
                 return Ok(StopReason::Shutdown);

@@ -138,6 +138,8 @@ impl<D: Driver> Run<'_, D> {
             shard: i64::from(n),
             order: self.order.clone(),
             live_rate: None,
+            live_workers: None,
+            slot_waiting_since: None,
             paused_since: None,
             int_span: self.int_span,
             next_sample: Instant::now(),

@@ -182,6 +182,41 @@ pub(crate) enum Command {
         #[arg(long)]
         job: Option<String>,
     },
+    /// Set how many workers of a running job run batches at once, over every process
+    Workers {
+        /// The backfill (struct name, job or table)
+        name: String,
+        /// Workers running batches at once (1 to 1024), or `all` to lift the limit; the others
+        /// wait at their next batch boundary. Above the workers started it runs no more: start
+        /// more processes, or start them with a larger --workers and a lower limit
+        #[arg(value_parser = parse_worker_limit)]
+        limit: WorkerLimitArg,
+        /// Job name in the progress table (default: the backfill's job)
+        #[arg(long)]
+        job: Option<String>,
+    },
+}
+
+/// The limit of `workers`: workers running batches at once, or `None` for `all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WorkerLimitArg(pub(crate) Option<u32>);
+
+/// Parses `workers`' limit: 1 to 1024 workers, or `all`.
+pub(crate) fn parse_worker_limit(text: &str) -> Result<WorkerLimitArg, String> {
+    match text.trim() {
+        "all" | "off" | "none" => Ok(WorkerLimitArg(None)),
+        n => match n.parse::<u32>() {
+            Ok(0) => Err(
+                "a limit of 0 workers would stop the job: to stop it for a while, use `pause`"
+                    .to_string(),
+            ),
+            Ok(n) if n <= crate::progress::MAX_WORKER_LIMIT => Ok(WorkerLimitArg(Some(n))),
+            _ => Err(format!(
+                "`{text}` is not a worker limit: write a number of workers from 1 to {}, e.g. 2, or `all` to lift the limit",
+                crate::progress::MAX_WORKER_LIMIT
+            )),
+        },
+    }
 }
 
 /// The limit of `rate`: rows per second, or `None` for `off`.
@@ -233,6 +268,11 @@ pub(crate) struct RunArgs {
     /// MySQL 8)
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub(crate) workers: u32,
+    /// When this run starts the job: at most this many of its workers, over every process,
+    /// run batches at once (e.g. --workers 8 --max-workers 2, raised live with `workers NAME
+    /// 8`); a run joining a started job keeps the job's limit
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub(crate) max_workers: Option<u32>,
     /// Timeout of every statement in a batch, e.g. 30s
     #[arg(long, value_parser = parse_duration)]
     pub(crate) statement_timeout: Option<Duration>,
@@ -392,8 +432,34 @@ mod tests {
         let Command::Run(run) = parse(&["run", "X"]).unwrap().command else {
             panic!("not run")
         };
-        assert_eq!(run.workers, 1);
+        assert_eq!((run.workers, run.max_workers), (1, None));
         assert!(parse(&["run", "X", "--workers", "0"]).is_err());
+        let Command::Run(run) = parse(&["run", "X", "--workers", "8", "--max-workers", "2"])
+            .unwrap()
+            .command
+        else {
+            panic!("not run")
+        };
+        assert_eq!((run.workers, run.max_workers), (8, Some(2)));
+        assert!(parse(&["run", "X", "--max-workers", "0"]).is_err());
+        assert!(matches!(
+            parse(&["workers", "X", "3", "--job", "j"]).unwrap().command,
+            Command::Workers {
+                limit: WorkerLimitArg(Some(3)),
+                job: Some(_),
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&["workers", "X", "all"]).unwrap().command,
+            Command::Workers {
+                limit: WorkerLimitArg(None),
+                ..
+            }
+        ));
+        for wrong in ["0", "1025", "many", "-1"] {
+            assert!(parse(&["workers", "X", wrong]).is_err(), "{wrong}");
+        }
         assert!(matches!(
             parse(&["pause", "X", "--job", "j"]).unwrap().command,
             Command::Pause { job: Some(_), .. }

@@ -238,6 +238,9 @@ pub(crate) async fn run<P: BackfillPool>(
         options = options.scan_chunk_rows(rows);
     }
     options = options.workers(args.workers);
+    if let Some(k) = args.max_workers {
+        options = options.max_workers(k);
+    }
     for (probe, threshold) in guards {
         options = options.lag_guard(probe, threshold);
     }
@@ -605,8 +608,8 @@ pub(crate) async fn reset<P: BackfillPool>(
     Ok(Exit::Done)
 }
 
-/// `pause`, `resume` and `rate`: changes the job's rows in the progress table; every worker of
-/// every process obeys at its next batch boundary.
+/// `pause`, `resume`, `rate` and `workers`: changes the job's rows in the progress table; every
+/// worker of every process obeys at its next batch boundary.
 pub(crate) async fn control<P: BackfillPool>(
     pool: &P,
     ctx: &Context,
@@ -619,7 +622,7 @@ pub(crate) async fn control<P: BackfillPool>(
     let options = base_options(ctx, job);
     if !pool.control(d, &options, control).await? {
         return Err(CommandError::failed(format!(
-            "job {name} has no progress in {}: start it with `run {}` first (pause, resume and rate act on a job that has run)",
+            "job {name} has no progress in {}: start it with `run {}` first (pause, resume, rate and workers act on a job that has run)",
             ctx.progress_table, d.name
         )));
     }
@@ -635,6 +638,13 @@ pub(crate) async fn control<P: BackfillPool>(
         ),
         Control::Rate(None) => format!(
             "lifted the rate limit set from outside on job {name} (a run's own --max-rows-per-sec still holds)"
+        ),
+        Control::Workers(Some(k)) => format!(
+            "job {name} now runs at most {k} {} at once, over every process: the others wait at their next batch boundary; raising it beyond the workers started runs no more (start more processes, or a larger --workers)",
+            if k == 1 { "worker" } else { "workers" }
+        ),
+        Control::Workers(None) => format!(
+            "lifted the worker limit of job {name}: every worker started goes on at its next look"
         ),
     });
     Ok(Exit::Done)

@@ -476,7 +476,8 @@ pub(crate) fn lower_bound(key: Option<&Key>) -> String {
     key.map_or("start".to_string(), Key::to_string)
 }
 
-/// The lines `status` adds under a job for what was set from outside (pause, rate) and for
+/// The lines `status` adds under a job for what was set from outside (pause, rate, worker
+/// limit) and for
 /// each shard of a job run by several workers.
 pub(crate) fn control_lines(status: &JobStatus, name: &str) -> Vec<String> {
     let mut lines = Vec::new();
@@ -489,6 +490,11 @@ pub(crate) fn control_lines(status: &JobStatus, name: &str) -> Vec<String> {
         lines.push(format!(
             "  rate limit set from outside: {} rows/s over all workers",
             count(rows)
+        ));
+    }
+    if let Some(k) = status.max_workers {
+        lines.push(format!(
+            "  worker limit: at most {k} workers run batches at once, over every process (`workers {name} N|all` to change)"
         ));
     }
     for shard in &status.shards {
@@ -617,6 +623,7 @@ mod tests {
             finished_at: None,
             paused: false,
             max_rows_per_sec: None,
+            max_workers: None,
             shards: Vec::new(),
         }
     }
@@ -627,6 +634,7 @@ mod tests {
         assert!(control_lines(&status, "UserStats").is_empty());
         status.paused = true;
         status.max_rows_per_sec = Some(5_000);
+        status.max_workers = Some(2);
         status.shards = (0..2)
             .map(|i| crate::options::ShardStatus {
                 shard: i,
@@ -646,6 +654,7 @@ mod tests {
             vec![
                 "  paused from outside: every worker waits (`resume UserStats` to go on)",
                 "  rate limit set from outside: 5,000 rows/s over all workers",
+                "  worker limit: at most 2 workers run batches at once, over every process (`workers UserStats N|all` to change)",
                 "  shard 0: running, after first key, up to 500, 2 batches, 20 keys, 10 rows",
                 "  shard 1: running, after 500, up to last key, 2 batches, 20 keys, 10 rows",
             ]

@@ -246,7 +246,8 @@ async fn execute(registry: &Registry, ctx: &Context, cli: &Cli) -> Result<Exit, 
         | Command::Reset { name, .. }
         | Command::Pause { name, .. }
         | Command::Resume { name, .. }
-        | Command::Rate { name, .. } => Some(registry.get(name)?),
+        | Command::Rate { name, .. }
+        | Command::Workers { name, .. } => Some(registry.get(name)?),
         Command::Run(run) => Some(registry.get(&run.name)?),
         Command::Status { name, .. } => name.as_deref().map(|n| registry.get(n)).transpose()?,
         Command::List | Command::Sql { .. } => None,
@@ -337,6 +338,16 @@ async fn dispatch<P: crate::pool::BackfillPool>(
                 backfill()?,
                 job.as_deref(),
                 Control::Rate(rows.0),
+            )
+            .await
+        }
+        Command::Workers { limit, job, .. } => {
+            commands::control(
+                pool,
+                ctx,
+                backfill()?,
+                job.as_deref(),
+                Control::Workers(limit.0),
             )
             .await
         }
