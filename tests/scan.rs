@@ -348,3 +348,129 @@ async fn sigkills_in_either_phase_end_identical() {
         );
     }
 }
+
+/// The statement of a chunk's partials, its markers filled as the run fills them (the staging
+/// table of the job `fact_stats`, the chunk column `id`), the chunk's bounds written in.
+fn partials_sql(db: &Db, lo: i64, hi: i64) -> String {
+    let stmts = FactStats::definition()
+        .statements(db.engine)
+        .expect("generated for every engine");
+    let stmt = &stmts.scan().expect("scan statements").partials.next;
+    let mut sql = stmt
+        .sql
+        .replace("\u{2}stage\u{2}", STAGE)
+        .replace("\u{2}chunk\u{2}", "id");
+    // Test only: the bounds are numbers the test chose, written where the run binds them.
+    for (i, param) in stmt.params.iter().enumerate() {
+        let value = match param {
+            backfill::definition::Param::Cursor(_) => lo,
+            _ => hi,
+        };
+        sql = match db.engine {
+            Engine::Postgres => sql.replace(&format!("${}", i + 1), &value.to_string()),
+            _ => sql.replacen('?', &value.to_string(), 1),
+        };
+    }
+    sql
+}
+
+/// A chunk's partials as stored: key, and every partial, as text.
+async fn staged(db: &Db, chunk: i64) -> Vec<String> {
+    db.strings(&format!(
+        "SELECT {} FROM {STAGE} WHERE chunk = {chunk} ORDER BY k0",
+        concat_text(db, &["k0", "p0", "p1", "p2", "p3"])
+    ))
+    .await
+}
+
+fn concat_text(db: &Db, columns: &[&str]) -> String {
+    let cast: Vec<String> = columns
+        .iter()
+        .map(|c| match db.engine {
+            Engine::MySql => format!("COALESCE(CAST({c} AS CHAR), 'NULL')"),
+            _ => format!("COALESCE(CAST({c} AS TEXT), 'NULL')"),
+        })
+        .collect();
+    match db.engine {
+        Engine::MySql => format!("CONCAT_WS('|', {})", cast.join(", ")),
+        _ => cast.join(" || '|' || "),
+    }
+}
+
+#[tokio::test]
+async fn a_changed_chunk_done_again_rewrites_its_partials() {
+    for db in common::engines("scan_redo").await {
+        create_facts(&db).await;
+        seed_facts(&db, 3_000).await;
+        // Two chunks of 1,000 rows, then stop: the staging table holds their partials.
+        let options = RunOptions::default().scan_chunk_rows(1_000).max_batches(2);
+        let report = common::types::run(&db, FactStats::definition(), options)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
+        assert_eq!(report.stop, StopReason::MaxBatches, "{}", db.name());
+        let before = staged(&db, 2_000).await;
+        assert!(!before.is_empty(), "{}: chunk 2's partials", db.name());
+
+        // The source changes inside chunk 2, and the chunk is done again, twice.
+        db.exec("UPDATE facts SET v = 7 WHERE id > 1000 AND id <= 2000 AND id % 5 = 0")
+            .await;
+        db.exec(&partials_sql(&db, 1_000, 2_000)).await;
+        let after = staged(&db, 2_000).await;
+        db.exec(&partials_sql(&db, 1_000, 2_000)).await;
+        assert_eq!(
+            staged(&db, 2_000).await,
+            after,
+            "{}: done twice, the same",
+            db.name()
+        );
+        assert_eq!(after.len(), before.len(), "{}: no partial added", db.name());
+        assert_ne!(
+            after,
+            before,
+            "{}: the new values rewrote the partials",
+            db.name()
+        );
+
+        // The rest of the job merges them into what the single statement computes now.
+        let report = run_done(&db, FactStats::definition(), RunOptions::default()).await;
+        assert_eq!(report.stop, StopReason::Done, "{}", db.name());
+        let done = checksum(&db).await;
+        assert_eq!(done, reference(&db).await, "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn a_staging_table_lost_mid_job_is_noticed_and_its_partials_redone() {
+    for db in common::engines("scan_lost").await {
+        create_facts(&db).await;
+        seed_facts(&db, 3_000).await;
+        let expected = reference(&db).await;
+        // Lost after the partials phase (the merge has started), then during it: dropped by
+        // hand, and (PostgreSQL's unlogged table) emptied as a server crash empties it.
+        let losses: &[&str] = match db.engine {
+            Engine::Postgres => &["DROP TABLE", "TRUNCATE"],
+            _ => &["DROP TABLE"],
+        };
+        for loss in losses {
+            db.exec("DELETE FROM fact_stats").await;
+            let options = RunOptions::default()
+                .restart(true)
+                .scan_chunk_rows(500)
+                .max_batches(8);
+            let report = common::types::run(&db, FactStats::definition(), options)
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
+            assert_eq!(report.stop, StopReason::MaxBatches, "{}", db.name());
+            assert!(partials_done(&db).await, "{}: in the merge", db.name());
+            db.exec(&format!("{loss} {STAGE}")).await;
+            let report = run_done(&db, FactStats::definition(), RunOptions::default()).await;
+            assert_eq!(
+                report.scan.as_ref().map(|s| s.source_rows),
+                Some(3_000),
+                "{}: {loss}: partials redone",
+                db.name()
+            );
+            assert_eq!(checksum(&db).await, expected, "{}: {loss}", db.name());
+        }
+    }
+}

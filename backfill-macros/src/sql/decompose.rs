@@ -11,7 +11,8 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{
     visit_expressions, visit_expressions_mut, DuplicateTreatment, Expr, Function,
-    FunctionArguments, Ident, JoinOperator, ObjectNamePart, Query, TableFactor, Visit, Visitor,
+    FunctionArguments, Ident, JoinOperator, ObjectNamePart, Query, TableFactor,
+    TableIndexDirective, TableIndexHintType, TableIndexHints, TableIndexType, Visit, Visitor,
 };
 
 use crate::check::{parse_expr, parse_from};
@@ -28,6 +29,12 @@ pub struct Decomposed {
     pub driving: Vec<String>,
     /// How the statements name it (its alias, or its name), quoted.
     pub driving_ref: String,
+    /// `from` as the chunks read it: the first table read along its primary key (MySQL
+    /// `FORCE INDEX (PRIMARY)`, SQLite `NOT INDEXED`, which keeps rowid ranges), never through
+    /// the index of the key a GROUP BY would otherwise walk, which is the scattered read the
+    /// scan avoids. PostgreSQL has no hints: the run turns its plain index scans off for the
+    /// chunk's statement instead.
+    pub chunk_from: String,
     /// The partial aggregates, in the staging table's order (`p0`, `p1`, ...).
     pub partials: Vec<String>,
     /// For each column of the model, in order: the value computed from the merged partials
@@ -107,7 +114,7 @@ pub fn decompose(model: &Backfill, engine: Engine) -> Result<Decomposed, String>
         );
     }
     let from = model.from.as_deref().unwrap_or_default();
-    let (driving, driving_ref) = driving_table(engine, from)?;
+    let (driving, driving_ref, chunk_from) = driving_table(engine, from)?;
     let mut partials = Vec::new();
     let mut merged = Vec::new();
     for c in &model.columns {
@@ -136,15 +143,16 @@ pub fn decompose(model: &Backfill, engine: Engine) -> Result<Decomposed, String>
     Ok(Decomposed {
         driving,
         driving_ref,
+        chunk_from,
         partials,
         merged,
     })
 }
 
 /// The first table of `from` (its name parts and how to reference it), which every row of the
-/// join holds exactly once.
-fn driving_table(engine: Engine, from: &str) -> Result<(Vec<String>, String), String> {
-    let tables = parse_from(engine, from).map_err(|e| format!("`from` does not parse: {e}"))?;
+/// join holds exactly once, and `from` with that table read along its primary key.
+fn driving_table(engine: Engine, from: &str) -> Result<(Vec<String>, String, String), String> {
+    let mut tables = parse_from(engine, from).map_err(|e| format!("`from` does not parse: {e}"))?;
     let Some(first) = tables.first() else {
         return Err("`from` names no table".to_string());
     };
@@ -191,7 +199,38 @@ fn driving_table(engine: Engine, from: &str) -> Result<(Vec<String>, String), St
         Some(alias) => engine.quote_ident(&resolved(engine, &alias.name)),
         None => engine.quote_ident(parts.last().map(String::as_str).unwrap_or_default()),
     };
-    Ok((parts, reference))
+    let chunk_from = match (engine, tables.first_mut().map(|t| &mut t.relation)) {
+        (Engine::Postgres, _) => from.to_string(),
+        (
+            _,
+            Some(TableFactor::Table {
+                index_directives, ..
+            }),
+        ) if !index_directives.is_empty() => from.to_string(),
+        (
+            _,
+            Some(TableFactor::Table {
+                index_directives, ..
+            }),
+        ) => {
+            index_directives.push(match engine {
+                Engine::MySql => TableIndexDirective::MySql(TableIndexHints {
+                    hint_type: TableIndexHintType::Force,
+                    index_type: TableIndexType::Index,
+                    for_clause: None,
+                    index_names: vec![Ident::new("PRIMARY")],
+                }),
+                _ => TableIndexDirective::NotIndexed,
+            });
+            tables
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+        _ => from.to_string(),
+    };
+    Ok((parts, reference, chunk_from))
 }
 
 /// `text` (the value of `column`) with each aggregate replaced by its merge over new partials,

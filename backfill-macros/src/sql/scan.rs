@@ -182,8 +182,10 @@ impl ScanWriter<'_, '_> {
         let from = self.w.from();
         let group = self.w.group_by();
         match self.engine() {
+            // Unlogged: no WAL for partials that live as long as the job. A server crash empties
+            // it; the run finds it short of the rows the partials job wrote and redoes them.
             Engine::Postgres => format!(
-                "CREATE TABLE {} AS SELECT {select}{from} WHERE false{group} WITH NO DATA",
+                "CREATE UNLOGGED TABLE {} AS SELECT {select}{from} WHERE false{group} WITH NO DATA",
                 self.stage()
             ),
             // The key in the same statement: MySQL commits each DDL statement on its own.
@@ -277,9 +279,9 @@ impl ScanWriter<'_, '_> {
         }
         conds.push(format!("{chunk} <= {}", b.bind(Param::Hi(0))));
         let select = format!(
-            "SELECT {}{} WHERE {}{}",
+            "SELECT {} FROM {} WHERE {}{}",
             self.select(&hi),
-            self.w.from(),
+            self.d.chunk_from,
             conds.join(" AND "),
             self.w.group_by()
         );

@@ -46,6 +46,7 @@ impl<D: Driver> Run<'_, D> {
         if lo.is_none() {
             D::execute(conn, &scan.clear, &[] as &[Value]).await?;
         }
+        D::before_partials(conn).await?;
         let partials = scan.partials.pick(lo);
         let binds = self.binds(partials.stmt, lo, Some(hi), 0)?;
         Ok(D::execute(conn, &partials.sql, &binds).await?)

@@ -294,6 +294,15 @@ pub(crate) trait Driver: Sized + Send + Sync + 'static {
         timeouts: Timeouts,
     ) -> impl Future<Output = Result<sqlx::Transaction<'_, Self::Db>, sqlx::Error>> + Send;
 
+    /// In a chunk's transaction of the scan strategy, before its partials are read: settings
+    /// that make the engine read the chunk in stored order. Nothing by default (MySQL and
+    /// SQLite are told in the statement's FROM, with index hints).
+    fn before_partials(
+        _conn: &mut Conn<Self>,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + '_ {
+        async { Ok(()) }
+    }
+
     /// Restores session settings a batch changed (best effort, after commit or rollback).
     fn end_batch(
         conn: &mut Conn<Self>,

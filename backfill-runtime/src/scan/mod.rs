@@ -157,12 +157,18 @@ pub(crate) async fn run<D: Driver>(
         }
     }
     let (shape, created) = stage::create::<D>(&mut conn, def, scan, &stage, &markers).await?;
-    if created && !options.restart {
-        // A staging table made now cannot hold the partials of chunks done before: redo them.
+    if !options.restart {
+        // Partials written before and not all there: a staging table made now, or (PostgreSQL,
+        // unlogged) emptied by a server crash. Redo them; the merge's committed ranges stand.
         let partials = crate::progress::status::<D>(pool, def, &partials_options).await?;
-        if partials.is_some_and(|p| p.cursor.is_some()) {
-            tracing::warn!(job = %job, staging = %stage::shown(&stage), "the staging table was gone; the partials phase starts over");
-            partials_options.restart = true;
+        if let Some(p) = partials.filter(|p| p.cursor.is_some()) {
+            let lost = created
+                || (D::ENGINE == crate::Engine::Postgres
+                    && stage::rows::<D>(&mut conn, &stage).await? != p.rows_written);
+            if lost {
+                tracing::warn!(job = %job, staging = %stage::shown(&stage), partials_written = p.rows_written, "the staging table lost the partials written before (dropped, or emptied by a server crash); the partials phase starts over");
+                partials_options.restart = true;
+            }
         }
     }
     markers.types = shape

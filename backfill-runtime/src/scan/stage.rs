@@ -391,6 +391,18 @@ pub(crate) async fn create<D: Driver>(
     Ok((shape, created))
 }
 
+/// The staging table's rows.
+pub(crate) async fn rows<D: Driver>(conn: &mut Conn<D>, stage: &TableName) -> Result<u64, Error> {
+    let sql = format!("SELECT count(*) FROM {}", D::quote_table(stage));
+    let rows = D::fetch_all(conn, &sql, &[], &[DecodeAs::Int])
+        .await
+        .map_err(|e| Error::database(format!("counting the rows of {}", shown(stage)), e))?;
+    Ok(rows
+        .first()
+        .and_then(|r| r[0].int())
+        .map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+}
+
 /// Drops the staging table if it exists.
 pub(crate) async fn drop<D: Driver>(
     conn: &mut Conn<D>,

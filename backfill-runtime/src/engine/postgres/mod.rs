@@ -129,6 +129,18 @@ impl Driver for PgEngine {
         Ok(tx)
     }
 
+    async fn before_partials(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        // PostgreSQL has no index hints. With a GROUP BY over more groups than work_mem holds,
+        // it walks the index of the grouped key instead of hashing: the scattered read the scan
+        // exists to avoid (measured on 1M of 2M events over 200,000 users: a GroupAggregate
+        // over `events_user_id`). Plain index scans off leaves the chunk's primary-key range
+        // to a bitmap scan, which reads its pages in stored order; 64MB lets the hash
+        // aggregate of a chunk stay in memory (2.5 s against 1.6 s per chunk, measured).
+        sqlx::Executor::execute(&mut *conn, "SET LOCAL enable_indexscan = off").await?;
+        sqlx::Executor::execute(&mut *conn, "SET LOCAL work_mem = '64MB'").await?;
+        Ok(())
+    }
+
     async fn end_batch(_conn: &mut PgConnection, _session: (), _timeouts: Timeouts) {
         // SET LOCAL ends with the transaction.
     }
