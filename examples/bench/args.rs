@@ -1,7 +1,9 @@
 //! The command line: `--engine`, the scale (`--events`, `--users`), how often each figure is
 //! measured (`--repeat`, `--repeat-slow`, `--hand-loop-secs`), where the results go (`--output`),
 //! the switches (`--keep`, `--print-sql`), the scenario (`--scenario upsert|in-place|workers|
-//! latency`) and the application's load of the latency scenario (`--load-rate`, `--alone-secs`). `2,000,000` and `2_000_000` are both
+//! latency|strategies`), the application's load of the latency scenario (`--load-rate`,
+//! `--alone-secs`) and where the strategies scenario runs (`--scratch with|only|skip`,
+//! `--drop-os-cache`). `2,000,000` and `2_000_000` are both
 //! accepted; `--flag=value` works as well as `--flag value`.
 
 use std::path::{Path, PathBuf};
@@ -11,7 +13,8 @@ use backfill::Engine;
 
 pub(crate) const USAGE: &str = "usage: cargo run --release --example bench -- --engine postgres|mysql|sqlite \
 [--events N] [--users M] [--repeat N] [--repeat-slow N] [--hand-loop-secs S] [--output PATH|-] [--keep] [--print-sql] \
-[--scenario upsert|in-place|workers|latency] [--load-rate OPS] [--alone-secs S]
+[--scenario upsert|in-place|workers|latency|strategies] [--load-rate OPS] [--alone-secs S] \
+[--scratch with|only|skip] [--drop-os-cache] [--cap-secs S]
 
 scenarios:
   upsert     (default) the backfill's figures against the single statement (the limit)
@@ -20,7 +23,14 @@ scenarios:
              2 ranges side by side, with the server's and the bench's CPU (PostgreSQL, MySQL)
   latency    the application's latency: a steady load of --load-rate single-row reads and
              writes per second (default 500) alone for --alone-secs (default 10), during the
-             limit, the default backfill, target_batch_time 100/250/500 ms, 2 and 4 workers";
+             limit, the default backfill, target_batch_time 100/250/500 ms, 2 and 4 workers
+  strategies the limit with the optimizer's plan and with a forced full scan (the faster is
+             the limit), ranges, ranges with the covering index, scan and auto side by side,
+             with what plan says; on PostgreSQL and MySQL also on a scratch server with a
+             16 MB buffer cache (--scratch with, the default; only: that part alone; skip:
+             the shared server alone); --drop-os-cache drops the scratch server's files from
+             the OS page cache before every measured run; --cap-secs S stops a limit or
+             backfill run after S seconds and reports its time as a lower bound";
 
 /// Which comparison a run measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,12 +43,27 @@ pub(crate) enum Scenario {
     Workers,
     /// The application's latency during each figure (`latency.rs`).
     Latency,
+    /// Ranges, ranges with the covering index, scan and auto against the best single
+    /// statement (`strategies.rs`).
+    Strategies,
+}
+
+/// Where the strategies scenario runs on a server engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scratch {
+    /// The shared server, then a scratch server with a small buffer cache.
+    With,
+    /// The scratch server alone.
+    Only,
+    /// The shared server alone.
+    Skip,
 }
 
 /// Events seeded unless `--events` says otherwise.
 pub(crate) const DEFAULT_EVENTS: i64 = 2_000_000;
 
 /// The command line.
+#[derive(Debug, Clone)]
 pub(crate) struct Args {
     pub(crate) engine: Engine,
     pub(crate) events: i64,
@@ -54,6 +79,13 @@ pub(crate) struct Args {
     pub(crate) load_rate: u64,
     /// How long the latency scenario measures the load alone, per round.
     pub(crate) alone: Duration,
+    /// Where the strategies scenario runs.
+    pub(crate) scratch: Scratch,
+    /// The strategies scenario: drop the scratch server's files from the OS page cache before
+    /// every measured run there.
+    pub(crate) drop_os_cache: bool,
+    /// A limit or backfill run still going after this long is stopped (`--cap-secs`).
+    pub(crate) cap: Option<Duration>,
 }
 
 impl Args {
@@ -71,6 +103,9 @@ impl Args {
         let mut scenario = Scenario::Upsert;
         let mut load_rate = 500;
         let mut alone_secs = 10;
+        let mut scratch = Scratch::With;
+        let mut drop_os_cache = false;
+        let mut cap_secs = None;
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -85,6 +120,10 @@ impl Args {
                 }
                 "--print-sql" => {
                     print_sql = true;
+                    continue;
+                }
+                "--drop-os-cache" => {
+                    drop_os_cache = true;
                     continue;
                 }
                 _ => {}
@@ -110,13 +149,23 @@ impl Args {
                         "in-place" => Scenario::InPlace,
                         "workers" => Scenario::Workers,
                         "latency" => Scenario::Latency,
+                        "strategies" => Scenario::Strategies,
                         other => {
                             return Err(format!(
-                                "--scenario {other:?}: use upsert, in-place, workers or latency"
+                                "--scenario {other:?}: use upsert, in-place, workers, latency or strategies"
                             ))
                         }
                     }
                 }
+                "--scratch" => {
+                    scratch = match value.as_str() {
+                        "with" => Scratch::With,
+                        "only" => Scratch::Only,
+                        "skip" => Scratch::Skip,
+                        other => return Err(format!("--scratch {other:?}: use with, only or skip")),
+                    }
+                }
+                "--cap-secs" => cap_secs = Some(positive(&flag, &value)?),
                 "--load-rate" => load_rate = positive(&flag, &value)?,
                 "--alone-secs" => alone_secs = positive(&flag, &value)?,
                 "--output" if value == "-" => output = None,
@@ -142,6 +191,9 @@ impl Args {
             scenario,
             load_rate: u64::try_from(load_rate).unwrap_or(500),
             alone: Duration::from_secs(u64::try_from(alone_secs).unwrap_or(10)),
+            scratch,
+            drop_os_cache,
+            cap: cap_secs.map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(1))),
         }))
     }
 }

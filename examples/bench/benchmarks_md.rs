@@ -13,12 +13,19 @@ Written by `cargo run --release --example bench -- --engine postgres|mysql|sqlit
 2,000,000 events over 200,000 users, median of 3 runs); `examples/bench/main.rs` explains every figure. \
 Each run replaces its engine's section (a run at another scale has a section of its own, such as `postgres-20m`); notes written by hand below a section are kept. The limit is the article's single \
 `INSERT ... SELECT ... GROUP BY ... ON CONFLICT / ON DUPLICATE KEY UPDATE` over every key: fast, \
-but one transaction that cannot be resumed, throttled or stopped.\n\n\
+but one transaction that cannot be resumed, throttled or stopped. Since issue 13 the limit is the \
+faster of that statement with the optimizer's plan and the same statement with a full scan of the \
+source forced (PostgreSQL `enable_indexscan`/`enable_bitmapscan = off`, MariaDB `IGNORE INDEX`, \
+SQLite `NOT INDEXED`): the `strategies` sections measure both; the older sections, measured \
+before, compare against the optimizer's plan only.\n\n\
 How to reproduce: `BACKFILL_TEST_POSTGRES_URL=postgres://... BACKFILL_TEST_MYSQL_URL=mysql://... \
 cargo run --release --example bench -- --engine ENGINE [--scenario SCENARIO]`, one engine at a \
 time on an otherwise idle machine. Scenarios: `upsert` (the default: the sections `postgres`, \
 `mysql`, `sqlite`), `in-place` (`ENGINE-in-place`), `workers` (`ENGINE-workers`: 1, 2 and 4 \
-workers against the limit, with the server's and the bench's CPU; PostgreSQL and MariaDB) and \
+workers against the limit, with the server's and the bench's CPU; PostgreSQL and MariaDB), \
+`strategies` (`ENGINE-strategies`, and `ENGINE-strategies-small-cache` on a scratch server with a \
+16 MB buffer cache: the single statement with both plans, ranges, ranges with the covering \
+index, scan and auto, with what `plan` says) and \
 `latency` (`ENGINE-latency`: a steady application load of `--load-rate` single-row reads and \
 writes per second, default 500, alone for `--alone-secs`, default 10, and during the limit, the \
 default backfill, `target_batch_time` 100/250/500 ms and 2 and 4 workers; PostgreSQL and \

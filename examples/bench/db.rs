@@ -60,15 +60,29 @@ fn server_url(var: &str, example: &str) -> Result<String, BoxError> {
 }
 
 impl Db {
-    /// Connects to the benchmark's namespace, creating it if missing. The temp dir (SQLite)
-    /// must outlive the pool.
+    /// Connects to the benchmark's namespace on the engine's shared server (its URL from the
+    /// environment), creating it if missing. The temp dir (SQLite) must outlive the pool.
     pub(crate) async fn connect(engine: Engine, dir: &Path) -> Result<Db, BoxError> {
+        let base = match engine {
+            Engine::Postgres => server_url(
+                "BACKFILL_TEST_POSTGRES_URL",
+                "postgres://postgres@127.0.0.1:5432/test",
+            )?,
+            Engine::MySql => server_url(
+                "BACKFILL_TEST_MYSQL_URL",
+                "mysql://root@127.0.0.1:3306/test",
+            )?,
+            Engine::Sqlite => String::new(),
+        };
+        Db::connect_to(engine, &base, dir).await
+    }
+
+    /// Connects to the benchmark's namespace on the server at `base` (ignored for SQLite),
+    /// creating it if missing: the shared server, or a scratch one (`scratch.rs`).
+    pub(crate) async fn connect_to(engine: Engine, base: &str, dir: &Path) -> Result<Db, BoxError> {
+        let base = base.to_string();
         match engine {
             Engine::Postgres => {
-                let base = server_url(
-                    "BACKFILL_TEST_POSTGRES_URL",
-                    "postgres://postgres@127.0.0.1:5432/test",
-                )?;
                 let admin = PgPool::connect(&base).await?;
                 sqlx::raw_sql(own_sql(format!("CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")))
                     .execute(&admin)
@@ -86,10 +100,6 @@ impl Db {
                 Ok(db)
             }
             Engine::MySql => {
-                let base = server_url(
-                    "BACKFILL_TEST_MYSQL_URL",
-                    "mysql://root@127.0.0.1:3306/test",
-                )?;
                 let admin = MySqlPool::connect(&base).await?;
                 sqlx::raw_sql(own_sql(format!(
                     "CREATE DATABASE IF NOT EXISTS {MYSQL_DATABASE}"

@@ -14,8 +14,9 @@
 //! whose first run took over a minute is measured only N times), `--hand-loop-secs S` (10),
 //! `--output PATH` (`BENCHMARKS.md` at the repository root; `-` writes nothing), `--keep` (leave
 //! the benchmark's tables in place), `--print-sql` (print the generated statements and exit),
-//! `--scenario upsert|in-place|workers|latency` (below), `--load-rate OPS` (500) and
-//! `--alone-secs S` (10) for the latency scenario.
+//! `--scenario upsert|in-place|workers|latency|strategies` (below), `--load-rate OPS` (500) and
+//! `--alone-secs S` (10) for the latency scenario, `--scratch`, `--drop-os-cache` and
+//! `--cap-secs S` for the strategies scenario.
 //!
 //! # Scenarios
 //!
@@ -28,6 +29,15 @@
 //!   during the limit, the default backfill, `target_batch_time` 100/250/500 ms and 2 and 4
 //!   workers, with its p50, p99, max latency and errors (`latency.rs`); section
 //!   `ENGINE-latency`.
+//! - `strategies`: how each way of reading the source does against the best single statement
+//!   (`strategies.rs`): the single statement with the optimizer's plan and with a full scan
+//!   forced (the faster is the limit), ranges, ranges with the covering index `plan`
+//!   recommends, scan and auto, each checked against the limit, with what `plan` and
+//!   `access_path` say and issue 13's goals; section `ENGINE-strategies`. On PostgreSQL and
+//!   MySQL/MariaDB the same again on a scratch server with a 16 MB buffer cache started and
+//!   stopped by the bench (`scratch.rs`), section `ENGINE-strategies-small-cache`
+//!   (`--scratch with|only|skip`; `--drop-os-cache` evicts its files from the OS page cache
+//!   before every run). `--cap-secs S` stops a run after S seconds (a lower bound).
 //!
 //! # Where it runs
 //!
@@ -118,6 +128,8 @@ mod load;
 mod measure;
 mod report;
 mod scaling;
+mod scratch;
+mod strategies;
 mod upsert;
 
 use std::process::ExitCode;
@@ -125,11 +137,10 @@ use std::process::ExitCode;
 use crate::args::{Args, Scenario, USAGE};
 use crate::benchmarks_md::{section_id, write_section};
 use crate::db::Db;
-use crate::engine_sql::EngineSql;
 use crate::load::Load;
 use crate::measure::proc_status_kib;
-use crate::report::{git_commit, load_average, thousands, Meta};
-use crate::upsert::{Bench, Figure, UserStats};
+use crate::report::{git_commit, load_average, Meta};
+use crate::upsert::{Bench, Figure, Opened, UserStats};
 use backfill::Engine;
 
 /// Any failure ends the benchmark with its message.
@@ -147,37 +158,17 @@ async fn run(args: Args) -> Result<bool, BoxError> {
         }
         return Ok(true);
     }
+    if args.scenario == Scenario::Strategies {
+        return strategies::run(args, load_average).await;
+    }
     let dir = tempfile::tempdir()?;
     let db = Db::connect(engine, dir.path()).await?;
-    let stmts = UserStats::sql(engine).ok_or("UserStats was not generated for this engine")?;
-    if !stmts.upsert_all.params.is_empty() {
-        return Err("the single-statement recompute binds parameters; expected none".into());
-    }
-    let sql = EngineSql::new(engine, args.events);
-    let version = db.text(sql.version).await?;
-    let settings = db.text(sql.settings).await?;
-    let mut bench = Bench {
-        args,
-        db,
-        sql,
-        upsert_all: stmts.upsert_all.sql,
-        upsert_range: &stmts.upsert.next,
-        load: None,
-        reference: None,
-        samples: Vec::new(),
-        failures: Vec::new(),
-    };
-    println!(
-        "{version}: seeding {} events over {} users ...",
-        thousands(bench.args.events as u64),
-        thousands(bench.args.users as u64)
-    );
-    let seeded = bench.seed().await?;
-    let null_events = bench
-        .db
-        .int("SELECT count(*) FROM events WHERE user_id IS NULL")
-        .await?;
-    println!("  seeded in {seeded:.2?}; settings: {settings}");
+    let Opened {
+        mut bench,
+        version,
+        settings,
+        null_events,
+    } = Bench::open(args, db).await?;
     let scenario = bench.args.scenario;
     if matches!(scenario, Scenario::Workers | Scenario::Latency) && engine == Engine::Sqlite {
         return Err("--scenario workers and latency run on PostgreSQL and MySQL/MariaDB (SQLite has one writer)".into());

@@ -107,6 +107,9 @@ impl Bench {
             wal_bytes: None,
             cpu: t.cpu,
             load: t.load,
+            report: None,
+            pool_reads: None,
+            capped: false,
         })
     }
 

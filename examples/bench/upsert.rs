@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use backfill::definition::Stmt;
 use backfill::sqlx;
 use backfill::sqlx::types::chrono::NaiveDateTime;
-use backfill::{Backfill, Report, RunOptions, StopReason};
+use backfill::{Backfill, Report, RunOptions, StopReason, Strategy};
 
 use crate::args::Args;
 use crate::checksum::Checksum;
@@ -67,6 +67,16 @@ pub(crate) enum Figure {
     HandSplit(u32),
     /// No backfill: the application's load alone for `--alone-secs`.
     LoadAlone,
+    /// The limit's statement with a full scan of `events` forced (`strategies.rs`).
+    LimitFullScan,
+    /// The default options with `Strategy::Ranges`.
+    Ranges,
+    /// `Strategy::Ranges` with the covering index in place (created before, dropped after).
+    RangesCovered,
+    /// The default options with `Strategy::Scan`.
+    Scan,
+    /// The default options (`Strategy::Auto`), no covering index.
+    Auto,
 }
 
 impl Figure {
@@ -100,6 +110,11 @@ impl Figure {
                 format!("limit cut by hand into {n} ranges on {n} connections, side by side")
             }
             Figure::LoadAlone => "no backfill: the load alone".to_string(),
+            Figure::LimitFullScan => "single statement, full scan forced".to_string(),
+            Figure::Ranges => "ranges (strategy ranges, default options)".to_string(),
+            Figure::RangesCovered => "ranges with the covering index".to_string(),
+            Figure::Scan => "scan (strategy scan, adaptive chunks)".to_string(),
+            Figure::Auto => "auto (default options)".to_string(),
         }
     }
 
@@ -111,6 +126,10 @@ impl Figure {
                 | Figure::Fixed(_)
                 | Figure::Workers(_)
                 | Figure::TargetTime(_)
+                | Figure::Ranges
+                | Figure::RangesCovered
+                | Figure::Scan
+                | Figure::Auto
         )
     }
 }
@@ -130,6 +149,15 @@ pub(crate) struct Sample {
     pub(crate) cpu: Option<CpuUse>,
     /// The application's latencies during the run, when a load ran beside it.
     pub(crate) load: Option<LoadStats>,
+    /// The backfill's report, for a backfill run (the strategy it read with, the scan's
+    /// partials).
+    pub(crate) report: Option<Report>,
+    /// MySQL/MariaDB: pages InnoDB read into its buffer pool during the run
+    /// (`Innodb_buffer_pool_reads`, server-wide).
+    pub(crate) pool_reads: Option<i64>,
+    /// The run was stopped at `--cap-secs`: its time is a lower bound and its target was not
+    /// checked.
+    pub(crate) capped: bool,
 }
 
 impl Sample {
@@ -152,6 +180,11 @@ pub(crate) struct Bench {
     pub(crate) reference: Option<Checksum>,
     pub(crate) samples: Vec<(Figure, Vec<Sample>)>,
     pub(crate) failures: Vec<String>,
+    /// The covering index of the strategies scenario (`Figure::RangesCovered`).
+    pub(crate) covering: Option<crate::strategies::Covering>,
+    /// The data directory of a scratch server whose files leave the OS page cache before every
+    /// measured run (`--drop-os-cache`).
+    pub(crate) os_cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Db {
@@ -160,7 +193,57 @@ impl Db {
     }
 }
 
+/// A seeded benchmark and what its section says about the server.
+pub(crate) struct Opened {
+    pub(crate) bench: Bench,
+    pub(crate) version: String,
+    pub(crate) settings: String,
+    pub(crate) null_events: i64,
+}
+
 impl Bench {
+    /// The benchmark of `args.engine` on `db`, its data seeded.
+    pub(crate) async fn open(args: Args, db: Db) -> Result<Opened, BoxError> {
+        let engine = args.engine;
+        let stmts = UserStats::sql(engine).ok_or("UserStats was not generated for this engine")?;
+        if !stmts.upsert_all.params.is_empty() {
+            return Err("the single-statement recompute binds parameters; expected none".into());
+        }
+        let sql = EngineSql::new(engine, args.events);
+        let version = db.text(sql.version).await?;
+        let settings = db.text(sql.settings).await?;
+        let bench = Bench {
+            args,
+            db,
+            sql,
+            upsert_all: stmts.upsert_all.sql,
+            upsert_range: &stmts.upsert.next,
+            load: None,
+            reference: None,
+            samples: Vec::new(),
+            failures: Vec::new(),
+            covering: None,
+            os_cache_dir: None,
+        };
+        println!(
+            "{version}: seeding {} events over {} users ...",
+            thousands(bench.args.events as u64),
+            thousands(bench.args.users as u64)
+        );
+        let seeded = bench.seed().await?;
+        let null_events = bench
+            .db
+            .int("SELECT count(*) FROM events WHERE user_id IS NULL")
+            .await?;
+        println!("  seeded in {seeded:.2?}; settings: {settings}");
+        Ok(Opened {
+            bench,
+            version,
+            settings,
+            null_events,
+        })
+    }
+
     pub(crate) async fn seed(&self) -> Result<Duration, BoxError> {
         let started = Instant::now();
         self.db.exec_all(self.sql.setup).await?;
@@ -176,6 +259,17 @@ impl Bench {
         self.db
             .exec_all(&[self.sql.truncate, self.sql.drop_progress])
             .await
+    }
+
+    /// The untimed pause before a measured run: the server's background work flushed
+    /// (`Db::quiesce`) and, with `--drop-os-cache` on a scratch server, its files dropped from
+    /// the OS page cache.
+    pub(crate) async fn quiesce(&self) -> Result<(), BoxError> {
+        self.db.quiesce().await?;
+        if let Some(dir) = &self.os_cache_dir {
+            crate::scratch::drop_os_cache(dir)?;
+        }
+        Ok(())
     }
 
     /// Runs every figure `--repeat` times, interleaved, so drift hits every figure alike.
@@ -248,17 +342,41 @@ impl Bench {
             }
             Figure::HandSplit(n) => self.hand_split(n).await,
             Figure::LoadAlone => self.load_alone().await,
+            Figure::LimitFullScan => self.limit_full_scan().await,
+            Figure::Ranges => {
+                let options = RunOptions::default().strategy(Strategy::Ranges);
+                self.backfill(figure, options, true).await
+            }
+            Figure::RangesCovered => self.ranges_covered().await,
+            Figure::Scan => {
+                let options = RunOptions::default().strategy(Strategy::Scan);
+                self.backfill(figure, options, true).await
+            }
+            Figure::Auto => self.backfill(figure, RunOptions::default(), true).await,
         }
     }
 
     async fn limit(&mut self) -> Result<Sample, BoxError> {
         self.empty_target().await?;
-        self.db.quiesce().await?;
-        let (written, t) = timed(self.args.engine, self.load.as_ref(), async {
-            self.db.exec(self.upsert_all, &[]).await
-        })
+        self.quiesce().await?;
+        let reads_before = self.db.pool_reads().await;
+        let (written, t) = timed(
+            self.args.engine,
+            self.load.as_ref(),
+            capped(self.args.cap, self.db.exec(self.upsert_all, &[])),
+        )
         .await;
+        let Some(written) = written else {
+            println!("    stopped at --cap-secs: the single statement is slower than that");
+            return Ok(self.capped_sample(t.elapsed));
+        };
         let written = written?;
+        let pool_reads = self
+            .db
+            .pool_reads()
+            .await
+            .zip(reads_before)
+            .map(|(b, a)| b - a);
         let sum = self.db.checksum(self.sql.page).await?;
         match self.reference {
             None => {
@@ -276,10 +394,13 @@ impl Bench {
             wal_bytes: None,
             cpu: t.cpu,
             load: t.load,
+            report: None,
+            pool_reads,
+            capped: false,
         })
     }
 
-    async fn backfill(
+    pub(crate) async fn backfill(
         &mut self,
         figure: Figure,
         options: RunOptions,
@@ -288,16 +409,31 @@ impl Bench {
         if empty {
             self.empty_target().await?;
         }
-        self.db.quiesce().await?;
+        self.quiesce().await?;
         let wal_before = self.db.wal_position().await?;
+        let reads_before = self.db.pool_reads().await;
         let (report, t) = timed(
             self.args.engine,
             self.load.as_ref(),
-            self.db.backfill(options),
+            capped(self.args.cap, self.db.backfill(options)),
         )
         .await;
+        let Some(report) = report else {
+            println!(
+                "    stopped at --cap-secs {}: {} is slower than that",
+                self.args.cap.map_or(0, |c| c.as_secs()),
+                figure.label(self.args.hand_loop)
+            );
+            return Ok(self.capped_sample(t.elapsed));
+        };
         let report = report?;
         let wal_after = self.db.wal_position().await?;
+        let pool_reads = self
+            .db
+            .pool_reads()
+            .await
+            .zip(reads_before)
+            .map(|(b, a)| b - a);
         if report.stop != StopReason::Done {
             self.failures.push(format!(
                 "{}: the run stopped with {:?} instead of finishing",
@@ -318,6 +454,9 @@ impl Bench {
             wal_bytes: wal_before.zip(wal_after).map(|(a, b)| b - a),
             cpu: t.cpu,
             load: t.load,
+            report: Some(report),
+            pool_reads,
+            capped: false,
         })
     }
 
@@ -344,6 +483,9 @@ impl Bench {
             wal_bytes: None,
             cpu: None,
             load: None,
+            report: None,
+            pool_reads: None,
+            capped: false,
         })
     }
 
@@ -353,6 +495,37 @@ impl Bench {
                 "{}: the target ({sum}) differs from the limit's ({reference})",
                 figure.label(self.args.hand_loop)
             ));
+        }
+    }
+}
+
+/// `work`, or `None` when it did not finish within `cap` (dropped then: its transaction rolls
+/// back).
+pub(crate) async fn capped<T>(
+    cap: Option<Duration>,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    match cap {
+        Some(cap) => tokio::time::timeout(cap, work).await.ok(),
+        None => Some(work.await),
+    }
+}
+
+impl Bench {
+    /// A run stopped at `--cap-secs`: its time is a lower bound, its rows the limit's.
+    pub(crate) fn capped_sample(&self, elapsed: Duration) -> Sample {
+        Sample {
+            elapsed,
+            rows: self.reference.map_or(self.args.users as u64, |r| r.rows),
+            written: 0,
+            batches: None,
+            rss_kib: None,
+            wal_bytes: None,
+            cpu: None,
+            load: None,
+            report: None,
+            pool_reads: None,
+            capped: true,
         }
     }
 }
