@@ -410,6 +410,17 @@ async fn a_changed_chunk_done_again_rewrites_its_partials() {
         assert_eq!(report.stop, StopReason::MaxBatches, "{}", db.name());
         let before = staged(&db, 2_000).await;
         assert!(!before.is_empty(), "{}: chunk 2's partials", db.name());
+        // `status` shows the job in its partials phase, with the staging table.
+        let status = db
+            .status(FactStats::definition(), &RunOptions::default())
+            .await
+            .unwrap()
+            .expect("the job's status");
+        assert_eq!(status.state, "running", "{}", db.name());
+        let scan = status.scan.expect("the partials phase");
+        assert_eq!((scan.chunks, scan.source_rows), (2, 2_000), "{}", db.name());
+        assert_eq!(scan.staging_table, STAGE, "{}", db.name());
+        assert!(scan.staging_exists, "{}", db.name());
 
         // The source changes inside chunk 2, and the chunk is done again, twice.
         db.exec("UPDATE facts SET v = 7 WHERE id > 1000 AND id <= 2000 AND id % 5 = 0")
@@ -436,6 +447,20 @@ async fn a_changed_chunk_done_again_rewrites_its_partials() {
         assert_eq!(report.stop, StopReason::Done, "{}", db.name());
         let done = checksum(&db).await;
         assert_eq!(done, reference(&db).await, "{}", db.name());
+        let status = db
+            .status(FactStats::definition(), &RunOptions::default())
+            .await
+            .unwrap()
+            .expect("the job's status");
+        assert_eq!(status.state, "done", "{}", db.name());
+        let scan = status.scan.expect("the partials phase");
+        assert_eq!(
+            (scan.state.as_str(), scan.source_rows),
+            ("done", 3_000),
+            "{}",
+            db.name()
+        );
+        assert!(!scan.staging_exists, "{}: dropped once merged", db.name());
     }
 }
 
@@ -472,5 +497,78 @@ async fn a_staging_table_lost_mid_job_is_noticed_and_its_partials_redone() {
             );
             assert_eq!(checksum(&db).await, expected, "{}: {loss}", db.name());
         }
+    }
+}
+
+#[tokio::test]
+async fn auto_scans_a_scattered_source_beyond_the_cache_and_reads_ranges_otherwise() {
+    let auto = || RunOptions::default().strategy(Strategy::Auto);
+    for db in common::engines("scan_auto").await {
+        create_facts(&db).await;
+        seed_facts(&db, 3_000).await;
+        if db.engine == Engine::Postgres {
+            db.exec("ANALYZE facts").await;
+        }
+        // Scattered or not, 3,000 rows fit in every engine's cache: ranges, and `plan` says why.
+        let plan = db.plan(FactStats::definition(), &auto()).await.unwrap();
+        assert_eq!(plan.strategy, Strategy::Ranges, "{}: {plan:?}", db.name());
+        let report = run_done(&db, FactStats::definition(), auto()).await;
+        assert_eq!(report.strategy, Strategy::Ranges, "{}", db.name());
+        assert_eq!(
+            report.strategy_reason.as_deref(),
+            Some(plan.strategy_reason.as_str())
+        );
+        assert!(report.scan.is_none(), "{}", db.name());
+        eprintln!(
+            "{}: auto on 3,000 rows: {}",
+            db.name(),
+            plan.strategy_reason
+        );
+        if db.engine != Engine::Sqlite {
+            assert!(
+                plan.strategy_reason.contains("fits in")
+                    || plan.strategy_reason.contains("stored close to key order"),
+                "{}: {}",
+                db.name(),
+                plan.strategy_reason
+            );
+            continue;
+        }
+        // SQLite's cache is 2 MiB by default: 200,000 facts (about 6 MiB) outgrow it.
+        db.exec("DELETE FROM facts").await;
+        db.exec("DELETE FROM teams").await;
+        seed_facts(&db, 200_000).await;
+        let expected = reference(&db).await;
+        let plan = db.plan(FactStats::definition(), &auto()).await.unwrap();
+        assert_eq!(
+            plan.strategy,
+            Strategy::Scan,
+            "{}: {}",
+            db.name(),
+            plan.strategy_reason
+        );
+        assert!(
+            plan.strategy_reason.contains("scattered"),
+            "{}",
+            plan.strategy_reason
+        );
+        let report = run_done(&db, FactStats::definition(), auto().restart(true)).await;
+        assert_eq!(report.strategy, Strategy::Scan, "{}", db.name());
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+        // The same rows stored in key order: ranges read adjacent pages.
+        db.exec("UPDATE facts SET grp = id / 300 + 1 WHERE grp IS NOT NULL")
+            .await;
+        let plan = db.plan(FactStats::definition(), &auto()).await.unwrap();
+        assert_eq!(
+            plan.strategy,
+            Strategy::Ranges,
+            "{}: {}",
+            db.name(),
+            plan.strategy_reason
+        );
+        eprintln!(
+            "sqlite: auto on 200,000 rows: scan; in key order: {}",
+            plan.strategy_reason
+        );
     }
 }

@@ -488,6 +488,30 @@ pub struct JobStatus {
     /// Every shard of a job run by several workers, in shard order (empty for a job of one
     /// worker, whose one row the fields above describe).
     pub shards: Vec<ShardStatus>,
+    /// The scan strategy's partials phase and its staging table, when the job reads its
+    /// source with the scan (`None` otherwise).
+    pub scan: Option<ScanStatus>,
+}
+
+/// The partials phase of a job read with the scan strategy, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanStatus {
+    /// Its job in the progress table (`<job>/partials`).
+    pub job: String,
+    /// `running` or `done`.
+    pub state: String,
+    /// The last chunk done: the source's primary key it ended at.
+    pub cursor: Option<Key>,
+    /// Chunks committed.
+    pub chunks: u64,
+    /// Source rows read.
+    pub source_rows: u64,
+    /// Partial rows written to the staging table.
+    pub partials_written: u64,
+    /// The staging table (created by the run, dropped when the merge is done).
+    pub staging_table: String,
+    /// Whether the staging table exists now.
+    pub staging_exists: bool,
 }
 
 /// What `service pause`, `service resume`, `service rate` and `service workers` change in

@@ -171,7 +171,7 @@ where
         definition: &'static Definition,
         options: &RunOptions,
     ) -> impl Future<Output = Result<Option<JobStatus>, Error>> + Send {
-        crate::progress::status::<DB::Driver>(self, definition, options)
+        crate::progress::status_with_scan::<DB::Driver>(self, definition, options)
     }
 
     fn reset(

@@ -112,6 +112,11 @@ pub(crate) async fn choose<D: Driver>(
     }
 }
 
+/// The progress table's job of `job`'s partials phase.
+pub(crate) fn partials_job(job: &str) -> String {
+    format!("{job}/partials")
+}
+
 /// Runs (or resumes) the scan of `def`: the partials phase, then the merge.
 pub(crate) async fn run<D: Driver>(
     pool: &sqlx::Pool<D::Db>,
@@ -131,7 +136,7 @@ pub(crate) async fn run<D: Driver>(
         )));
     };
     let job = options.job.clone().unwrap_or_else(|| def.job.to_string());
-    let partials_job = format!("{job}/partials");
+    let partials_job = partials_job(&job);
     let stage = stage::stage_name(def.table, &job)?;
     let mut conn = pool
         .acquire()
