@@ -138,14 +138,16 @@ pub(crate) async fn run<D: Driver>(
     let job = options.job.clone().unwrap_or_else(|| def.job.to_string());
     let partials_job = partials_job(&job);
     let stage = stage::stage_name(def.table, &job)?;
+    // Read before a connection is held: the pool may have only one.
+    let merged = crate::progress::status::<D>(pool, def, &options).await?;
+    let mut partials_options = options.clone().job(partials_job.clone());
+    let partials_before = crate::progress::status::<D>(pool, def, &partials_options).await?;
     let mut conn = pool
         .acquire()
         .await
         .map_err(|e| Error::database(format!("connecting to {} for job `{job}`", D::ENGINE), e))?;
     let chunk = stage::chunk_column::<D>(&mut conn, def, scan.driving).await?;
     let mut markers = Markers::new::<D>(&stage, &chunk);
-    let merged = crate::progress::status::<D>(pool, def, &options).await?;
-    let mut partials_options = options.clone().job(partials_job.clone());
     if options.restart {
         stage::drop::<D>(&mut conn, def, scan, &stage, &markers).await?;
     } else if let Some(status) = &merged {
@@ -165,8 +167,7 @@ pub(crate) async fn run<D: Driver>(
     if !options.restart {
         // Partials written before and not all there: a staging table made now, or (PostgreSQL,
         // unlogged) emptied by a server crash. Redo them; the merge's committed ranges stand.
-        let partials = crate::progress::status::<D>(pool, def, &partials_options).await?;
-        if let Some(p) = partials.filter(|p| p.cursor.is_some()) {
+        if let Some(p) = partials_before.filter(|p| p.cursor.is_some()) {
             let lost = created
                 || (D::ENGINE == crate::Engine::Postgres
                     && stage::rows::<D>(&mut conn, &stage).await? != p.rows_written);
