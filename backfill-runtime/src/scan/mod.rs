@@ -194,7 +194,10 @@ pub(crate) async fn run<D: Driver>(
         partials_written: partials.rows_written,
         finished: partials.finished(),
     };
-    if !partials.finished() {
+    let spent = options
+        .max_batches
+        .is_some_and(|max| partials.batches >= max);
+    if !partials.finished() || spent {
         return Ok(Report {
             job,
             keys: 0,
@@ -202,6 +205,11 @@ pub(crate) async fn run<D: Driver>(
             resumed_from: None,
             cursor: None,
             elapsed: started.elapsed(),
+            stop: if partials.finished() {
+                StopReason::MaxBatches
+            } else {
+                partials.stop.clone()
+            },
             strategy: Strategy::Scan,
             strategy_reason: reason,
             scan: Some(scan_report),
@@ -212,7 +220,7 @@ pub(crate) async fn run<D: Driver>(
     let mut merge_options = options.clone();
     merge_options.max_batches = options
         .max_batches
-        .map(|max| max.saturating_sub(partials.batches).max(1));
+        .map(|max| max.saturating_sub(partials.batches));
     tracing::info!(job = %job, staging = %filled.stage, "scan: merge phase");
     let mut report = batch::run::<D>(pool, def, merge, merge_options).await?;
     if report.finished() {
