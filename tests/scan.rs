@@ -11,7 +11,7 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use backfill::{Backfill, Engine, RunOptions, StopReason, Strategy};
 use common::types::{run_done, verify};
@@ -303,14 +303,7 @@ async fn sigkills_in_either_phase_end_identical() {
                         std::thread::sleep(Duration::from_millis(5));
                     }
                 }
-                let after = Duration::from_millis(rng.u64(20..200));
-                let started = Instant::now();
-                while started.elapsed() < after && child.try_wait().unwrap().is_none() {
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                if child.try_wait().unwrap().is_none() {
-                    child.kill().expect("SIGKILL the worker");
-                    child.wait().expect("reap the worker");
+                if common::worker::kill_after(&mut child, Duration::from_millis(rng.u64(20..200))) {
                     kills += 1;
                     if partials_done(&db).await {
                         in_merge += 1;
@@ -320,14 +313,7 @@ async fn sigkills_in_either_phase_end_identical() {
                     continue;
                 }
             }
-            let output = child.wait_with_output().expect("the worker's output");
-            assert!(
-                output.status.success(),
-                "{}: worker failed:\n{}",
-                db.name(),
-                String::from_utf8_lossy(&output.stderr)
-            );
-            common::worker::batches(&output);
+            common::worker::finished(child, db.name());
             break;
         }
         assert!(kills >= 20, "{}: only {kills} kills", db.name());

@@ -155,18 +155,7 @@ pub(crate) async fn access_path<D: Driver>(
     def: &'static Definition,
     options: &RunOptions,
 ) -> Result<SourceAccess, Error> {
-    let (mut conn, stmts, batch_size, ranges) = opened::<D>(pool, def, options).await?;
-    let conn: &mut Conn<D> = &mut conn;
-    crate::access::analyse::access_path::<D>(
-        conn,
-        def,
-        stmts,
-        batch_size,
-        ranges.first_range.as_ref(),
-        ranges.estimated_keys,
-        true,
-    )
-    .await
+    analysed::<D>(pool, def, options, true).await
 }
 
 /// The access path as `access_path` reads it, without reading and timing a range: what
@@ -175,6 +164,16 @@ pub(crate) async fn access_path_untimed<D: Driver>(
     pool: &sqlx::Pool<D::Db>,
     def: &'static Definition,
     options: &RunOptions,
+) -> Result<SourceAccess, Error> {
+    analysed::<D>(pool, def, options, false).await
+}
+
+/// The first range found as `plan` finds it, then analysed (and, when `timed`, read).
+async fn analysed<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    options: &RunOptions,
+    timed: bool,
 ) -> Result<SourceAccess, Error> {
     let (mut conn, stmts, batch_size, ranges) = opened::<D>(pool, def, options).await?;
     let conn: &mut Conn<D> = &mut conn;
@@ -185,7 +184,7 @@ pub(crate) async fn access_path_untimed<D: Driver>(
         batch_size,
         ranges.first_range.as_ref(),
         ranges.estimated_keys,
-        false,
+        timed,
     )
     .await
 }
