@@ -42,7 +42,7 @@ use crate::engine::{
     self, Conn, DecodeAs, Driver, ProgressType, TableName, TableShape, Timeouts, Value,
 };
 use crate::error::Error;
-use crate::options::{Control, JobStatus, RunOptions, ScanStatus, ShardStatus};
+use crate::options::{Control, JobStatus, RunOptions, ShardStatus};
 use crate::value::Key;
 
 /// The columns a progress table must have, in the order the runtime creates them.
@@ -1278,59 +1278,6 @@ pub(crate) async fn status<D: Driver>(
         .await
         .map_err(|e| Error::database("connecting to read the job's status", e))?;
     store.status(&mut conn).await
-}
-
-/// [`BackfillPool::status`](crate::pool::BackfillPool::status) on any engine: the job's row,
-/// and the scan strategy's partials phase with its staging table when the job has one. A scan
-/// in its partials phase has no row of its own yet: it shows as running, its cursor unset.
-pub(crate) async fn status_with_scan<D: Driver>(
-    pool: &sqlx::Pool<D::Db>,
-    def: &'static Definition,
-    options: &RunOptions,
-) -> Result<Option<JobStatus>, Error> {
-    let merged = status::<D>(pool, def, options).await?;
-    let job = options.job.clone().unwrap_or_else(|| def.job.to_string());
-    let partials_options = options.clone().job(crate::scan::partials_job(&job));
-    let Some(partials) = status::<D>(pool, def, &partials_options).await? else {
-        return Ok(merged);
-    };
-    let stage = crate::scan::stage::stage_name(def.table, &job)?;
-    let mut conn = pool
-        .acquire()
-        .await
-        .map_err(|e| Error::database("connecting to read the job's status", e))?;
-    let staging_exists = D::table_shape(&mut conn, &stage)
-        .await
-        .map_err(|e| Error::database("reading the staging table's catalog", e.source))?
-        .is_some();
-    let scan = ScanStatus {
-        job: partials.job.clone(),
-        state: partials.state.clone(),
-        cursor: partials.cursor.clone(),
-        chunks: partials.batches,
-        source_rows: partials.keys,
-        partials_written: partials.rows_written,
-        staging_table: crate::scan::stage::shown(&stage),
-        staging_exists,
-    };
-    Ok(Some(match merged {
-        Some(mut status) => {
-            status.scan = Some(scan);
-            status
-        }
-        None => JobStatus {
-            job,
-            fingerprint: partials.fingerprint.clone(),
-            state: RUNNING.to_string(),
-            cursor: None,
-            rows_written: 0,
-            batches: 0,
-            keys: 0,
-            scan: Some(scan),
-            shards: Vec::new(),
-            ..partials
-        },
-    }))
 }
 
 /// [`BackfillPool::reset`](crate::pool::BackfillPool::reset) on any engine.

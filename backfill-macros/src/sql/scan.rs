@@ -2,9 +2,8 @@
 //! primary key, the partial aggregates of a chunk, and the merge phase, a whole backfill whose
 //! source is the staging table. See `backfill_core::scan` for the markers the runtime fills.
 
-use backfill_core::scan::{
-    scan_fingerprint, staged_key, staged_partial, CHUNK_MARKER, STAGED_CHUNK, STAGE_MARKER,
-};
+use backfill_core::scan::{staged_key, staged_partial, CHUNK_MARKER, STAGED_CHUNK, STAGE_MARKER};
+use backfill_core::scan_fingerprint;
 use backfill_core::{Param, Strategy};
 
 use super::decompose::{decompose, Decomposed, STAGE_ALIAS};

@@ -16,11 +16,12 @@
 #![allow(clippy::result_large_err)]
 
 pub(crate) mod stage;
+mod status;
 
 use std::time::Instant;
 
-pub(crate) use stage::FilledScan;
 use stage::Markers;
+pub(crate) use status::status;
 
 use crate::access::strategy::Mapping;
 use crate::access::SourceAccess;
@@ -109,6 +110,27 @@ pub(crate) async fn choose<D: Driver>(
                 SourceAccess::NotAnalysed { reason } => chosen(Strategy::Ranges, reason),
             }
         }
+    }
+}
+
+/// The strategy a run would use and why, for `plan`: what [`choose`] decides, with the reason
+/// when the strategy was asked for, and the reason the scan cannot run when it was asked for
+/// and cannot.
+pub(crate) async fn planned<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    stmts: &'static Statements,
+    options: &RunOptions,
+) -> (Strategy, String) {
+    match choose::<D>(pool, def, stmts, options).await {
+        Ok(chosen) => {
+            let reason = chosen.reason.unwrap_or_else(|| match options.strategy {
+                Some(_) => "asked for by the run's options".to_string(),
+                None => format!("`strategy = \"{}\"` on {}", def.strategy, def.name),
+            });
+            (chosen.strategy, reason)
+        }
+        Err(e) => (Strategy::Ranges, format!("the scan cannot run: {e}")),
     }
 }
 
