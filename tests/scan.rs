@@ -569,3 +569,46 @@ async fn auto_scans_a_scattered_source_beyond_the_cache_and_reads_ranges_otherwi
         );
     }
 }
+
+#[tokio::test]
+async fn a_staging_table_of_another_shape_is_refused_and_nothing_is_written() {
+    for db in common::engines("scan_shape").await {
+        create_facts(&db).await;
+        seed_facts(&db, 500).await;
+        db.exec(&format!("CREATE TABLE {STAGE} (k0 BIGINT, note TEXT)"))
+            .await;
+        let error = common::types::run(&db, FactStats::definition(), RunOptions::default())
+            .await
+            .expect_err("a staging table of another shape");
+        common::assert_mentions(
+            &db,
+            &error,
+            &[
+                STAGE,
+                "another shape",
+                "k0, note",
+                &format!("DROP TABLE {STAGE}"),
+            ],
+        );
+        assert_eq!(
+            db.scalar("SELECT count(*) FROM fact_stats").await,
+            0,
+            "{}",
+            db.name()
+        );
+        assert!(
+            job(&db, "fact_stats/partials").await.is_none(),
+            "{}",
+            db.name()
+        );
+        // Dropped by the run when asked to start over.
+        let report = run_done(
+            &db,
+            FactStats::definition(),
+            RunOptions::default().restart(true),
+        )
+        .await;
+        assert_eq!(report.strategy, Strategy::Scan, "{}", db.name());
+        assert!(!table_exists(&db, STAGE).await, "{}", db.name());
+    }
+}
