@@ -86,7 +86,7 @@ pub struct RunOptions {
     /// The scan strategy's chunks: a fixed number of source rows each; `None`: adaptive
     /// toward [`scan_chunk_time`](Self::scan_chunk_time).
     pub scan_chunk_rows: Option<u64>,
-    /// Adaptive chunks of the scan strategy aim for this duration (default 1 s: a chunk
+    /// Adaptive chunks of the scan strategy aim for this duration (default 4 s: a chunk
     /// locks nothing the application writes, and larger chunks write fewer partials).
     pub scan_chunk_time: Duration,
 }
@@ -118,7 +118,7 @@ impl Default for RunOptions {
             on_progress: None,
             strategy: None,
             scan_chunk_rows: None,
-            scan_chunk_time: Duration::from_secs(1),
+            scan_chunk_time: Duration::from_secs(4),
         }
     }
 }

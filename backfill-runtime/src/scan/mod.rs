@@ -204,8 +204,20 @@ pub(crate) async fn run<D: Driver>(
         .into_iter()
         .map(|c| (c.name, c.sql_type))
         .collect();
+    // The keys a chunk may hold, for its first size: an integer key's span bounds them.
+    let keys = match def.key.first().map(|k| k.kind) {
+        Some(kind @ crate::definition::KeyKind::Int) => {
+            match batch::key_span::<D>(&mut conn, stmts, kind).await {
+                Ok(Some((crate::value::KeyValue::Int(lo), crate::value::KeyValue::Int(hi)))) => {
+                    u64::try_from(i128::from(hi) - i128::from(lo) + 1).ok()
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    };
     drop(conn);
-    let filled = markers.scan(def, scan, &stage, &options)?;
+    let filled = markers.scan(def, scan, &stage, &options, keys)?;
     tracing::info!(job = %job, staging = %filled.stage, chunk_column = %chunk, source = %scan.driving, "scan: partials phase");
     let partials = batch::run_partials::<D>(pool, def, stmts, &filled, partials_options).await?;
     let scan_report = ScanReport {
@@ -237,6 +249,12 @@ pub(crate) async fn run<D: Driver>(
             scan: Some(scan_report),
             ..partials
         });
+    }
+    {
+        let mut conn = pool.acquire().await.map_err(|e| {
+            Error::database(format!("connecting to {} for job `{job}`", D::ENGINE), e)
+        })?;
+        stage::analyze::<D>(&mut conn, &stage).await?;
     }
     let merge = markers.merge(def, &scan.merge)?;
     let mut merge_options = options.clone();

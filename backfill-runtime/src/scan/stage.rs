@@ -180,6 +180,7 @@ impl Markers {
         scan: &'static Scan,
         stage: &TableName,
         options: &RunOptions,
+        keys: Option<u64>,
     ) -> Result<FilledScan, Error> {
         Ok(FilledScan {
             fingerprint: scan.fingerprint,
@@ -190,7 +191,7 @@ impl Markers {
             chunk_bounds: self.filled_ranged(def, &scan.chunk_bounds)?,
             chunk_span: self.fill(def, scan.chunk_span.sql)?,
             partials: self.filled_ranged(def, &scan.partials)?,
-            sizer: BatchSizer::chunks(options),
+            sizer: BatchSizer::chunks(options, keys),
         })
     }
 
@@ -351,6 +352,22 @@ pub(crate) async fn create<D: Driver>(
         )));
     }
     Ok((shape, created))
+}
+
+/// Refreshes the staging table's statistics once its partials are written, before the merge
+/// reads it by key ranges: a table created empty in this run has none, and a planner that
+/// takes it for empty may read all of it for every range.
+pub(crate) async fn analyze<D: Driver>(conn: &mut Conn<D>, stage: &TableName) -> Result<(), Error> {
+    let sql = match D::ENGINE {
+        crate::Engine::MySql => format!("ANALYZE TABLE {}", D::quote_table(stage)),
+        crate::Engine::Postgres | crate::Engine::Sqlite => {
+            format!("ANALYZE {}", D::quote_table(stage))
+        }
+    };
+    D::fetch_all(conn, &sql, &[], &[])
+        .await
+        .map_err(|e| Error::database(format!("analyzing {}", shown(stage)), e))?;
+    Ok(())
 }
 
 /// The staging table's rows.
