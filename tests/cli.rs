@@ -268,6 +268,53 @@ async fn runs_each_backfill_to_completion_and_reports_status() {
             "{name}: {}",
             again.stdout
         );
+
+        // The scan strategy from the command line: plan says so, the run reports its chunks
+        // and staging table, status shows the partials phase, verify is clean.
+        let plan = cli(&db.url, &["plan", "UserStats", "--strategy", "scan"])
+            .expect(0, "plan with the scan");
+        assert!(
+            plan.stdout.contains("strategy:          scan (asked for"),
+            "{name}: {}",
+            plan.stdout
+        );
+        let scan = cli(
+            &db.url,
+            &[
+                "run",
+                "UserStats",
+                "--strategy",
+                "scan",
+                "--restart",
+                "--scan-chunk-rows",
+                "500",
+            ],
+        )
+        .expect(0, "run with the scan");
+        assert!(
+            scan.stdout
+                .contains("chunks into backfill_stage_user_stats"),
+            "{name}: {}",
+            scan.stdout
+        );
+        let status = cli(&db.url, &["status", "UserStats"]).expect(0, "status after the scan");
+        assert!(
+            status
+                .stdout
+                .contains("scan: partials done (user_stats/partials)")
+                && status
+                    .stdout
+                    .contains("backfill_stage_user_stats (dropped)"),
+            "{name}: {}",
+            status.stdout
+        );
+        cli(&db.url, &["verify", "UserStats"]).expect(0, "verify after the scan");
+        let auto = cli(&db.url, &["plan", "UserStats"]).expect(0, "plan with auto");
+        assert!(
+            auto.stdout.contains("strategy:          ranges ("),
+            "{name}: {}",
+            auto.stdout
+        );
     }
 }
 

@@ -83,38 +83,21 @@ async fn worker_killed_with_sigkill_again_and_again_converges() {
         // let the last worker finish.
         loop {
             let mut child = spawn_worker(&db, 60);
-            if kills < 25 {
-                let after = Duration::from_millis(rng.u64(20..250));
-                let started = Instant::now();
-                while started.elapsed() < after {
-                    if child.try_wait().expect("poll the worker").is_some() {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                if child.try_wait().expect("poll the worker").is_none() {
-                    child.kill().expect("SIGKILL the worker");
-                    child.wait().expect("reap the worker");
-                    kills += 1;
-                    let (batches, _) = progress_or_zero(&db).await;
-                    assert!(
-                        batches >= last_batches,
-                        "{}: progress went backwards",
-                        db.name()
-                    );
-                    last_batches = batches;
-                    cursors.push(batches);
-                    continue;
-                }
+            if kills < 25
+                && common::worker::kill_after(&mut child, Duration::from_millis(rng.u64(20..250)))
+            {
+                kills += 1;
+                let (batches, _) = progress_or_zero(&db).await;
+                assert!(
+                    batches >= last_batches,
+                    "{}: progress went backwards",
+                    db.name()
+                );
+                last_batches = batches;
+                cursors.push(batches);
+                continue;
             }
-            let output = child.wait_with_output().expect("the worker's output");
-            assert!(
-                output.status.success(),
-                "{}: worker failed:\n{}",
-                db.name(),
-                String::from_utf8_lossy(&output.stderr)
-            );
-            common::worker::batches(&output);
+            common::worker::finished(child, db.name());
             break;
         }
         assert!(

@@ -11,7 +11,7 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use backfill::{Backfill, Engine, RunOptions, StopReason, Strategy};
 use common::types::{run_done, verify};
@@ -21,7 +21,7 @@ use common::Db;
 #[derive(Backfill, Debug)]
 #[backfill(
     table = "fact_stats",
-    from = "facts f JOIN teams g ON g.id = f.grp",
+    from = "facts f LEFT JOIN teams g ON g.id = f.grp",
     filter = "f.kind <> 9",
     strategy = "scan",
     batch_size = 7
@@ -52,6 +52,12 @@ pub struct FactStats {
         sqlite = "min(f.flag)"
     )]
     pub all_flagged: bool,
+    #[backfill(
+        postgres = "bool_or(NOT f.flag)",
+        mysql = "max(NOT f.flag)",
+        sqlite = "max(NOT f.flag)"
+    )]
+    pub any_unflagged: bool,
     #[backfill(expr = "max(g.weight) * count(*)")]
     pub weighted: i64,
 }
@@ -67,6 +73,7 @@ const FACT_COLUMNS: &[&str] = &[
     "mixed",
     "last_label",
     "all_flagged",
+    "any_unflagged",
     "weighted",
 ];
 
@@ -77,17 +84,17 @@ async fn create_facts(db: &Db) {
         Engine::Postgres => {
             "CREATE TABLE facts (id BIGINT PRIMARY KEY, grp BIGINT NULL, kind INT NOT NULL, v INT NULL, label TEXT NULL, flag BOOLEAN NOT NULL);
              CREATE TABLE teams (id BIGINT PRIMARY KEY, weight INT NOT NULL);
-             CREATE TABLE fact_stats (grp BIGINT PRIMARY KEY, n BIGINT NOT NULL, n_v BIGINT NOT NULL, total BIGINT NULL, lo BIGINT NULL, hi BIGINT NULL, mean DOUBLE PRECISION NULL, mixed BIGINT NOT NULL, last_label TEXT NULL, all_flagged BOOLEAN NOT NULL, weighted BIGINT NOT NULL)"
+             CREATE TABLE fact_stats (grp BIGINT PRIMARY KEY, n BIGINT NOT NULL, n_v BIGINT NOT NULL, total BIGINT NULL, lo BIGINT NULL, hi BIGINT NULL, mean DOUBLE PRECISION NULL, mixed BIGINT NOT NULL, last_label TEXT NULL, all_flagged BOOLEAN NOT NULL, any_unflagged BOOLEAN NOT NULL, weighted BIGINT NOT NULL)"
         }
         Engine::MySql => {
             "CREATE TABLE facts (id BIGINT PRIMARY KEY, grp BIGINT NULL, kind INT NOT NULL, v INT NULL, label VARCHAR(40) NULL, flag BOOLEAN NOT NULL) ENGINE=InnoDB;
              CREATE TABLE teams (id BIGINT PRIMARY KEY, weight INT NOT NULL) ENGINE=InnoDB;
-             CREATE TABLE fact_stats (grp BIGINT PRIMARY KEY, n BIGINT NOT NULL, n_v BIGINT NOT NULL, total BIGINT NULL, lo BIGINT NULL, hi BIGINT NULL, mean DOUBLE NULL, mixed BIGINT NOT NULL, last_label VARCHAR(40) NULL, all_flagged BOOLEAN NOT NULL, weighted BIGINT NOT NULL) ENGINE=InnoDB"
+             CREATE TABLE fact_stats (grp BIGINT PRIMARY KEY, n BIGINT NOT NULL, n_v BIGINT NOT NULL, total BIGINT NULL, lo BIGINT NULL, hi BIGINT NULL, mean DOUBLE NULL, mixed BIGINT NOT NULL, last_label VARCHAR(40) NULL, all_flagged BOOLEAN NOT NULL, any_unflagged BOOLEAN NOT NULL, weighted BIGINT NOT NULL) ENGINE=InnoDB"
         }
         Engine::Sqlite => {
             "CREATE TABLE facts (id INTEGER PRIMARY KEY, grp INTEGER NULL, kind INTEGER NOT NULL, v INTEGER NULL, label TEXT NULL, flag BOOLEAN NOT NULL);
              CREATE TABLE teams (id INTEGER PRIMARY KEY, weight INTEGER NOT NULL);
-             CREATE TABLE fact_stats (grp INTEGER PRIMARY KEY, n INTEGER NOT NULL, n_v INTEGER NOT NULL, total INTEGER NULL, lo INTEGER NULL, hi INTEGER NULL, mean REAL NULL, mixed INTEGER NOT NULL, last_label TEXT NULL, all_flagged BOOLEAN NOT NULL, weighted INTEGER NOT NULL)"
+             CREATE TABLE fact_stats (grp INTEGER PRIMARY KEY, n INTEGER NOT NULL, n_v INTEGER NOT NULL, total INTEGER NULL, lo INTEGER NULL, hi INTEGER NULL, mean REAL NULL, mixed INTEGER NOT NULL, last_label TEXT NULL, all_flagged BOOLEAN NOT NULL, any_unflagged BOOLEAN NOT NULL, weighted INTEGER NOT NULL)"
         }
     };
     db.exec_all(script).await;
@@ -197,8 +204,12 @@ async fn the_scan_equals_the_single_statement_for_every_merged_aggregate() {
             "{}",
             db.name()
         );
-        // Facts with no group join no team: none reaches the key as NULL.
-        assert_eq!(report.null_keys, 0, "{}", db.name());
+        // Facts with no group reach the key as NULL: counted and skipped, as by the ranges.
+        let null_keys = db
+            .scalar("SELECT count(*) FROM facts WHERE grp IS NULL AND kind <> 9")
+            .await;
+        assert!(null_keys > 40, "{}: {null_keys}", db.name());
+        assert_eq!(report.null_keys, null_keys as u64, "{}", db.name());
 
         // Run again: already done, nothing written, no staging table left behind.
         let again = common::types::run(&db, FactStats::definition(), RunOptions::default())
@@ -292,14 +303,7 @@ async fn sigkills_in_either_phase_end_identical() {
                         std::thread::sleep(Duration::from_millis(5));
                     }
                 }
-                let after = Duration::from_millis(rng.u64(20..200));
-                let started = Instant::now();
-                while started.elapsed() < after && child.try_wait().unwrap().is_none() {
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                if child.try_wait().unwrap().is_none() {
-                    child.kill().expect("SIGKILL the worker");
-                    child.wait().expect("reap the worker");
+                if common::worker::kill_after(&mut child, Duration::from_millis(rng.u64(20..200))) {
                     kills += 1;
                     if partials_done(&db).await {
                         in_merge += 1;
@@ -309,14 +313,7 @@ async fn sigkills_in_either_phase_end_identical() {
                     continue;
                 }
             }
-            let output = child.wait_with_output().expect("the worker's output");
-            assert!(
-                output.status.success(),
-                "{}: worker failed:\n{}",
-                db.name(),
-                String::from_utf8_lossy(&output.stderr)
-            );
-            common::worker::batches(&output);
+            common::worker::finished(child, db.name());
             break;
         }
         assert!(kills >= 20, "{}: only {kills} kills", db.name());
@@ -410,6 +407,17 @@ async fn a_changed_chunk_done_again_rewrites_its_partials() {
         assert_eq!(report.stop, StopReason::MaxBatches, "{}", db.name());
         let before = staged(&db, 2_000).await;
         assert!(!before.is_empty(), "{}: chunk 2's partials", db.name());
+        // `status` shows the job in its partials phase, with the staging table.
+        let status = db
+            .status(FactStats::definition(), &RunOptions::default())
+            .await
+            .unwrap()
+            .expect("the job's status");
+        assert_eq!(status.state, "running", "{}", db.name());
+        let scan = status.scan.expect("the partials phase");
+        assert_eq!((scan.chunks, scan.source_rows), (2, 2_000), "{}", db.name());
+        assert_eq!(scan.staging_table, STAGE, "{}", db.name());
+        assert!(scan.staging_exists, "{}", db.name());
 
         // The source changes inside chunk 2, and the chunk is done again, twice.
         db.exec("UPDATE facts SET v = 7 WHERE id > 1000 AND id <= 2000 AND id % 5 = 0")
@@ -436,6 +444,20 @@ async fn a_changed_chunk_done_again_rewrites_its_partials() {
         assert_eq!(report.stop, StopReason::Done, "{}", db.name());
         let done = checksum(&db).await;
         assert_eq!(done, reference(&db).await, "{}", db.name());
+        let status = db
+            .status(FactStats::definition(), &RunOptions::default())
+            .await
+            .unwrap()
+            .expect("the job's status");
+        assert_eq!(status.state, "done", "{}", db.name());
+        let scan = status.scan.expect("the partials phase");
+        assert_eq!(
+            (scan.state.as_str(), scan.source_rows),
+            ("done", 3_000),
+            "{}",
+            db.name()
+        );
+        assert!(!scan.staging_exists, "{}: dropped once merged", db.name());
     }
 }
 
@@ -472,5 +494,121 @@ async fn a_staging_table_lost_mid_job_is_noticed_and_its_partials_redone() {
             );
             assert_eq!(checksum(&db).await, expected, "{}: {loss}", db.name());
         }
+    }
+}
+
+#[tokio::test]
+async fn auto_scans_a_scattered_source_beyond_the_cache_and_reads_ranges_otherwise() {
+    let auto = || RunOptions::default().strategy(Strategy::Auto);
+    for db in common::engines("scan_auto").await {
+        create_facts(&db).await;
+        seed_facts(&db, 3_000).await;
+        if db.engine == Engine::Postgres {
+            db.exec("ANALYZE facts").await;
+        }
+        // Scattered or not, 3,000 rows fit in every engine's cache: ranges, and `plan` says why.
+        let plan = db.plan(FactStats::definition(), &auto()).await.unwrap();
+        assert_eq!(plan.strategy, Strategy::Ranges, "{}: {plan:?}", db.name());
+        let report = run_done(&db, FactStats::definition(), auto()).await;
+        assert_eq!(report.strategy, Strategy::Ranges, "{}", db.name());
+        assert_eq!(
+            report.strategy_reason.as_deref(),
+            Some(plan.strategy_reason.as_str())
+        );
+        assert!(report.scan.is_none(), "{}", db.name());
+        eprintln!(
+            "{}: auto on 3,000 rows: {}",
+            db.name(),
+            plan.strategy_reason
+        );
+        if db.engine != Engine::Sqlite {
+            assert!(
+                plan.strategy_reason.contains("fits in")
+                    || plan.strategy_reason.contains("stored close to key order"),
+                "{}: {}",
+                db.name(),
+                plan.strategy_reason
+            );
+            continue;
+        }
+        // SQLite's cache is 2 MiB by default: 200,000 facts (about 6 MiB) outgrow it.
+        db.exec("DELETE FROM facts").await;
+        db.exec("DELETE FROM teams").await;
+        seed_facts(&db, 200_000).await;
+        let expected = reference(&db).await;
+        let plan = db.plan(FactStats::definition(), &auto()).await.unwrap();
+        assert_eq!(
+            plan.strategy,
+            Strategy::Scan,
+            "{}: {}",
+            db.name(),
+            plan.strategy_reason
+        );
+        assert!(
+            plan.strategy_reason.contains("scattered"),
+            "{}",
+            plan.strategy_reason
+        );
+        let report = run_done(&db, FactStats::definition(), auto().restart(true)).await;
+        assert_eq!(report.strategy, Strategy::Scan, "{}", db.name());
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+        // The same rows stored in key order: ranges read adjacent pages.
+        db.exec("UPDATE facts SET grp = id / 300 + 1 WHERE grp IS NOT NULL")
+            .await;
+        let plan = db.plan(FactStats::definition(), &auto()).await.unwrap();
+        assert_eq!(
+            plan.strategy,
+            Strategy::Ranges,
+            "{}: {}",
+            db.name(),
+            plan.strategy_reason
+        );
+        eprintln!(
+            "sqlite: auto on 200,000 rows: scan; in key order: {}",
+            plan.strategy_reason
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_staging_table_of_another_shape_is_refused_and_nothing_is_written() {
+    for db in common::engines("scan_shape").await {
+        create_facts(&db).await;
+        seed_facts(&db, 500).await;
+        db.exec(&format!("CREATE TABLE {STAGE} (k0 BIGINT, note TEXT)"))
+            .await;
+        let error = common::types::run(&db, FactStats::definition(), RunOptions::default())
+            .await
+            .expect_err("a staging table of another shape");
+        common::assert_mentions(
+            &db,
+            &error,
+            &[
+                STAGE,
+                "another shape",
+                "k0, note",
+                &format!("DROP TABLE {STAGE}"),
+            ],
+        );
+        assert_eq!(
+            db.scalar("SELECT count(*) FROM fact_stats").await,
+            0,
+            "{}",
+            db.name()
+        );
+        assert!(
+            job(&db, "fact_stats/partials").await.is_none(),
+            "{}",
+            db.name()
+        );
+        // Dropped by the run when asked to start over.
+        let report = run_done(
+            &db,
+            FactStats::definition(),
+            RunOptions::default().restart(true),
+        )
+        .await;
+        assert_eq!(report.strategy, Strategy::Scan, "{}", db.name());
+        assert!(!table_exists(&db, STAGE).await, "{}", db.name());
     }
 }

@@ -12,6 +12,7 @@ mod ast;
 mod attr;
 mod check;
 mod ctxt;
+mod dialect;
 mod expand;
 mod fallback;
 mod model;

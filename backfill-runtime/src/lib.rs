@@ -48,7 +48,8 @@ pub use backfill_core::allowlist;
 pub use definition::{Backfill, Definition, Engine, Strategy};
 pub use error::Error;
 pub use options::{
-    Control, JobStatus, Plan, Progress, Report, RunOptions, ScanReport, ShardStatus, StopReason,
+    Control, JobStatus, Plan, Progress, Report, RunOptions, ScanReport, ScanStatus, ShardStatus,
+    StopReason,
 };
 pub use pool::{AnyPool, BackfillPool};
 pub use tokio_util::sync::CancellationToken;

@@ -86,7 +86,7 @@ pub struct RunOptions {
     /// The scan strategy's chunks: a fixed number of source rows each; `None`: adaptive
     /// toward [`scan_chunk_time`](Self::scan_chunk_time).
     pub scan_chunk_rows: Option<u64>,
-    /// Adaptive chunks of the scan strategy aim for this duration (default 1 s: a chunk
+    /// Adaptive chunks of the scan strategy aim for this duration (default 4 s: a chunk
     /// locks nothing the application writes, and larger chunks write fewer partials).
     pub scan_chunk_time: Duration,
 }
@@ -118,7 +118,7 @@ impl Default for RunOptions {
             on_progress: None,
             strategy: None,
             scan_chunk_rows: None,
-            scan_chunk_time: Duration::from_secs(1),
+            scan_chunk_time: Duration::from_secs(4),
         }
     }
 }
@@ -488,6 +488,30 @@ pub struct JobStatus {
     /// Every shard of a job run by several workers, in shard order (empty for a job of one
     /// worker, whose one row the fields above describe).
     pub shards: Vec<ShardStatus>,
+    /// The scan strategy's partials phase and its staging table, when the job reads its
+    /// source with the scan (`None` otherwise).
+    pub scan: Option<ScanStatus>,
+}
+
+/// The partials phase of a job read with the scan strategy, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanStatus {
+    /// Its job in the progress table (`<job>/partials`).
+    pub job: String,
+    /// `running` or `done`.
+    pub state: String,
+    /// The last chunk done: the source's primary key it ended at.
+    pub cursor: Option<Key>,
+    /// Chunks committed.
+    pub chunks: u64,
+    /// Source rows read.
+    pub source_rows: u64,
+    /// Partial rows written to the staging table.
+    pub partials_written: u64,
+    /// The staging table (created by the run, dropped when the merge is done).
+    pub staging_table: String,
+    /// Whether the staging table exists now.
+    pub staging_exists: bool,
 }
 
 /// What `service pause`, `service resume`, `service rate` and `service workers` change in

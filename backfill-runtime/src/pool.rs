@@ -171,7 +171,7 @@ where
         definition: &'static Definition,
         options: &RunOptions,
     ) -> impl Future<Output = Result<Option<JobStatus>, Error>> + Send {
-        crate::progress::status::<DB::Driver>(self, definition, options)
+        crate::scan::status::<DB::Driver>(self, definition, options)
     }
 
     fn reset(
@@ -199,12 +199,14 @@ where
         crate::coerce::executable_sql::<DB::Driver>(self, definition, stmt)
     }
 
-    fn plan(
+    async fn plan(
         &self,
         definition: &'static Definition,
         options: &RunOptions,
-    ) -> impl Future<Output = Result<Plan, Error>> + Send {
-        crate::engine::plan::plan::<DB::Driver>(self, definition, options)
+    ) -> Result<Plan, Error> {
+        let stmts = engine::statements(definition, DB::Driver::ENGINE)?;
+        let strategy = crate::scan::planned::<DB::Driver>(self, definition, stmts, options).await;
+        crate::engine::plan::plan::<DB::Driver>(self, definition, options, strategy).await
     }
 
     fn access_path(

@@ -1245,6 +1245,7 @@ impl<D: Driver> ProgressStore<D> {
                 None
             },
             shards: if shards.len() > 1 { shards } else { Vec::new() },
+            scan: None,
         }))
     }
 

@@ -50,21 +50,28 @@ impl BatchSizer {
     }
 
     /// A sizer of the scan's chunks, in source rows: `scan_chunk_rows` when set, else adaptive
-    /// toward `scan_chunk_time`. A chunk writes a partial row per key it holds, so larger
-    /// chunks write fewer partials per source row; they lock nothing the application writes.
-    pub(crate) fn chunks(options: &RunOptions) -> BatchSizer {
+    /// toward `scan_chunk_time`, starting at four source rows per key when the keys are
+    /// counted (`keys`). A chunk writes one partial row per key it holds, so a chunk smaller
+    /// than the key space writes about one per source row and the staging table grows as large
+    /// as the source (measured at 2M events over 200,000 users: chunks from 20,000 rows wrote
+    /// 1.2M-2M partials); from four rows per key up, fewer than a fourth of the rows. A chunk
+    /// locks nothing the application writes.
+    pub(crate) fn chunks(options: &RunOptions, keys: Option<u64>) -> BatchSizer {
         if let Some(fixed) = options.scan_chunk_rows {
             return BatchSizer {
                 size: fixed.max(1),
                 adaptive: None,
             };
         }
+        let (min, max) = (10_000, 50_000_000);
         BatchSizer {
-            size: 20_000,
+            size: keys
+                .map_or(200_000, |k| k.saturating_mul(4))
+                .clamp(min, 5_000_000),
             adaptive: Some(Adaptive {
                 target: options.scan_chunk_time.max(Duration::from_micros(1)),
-                min: 1_000,
-                max: 50_000_000,
+                min,
+                max,
             }),
         }
     }

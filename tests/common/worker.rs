@@ -47,3 +47,32 @@ pub fn batches(output: &std::process::Output) -> u64 {
 pub fn reported(output: &std::process::Output) -> bool {
     String::from_utf8_lossy(&output.stdout).contains(REPORT)
 }
+
+/// Waits up to `after` for `child` to end by itself, then SIGKILLs it: `true` if it was
+/// killed (and reaped), `false` if it had ended first (its output still to be read).
+pub fn kill_after(child: &mut std::process::Child, after: std::time::Duration) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < after {
+        if child.try_wait().expect("poll the worker").is_some() {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    if child.try_wait().expect("poll the worker").is_some() {
+        return false;
+    }
+    child.kill().expect("SIGKILL the worker");
+    child.wait().expect("reap the worker");
+    true
+}
+
+/// Waits for a worker that was let run to its end, and checks it succeeded and reported.
+pub fn finished(child: std::process::Child, engine: &str) {
+    let output = child.wait_with_output().expect("the worker's output");
+    assert!(
+        output.status.success(),
+        "{engine}: worker failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    batches(&output);
+}

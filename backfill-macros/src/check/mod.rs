@@ -17,7 +17,6 @@ mod schema;
 mod strategy;
 mod volatile;
 
-pub(crate) use facts::{dialect, is_aggregate, parse_expr, parse_from};
 use fragment::Parsed;
 
 use crate::ast::Container;

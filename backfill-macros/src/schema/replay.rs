@@ -13,7 +13,7 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
 
 use super::{Column, Schema, Table, UniqueKey};
-use crate::check::dialect;
+use crate::dialect::dialect;
 use crate::model::Engine;
 
 /// Replays `text` onto `schema`; the lines of the statements skipped, or the line and message of

@@ -15,7 +15,7 @@ use sqlparser::ast::{
     TableIndexDirective, TableIndexHintType, TableIndexHints, TableIndexType, Visit, Visitor,
 };
 
-use crate::check::{parse_expr, parse_from};
+use crate::dialect::{is_aggregate, parse_expr, parse_from};
 use crate::model::{Backfill, Engine, KeyKind};
 use backfill_core::scan::{staged_partial, type_marker};
 
@@ -331,10 +331,6 @@ impl Visitor for HasQuery {
     fn pre_visit_query(&mut self, _query: &Query) -> ControlFlow<()> {
         ControlFlow::Break(())
     }
-}
-
-fn is_aggregate(name: &str) -> bool {
-    crate::check::is_aggregate(name)
 }
 
 fn args_len(f: &Function) -> usize {

@@ -2,9 +2,8 @@
 //! primary key, the partial aggregates of a chunk, and the merge phase, a whole backfill whose
 //! source is the staging table. See `backfill_core::scan` for the markers the runtime fills.
 
-use backfill_core::scan::{
-    scan_fingerprint, staged_key, staged_partial, CHUNK_MARKER, STAGED_CHUNK, STAGE_MARKER,
-};
+use backfill_core::scan::{staged_key, staged_partial, CHUNK_MARKER, STAGED_CHUNK, STAGE_MARKER};
+use backfill_core::scan_fingerprint;
 use backfill_core::{Param, Strategy};
 
 use super::decompose::{decompose, Decomposed, STAGE_ALIAS};
@@ -285,6 +284,11 @@ impl ScanWriter<'_, '_> {
             conds.join(" AND "),
             self.w.group_by()
         );
+        // In key order: each chunk's rows go into the staging table's (key, chunk) index in
+        // one sweep, not at random places (with a small cache, one page read per row).
+        let in_key_order: Vec<String> = (0..self.w.keys.len())
+            .map(|i| self.q(&staged_key(i)))
+            .collect();
         let cols = self.columns();
         let quoted: Vec<String> = cols.iter().map(|c| self.q(c)).collect();
         let partials: Vec<String> = (0..self.d.partials.len())
@@ -302,9 +306,10 @@ impl ScanWriter<'_, '_> {
                     .map(|p| format!("{p} = {excluded}.{p}"))
                     .collect();
                 format!(
-                    "INSERT INTO {} ({}) {select} ON CONFLICT ({}) DO UPDATE SET {}",
+                    "INSERT INTO {} ({}) {select} ORDER BY {} ON CONFLICT ({}) DO UPDATE SET {}",
                     self.stage(),
                     quoted.join(", "),
+                    in_key_order.join(", "),
                     self.staged_key().join(", "),
                     set.join(", ")
                 )
@@ -313,11 +318,13 @@ impl ScanWriter<'_, '_> {
                 let n = self.q("n");
                 let outer: Vec<String> = quoted.iter().map(|c| format!("{n}.{c}")).collect();
                 let set: Vec<String> = partials.iter().map(|p| format!("{p} = {n}.{p}")).collect();
+                let order: Vec<String> = in_key_order.iter().map(|k| format!("{n}.{k}")).collect();
                 format!(
-                    "INSERT INTO {} ({}) SELECT {} FROM ({select}) AS {n} ON DUPLICATE KEY UPDATE {}",
+                    "INSERT INTO {} ({}) SELECT {} FROM ({select}) AS {n} ORDER BY {} ON DUPLICATE KEY UPDATE {}",
                     self.stage(),
                     quoted.join(", "),
                     outer.join(", "),
+                    order.join(", "),
                     set.join(", ")
                 )
             }

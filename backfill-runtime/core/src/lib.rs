@@ -20,7 +20,7 @@ mod statement;
 mod tokens;
 
 pub use engine::Engine;
-pub use fingerprint::fingerprint;
+pub use fingerprint::{fingerprint, scan_fingerprint};
 pub use key::{KeyKind, Merge};
-pub use scan::{Scan, Strategy};
-pub use statement::{Hole, Owned, Param, Ranged, Statements, Static, Stmt, Storage};
+pub use scan::Strategy;
+pub use statement::{Hole, Owned, Param, Ranged, Scan, Statements, Static, Stmt, Storage};

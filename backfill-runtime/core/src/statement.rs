@@ -142,7 +142,7 @@ pub struct Statements<S: Storage = Static> {
     /// The scan strategy's statements (one, or none when the mapping cannot be read that way
     /// on this engine, or `strategy = "ranges"` asked for none). Not part of
     /// [`fingerprint`](Self::fingerprint): each phase of a scan stores its own.
-    pub scan: S::List<crate::scan::Scan<S>>,
+    pub scan: S::List<Scan<S>>,
     /// Why the scan strategy cannot read this mapping on this engine (`None` when it can).
     pub scan_refused: Option<S::Text>,
 }
@@ -192,8 +192,64 @@ impl<S: Storage> Statements<S> {
     }
 
     /// The scan strategy's statements, when the mapping can be read that way on this engine.
-    pub fn scan(&self) -> Option<&crate::scan::Scan<S>> {
+    pub fn scan(&self) -> Option<&Scan<S>> {
         self.scan.as_ref().first()
+    }
+}
+
+/// Every statement of the scan strategy on one engine.
+pub struct Scan<S: Storage = crate::Static> {
+    /// Hex hash of the partials phase's statements: stored with its progress row.
+    pub fingerprint: S::Text,
+    /// The source table the chunks are cut on (the first table of `from`), as written.
+    pub driving: S::Text,
+    /// Creates the staging table, empty, its columns typed (and collated) as the key
+    /// expressions and partial aggregates are.
+    pub create: Stmt<S>,
+    /// Gives the staging table its key `(k0, ..., chunk)` (empty where `create` does).
+    pub index: Stmt<S>,
+    /// Empties the staging table: run in the first chunk's transaction, so partials left by an
+    /// earlier life of the job are never merged.
+    pub clear: Stmt<S>,
+    /// The staging table's column names, in order: keys, chunk, partials.
+    pub columns: S::List<S::Text>,
+    /// The chunk's upper bound `Offset` rows past the cursor in primary-key order (`i64`); no
+    /// row when fewer remain.
+    pub chunk_offset: Ranged<S>,
+    /// The largest primary key of the next `Limit` rows and their number (`i64`, `i64`); no
+    /// row when none is left.
+    pub chunk_bounds: Ranged<S>,
+    /// The smallest and largest primary key of the source (`i64`), for progress.
+    pub chunk_span: Stmt<S>,
+    /// The partials of a chunk `cursor < pk <= hi`, upserted with `chunk = hi`: a chunk done
+    /// again rewrites its own partials.
+    pub partials: Ranged<S>,
+    /// Drops the staging table (if it exists).
+    pub drop: Stmt<S>,
+    /// The merge phase: every statement of a backfill whose source is the staging table.
+    pub merge: Statements<S>,
+}
+
+impl<S: Storage> Scan<S> {
+    /// Every statement of the partials phase with a name, in a fixed order: for review,
+    /// printing and the fingerprint.
+    pub fn named(&self) -> Vec<(&'static str, &Stmt<S>)> {
+        vec![
+            ("create the staging table", &self.create),
+            ("key the staging table", &self.index),
+            ("empty the staging table", &self.clear),
+            (
+                "chunk bound by offset (first chunk)",
+                &self.chunk_offset.first,
+            ),
+            ("chunk bound by offset", &self.chunk_offset.next),
+            ("chunk bounds (first chunk)", &self.chunk_bounds.first),
+            ("chunk bounds", &self.chunk_bounds.next),
+            ("chunk span", &self.chunk_span),
+            ("partials (first chunk)", &self.partials.first),
+            ("partials", &self.partials.next),
+            ("drop the staging table", &self.drop),
+        ]
     }
 }
 
@@ -300,6 +356,30 @@ impl<S: Storage> PartialEq for Statements<S> {
 }
 
 impl<S: Storage> Eq for Statements<S> {}
+
+impl<S: Storage> fmt::Debug for Scan<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("Scan");
+        s.field("fingerprint", &self.fingerprint)
+            .field("driving", &self.driving)
+            .field("columns", &self.columns);
+        for (name, stmt) in self.named() {
+            s.field(name, stmt);
+        }
+        s.field("merge", &self.merge).finish()
+    }
+}
+
+impl<S: Storage> PartialEq for Scan<S> {
+    fn eq(&self, other: &Self) -> bool {
+        self.fingerprint.as_ref() == other.fingerprint.as_ref()
+            && self.driving.as_ref() == other.driving.as_ref()
+            && self.named() == other.named()
+            && self.merge == other.merge
+    }
+}
+
+impl<S: Storage> Eq for Scan<S> {}
 
 impl Clone for Hole<Owned> {
     fn clone(&self) -> Self {

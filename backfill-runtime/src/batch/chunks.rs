@@ -6,8 +6,49 @@
 #![allow(clippy::result_large_err)]
 
 use super::*;
+use crate::coerce::FilledRanged;
 use crate::engine::Value;
 use crate::value::KeyValue;
+
+/// A scan's statements with the staging table, the chunk column and the partials' types
+/// filled in, ready to run.
+pub(crate) struct FilledScan {
+    /// The partials phase's fingerprint.
+    pub fingerprint: &'static str,
+    /// The source table the chunks are cut on, as written.
+    pub driving: &'static str,
+    /// The staging table, as shown.
+    pub stage: String,
+    /// Empties the staging table (in the first chunk's transaction).
+    pub clear: String,
+    /// The chunk's upper bound by offset.
+    pub chunk_offset: FilledRanged,
+    /// The chunk's upper bound and rows, at the end of the source.
+    pub chunk_bounds: FilledRanged,
+    /// The primary key's span, for progress.
+    pub chunk_span: String,
+    /// The chunk's partials.
+    pub partials: FilledRanged,
+    /// Fixed chunk rows, or the adaptive target.
+    pub sizer: BatchSizer,
+}
+
+impl FilledScan {
+    /// The chunks' sizer.
+    pub(crate) fn sizer(&self) -> BatchSizer {
+        self.sizer.clone()
+    }
+
+    /// The smallest and largest primary key of the source.
+    pub(crate) async fn span<D: Driver>(
+        &self,
+        conn: &mut Conn<D>,
+    ) -> Result<Option<(i64, i64)>, sqlx::Error> {
+        let rows =
+            D::fetch_all(conn, &self.chunk_span, &[], &[DecodeAs::Int, DecodeAs::Int]).await?;
+        Ok(rows.first().and_then(|r| Some((r[0].int()?, r[1].int()?))))
+    }
+}
 
 impl<D: Driver> Run<'_, D> {
     /// The chunk's last primary key and its rows; `None` when no row is above `lo`.

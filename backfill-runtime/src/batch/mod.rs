@@ -37,7 +37,6 @@ use crate::engine::{self, BatchConnection, Conn, DecodeAs, Driver, ErrorClass, T
 use crate::error::Error;
 use crate::options::{Progress, Report, RunOptions, StopReason};
 use crate::progress::{plan_text, Pick, ProgressStore, Registration};
-use crate::scan::FilledScan;
 use crate::shard::KeyOrder;
 use crate::sizing::BatchSizer;
 use crate::throttle::RateLimit;
@@ -50,6 +49,7 @@ mod slots;
 mod statements;
 mod workers;
 
+pub(crate) use chunks::FilledScan;
 pub(crate) use statements::{key_span, ranged};
 
 use slots::Slot;

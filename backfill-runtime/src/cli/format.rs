@@ -497,6 +497,26 @@ pub(crate) fn control_lines(status: &JobStatus, name: &str) -> Vec<String> {
             "  worker limit: at most {k} workers run batches at once, over every process (`workers {name} N|all` to change)"
         ));
     }
+    if let Some(scan) = &status.scan {
+        let at = scan
+            .cursor
+            .as_ref()
+            .map_or_else(|| "none yet".to_string(), |k| k.to_string());
+        let table = if scan.staging_exists {
+            scan.staging_table.clone()
+        } else {
+            format!("{} (dropped)", scan.staging_table)
+        };
+        lines.push(format!(
+            "  scan: partials {} ({}), last chunk at {at}, {} chunks, {} source rows, {} partial rows in {table}; then the merge, job {}",
+            scan.state,
+            scan.job,
+            count(scan.chunks),
+            count(scan.source_rows),
+            count(scan.partials_written),
+            status.job
+        ));
+    }
     for shard in &status.shards {
         let at = shard
             .cursor
@@ -625,7 +645,33 @@ mod tests {
             max_rows_per_sec: None,
             max_workers: None,
             shards: Vec::new(),
+            scan: None,
         }
+    }
+
+    #[test]
+    fn status_shows_the_scan_and_its_staging_table() {
+        let mut status = job("running", None);
+        status.scan = Some(crate::options::ScanStatus {
+            job: "user_stats/partials".into(),
+            state: "done".into(),
+            cursor: Some(Key(vec![KeyValue::Int(2_000_000)])),
+            chunks: 4,
+            source_rows: 2_000_000,
+            partials_written: 800_000,
+            staging_table: "backfill_stage_user_stats".into(),
+            staging_exists: true,
+        });
+        let lines = control_lines(&status, "UserStats");
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains("partials done (user_stats/partials), last chunk at 2000000"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[0].contains("800,000 partial rows in backfill_stage_user_stats;"),
+            "{lines:?}"
+        );
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub(crate) enum Display {
 /// What has been shown so far, to report per-batch differences and state changes only.
 #[derive(Debug, Default)]
 struct Shown {
+    /// The job of the last report: a scan reports its partials phase (`<job>/partials`), then
+    /// its merge (the job), each counting from zero.
+    job: Option<String>,
     batches: u64,
     rows: u64,
     keys: u64,
@@ -60,6 +63,8 @@ struct Shown {
 pub(crate) struct LiveProgress {
     display: Display,
     bar: Option<ProgressBar>,
+    /// The job the run was started for.
+    job: String,
     /// Keys processed by earlier runs of this job (a resumed run), for the bar's position.
     prior_keys: u64,
     shown: Arc<Mutex<Shown>>,
@@ -84,6 +89,7 @@ impl LiveProgress {
         LiveProgress {
             display,
             bar,
+            job: job.to_string(),
             prior_keys,
             shown: Arc::new(Mutex::new(Shown::default())),
         }
@@ -100,6 +106,21 @@ impl LiveProgress {
             Ok(shown) => shown,
             Err(poisoned) => poisoned.into_inner(),
         };
+        if shown.job.as_deref() != Some(p.job.as_str()) {
+            // A new phase (a scan's merge after its partials): its own counts, bar and ETA.
+            if shown.job.is_some() {
+                *shown = Shown::default();
+                if let Some(bar) = &self.bar {
+                    bar.unset_length();
+                    bar.set_style(style(SPINNER_TEMPLATE));
+                    bar.set_position(0);
+                }
+            }
+            shown.job = Some(p.job.clone());
+            if let Some(bar) = &self.bar {
+                bar.set_prefix(p.job.clone());
+            }
+        }
         if shown.first_fraction.is_none() {
             // The fraction before this run's first batch is unknown; the first report is the
             // closest to it (its batch is one of many).
@@ -140,7 +161,12 @@ impl LiveProgress {
 
     fn draw(&self, p: &Progress, shown: &Shown) {
         let Some(bar) = &self.bar else { return };
-        let done = self.prior_keys + p.keys;
+        let prior = if p.job == self.job {
+            self.prior_keys
+        } else {
+            0
+        };
+        let done = prior + p.keys;
         match p.fraction_done {
             Some(f) if f > 0.0 => {
                 if bar.length().is_none() {
@@ -272,5 +298,33 @@ mod tests {
         let shown = live.shown.lock().unwrap();
         assert_eq!((shown.batches, shown.rows, shown.keys), (4, 8_000, 4_000));
         assert_eq!(shown.first_fraction, Some(0.4));
+    }
+
+    #[test]
+    fn a_scans_merge_counts_from_zero_after_its_partials() {
+        let live = LiveProgress::new(Display::Log, "user_stats", 0);
+        let cb = live.callback();
+        let partials = Progress {
+            job: "user_stats/partials".into(),
+            batches: 9,
+            keys: 2_000_000,
+            ..progress()
+        };
+        cb(&partials);
+        cb(&Progress {
+            batches: 1,
+            keys: 1_000,
+            rows_written: 1_000,
+            fraction_done: Some(0.01),
+            ..progress()
+        });
+        let shown = live.shown.lock().unwrap();
+        assert_eq!(shown.job.as_deref(), Some("user_stats"));
+        assert_eq!(
+            (shown.batches, shown.keys),
+            (1, 1_000),
+            "the merge's own counts"
+        );
+        assert_eq!(shown.first_fraction, Some(0.01), "the merge's own ETA");
     }
 }

@@ -97,11 +97,13 @@ async fn opened<D: Driver>(
     Ok((conn, stmts, batch_size, ranges))
 }
 
-/// [`BackfillPool::plan`](crate::pool::BackfillPool::plan) on any engine.
+/// [`BackfillPool::plan`](crate::pool::BackfillPool::plan) on any engine, with the strategy
+/// a run would use and why (`crate::scan::planned`).
 pub(crate) async fn plan<D: Driver>(
     pool: &sqlx::Pool<D::Db>,
     def: &'static Definition,
     options: &RunOptions,
+    (strategy, strategy_reason): (Strategy, String),
 ) -> Result<Plan, Error> {
     let (mut conn, stmts, batch_size, ranges) = opened::<D>(pool, def, options).await?;
     let conn: &mut Conn<D> = &mut conn;
@@ -125,17 +127,6 @@ pub(crate) async fn plan<D: Driver>(
         None => "the source has no keys: nothing to run".to_string(),
     };
 
-    let (strategy, strategy_reason) =
-        match crate::scan::choose::<D>(pool, def, stmts, options).await {
-            Ok(chosen) => {
-                let reason = chosen.reason.unwrap_or_else(|| match options.strategy {
-                    Some(_) => "asked for by the run's options".to_string(),
-                    None => format!("`strategy = \"{}\"` on {}", def.strategy, def.name),
-                });
-                (chosen.strategy, reason)
-            }
-            Err(e) => (Strategy::Ranges, format!("the scan cannot run: {e}")),
-        };
     Ok(Plan {
         strategy,
         strategy_reason,
@@ -155,18 +146,7 @@ pub(crate) async fn access_path<D: Driver>(
     def: &'static Definition,
     options: &RunOptions,
 ) -> Result<SourceAccess, Error> {
-    let (mut conn, stmts, batch_size, ranges) = opened::<D>(pool, def, options).await?;
-    let conn: &mut Conn<D> = &mut conn;
-    crate::access::analyse::access_path::<D>(
-        conn,
-        def,
-        stmts,
-        batch_size,
-        ranges.first_range.as_ref(),
-        ranges.estimated_keys,
-        true,
-    )
-    .await
+    analysed::<D>(pool, def, options, true).await
 }
 
 /// The access path as `access_path` reads it, without reading and timing a range: what
@@ -175,6 +155,16 @@ pub(crate) async fn access_path_untimed<D: Driver>(
     pool: &sqlx::Pool<D::Db>,
     def: &'static Definition,
     options: &RunOptions,
+) -> Result<SourceAccess, Error> {
+    analysed::<D>(pool, def, options, false).await
+}
+
+/// The first range found as `plan` finds it, then analysed (and, when `timed`, read).
+async fn analysed<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    options: &RunOptions,
+    timed: bool,
 ) -> Result<SourceAccess, Error> {
     let (mut conn, stmts, batch_size, ranges) = opened::<D>(pool, def, options).await?;
     let conn: &mut Conn<D> = &mut conn;
@@ -185,7 +175,7 @@ pub(crate) async fn access_path_untimed<D: Driver>(
         batch_size,
         ranges.first_range.as_ref(),
         ranges.estimated_keys,
-        false,
+        timed,
     )
     .await
 }

@@ -16,11 +16,12 @@
 #![allow(clippy::result_large_err)]
 
 pub(crate) mod stage;
+mod status;
 
 use std::time::Instant;
 
-pub(crate) use stage::FilledScan;
 use stage::Markers;
+pub(crate) use status::status;
 
 use crate::access::strategy::Mapping;
 use crate::access::SourceAccess;
@@ -112,6 +113,32 @@ pub(crate) async fn choose<D: Driver>(
     }
 }
 
+/// The strategy a run would use and why, for `plan`: what [`choose`] decides, with the reason
+/// when the strategy was asked for, and the reason the scan cannot run when it was asked for
+/// and cannot.
+pub(crate) async fn planned<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    stmts: &'static Statements,
+    options: &RunOptions,
+) -> (Strategy, String) {
+    match choose::<D>(pool, def, stmts, options).await {
+        Ok(chosen) => {
+            let reason = chosen.reason.unwrap_or_else(|| match options.strategy {
+                Some(_) => "asked for by the run's options".to_string(),
+                None => format!("`strategy = \"{}\"` on {}", def.strategy, def.name),
+            });
+            (chosen.strategy, reason)
+        }
+        Err(e) => (Strategy::Ranges, format!("the scan cannot run: {e}")),
+    }
+}
+
+/// The progress table's job of `job`'s partials phase.
+pub(crate) fn partials_job(job: &str) -> String {
+    format!("{job}/partials")
+}
+
 /// Runs (or resumes) the scan of `def`: the partials phase, then the merge.
 pub(crate) async fn run<D: Driver>(
     pool: &sqlx::Pool<D::Db>,
@@ -131,16 +158,18 @@ pub(crate) async fn run<D: Driver>(
         )));
     };
     let job = options.job.clone().unwrap_or_else(|| def.job.to_string());
-    let partials_job = format!("{job}/partials");
+    let partials_job = partials_job(&job);
     let stage = stage::stage_name(def.table, &job)?;
+    // Read before a connection is held: the pool may have only one.
+    let merged = crate::progress::status::<D>(pool, def, &options).await?;
+    let mut partials_options = options.clone().job(partials_job.clone());
+    let partials_before = crate::progress::status::<D>(pool, def, &partials_options).await?;
     let mut conn = pool
         .acquire()
         .await
         .map_err(|e| Error::database(format!("connecting to {} for job `{job}`", D::ENGINE), e))?;
     let chunk = stage::chunk_column::<D>(&mut conn, def, scan.driving).await?;
     let mut markers = Markers::new::<D>(&stage, &chunk);
-    let merged = crate::progress::status::<D>(pool, def, &options).await?;
-    let mut partials_options = options.clone().job(partials_job.clone());
     if options.restart {
         stage::drop::<D>(&mut conn, def, scan, &stage, &markers).await?;
     } else if let Some(status) = &merged {
@@ -160,8 +189,7 @@ pub(crate) async fn run<D: Driver>(
     if !options.restart {
         // Partials written before and not all there: a staging table made now, or (PostgreSQL,
         // unlogged) emptied by a server crash. Redo them; the merge's committed ranges stand.
-        let partials = crate::progress::status::<D>(pool, def, &partials_options).await?;
-        if let Some(p) = partials.filter(|p| p.cursor.is_some()) {
+        if let Some(p) = partials_before.filter(|p| p.cursor.is_some()) {
             let lost = created
                 || (D::ENGINE == crate::Engine::Postgres
                     && stage::rows::<D>(&mut conn, &stage).await? != p.rows_written);
@@ -176,8 +204,20 @@ pub(crate) async fn run<D: Driver>(
         .into_iter()
         .map(|c| (c.name, c.sql_type))
         .collect();
+    // The keys a chunk may hold, for its first size: an integer key's span bounds them.
+    let keys = match def.key.first().map(|k| k.kind) {
+        Some(kind @ crate::definition::KeyKind::Int) => {
+            match batch::key_span::<D>(&mut conn, stmts, kind).await {
+                Ok(Some((crate::value::KeyValue::Int(lo), crate::value::KeyValue::Int(hi)))) => {
+                    u64::try_from(i128::from(hi) - i128::from(lo) + 1).ok()
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    };
     drop(conn);
-    let filled = markers.scan(def, scan, &stage, &options)?;
+    let filled = markers.scan(def, scan, &stage, &options, keys)?;
     tracing::info!(job = %job, staging = %filled.stage, chunk_column = %chunk, source = %scan.driving, "scan: partials phase");
     let partials = batch::run_partials::<D>(pool, def, stmts, &filled, partials_options).await?;
     let scan_report = ScanReport {
@@ -188,7 +228,10 @@ pub(crate) async fn run<D: Driver>(
         partials_written: partials.rows_written,
         finished: partials.finished(),
     };
-    if !partials.finished() {
+    let spent = options
+        .max_batches
+        .is_some_and(|max| partials.batches >= max);
+    if !partials.finished() || spent {
         return Ok(Report {
             job,
             keys: 0,
@@ -196,17 +239,28 @@ pub(crate) async fn run<D: Driver>(
             resumed_from: None,
             cursor: None,
             elapsed: started.elapsed(),
+            stop: if partials.finished() {
+                StopReason::MaxBatches
+            } else {
+                partials.stop.clone()
+            },
             strategy: Strategy::Scan,
             strategy_reason: reason,
             scan: Some(scan_report),
             ..partials
         });
     }
+    {
+        let mut conn = pool.acquire().await.map_err(|e| {
+            Error::database(format!("connecting to {} for job `{job}`", D::ENGINE), e)
+        })?;
+        stage::analyze::<D>(&mut conn, &stage).await?;
+    }
     let merge = markers.merge(def, &scan.merge)?;
     let mut merge_options = options.clone();
     merge_options.max_batches = options
         .max_batches
-        .map(|max| max.saturating_sub(partials.batches).max(1));
+        .map(|max| max.saturating_sub(partials.batches));
     tracing::info!(job = %job, staging = %filled.stage, "scan: merge phase");
     let mut report = batch::run::<D>(pool, def, merge, merge_options).await?;
     if report.finished() {

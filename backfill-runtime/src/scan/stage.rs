@@ -8,8 +8,10 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use backfill_core::scan::{fill, Scan, STAGED_CHUNK};
+use backfill_core::scan::{fill, STAGED_CHUNK};
+use backfill_core::Scan;
 
+use crate::batch::FilledScan;
 use crate::coerce::{Filled, FilledRanged};
 use crate::definition::{Definition, Hole, Ranged, Statements, Stmt};
 use crate::engine::{Conn, DecodeAs, Driver, TableName, TableShape};
@@ -123,46 +125,6 @@ pub(crate) async fn chunk_column<D: Driver>(
     }))
 }
 
-/// A scan's statements with the staging table, the chunk column and the partials' types
-/// filled in, ready to run.
-pub(crate) struct FilledScan {
-    /// The partials phase's fingerprint.
-    pub fingerprint: &'static str,
-    /// The source table the chunks are cut on, as written.
-    pub driving: &'static str,
-    /// The staging table, as shown.
-    pub stage: String,
-    /// Empties the staging table (in the first chunk's transaction).
-    pub clear: String,
-    /// The chunk's upper bound by offset.
-    pub chunk_offset: FilledRanged,
-    /// The chunk's upper bound and rows, at the end of the source.
-    pub chunk_bounds: FilledRanged,
-    /// The primary key's span, for progress.
-    pub chunk_span: String,
-    /// The chunk's partials.
-    pub partials: FilledRanged,
-    /// Fixed chunk rows, or the adaptive target.
-    sizer: BatchSizer,
-}
-
-impl FilledScan {
-    /// The chunks' sizer.
-    pub(crate) fn sizer(&self) -> BatchSizer {
-        self.sizer.clone()
-    }
-
-    /// The smallest and largest primary key of the source.
-    pub(crate) async fn span<D: Driver>(
-        &self,
-        conn: &mut Conn<D>,
-    ) -> Result<Option<(i64, i64)>, sqlx::Error> {
-        let rows =
-            D::fetch_all(conn, &self.chunk_span, &[], &[DecodeAs::Int, DecodeAs::Int]).await?;
-        Ok(rows.first().and_then(|r| Some((r[0].int()?, r[1].int()?))))
-    }
-}
-
 /// What the markers of one job's statements are filled with.
 pub(crate) struct Markers {
     /// The staging table's own name (plain).
@@ -218,6 +180,7 @@ impl Markers {
         scan: &'static Scan,
         stage: &TableName,
         options: &RunOptions,
+        keys: Option<u64>,
     ) -> Result<FilledScan, Error> {
         Ok(FilledScan {
             fingerprint: scan.fingerprint,
@@ -228,7 +191,7 @@ impl Markers {
             chunk_bounds: self.filled_ranged(def, &scan.chunk_bounds)?,
             chunk_span: self.fill(def, scan.chunk_span.sql)?,
             partials: self.filled_ranged(def, &scan.partials)?,
-            sizer: BatchSizer::chunks(options),
+            sizer: BatchSizer::chunks(options, keys),
         })
     }
 
@@ -389,6 +352,22 @@ pub(crate) async fn create<D: Driver>(
         )));
     }
     Ok((shape, created))
+}
+
+/// Refreshes the staging table's statistics once its partials are written, before the merge
+/// reads it by key ranges: a table created empty in this run has none, and a planner that
+/// takes it for empty may read all of it for every range.
+pub(crate) async fn analyze<D: Driver>(conn: &mut Conn<D>, stage: &TableName) -> Result<(), Error> {
+    let sql = match D::ENGINE {
+        crate::Engine::MySql => format!("ANALYZE TABLE {}", D::quote_table(stage)),
+        crate::Engine::Postgres | crate::Engine::Sqlite => {
+            format!("ANALYZE {}", D::quote_table(stage))
+        }
+    };
+    D::fetch_all(conn, &sql, &[], &[])
+        .await
+        .map_err(|e| Error::database(format!("analyzing {}", shown(stage)), e))?;
+    Ok(())
 }
 
 /// The staging table's rows.

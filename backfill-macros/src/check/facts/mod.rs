@@ -19,21 +19,14 @@ use backfill_core::allowlist;
 
 mod names;
 mod order;
-mod parse;
 
+pub use crate::dialect::{parse_expr, parse_from};
 use names::{
     arg_count, arg_expr, args, function_name, is_constant, is_now_literal, is_temporal, name_parts,
-    AGGREGATES, MYSQL_VOLATILE_KEYWORDS, ORDER_SENSITIVE, SQLITE_DATE_FUNCTIONS, VOLATILE,
-    VOLATILE_KEYWORDS, VOLATILE_WITHOUT_ARGS,
+    MYSQL_VOLATILE_KEYWORDS, ORDER_SENSITIVE, SQLITE_DATE_FUNCTIONS, VOLATILE, VOLATILE_KEYWORDS,
+    VOLATILE_WITHOUT_ARGS,
 };
 use order::{aggregate_order, pick_order};
-pub(crate) use parse::dialect;
-pub use parse::{parse_expr, parse_from};
-
-/// Whether `name` (lowercase, unqualified) is an aggregate function of one of the engines.
-pub fn is_aggregate(name: &str) -> bool {
-    AGGREGATES.contains(&name)
-}
 
 /// A column reference: its qualifier parts (empty when unqualified) and the column, as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -326,7 +319,7 @@ impl Walker {
         }
         // `max(a, b)` / `min(a, b)` are SQLite's scalar functions, not aggregates.
         let scalar_min_max = matches!(name.as_str(), "min" | "max") && n > 1;
-        f.over.is_none() && AGGREGATES.contains(&name.as_str()) && !scalar_min_max
+        f.over.is_none() && crate::dialect::is_aggregate(&name) && !scalar_min_max
     }
 }
 

@@ -8,8 +8,9 @@ use sqlparser::ast::{
     GroupByExpr, OrderByKind, Query, Select, SelectItem, SetExpr, Value,
 };
 
-use super::names::{arg_expr, args, function_name, AGGREGATES};
+use super::names::{arg_expr, args, function_name};
 use super::{column_ref, OrderDependence};
+use crate::dialect::AGGREGATES;
 
 /// The columns `expr` reads (subqueries included), lowercased and dot-joined (`t.name`).
 pub(super) fn columns_read(expr: &Expr) -> Vec<String> {

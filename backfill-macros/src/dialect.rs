@@ -1,4 +1,6 @@
-//! Text to sqlparser's AST in the engine's dialect, with the token checks sqlparser skips.
+//! Each engine's SQL dialect, beneath every stage that reads the user's SQL (the rules, the
+//! migrations' replay, the scan's decomposition): text to sqlparser's AST with the token checks
+//! sqlparser skips, and the names of the engines' aggregate functions.
 
 use sqlparser::ast::{Expr, TableWithJoins};
 use sqlparser::dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
@@ -19,7 +21,7 @@ pub(crate) fn dialect(engine: Engine) -> Box<dyn Dialect> {
 /// Refuses what would break the generated statement around the fragment: a `--`/`#` comment
 /// (it would comment out the rest of the line) and a placeholder (values are bound by the
 /// runtime, in its own order).
-pub(super) fn tokens_ok(dialect: &dyn Dialect, text: &str) -> Result<(), String> {
+pub(crate) fn tokens_ok(dialect: &dyn Dialect, text: &str) -> Result<(), String> {
     let tokens = Tokenizer::new(dialect, text)
         .tokenize()
         .map_err(|e| e.to_string())?;
@@ -42,7 +44,7 @@ pub(super) fn tokens_ok(dialect: &dyn Dialect, text: &str) -> Result<(), String>
     Ok(())
 }
 
-pub(super) fn expect_end(parser: &mut Parser, what: &str) -> Result<(), String> {
+pub(crate) fn expect_end(parser: &mut Parser, what: &str) -> Result<(), String> {
     let next = parser.peek_token();
     if next.token == Token::EOF {
         Ok(())
@@ -78,4 +80,63 @@ pub fn parse_from(engine: Engine, text: &str) -> Result<Vec<TableWithJoins>, Str
         .map_err(|e| e.to_string())?;
     expect_end(&mut parser, "FROM clause (tables and joins)")?;
     Ok(from)
+}
+
+/// Aggregate functions of the three engines (lowercase).
+pub(crate) const AGGREGATES: &[&str] = &[
+    "count",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "total",
+    "bool_and",
+    "bool_or",
+    "every",
+    "string_agg",
+    "group_concat",
+    "array_agg",
+    "json_agg",
+    "jsonb_agg",
+    "json_object_agg",
+    "jsonb_object_agg",
+    "json_arrayagg",
+    "json_objectagg",
+    "json_group_array",
+    "json_group_object",
+    "bit_and",
+    "bit_or",
+    "bit_xor",
+    "stddev",
+    "stddev_pop",
+    "stddev_samp",
+    "std",
+    "variance",
+    "var_pop",
+    "var_samp",
+    "any_value",
+    "mode",
+    "percentile_cont",
+    "percentile_disc",
+    "median",
+    "corr",
+    "covar_pop",
+    "covar_samp",
+    "regr_avgx",
+    "regr_avgy",
+    "regr_count",
+    "regr_intercept",
+    "regr_r2",
+    "regr_slope",
+    "regr_sxx",
+    "regr_sxy",
+    "regr_syy",
+    "xmlagg",
+    "listagg",
+    "range_agg",
+];
+
+/// Whether `name` (lowercase, unqualified) is an aggregate function of one of the engines.
+pub(crate) fn is_aggregate(name: &str) -> bool {
+    AGGREGATES.contains(&name)
 }
