@@ -523,7 +523,7 @@ async fn auto_scans_a_scattered_source_beyond_the_cache_and_reads_ranges_otherwi
         );
         if db.engine != Engine::Sqlite {
             assert!(
-                plan.strategy_reason.contains("fits in")
+                plan.strategy_reason.contains("fit in")
                     || plan.strategy_reason.contains("stored close to key order"),
                 "{}: {}",
                 db.name(),

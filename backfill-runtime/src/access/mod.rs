@@ -446,9 +446,8 @@ impl fmt::Display for AccessPath {
         }
         line(f, "size", &size)?;
         if let Some(cache) = &s.cache {
-            let measured = s.total_bytes.or(s.table_bytes);
-            let fits = match measured {
-                Some(b) if b <= cache.bytes => ": the source fits in it",
+            let fits = match s.total_bytes.or(s.table_bytes) {
+                Some(_) if !self.outgrows_cache() => ": the source fits in it",
                 Some(_) => ": the source is larger, scattered reads go to disk or the OS cache",
                 None => "",
             };
