@@ -29,16 +29,11 @@ pub(crate) struct FilledScan {
     pub chunk_span: String,
     /// The chunk's partials.
     pub partials: FilledRanged,
-    /// Fixed chunk rows, or the adaptive target.
+    /// Sizes the chunks: fixed rows, or adaptive toward a time.
     pub sizer: BatchSizer,
 }
 
 impl FilledScan {
-    /// The chunks' sizer.
-    pub(crate) fn sizer(&self) -> BatchSizer {
-        self.sizer.clone()
-    }
-
     /// The smallest and largest primary key of the source.
     pub(crate) async fn span<D: Driver>(
         &self,

@@ -133,7 +133,7 @@ async fn run_with<D: Driver>(
         },
         started: Instant::now(),
         sizer: match partials {
-            Some(scan) => scan.sizer(),
+            Some(scan) => scan.sizer.clone(),
             None => BatchSizer::new(def, &options),
         },
         verify_diff: None,
