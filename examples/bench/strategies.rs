@@ -154,6 +154,14 @@ impl Db {
             _ => None,
         }
     }
+
+    /// Pages read into the buffer pool since `before` (a reading of [`Db::pool_reads`]).
+    pub(crate) async fn pool_reads_since(&self, before: Option<i64>) -> Option<i64> {
+        self.pool_reads()
+            .await
+            .zip(before)
+            .map(|(now, then)| now - then)
+    }
 }
 
 /// The limit's statement with a full scan of `events` forced by a hint, where the engine takes
@@ -219,12 +227,7 @@ impl Bench {
             return Ok(self.capped_sample(t.elapsed));
         };
         let written = written?;
-        let reads = self
-            .db
-            .pool_reads()
-            .await
-            .zip(reads_before)
-            .map(|(b, a)| b - a);
+        let reads = self.db.pool_reads_since(reads_before).await;
         let sum = self.db.checksum(self.sql.page).await?;
         match self.reference {
             // The optimizer's plan was stopped at the cap: this statement's target is the

@@ -371,12 +371,7 @@ impl Bench {
             return Ok(self.capped_sample(t.elapsed));
         };
         let written = written?;
-        let pool_reads = self
-            .db
-            .pool_reads()
-            .await
-            .zip(reads_before)
-            .map(|(b, a)| b - a);
+        let pool_reads = self.db.pool_reads_since(reads_before).await;
         let sum = self.db.checksum(self.sql.page).await?;
         match self.reference {
             None => {
@@ -428,12 +423,7 @@ impl Bench {
         };
         let report = report?;
         let wal_after = self.db.wal_position().await?;
-        let pool_reads = self
-            .db
-            .pool_reads()
-            .await
-            .zip(reads_before)
-            .map(|(b, a)| b - a);
+        let pool_reads = self.db.pool_reads_since(reads_before).await;
         if report.stop != StopReason::Done {
             self.failures.push(format!(
                 "{}: the run stopped with {:?} instead of finishing",
