@@ -60,9 +60,12 @@
 //! Each figure's rate is target rows (distinct users) per second of wall time, and its ratio is
 //! to the limit's rate:
 //!
-//! - **limit**: the generated single statement (`Statements::upsert_all`: one
-//!   `INSERT ... SELECT ... GROUP BY ... ON CONFLICT / ON DUPLICATE KEY` over every key) into an
-//!   empty target. What the engine can do with no batching at all, and no resumability.
+//! - **limit**: the faster of two runs of the generated single statement
+//!   (`Statements::upsert_all`: one `INSERT ... SELECT ... GROUP BY ... ON CONFLICT / ON
+//!   DUPLICATE KEY` over every key) into an empty target, one with the optimizer's plan and one
+//!   with a full scan of `events` forced (PostgreSQL `enable_indexscan`/`enable_bitmapscan =
+//!   off`, MariaDB `IGNORE INDEX`, SQLite `NOT INDEXED`), both in the table: what the engine can
+//!   do with no batching at all, and no resumability (issue 13). Every scenario measures both.
 //! - **backfill, default options**: `run_backfill(RunOptions::default())` into an empty target
 //!   (adaptive batch size), with everything a run does: preflight, progress table, NULL-key count.
 //! - **backfill, N keys per batch**: the same with a fixed batch size of 1,000, 10,000 and

@@ -181,7 +181,7 @@ fn full_scan_sql(engine: Engine, upsert_all: &str) -> Result<String, BoxError> {
 }
 
 /// How the full scan is forced, for the table.
-fn full_scan_how(engine: Engine) -> &'static str {
+pub(crate) fn full_scan_how(engine: Engine) -> &'static str {
     match engine {
         Engine::Postgres => "`SET enable_indexscan = off; SET enable_bitmapscan = off`",
         Engine::MySql => "`IGNORE INDEX (events_user_id)`",
@@ -200,7 +200,7 @@ impl Bench {
         let cap = self.args.cap;
         let (written, t) = timed(
             self.args.engine,
-            None,
+            self.load.as_ref(),
             capped(cap, async move {
                 match &db {
                     Db::Postgres(p) => {
@@ -243,7 +243,7 @@ impl Bench {
             rss_kib: t.rss_kib,
             wal_bytes: None,
             cpu: t.cpu,
-            load: None,
+            load: t.load,
             report: None,
             pool_reads: reads,
             capped: false,
@@ -428,7 +428,7 @@ impl Bench {
 
         let rate = |f| self.median_rate(f).unwrap_or(f64::NAN);
         let (optimizer, forced) = (rate(Figure::Limit), rate(Figure::LimitFullScan));
-        let limit = optimizer.max(forced);
+        let (limit, _) = self.best_limit();
         let limit_is = if forced > optimizer {
             "the forced full scan"
         } else {

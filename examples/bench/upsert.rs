@@ -83,7 +83,12 @@ impl Figure {
     /// Every figure, in the order of a round (the re-run needs the full target the default run
     /// leaves).
     pub(crate) fn all() -> Vec<Figure> {
-        let mut all = vec![Figure::Limit, Figure::Default, Figure::Rerun];
+        let mut all = vec![
+            Figure::Limit,
+            Figure::LimitFullScan,
+            Figure::Default,
+            Figure::Rerun,
+        ];
         all.extend(BATCH_SIZES.map(Figure::Fixed));
         all.push(Figure::HandLoop);
         all
@@ -91,7 +96,10 @@ impl Figure {
 
     pub(crate) fn label(self, hand_loop: Duration) -> String {
         match self {
-            Figure::Limit => "limit: one INSERT … SELECT … GROUP BY … upsert".to_string(),
+            Figure::Limit => {
+                "single statement (one INSERT … SELECT … GROUP BY … upsert), optimizer's plan"
+                    .to_string()
+            }
             Figure::Default => "backfill, default options (adaptive)".to_string(),
             Figure::Rerun => "re-run with restart over a full target".to_string(),
             Figure::Fixed(n) => format!("backfill, {} keys per batch", thousands(n)),
@@ -107,7 +115,7 @@ impl Figure {
                 format!("backfill, target_batch_time {ms} ms{note}")
             }
             Figure::HandSplit(n) => {
-                format!("limit cut by hand into {n} ranges on {n} connections, side by side")
+                format!("single statement cut by hand into {n} key ranges on {n} connections, side by side")
             }
             Figure::LoadAlone => "no backfill: the load alone".to_string(),
             Figure::LimitFullScan => "single statement, full scan forced".to_string(),
