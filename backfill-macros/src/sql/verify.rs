@@ -3,7 +3,7 @@
 //! keys that more than one source row produces.
 
 use super::{Binder, Range, StatementWriter};
-use crate::model::Engine;
+use crate::model::{Engine, KeyKind};
 
 impl<'m> StatementWriter<'m> {
     pub(super) fn verify_diff(&self, (range, b): (Range, &mut Binder)) -> String {
@@ -33,11 +33,19 @@ impl<'m> StatementWriter<'m> {
         let out: Vec<String> = (0..keys.len())
             .map(|i| self.cast(&format!("{r}.{}", self.key_alias(i)), self.kind(i)))
             .collect();
-        let on: Vec<String> = target_keys
+        let mut on: Vec<String> = target_keys
             .iter()
             .enumerate()
             .map(|(i, tk)| format!("{tk} = {r}.{}", self.key_alias(i)))
             .collect();
+        // The range again on the target's own key, so the engine reads only the range's target
+        // rows: without it PostgreSQL joined a 1,700-key range to the whole 2M-row target by a
+        // sequential scan (1.1 s a range, against 0.15 s for the range's read). Integer keys
+        // only: a text key compares by its column's collation, which could order the target's
+        // rows otherwise than the source's range.
+        if (0..keys.len()).all(|i| self.kind(i) == KeyKind::Int) {
+            on.extend(self.range(&target_keys, range, b));
+        }
         let mut differs = vec![format!("{} IS NULL", target_keys[0])];
         for (i, c) in &compared {
             let recomputed = format!("{r}.{}", self.quoted(&format!("__v{i}")));
