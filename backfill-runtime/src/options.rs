@@ -446,6 +446,9 @@ pub struct ScanReport {
     pub partials_written: u64,
     /// Whether the partials phase was complete when the merge started.
     pub finished: bool,
+    /// Wall time of this run's partials phase: the staging table made or checked, then the
+    /// chunks. The merge took the rest of [`Report::elapsed`].
+    pub partials_elapsed: Duration,
 }
 
 impl Report {

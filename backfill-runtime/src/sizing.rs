@@ -14,6 +14,9 @@ use std::time::Duration;
 use crate::definition::Definition;
 use crate::options::RunOptions;
 
+/// The fewest source rows per key a scan's adaptive chunk holds (see [`BatchSizer::chunks`]).
+const ROWS_PER_KEY: u64 = 4;
+
 /// Chooses the number of distinct keys of the next batch.
 #[derive(Debug, Clone)]
 pub(crate) struct BatchSizer {
@@ -50,11 +53,13 @@ impl BatchSizer {
     }
 
     /// A sizer of the scan's chunks, in source rows: `scan_chunk_rows` when set, else adaptive
-    /// toward `scan_chunk_time`, starting at four source rows per key when the keys are
+    /// toward `scan_chunk_time` but never under four source rows per key when the keys are
     /// counted (`keys`). A chunk writes one partial row per key it holds, so a chunk smaller
     /// than the key space writes about one per source row and the staging table grows as large
-    /// as the source (measured at 2M events over 200,000 users: chunks from 20,000 rows wrote
-    /// 1.2M-2M partials); from four rows per key up, fewer than a fourth of the rows. A chunk
+    /// as the source: at 2M events over 200,000 users, chunks from 20,000 rows wrote 1.2M-2M
+    /// partials; at 20M events over 2M users, chunks the 4 s target had cut to 1.7M rows wrote
+    /// 16.4M partials, and the scan ran slower than the ranges. From four rows per key up,
+    /// fewer than a fourth of the rows; such a chunk may take longer than the target, and it
     /// locks nothing the application writes.
     pub(crate) fn chunks(options: &RunOptions, keys: Option<u64>) -> BatchSizer {
         if let Some(fixed) = options.scan_chunk_rows {
@@ -63,11 +68,12 @@ impl BatchSizer {
                 adaptive: None,
             };
         }
-        let (min, max) = (10_000, 50_000_000);
+        let max = 50_000_000;
+        let min = keys.map_or(10_000, |k| {
+            k.saturating_mul(ROWS_PER_KEY).clamp(10_000, max)
+        });
         BatchSizer {
-            size: keys
-                .map_or(200_000, |k| k.saturating_mul(4))
-                .clamp(min, 5_000_000),
+            size: if keys.is_some() { min } else { 200_000 },
             adaptive: Some(Adaptive {
                 target: options.scan_chunk_time.max(Duration::from_micros(1)),
                 min,
@@ -197,5 +203,26 @@ mod tests {
         let mut sizer = adaptive();
         sizer.record(3, Duration::from_millis(1));
         assert_eq!(sizer.size(), 100);
+    }
+
+    #[test]
+    fn a_scan_chunk_holds_four_rows_per_key_however_slow() {
+        let options = RunOptions::default();
+        let mut chunks = BatchSizer::chunks(&options, Some(2_000_000));
+        assert_eq!(chunks.size(), 8_000_000);
+        chunks.record(8_000_000, Duration::from_secs(20));
+        assert_eq!(chunks.size(), 8_000_000, "never under four rows per key");
+        chunks.record(8_000_000, Duration::from_secs(1));
+        assert_eq!(chunks.size(), 12_000_000, "grows toward the time target");
+        // Keys unknown: from 200,000 rows, down to 10,000.
+        let mut unknown = BatchSizer::chunks(&options, None);
+        assert_eq!(unknown.size(), 200_000);
+        for _ in 0..10 {
+            unknown.record(unknown.size(), Duration::from_secs(60));
+        }
+        assert_eq!(unknown.size(), 10_000);
+        // Fixed rows win.
+        let fixed = BatchSizer::chunks(&options.clone().scan_chunk_rows(500), Some(2_000_000));
+        assert_eq!(fixed.size(), 500);
     }
 }

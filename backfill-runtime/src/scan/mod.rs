@@ -227,6 +227,7 @@ pub(crate) async fn run<D: Driver>(
         source_rows: partials.keys,
         partials_written: partials.rows_written,
         finished: partials.finished(),
+        partials_elapsed: started.elapsed(),
     };
     let spent = options
         .max_batches
