@@ -33,7 +33,33 @@ pub struct StrategyAdvice {
     pub reason: String,
 }
 
+/// Ranges that each read the whole source beat the scan up to this many of them.
+const MAX_FULL_PASSES: u64 = 2;
+
+/// A bitmap read of a range that touches at least this share of the source's pages is
+/// nearly a pass over it, which beats the scan's pass, partials and merge; a sparser one
+/// reads a page per row. Between the two shares measured (0.68 faster as ranges, 0.07
+/// faster as a scan), near their geometric mean.
+const DENSE_BITMAP: f64 = 0.2;
+
 impl AccessPath {
+    /// How many ranges a run reads, from the engine's estimate of the source's distinct keys
+    /// and the batch size (`None` without an estimate).
+    fn ranges(&self) -> Option<u64> {
+        self.estimate
+            .as_ref()
+            .map(|e| e.distinct_keys.div_ceil(e.keys_per_range.max(1)))
+    }
+
+    /// The share of the source's pages that one range's rows fall on when scattered, from the
+    /// engine's estimates (`None` without them), as `plan` shows it.
+    fn bitmap_share(&self) -> Option<f64> {
+        self.estimate.as_ref().and_then(|e| {
+            let pages = e.pages_per_key_in_order * e.distinct_keys as f64;
+            (pages > 0.0).then(|| (e.pages_per_range_scattered / pages).min(1.0))
+        })
+    }
+
     /// Whether the source, with its indexes (the ranges read the key's index and the rows),
     /// is larger than the engine's buffer cache. Unknown sizes count as larger: a scattered
     /// read of a table of unknown size is not assumed to be cached.
@@ -84,22 +110,49 @@ impl AccessPath {
                     }
                 },
             ),
-            // PostgreSQL reads a range's rows by a bitmap, their pages in stored order: measured
-            // at 2M events over 200,000 users, ranges ran at 0.65-0.77x the best single
-            // statement, in a 128MB and in a 16MB shared_buffers, against 0.38-0.46x for the
-            // scan (BENCHMARKS.md), the pages past the cache coming from the OS cache.
+            // PostgreSQL reads a range's rows by a bitmap, their pages in stored order. Where a
+            // range's rows fall on most of the table's pages, each range is nearly a pass over
+            // the table at memory speed: at 2M events over 200,000 users (a 1,000-key range on
+            // 68% of the pages) ranges ran at 0.75-0.89x the best single statement, in a 128MB
+            // and in a 16MB shared_buffers, against 0.45-0.47x for the scan. Where they fall on
+            // few, each row costs a page of its own: at 20M events (7% of the pages) ranges
+            // ran slower than the scan (BENCHMARKS.md, `postgres-20m-strategies`).
             Verdict::Scattered { .. }
-                if matches!(self.read_plan.access, ReadAccess::Bitmap { .. }) =>
+                if matches!(self.read_plan.access, ReadAccess::Bitmap { .. })
+                    && self.bitmap_share().is_none_or(|share| share >= DENSE_BITMAP) =>
             {
                 advice(
                     Strategy::Ranges,
                     format!(
-                        "scattered, but each range reads its rows' pages of {} in stored order (a bitmap heap scan), faster than the scan's partials{}",
+                        "scattered, but each range reads its rows' pages of {} in stored order (a bitmap heap scan{}), faster than the scan's partials{}",
                         self.source,
+                        match self.bitmap_share() {
+                            Some(share) => format!(", on {:.0}% of its pages", share * 100.0),
+                            None => String::new(),
+                        },
                         match &self.covering_index {
                             Some(index) => format!(" (create {} to read them in order)", index.name),
                             None => String::new(),
                         }
+                    ),
+                )
+            }
+            // The engine reads the whole source for one range (ranges so wide that a full
+            // scan costs less than the index): each range is one pass in stored order, as the
+            // scan's chunks are, and two such passes cost no more than the scan's one plus its
+            // partials and merge. Measured at 2M events on PostgreSQL: 2 ranges of 100,000
+            // keys, each a sequential scan, 2.68 s; the scan, 3.79 s (BENCHMARKS.md).
+            Verdict::Scattered { .. }
+                if matches!(self.read_plan.access, ReadAccess::FullScan)
+                    && self.ranges().is_some_and(|n| n <= MAX_FULL_PASSES) =>
+            {
+                advice(
+                    Strategy::Ranges,
+                    format!(
+                        "each of the {} ranges reads {} whole, in stored order (a full scan): \
+                         no more than the scan's pass, partials and merge",
+                        self.ranges().unwrap_or(0),
+                        self.source
                     ),
                 )
             }
@@ -120,14 +173,21 @@ impl AccessPath {
             ),
             Verdict::Scattered { .. } => advice(
                 Strategy::Scan,
-                match &self.covering_index {
-                    Some(index) => format!(
-                        "scattered: a scan in stored order reads each page once (or create {} \
-                         and read ranges in order)",
-                        index.name
-                    ),
-                    None => "scattered: a scan in stored order reads each page once".to_string(),
-                },
+                format!(
+                    "scattered{}: a scan in stored order reads each page once{}",
+                    match (&self.read_plan.access, self.bitmap_share()) {
+                        (ReadAccess::Bitmap { .. }, Some(share)) => format!(
+                            " (a range's rows fall on {:.0}% of its pages, a page per row)",
+                            share * 100.0
+                        ),
+                        _ => String::new(),
+                    },
+                    match &self.covering_index {
+                        Some(index) =>
+                            format!(" (or create {} and read ranges in order)", index.name),
+                        None => String::new(),
+                    }
+                ),
             ),
         }
     }
@@ -249,5 +309,37 @@ mod tests {
         let advice = bitmap.suited_strategy(GROUPED);
         assert_eq!(advice.strategy, Strategy::Ranges, "{advice:?}");
         assert!(advice.reason.contains("bitmap heap scan"), "{advice:?}");
+        // 2M events over 200,000 keys on 14,700 pages: a 1,000-key range's 10,000 rows fall
+        // on most of them.
+        bitmap.estimate = crate::access::CostEstimate::new(14_700, 2_000_000, 200_000, 1_000);
+        let advice = bitmap.suited_strategy(GROUPED);
+        assert_eq!(advice.strategy, Strategy::Ranges, "{advice:?}");
+        assert!(advice.reason.contains("on 68% of its pages"), "{advice:?}");
+        // 20M events over 2M keys on 147,000 pages: the same range touches 7% of them, a
+        // page per row, and the source outgrows the cache (unknown here): the scan.
+        bitmap.estimate = crate::access::CostEstimate::new(147_000, 20_000_000, 2_000_000, 1_000);
+        assert_eq!(bitmap.suited_strategy(GROUPED).strategy, Strategy::Scan);
+    }
+
+    #[test]
+    fn ranges_that_each_scan_the_whole_source_win_only_when_few() {
+        let mut wide = path(
+            Verdict::Scattered {
+                reason: String::new(),
+            },
+            false,
+        );
+        wide.read_plan.access = ReadAccess::FullScan;
+        // 200,000 keys over 13,000 pages, read 100,000 keys at a time: two passes.
+        wide.estimate = crate::access::CostEstimate::new(13_000, 2_000_000, 200_000, 100_000);
+        let advice = wide.suited_strategy(GROUPED);
+        assert_eq!(advice.strategy, Strategy::Ranges, "{advice:?}");
+        assert!(advice.reason.contains("each of the 2 ranges"), "{advice:?}");
+        // Three passes: the scan reads it once.
+        wide.estimate = crate::access::CostEstimate::new(13_000, 2_000_000, 200_000, 60_000);
+        assert_eq!(wide.suited_strategy(GROUPED).strategy, Strategy::Scan);
+        // No estimate: nothing says how many passes.
+        wide.estimate = None;
+        assert_eq!(wide.suited_strategy(GROUPED).strategy, Strategy::Scan);
     }
 }
