@@ -437,12 +437,12 @@ impl Bench {
         let pool_reads = engine == Engine::MySql;
         let _ = writeln!(
             s,
-            "| figure | runs | median time | rows/s | × limit | read with | batches | chunks | partials written |{} peak RSS |",
+            "| figure | runs | median time | rows/s | × limit | read with | batches | chunks | partials written | partials phase |{} peak RSS |",
             if pool_reads { " pages read into the buffer pool |" } else { "" }
         );
         let _ = writeln!(
             s,
-            "|---|---:|---:|---:|---:|---|---:|---:|---:|{}---:|",
+            "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|{}---:|",
             if pool_reads { "---:|" } else { "" }
         );
         for figure in FIGURES {
@@ -500,7 +500,7 @@ impl Bench {
             };
             let _ = writeln!(
                 s,
-                "| {label} | {} | {over}{:.2} s | {under}{} | {under}{:.2}× | {} | {} | {} | {} |{} {} |",
+                "| {label} | {} | {over}{:.2} s | {under}{} | {under}{:.2}× | {} | {} | {} | {} | {} |{} {} |",
                 list.len(),
                 elapsed.as_secs_f64(),
                 thousands(rate(figure).round() as u64),
@@ -515,6 +515,8 @@ impl Bench {
                 median(list.iter().filter_map(|x| x.batches)).map_or("–".to_string(), thousands),
                 median(scans.iter().map(|x| x.chunks)).map_or("–".to_string(), thousands),
                 median(scans.iter().map(|x| x.partials_written)).map_or("–".to_string(), thousands),
+                median(scans.iter().map(|x| x.partials_elapsed))
+                    .map_or("–".to_string(), |d| format!("{:.2} s", d.as_secs_f64())),
                 if pool_reads {
                     format!(
                         " {} |",
@@ -534,7 +536,8 @@ impl Bench {
              `>` was stopped at `--cap-secs` {} (its time a lower bound, its target unchecked). \
              Scan rows: \
              batches are the merge's, chunks and partials the partials phase's (partials = \
-             staging rows written, one per key and chunk).{}",
+             staging rows written, one per key and chunk; the partials phase is its wall time, \
+             staging table included, the merge took the rest).{}",
             thousands(limit.round() as u64),
             self.args.cap.map_or("–".to_string(), |c| format!("{} s", c.as_secs())),
             if pool_reads {
