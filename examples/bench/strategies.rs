@@ -427,13 +427,7 @@ impl Bench {
         );
 
         let rate = |f| self.median_rate(f).unwrap_or(f64::NAN);
-        let (optimizer, forced) = (rate(Figure::Limit), rate(Figure::LimitFullScan));
-        let (limit, _) = self.best_limit();
-        let limit_is = if forced > optimizer {
-            "the forced full scan"
-        } else {
-            "the optimizer's plan"
-        };
+        let (limit, limit_is) = self.best_limit();
         let pool_reads = engine == Engine::MySql;
         let _ = writeln!(
             s,
@@ -532,7 +526,7 @@ impl Bench {
         let _ =
             writeln!(
             s,
-            "\nThe limit is the faster single statement, {limit_is}: {} rows/s. A figure marked \
+            "\nThe limit is the faster single statement, the one with {limit_is}: {} rows/s. A figure marked \
              `>` was stopped at `--cap-secs` {} (its time a lower bound, its target unchecked). \
              Scan rows: \
              batches are the merge's, chunks and partials the partials phase's (partials = \

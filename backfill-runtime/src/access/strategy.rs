@@ -51,8 +51,9 @@ impl AccessPath {
             .map(|e| e.distinct_keys.div_ceil(e.keys_per_range.max(1)))
     }
 
-    /// The share of the source's pages that one range's rows fall on when scattered, from the
-    /// engine's estimates (`None` without them), as `plan` shows it.
+    /// The share of the source's pages that the rows of one range of the first batch's size
+    /// fall on when scattered, from the engine's estimates (`None` without them); `plan`
+    /// shows it in its reason.
     fn bitmap_share(&self) -> Option<f64> {
         self.estimate.as_ref().and_then(|e| {
             let pages = e.pages_per_key_in_order * e.distinct_keys as f64;
@@ -139,9 +140,10 @@ impl AccessPath {
             }
             // The engine reads the whole source for one range (ranges so wide that a full
             // scan costs less than the index): each range is one pass in stored order, as the
-            // scan's chunks are, and two such passes cost no more than the scan's one plus its
-            // partials and merge. Measured at 2M events on PostgreSQL: 2 ranges of 100,000
-            // keys, each a sequential scan, 2.68 s; the scan, 3.79 s (BENCHMARKS.md).
+            // scan's chunks are, and two such passes cost no more than the scan's one pass plus
+            // its partials and merge (the scan took 1.7-2.2x the single statement's one pass
+            // in BENCHMARKS.md). Reasoned, not yet seen in a benchmark: PostgreSQL reads even a
+            // 100,000-key range of the 2M-event table by an index scan.
             Verdict::Scattered { .. }
                 if matches!(self.read_plan.access, ReadAccess::FullScan)
                     && self.ranges().is_some_and(|n| n <= MAX_FULL_PASSES) =>
