@@ -33,7 +33,8 @@
 //! - `strategies`: how each way of reading the source does against the best single statement
 //!   (`strategies.rs`): the single statement with the optimizer's plan and with a full scan
 //!   forced (the faster is the limit), ranges, ranges with the covering index `plan`
-//!   recommends, scan and auto, each checked against the limit, with what `plan` and
+//!   recommends, scan and auto (rotated from round to round: each run leaves the buffer cache
+//!   to the next), each checked against the limit, with what `plan` and
 //!   `access_path` say and issue 13's goals; section `ENGINE-strategies`. On PostgreSQL and
 //!   MySQL/MariaDB the same again on a scratch server with a 16 MB buffer cache started and
 //!   stopped by the bench (`scratch.rs`), section `ENGINE-strategies-small-cache`

@@ -282,8 +282,16 @@ impl Bench {
 
     /// Runs every figure `--repeat` times, interleaved, so drift hits every figure alike.
     pub(crate) async fn run(&mut self, figures: &[Figure]) -> Result<(), BoxError> {
+        self.run_rounds(|_| figures.to_vec()).await
+    }
+
+    /// Runs `--repeat` rounds, each of the figures `order(round)` gives, in that order.
+    pub(crate) async fn run_rounds(
+        &mut self,
+        order: impl Fn(usize) -> Vec<Figure>,
+    ) -> Result<(), BoxError> {
         for round in 0..self.args.repeat {
-            for &figure in figures {
+            for figure in order(round) {
                 if round >= self.args.repeat_slow && self.is_slow(figure) {
                     continue;
                 }
