@@ -235,6 +235,17 @@ impl CostEstimate {
             pages_per_range_scattered: (scattered * per_range).min(pages).max(1.0),
         })
     }
+
+    /// How many ranges of `keys_per_range` keys cover the distinct keys.
+    pub fn ranges(&self) -> u64 {
+        self.distinct_keys.div_ceil(self.keys_per_range.max(1))
+    }
+
+    /// The share of the table's pages one scattered range falls on, from 0 to 1.
+    pub fn range_page_share(&self) -> f64 {
+        let pages = self.pages_per_key_in_order * self.distinct_keys as f64;
+        (self.pages_per_range_scattered / pages.max(1.0)).min(1.0)
+    }
 }
 
 /// One range's read, run and timed: read-only, in a transaction rolled back.

@@ -8,7 +8,7 @@
 //! the same recompute scanning the table in stored order. Ranges that read adjacent pages (a
 //! source in key order, or a covering index) have no such loss.
 
-use super::{AccessPath, ReadAccess, Verdict};
+use super::{AccessPath, CostEstimate, ReadAccess, Verdict};
 
 pub use backfill_core::Strategy;
 
@@ -43,22 +43,23 @@ const MAX_FULL_PASSES: u64 = 2;
 const DENSE_BITMAP: f64 = 0.2;
 
 impl AccessPath {
-    /// How many ranges a run reads, from the engine's estimate of the source's distinct keys
-    /// and the batch size (`None` without an estimate).
+    /// How many ranges a run reads (`None` without the engine's estimates).
     fn ranges(&self) -> Option<u64> {
-        self.estimate
-            .as_ref()
-            .map(|e| e.distinct_keys.div_ceil(e.keys_per_range.max(1)))
+        self.estimate.as_ref().map(CostEstimate::ranges)
     }
 
-    /// The share of the source's pages that the rows of one range of the first batch's size
-    /// fall on when scattered, from the engine's estimates (`None` without them); `plan`
-    /// shows it in its reason.
+    /// The share of the source's pages one range of the first batch's size falls on when
+    /// scattered (`None` without the engine's estimates); `plan` shows it in its reason.
     fn bitmap_share(&self) -> Option<f64> {
-        self.estimate.as_ref().and_then(|e| {
-            let pages = e.pages_per_key_in_order * e.distinct_keys as f64;
-            (pages > 0.0).then(|| (e.pages_per_range_scattered / pages).min(1.0))
-        })
+        self.estimate.as_ref().map(CostEstimate::range_page_share)
+    }
+
+    /// ` (create <index> to read them in order)` when a covering index is recommended.
+    fn create_covering(&self) -> String {
+        self.covering_index
+            .as_ref()
+            .map(|index| format!(" (create {} to read them in order)", index.name))
+            .unwrap_or_default()
     }
 
     /// Whether the source, with its indexes (the ranges read the key's index and the rows),
@@ -131,10 +132,7 @@ impl AccessPath {
                             Some(share) => format!(", on {:.0}% of its pages", share * 100.0),
                             None => String::new(),
                         },
-                        match &self.covering_index {
-                            Some(index) => format!(" (create {} to read them in order)", index.name),
-                            None => String::new(),
-                        }
+                        self.create_covering()
                     ),
                 )
             }
@@ -167,10 +165,7 @@ impl AccessPath {
                         .cache
                         .as_ref()
                         .map_or("the cache".to_string(), |c| c.setting.clone()),
-                    match &self.covering_index {
-                        Some(index) => format!(" (create {} to read them in order)", index.name),
-                        None => String::new(),
-                    }
+                    self.create_covering()
                 ),
             ),
             Verdict::Scattered { .. } => advice(
@@ -226,6 +221,16 @@ mod tests {
         }
     }
 
+    /// A scattered read of `events`, with a covering index to recommend or not.
+    fn scattered_path(covering: bool) -> AccessPath {
+        path(
+            Verdict::Scattered {
+                reason: String::new(),
+            },
+            covering,
+        )
+    }
+
     const GROUPED: Mapping = Mapping {
         grouped: true,
         decomposable: true,
@@ -279,12 +284,7 @@ mod tests {
 
     #[test]
     fn a_scattered_source_that_fits_in_the_cache_reads_ranges() {
-        let mut fits = path(
-            Verdict::Scattered {
-                reason: String::new(),
-            },
-            true,
-        );
+        let mut fits = scattered_path(true);
         fits.size.table_bytes = Some(100 << 20);
         fits.size.cache = Some(crate::access::CacheSize {
             setting: "shared_buffers".into(),
@@ -299,12 +299,7 @@ mod tests {
 
     #[test]
     fn a_scattered_bitmap_read_stays_with_ranges() {
-        let mut bitmap = path(
-            Verdict::Scattered {
-                reason: String::new(),
-            },
-            false,
-        );
+        let mut bitmap = scattered_path(false);
         bitmap.read_plan.access = ReadAccess::Bitmap {
             index: Some("events_user_id".into()),
         };
@@ -325,12 +320,7 @@ mod tests {
 
     #[test]
     fn ranges_that_each_scan_the_whole_source_win_only_when_few() {
-        let mut wide = path(
-            Verdict::Scattered {
-                reason: String::new(),
-            },
-            false,
-        );
+        let mut wide = scattered_path(false);
         wide.read_plan.access = ReadAccess::FullScan;
         // 200,000 keys over 13,000 pages, read 100,000 keys at a time: two passes.
         wide.estimate = crate::access::CostEstimate::new(13_000, 2_000_000, 200_000, 100_000);
