@@ -130,7 +130,8 @@ pub(crate) async fn verify<D: Driver>(
         .map_err(|e| Error::database(context(def, D::ENGINE, "connecting"), e))?;
     let conn: &mut Conn<D> = &mut conn;
     let stmts = engine::statements(def, D::ENGINE)?;
-    let verify_diff = crate::coerce::fill_ranged::<D>(conn, def, &stmts.verify_diff).await?;
+    let (verify_diff, _) =
+        crate::access::pin::filled_and_pinned::<D>(conn, def, &stmts.verify_diff).await?;
     let mut pass = VerifyPass::<D>::new(def, stmts, verify_diff);
     pass.count_target_rows(conn).await?;
     let mut cursor: Option<Key> = None;

@@ -20,6 +20,7 @@ use std::fmt;
 use std::time::Duration;
 
 pub(crate) mod analyse;
+pub(crate) mod pin;
 pub(crate) mod source;
 pub mod strategy;
 
@@ -76,6 +77,11 @@ pub struct AccessPath {
     /// covered already, when that is unknown (no statistics: ANALYZE first), or when no index
     /// can cover it (see [`AccessPath::notes`]).
     pub covering_index: Option<CoveringIndex>,
+    /// The covering index the statements that read ranges name in an index hint (MySQL and
+    /// MariaDB: `FORCE INDEX`, whose optimizer otherwise weighs it against the key's plain
+    /// index by estimates that sampled statistics tip either way); `None` on the other engines
+    /// and where no index covers the read.
+    pub pinned_index: Option<String>,
     /// Anything else worth knowing (statistics missing, a column no index can hold).
     pub notes: Vec<String>,
 }
@@ -628,6 +634,7 @@ mod tests {
                 ddl: vec!["CREATE INDEX ...".into(), "VACUUM ...".into()],
                 note: "run each outside a transaction".into(),
             }),
+            pinned_index: None,
             notes: Vec::new(),
         };
         assert_eq!(path.projected_read(), Some(Duration::from_secs(50)));

@@ -205,6 +205,11 @@ pub(crate) struct TableRef {
     pub name: Ident,
     /// Its alias, if any.
     pub alias: Option<Ident>,
+    /// Byte offset in the statement just past the reference (its alias, else its name): where
+    /// an index hint would go.
+    pub end: usize,
+    /// Whether an index hint (MySQL's `USE`, `FORCE` or `IGNORE INDEX`) follows it already.
+    pub hinted: bool,
 }
 
 impl TableRef {
@@ -294,7 +299,13 @@ const FROM_STOP: &[&str] = &[
     "STRAIGHT_JOIN",
     "LATERAL",
     "UNION",
+    "USE",
+    "FORCE",
+    "IGNORE",
 ];
+
+/// The words that start a MySQL index hint after a table reference.
+const INDEX_HINTS: &[&str] = &["USE", "FORCE", "IGNORE"];
 
 /// Finds the range's source read in the upsert `sql` of `engine`; `None` when the statement
 /// has no recomputing `SELECT` (an in-place update of the target's own rows).
@@ -454,6 +465,10 @@ fn from_tables(from: &[Token], depth: usize, engine: Engine) -> (Vec<TableRef>, 
             schema,
             name,
             alias,
+            end: from[j - 1].end,
+            hinted: from
+                .get(j)
+                .is_some_and(|h| INDEX_HINTS.iter().any(|w| h.word(w))),
         });
         i = j;
     }

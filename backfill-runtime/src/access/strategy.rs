@@ -217,6 +217,7 @@ mod tests {
                 ddl: Vec::new(),
                 note: String::new(),
             }),
+            pinned_index: None,
             notes: Vec::new(),
         }
     }

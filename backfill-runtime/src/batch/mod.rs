@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::coerce::{self, FilledRanged};
+use crate::coerce::FilledRanged;
 use crate::definition::{Definition, KeyKind, Merge, Ranged, Statements, Stmt};
 use crate::engine::{self, BatchConnection, Conn, DecodeAs, Driver, ErrorClass, Timeouts};
 use crate::error::Error;

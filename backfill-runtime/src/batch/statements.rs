@@ -156,7 +156,8 @@ impl<D: Driver> Run<'_, D> {
         hi == lo || (integers && hi < lo)
     }
 
-    /// Reads the target's column types and fills the holes of `ranged`.
+    /// Reads the target's column types and fills the holes of `ranged`; pins its source read to
+    /// the covering index where the engine needs a hint ([`crate::access::pin`]).
     pub(super) async fn fill(&self, ranged: &'static Ranged) -> Result<FilledRanged, Error> {
         let context = || {
             format!(
@@ -171,8 +172,12 @@ impl<D: Driver> Run<'_, D> {
             .await
             .map_err(|e| Error::database(context(), e))?;
         let mut batch_conn = BatchConnection::<D>::new(&mut conn);
-        let filled = coerce::fill_ranged::<D>(batch_conn.conn(), self.def, ranged).await?;
+        let (filled, pinned) =
+            crate::access::pin::filled_and_pinned::<D>(batch_conn.conn(), self.def, ranged).await?;
         batch_conn.finished();
+        if let Some(index) = pinned {
+            tracing::info!(name = self.def.name, index = %index, "the ranges read the source through its covering index (index hint)");
+        }
         Ok(filled)
     }
 

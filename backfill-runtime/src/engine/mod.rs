@@ -354,6 +354,13 @@ pub(crate) trait Driver: Sized + Send + Sync + 'static {
     /// plan does not read it alone (PostgreSQL: the visibility map; elsewhere: statistics).
     fn unused_covering_index_hint(table: &TableName, index: &str) -> String;
 
+    /// The index hint that makes a table reference read `index` (written just after the
+    /// reference), on engines whose optimizer needs one to keep to a covering index; `None`
+    /// elsewhere. See [`crate::access::pin`].
+    fn index_hint(_index: &str) -> Option<String> {
+        None
+    }
+
     /// The online DDL of the index `name` on `table` over `key` then `include` (the other
     /// columns read), every identifier quoted, and what to know about running it.
     fn covering_index_ddl(

@@ -116,7 +116,8 @@ pub(crate) async fn plan<D: Driver>(
     let explain = match &first_range {
         Some((hi, _)) => {
             // The statement as the run executes it: its holes filled from the catalog.
-            let upsert = crate::coerce::fill_ranged::<D>(conn, def, &stmts.upsert).await?;
+            let (upsert, _) =
+                crate::access::pin::filled_and_pinned::<D>(conn, def, &stmts.upsert).await?;
             let upsert = upsert.pick(None);
             let binds = super::bind_params(upsert.stmt.params, None, Some(hi), batch_size)
                 .map_err(definition_broken(def))?;

@@ -350,6 +350,10 @@ impl Driver for MySqlEngine {
         access::unused_covering_index_hint(table, index)
     }
 
+    fn index_hint(index: &str) -> Option<String> {
+        Some(access::index_hint(index))
+    }
+
     fn covering_index_ddl(
         table: &TableName,
         name: &str,
