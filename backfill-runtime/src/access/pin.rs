@@ -41,7 +41,7 @@ pub(crate) async fn pin_covering_index<D: Driver>(
     def: &Definition,
     filled: &mut FilledRanged,
 ) -> Result<Option<String>, Error> {
-    if D::index_hint("").is_none() {
+    if !takes_index_hints::<D>() {
         return Ok(None);
     }
     let Some(read) = source::source_read(&filled.first.sql, D::ENGINE) else {
@@ -104,6 +104,11 @@ pub(crate) async fn pin_covering_index<D: Driver>(
     filled.first.sql = first;
     filled.next.sql = next;
     Ok(Some(index.to_string()))
+}
+
+/// Whether `D` writes index hints at all (checked before the catalog is read for one).
+fn takes_index_hints<D: Driver>() -> bool {
+    D::index_hint("").is_some()
 }
 
 /// `filled`'s SQL with `hint` written just after its source table's reference; `None` when
