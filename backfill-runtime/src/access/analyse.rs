@@ -43,11 +43,7 @@ pub(crate) async fn access_path<D: Driver>(
         move |e| Error::database(context, e)
     };
     let not_analysed = |reason: String| Ok(SourceAccess::NotAnalysed { reason });
-    let unpinned = crate::coerce::fill_ranged::<D>(conn, def, &stmts.upsert).await?;
-    // The read as a run executes it: pinned to the covering index where the engine needs a
-    // hint to keep to it.
-    let mut upsert = unpinned.clone();
-    let pinned = super::pin::pin_covering_index::<D>(conn, def, &mut upsert).await?;
+    let upsert = crate::coerce::fill_ranged::<D>(conn, def, &stmts.upsert).await?;
     let first = &upsert.first;
     let Some(read) = source::source_read(&first.sql, D::ENGINE) else {
         return not_analysed(format!(
@@ -106,6 +102,18 @@ pub(crate) async fn access_path<D: Driver>(
         });
     }
 
+    let existing = key_columns
+        .as_ref()
+        .and_then(|key| existing_covering_index(D::ENGINE, &facts.indexes, key, &columns_read));
+    // The read as a run executes it: pinned to the covering index where the engine needs a
+    // hint to keep to it (`pin.rs`).
+    let pinned = key_columns
+        .as_deref()
+        .and_then(|key| super::pin::index_to_pin::<D>(&facts, key, existing))
+        .and_then(|index| {
+            let sql = super::pin::hinted::<D>(&first.sql, &index)?;
+            Some((index, source::source_read(&sql, D::ENGINE)?.sql))
+        });
     let mut pinned_note = None;
     let (read_plan, sample) = match first_range {
         Some((hi, keys)) => {
@@ -114,7 +122,8 @@ pub(crate) async fn access_path<D: Driver>(
                 name: def.name.to_string(),
                 problem,
             })?;
-            let explain = D::explain(conn, &read.sql, &binds)
+            let read_sql = pinned.as_ref().map_or(&read.sql, |(_, sql)| sql);
+            let explain = D::explain(conn, read_sql, &binds)
                 .await
                 .map_err(db("explaining one range's read"))?;
             // The pinned index holds every column read (the catalog says so), so InnoDB reads
@@ -131,24 +140,19 @@ pub(crate) async fn access_path<D: Driver>(
                 ReadAccess::Index { index }
                     if pinned
                         .as_ref()
-                        .is_some_and(|p| index.eq_ignore_ascii_case(p)) =>
+                        .is_some_and(|(p, _)| index.eq_ignore_ascii_case(p)) =>
                 {
                     ReadAccess::IndexOnly { index }
                 }
                 access => access,
             };
             let access = access_of(&explain);
-            if let Some(index) = &pinned {
+            if let Some((index, _)) = &pinned {
                 // What the optimizer reads without the hint, for the note.
-                let alone = match source::source_read(&unpinned.first.sql, D::ENGINE) {
-                    Some(read) => Some(
-                        D::explain(conn, &read.sql, &binds)
-                            .await
-                            .map_err(db("explaining one range's read without the hint"))?,
-                    ),
-                    None => None,
-                };
-                let alone = alone.map(|e| access_of(&e)).filter(|a| *a != access);
+                let alone = D::explain(conn, &read.sql, &binds)
+                    .await
+                    .map_err(db("explaining one range's read without the hint"))?;
+                let alone = Some(access_of(&alone)).filter(|a| *a != access);
                 pinned_note = Some(match alone {
                     Some(alone) => format!(
                         "the ranges name {index} in an index hint: for this range the optimizer \
@@ -163,7 +167,7 @@ pub(crate) async fn access_path<D: Driver>(
             }
             let sample = if timed {
                 Some(
-                    time_read::<D>(conn, &read.sql, &binds, *keys)
+                    time_read::<D>(conn, read_sql, &binds, *keys)
                         .await
                         .map_err(db("reading one range, rolled back"))?,
                 )
@@ -231,9 +235,6 @@ pub(crate) async fn access_path<D: Driver>(
             others.join(", ")
         ));
     }
-    let existing = key_columns
-        .as_ref()
-        .and_then(|key| existing_covering_index(D::ENGINE, &facts.indexes, key, &columns_read));
     // Only a read known to be scattered gets DDL: without statistics, ANALYZE comes first.
     let covering_index = match (&verdict, &key_columns) {
         (Verdict::Scattered { .. }, Some(_)) if existing.is_some() => {
@@ -267,7 +268,7 @@ pub(crate) async fn access_path<D: Driver>(
         sample,
         verdict,
         covering_index,
-        pinned_index: pinned,
+        pinned_index: pinned.map(|(index, _)| index),
         notes,
     })))
 }

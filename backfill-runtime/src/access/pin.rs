@@ -16,9 +16,9 @@
 
 use super::analyse::{existing_covering_index, resolve_columns};
 use super::source;
-use crate::coerce::{Filled, FilledRanged};
+use crate::coerce::FilledRanged;
 use crate::definition::{Definition, KeyKind, Ranged};
-use crate::engine::{Conn, Driver, SourceProbe, TableName};
+use crate::engine::{Conn, Driver, SourceFacts, SourceProbe, TableName};
 use crate::error::Error;
 
 /// `ranged` with its holes filled ([`crate::coerce::fill_ranged`]) and its source read pinned
@@ -78,32 +78,40 @@ pub(crate) async fn pin_covering_index<D: Driver>(
         key_kind: def.key.first().map_or(KeyKind::Int, |k| k.kind),
     };
     let facts = D::source_facts(conn, &probe).await.map_err(reading)?;
-    // A source clustered by the key reads each range in order from its own rows already.
-    let clustered_by_key = facts
-        .order
-        .clustered_by
-        .as_ref()
-        .and_then(|by| by.first())
-        .is_some_and(|first| first.eq_ignore_ascii_case(&key[0]));
-    if clustered_by_key {
-        return Ok(None);
-    }
-    let Some(index) = existing_covering_index(D::ENGINE, &facts.indexes, &key, &columns_read)
-    else {
-        return Ok(None);
-    };
-    let Some(hint) = D::index_hint(index) else {
+    let covering = existing_covering_index(D::ENGINE, &facts.indexes, &key, &columns_read);
+    let Some(index) = index_to_pin::<D>(&facts, &key, covering) else {
         return Ok(None);
     };
     let (Some(first), Some(next)) = (
-        hinted(&filled.first, &hint, D::ENGINE),
-        hinted(&filled.next, &hint, D::ENGINE),
+        hinted::<D>(&filled.first.sql, &index),
+        hinted::<D>(&filled.next.sql, &index),
     ) else {
         return Ok(None);
     };
     filled.first.sql = first;
     filled.next.sql = next;
-    Ok(Some(index.to_string()))
+    Ok(Some(index))
+}
+
+/// The index the ranges are pinned to: `covering` (the index holding the key columns first and
+/// every column read, [`existing_covering_index`]), on an engine that takes index hints, unless
+/// the source is clustered by the key (each range then reads its own rows in order already).
+pub(super) fn index_to_pin<D: Driver>(
+    facts: &SourceFacts,
+    key: &[String],
+    covering: Option<&str>,
+) -> Option<String> {
+    let clustered_by_key = facts
+        .order
+        .clustered_by
+        .as_ref()
+        .and_then(|by| by.first())
+        .zip(key.first())
+        .is_some_and(|(by, key)| by.eq_ignore_ascii_case(key));
+    (takes_index_hints::<D>() && !clustered_by_key)
+        .then_some(covering)
+        .flatten()
+        .map(str::to_string)
 }
 
 /// Whether `D` writes index hints at all (checked before the catalog is read for one).
@@ -111,42 +119,29 @@ fn takes_index_hints<D: Driver>() -> bool {
     D::index_hint("").is_some()
 }
 
-/// `filled`'s SQL with `hint` written just after its source table's reference; `None` when
-/// that reference cannot be found (or carries a hint of its own).
-fn hinted(filled: &Filled, hint: &str, engine: crate::Engine) -> Option<String> {
-    let read = source::source_read(&filled.sql, engine)?;
+/// `sql` with `D`'s hint for `index` written just after its source table's reference; `None`
+/// when that reference cannot be found (or carries a hint of its own).
+pub(super) fn hinted<D: Driver>(sql: &str, index: &str) -> Option<String> {
+    let hint = D::index_hint(index)?;
+    let read = source::source_read(sql, D::ENGINE)?;
     let table = read.source_table().filter(|t| !t.hinted)?;
-    let (before, after) = (filled.sql.get(..table.end)?, filled.sql.get(table.end..)?);
+    let (before, after) = (sql.get(..table.end)?, sql.get(table.end..)?);
     Some(format!("{before}{hint}{after}"))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "mysql"))]
 mod tests {
     use super::*;
-    use crate::definition::Stmt;
+    use crate::engine::mysql::MySqlEngine;
 
-    static EMPTY: Stmt = Stmt {
-        sql: "",
-        params: &[],
-        holes: &[],
-    };
-
-    fn filled(sql: &str) -> Filled {
-        Filled {
-            sql: sql.to_string(),
-            stmt: &EMPTY,
-        }
+    fn hinted_mysql(sql: &str, index: &str) -> Option<String> {
+        hinted::<MySqlEngine>(sql, index)
     }
 
     #[test]
     fn the_hint_follows_the_source_tables_alias_in_the_derived_table() {
         let sql = "INSERT INTO `user_stats` (`user_id`, `n`) SELECT n.`user_id`, n.`n` FROM (SELECT e.user_id AS `user_id`, count(*) AS `n` FROM events AS e JOIN users u ON u.id = e.user_id WHERE e.user_id IS NOT NULL AND e.user_id <= ? GROUP BY e.user_id) AS n ON DUPLICATE KEY UPDATE `n` = n.`n`";
-        let out = hinted(
-            &filled(sql),
-            " FORCE INDEX (`ev_cover`)",
-            crate::Engine::MySql,
-        )
-        .expect("hinted");
+        let out = hinted_mysql(sql, "ev_cover").expect("hinted");
         assert_eq!(
             out,
             sql.replace(
@@ -159,7 +154,7 @@ mod tests {
     #[test]
     fn a_table_without_alias_and_a_qualified_one_take_the_hint_after_their_name() {
         let sql = "SELECT `db`.`events`.user_id, count(*) FROM `db`.`events` WHERE `db`.`events`.user_id IS NOT NULL AND `db`.`events`.user_id <= ? GROUP BY `db`.`events`.user_id";
-        let out = hinted(&filled(sql), " FORCE INDEX (`i`)", crate::Engine::MySql).expect("hinted");
+        let out = hinted_mysql(sql, "i").expect("hinted");
         assert!(
             out.contains("FROM `db`.`events` FORCE INDEX (`i`) WHERE"),
             "{out}"
@@ -169,13 +164,34 @@ mod tests {
     #[test]
     fn a_hint_written_in_from_is_left_alone() {
         let sql = "SELECT e.user_id, count(*) FROM events e USE INDEX (events_user_id) WHERE e.user_id IS NOT NULL AND e.user_id <= ? GROUP BY e.user_id";
-        assert_eq!(
-            hinted(&filled(sql), " FORCE INDEX (`i`)", crate::Engine::MySql),
-            None
-        );
+        assert_eq!(hinted_mysql(sql, "i"), None);
         let read = source::source_read(sql, crate::Engine::MySql).expect("read");
         let table = read.source_table().expect("the source table");
         assert_eq!(table.alias.as_ref().map(|a| a.name.as_str()), Some("e"));
         assert!(table.hinted);
+    }
+
+    #[test]
+    fn a_source_clustered_by_the_key_is_not_pinned() {
+        let key = ["user_id".to_string()];
+        let clustered = |by: &str| SourceFacts {
+            order: crate::access::PhysicalOrder {
+                clustered_by: Some(vec![by.to_string()]),
+                correlation: None,
+            },
+            ..SourceFacts::default()
+        };
+        assert_eq!(
+            index_to_pin::<MySqlEngine>(&clustered("id"), &key, Some("cover")),
+            Some("cover".to_string())
+        );
+        assert_eq!(
+            index_to_pin::<MySqlEngine>(&clustered("USER_ID"), &key, Some("cover")),
+            None
+        );
+        assert_eq!(
+            index_to_pin::<MySqlEngine>(&clustered("id"), &key, None),
+            None
+        );
     }
 }

@@ -298,41 +298,55 @@ mod tests {
         assert_eq!(fits.suited_strategy(GROUPED).strategy, Strategy::Scan);
     }
 
+    /// A scattered read of `events` by `access`, and what it advises with the estimate for
+    /// `pages` pages of `rows` rows over `keys` keys read `batch` keys at a time (`None`: no
+    /// estimate).
+    fn advice_for(access: ReadAccess, estimate: Option<[u64; 4]>) -> StrategyAdvice {
+        let mut read = scattered_path(false);
+        read.read_plan.access = access;
+        if let Some(estimate) = estimate {
+            let [pages, rows, keys, batch] = estimate;
+            read.estimate = crate::access::CostEstimate::new(pages, rows, keys, batch);
+        }
+        read.suited_strategy(GROUPED)
+    }
+
     #[test]
     fn a_scattered_bitmap_read_stays_with_ranges() {
-        let mut bitmap = scattered_path(false);
-        bitmap.read_plan.access = ReadAccess::Bitmap {
+        let bitmap = || ReadAccess::Bitmap {
             index: Some("events_user_id".into()),
         };
-        let advice = bitmap.suited_strategy(GROUPED);
+        let advice = advice_for(bitmap(), None);
         assert_eq!(advice.strategy, Strategy::Ranges, "{advice:?}");
         assert!(advice.reason.contains("bitmap heap scan"), "{advice:?}");
         // 2M events over 200,000 keys on 14,700 pages: a 1,000-key range's 10,000 rows fall
         // on most of them.
-        bitmap.estimate = crate::access::CostEstimate::new(14_700, 2_000_000, 200_000, 1_000);
-        let advice = bitmap.suited_strategy(GROUPED);
+        let advice = advice_for(bitmap(), Some([14_700, 2_000_000, 200_000, 1_000]));
         assert_eq!(advice.strategy, Strategy::Ranges, "{advice:?}");
         assert!(advice.reason.contains("on 68% of its pages"), "{advice:?}");
         // 20M events over 2M keys on 147,000 pages: the same range touches 7% of them, a
         // page per row, and the source outgrows the cache (unknown here): the scan.
-        bitmap.estimate = crate::access::CostEstimate::new(147_000, 20_000_000, 2_000_000, 1_000);
-        assert_eq!(bitmap.suited_strategy(GROUPED).strategy, Strategy::Scan);
+        let advice = advice_for(bitmap(), Some([147_000, 20_000_000, 2_000_000, 1_000]));
+        assert_eq!(advice.strategy, Strategy::Scan, "{advice:?}");
     }
 
     #[test]
     fn ranges_that_each_scan_the_whole_source_win_only_when_few() {
-        let mut wide = scattered_path(false);
-        wide.read_plan.access = ReadAccess::FullScan;
         // 200,000 keys over 13,000 pages, read 100,000 keys at a time: two passes.
-        wide.estimate = crate::access::CostEstimate::new(13_000, 2_000_000, 200_000, 100_000);
-        let advice = wide.suited_strategy(GROUPED);
+        let advice = advice_for(
+            ReadAccess::FullScan,
+            Some([13_000, 2_000_000, 200_000, 100_000]),
+        );
         assert_eq!(advice.strategy, Strategy::Ranges, "{advice:?}");
         assert!(advice.reason.contains("each of the 2 ranges"), "{advice:?}");
         // Three passes: the scan reads it once.
-        wide.estimate = crate::access::CostEstimate::new(13_000, 2_000_000, 200_000, 60_000);
-        assert_eq!(wide.suited_strategy(GROUPED).strategy, Strategy::Scan);
+        let advice = advice_for(
+            ReadAccess::FullScan,
+            Some([13_000, 2_000_000, 200_000, 60_000]),
+        );
+        assert_eq!(advice.strategy, Strategy::Scan, "{advice:?}");
         // No estimate: nothing says how many passes.
-        wide.estimate = None;
-        assert_eq!(wide.suited_strategy(GROUPED).strategy, Strategy::Scan);
+        let advice = advice_for(ReadAccess::FullScan, None);
+        assert_eq!(advice.strategy, Strategy::Scan, "{advice:?}");
     }
 }
