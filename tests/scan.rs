@@ -348,27 +348,43 @@ async fn sigkills_in_either_phase_end_identical() {
 
 /// The statement of a chunk's partials, its markers filled as the run fills them (the staging
 /// table of the job `fact_stats`, the chunk column `id`), the chunk's bounds written in.
-fn partials_sql(db: &Db, lo: i64, hi: i64) -> String {
+/// The statements a run writes the chunk `lo < id <= hi` with, in order: the chunk's partials
+/// deleted (where they are inserted; MySQL upserts them and has none), then its partials.
+fn chunk_sql(db: &Db, lo: i64, hi: i64) -> Vec<String> {
     let stmts = FactStats::definition()
         .statements(db.engine)
         .expect("generated for every engine");
-    let stmt = &stmts.scan().expect("scan statements").partials.next;
-    let mut sql = stmt
-        .sql
-        .replace("\u{2}stage\u{2}", STAGE)
-        .replace("\u{2}chunk\u{2}", "id");
-    // Test only: the bounds are numbers the test chose, written where the run binds them.
-    for (i, param) in stmt.params.iter().enumerate() {
-        let value = match param {
-            backfill::definition::Param::Cursor(_) => lo,
-            _ => hi,
-        };
-        sql = match db.engine {
-            Engine::Postgres => sql.replace(&format!("${}", i + 1), &value.to_string()),
-            _ => sql.replacen('?', &value.to_string(), 1),
-        };
+    let scan = stmts.scan().expect("scan statements");
+    [&scan.clear_chunk, &scan.partials.next]
+        .into_iter()
+        .filter(|stmt| !stmt.sql.is_empty())
+        .map(|stmt| {
+            let mut sql = stmt
+                .sql
+                .replace("\u{2}stage\u{2}", STAGE)
+                .replace("\u{2}chunk\u{2}", "id");
+            // Test only: the bounds are numbers the test chose, written where the run binds
+            // them.
+            for (i, param) in stmt.params.iter().enumerate() {
+                let value = match param {
+                    backfill::definition::Param::Cursor(_) => lo,
+                    _ => hi,
+                };
+                sql = match db.engine {
+                    Engine::Postgres => sql.replace(&format!("${}", i + 1), &value.to_string()),
+                    _ => sql.replacen('?', &value.to_string(), 1),
+                };
+            }
+            sql
+        })
+        .collect()
+}
+
+/// Writes the chunk `lo < id <= hi` again, as a run writes it.
+async fn redo_chunk(db: &Db, lo: i64, hi: i64) {
+    for sql in chunk_sql(db, lo, hi) {
+        db.exec(&sql).await;
     }
-    sql
 }
 
 /// A chunk's partials as stored: key, and every partial, as text.
@@ -422,9 +438,9 @@ async fn a_changed_chunk_done_again_rewrites_its_partials() {
         // The source changes inside chunk 2, and the chunk is done again, twice.
         db.exec("UPDATE facts SET v = 7 WHERE id > 1000 AND id <= 2000 AND id % 5 = 0")
             .await;
-        db.exec(&partials_sql(&db, 1_000, 2_000)).await;
+        redo_chunk(&db, 1_000, 2_000).await;
         let after = staged(&db, 2_000).await;
-        db.exec(&partials_sql(&db, 1_000, 2_000)).await;
+        redo_chunk(&db, 1_000, 2_000).await;
         assert_eq!(
             staged(&db, 2_000).await,
             after,
@@ -609,6 +625,79 @@ async fn a_staging_table_of_another_shape_is_refused_and_nothing_is_written() {
         )
         .await;
         assert_eq!(report.strategy, Strategy::Scan, "{}", db.name());
+        assert!(!table_exists(&db, STAGE).await, "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn the_staging_table_is_keyed_before_the_merge_and_a_doubled_partial_stops_it() {
+    for db in common::engines("scan_key").await {
+        create_facts(&db).await;
+        seed_facts(&db, 3_000).await;
+        let expected = reference(&db).await;
+        // Every chunk written, nothing merged: 3 chunks of 1,000 rows (the next run finds no
+        // fourth, and goes on to the merge).
+        let options = RunOptions::default().scan_chunk_rows(1_000).max_batches(3);
+        let report = common::types::run(&db, FactStats::definition(), options)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
+        assert_eq!(report.stop, StopReason::MaxBatches, "{}", db.name());
+        assert_eq!(
+            job(&db, "fact_stats/partials")
+                .await
+                .map(|(_, batches)| batches),
+            Some(3),
+            "{}: every chunk written",
+            db.name()
+        );
+        // One partial written twice by hand. MySQL keys the table from the start and refuses
+        // it there; PostgreSQL and SQLite key it once the partials are written, and refuse it
+        // then, before anything is merged. (Another partial goes, so the rows still number
+        // what the partials phase wrote: PostgreSQL redoes the partials of a staging table
+        // whose rows do not, as a crash leaves its unlogged table.)
+        let first = db.scalar(&format!("SELECT min(chunk) FROM {STAGE}")).await;
+        let last = db.scalar(&format!("SELECT max(chunk) FROM {STAGE}")).await;
+        let doubled = format!(
+            "INSERT INTO {STAGE} SELECT * FROM {STAGE} WHERE chunk = {first} AND k0 = (SELECT min(k0) FROM {STAGE} WHERE chunk = {first})"
+        );
+        match db.engine {
+            Engine::MySql => {
+                let refused = db
+                    .try_exec(&doubled)
+                    .await
+                    .expect_err("keyed from the start");
+                assert!(
+                    refused.to_string().contains("Duplicate"),
+                    "mysql: {refused}"
+                );
+            }
+            _ => {
+                assert_eq!(db.exec(&doubled).await, 1, "{}", db.name());
+                let gone = format!(
+                    "DELETE FROM {STAGE} WHERE chunk = {last} AND k0 = (SELECT max(k0) FROM {STAGE} WHERE chunk = {last})"
+                );
+                assert_eq!(db.exec(&gone).await, 1, "{}", db.name());
+                let error = common::types::run(&db, FactStats::definition(), RunOptions::default())
+                    .await
+                    .expect_err("a doubled partial");
+                common::assert_mentions(&db, &error, &[STAGE, "k0, chunk", "restart"]);
+                assert_eq!(
+                    db.scalar("SELECT count(*) FROM fact_stats").await,
+                    0,
+                    "{}: nothing merged",
+                    db.name()
+                );
+            }
+        }
+        // Started over, it ends as the single statement does.
+        let report = run_done(
+            &db,
+            FactStats::definition(),
+            RunOptions::default().restart(true),
+        )
+        .await;
+        assert_eq!(report.stop, StopReason::Done, "{}", db.name());
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
         assert!(!table_exists(&db, STAGE).await, "{}", db.name());
     }
 }

@@ -203,7 +203,14 @@ impl Db {
 
     /// Runs one statement with no parameters (setup and damage).
     pub async fn exec(&self, sql: &str) -> u64 {
-        let result = match &self.pool {
+        self.try_exec(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {sql}: {e}", self.name()))
+    }
+
+    /// Runs one statement with no parameters; its error, when the engine refuses it.
+    pub async fn try_exec(&self, sql: &str) -> Result<u64, sqlx::Error> {
+        match &self.pool {
             Pool::Sqlite(p) => sqlx::query(test_sql(sql))
                 .execute(p)
                 .await
@@ -216,8 +223,7 @@ impl Db {
                 .execute(p)
                 .await
                 .map(|r| r.rows_affected()),
-        };
-        result.unwrap_or_else(|e| panic!("{}: {sql}: {e}", self.name()))
+        }
     }
 
     /// Runs several `;`-separated statements (none may contain a `;` in a literal).

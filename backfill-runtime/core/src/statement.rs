@@ -206,11 +206,16 @@ pub struct Scan<S: Storage = crate::Static> {
     /// Creates the staging table, empty, its columns typed (and collated) as the key
     /// expressions and partial aggregates are.
     pub create: Stmt<S>,
-    /// Gives the staging table its key `(k0, ..., chunk)` (empty where `create` does).
+    /// Gives the staging table its key `(k0, ..., chunk)` once every chunk's partials are
+    /// written, before the merge reads it by key ranges (empty where `create` keys it).
     pub index: Stmt<S>,
     /// Empties the staging table: run in the first chunk's transaction, so partials left by an
     /// earlier life of the job are never merged.
     pub clear: Stmt<S>,
+    /// Deletes the partials of the chunks `cursor < chunk <= hi`, in a chunk's transaction
+    /// before its partials are inserted, so a chunk done again replaces its own partials
+    /// (empty where the partials are upserted on the key).
+    pub clear_chunk: Stmt<S>,
     /// The staging table's column names, in order: keys, chunk, partials.
     pub columns: S::List<S::Text>,
     /// The chunk's upper bound `Offset` rows past the cursor in primary-key order (`i64`); no
@@ -221,8 +226,9 @@ pub struct Scan<S: Storage = crate::Static> {
     pub chunk_bounds: Ranged<S>,
     /// The smallest and largest primary key of the source (`i64`), for progress.
     pub chunk_span: Stmt<S>,
-    /// The partials of a chunk `cursor < pk <= hi`, upserted with `chunk = hi`: a chunk done
-    /// again rewrites its own partials.
+    /// The partials of a chunk `cursor < pk <= hi`, written with `chunk = hi`: inserted after
+    /// `clear_chunk`, or upserted on the key where the table is keyed from the start; either
+    /// way a chunk done again rewrites its own partials.
     pub partials: Ranged<S>,
     /// Drops the staging table (if it exists).
     pub drop: Stmt<S>,
@@ -238,6 +244,7 @@ impl<S: Storage> Scan<S> {
             ("create the staging table", &self.create),
             ("key the staging table", &self.index),
             ("empty the staging table", &self.clear),
+            ("empty a chunk's partials", &self.clear_chunk),
             (
                 "chunk bound by offset (first chunk)",
                 &self.chunk_offset.first,

@@ -6,7 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 use super::*;
-use crate::coerce::FilledRanged;
+use crate::coerce::{Filled, FilledRanged};
 use crate::engine::Value;
 use crate::value::KeyValue;
 
@@ -21,6 +21,9 @@ pub(crate) struct FilledScan {
     pub stage: String,
     /// Empties the staging table (in the first chunk's transaction).
     pub clear: String,
+    /// Deletes the partials of the chunks `cursor < chunk <= hi` (in a later chunk's
+    /// transaction); empty where the partials are upserted on the key.
+    pub clear_chunk: Filled,
     /// The chunk's upper bound by offset.
     pub chunk_offset: FilledRanged,
     /// The chunk's upper bound and rows, at the end of the source.
@@ -70,8 +73,9 @@ impl<D: Driver> Run<'_, D> {
         }))
     }
 
-    /// Upserts the partials of the chunk `(lo, hi]` (emptying the staging table first when it
-    /// is the first chunk); returns the staging rows written.
+    /// Writes the partials of the chunk `(lo, hi]`, after emptying the staging table (the
+    /// first chunk) or deleting any partials of the chunk (the next ones, where the partials
+    /// are inserted rather than upserted); returns the staging rows written.
     pub(super) async fn write_partials(
         &self,
         conn: &mut Conn<D>,
@@ -81,6 +85,9 @@ impl<D: Driver> Run<'_, D> {
     ) -> Result<u64, BatchError> {
         if lo.is_none() {
             D::execute(conn, &scan.clear, &[] as &[Value]).await?;
+        } else if !scan.clear_chunk.sql.is_empty() {
+            let binds = self.binds(scan.clear_chunk.stmt, lo, Some(hi), 0)?;
+            D::execute(conn, &scan.clear_chunk.sql, &binds).await?;
         }
         D::before_partials(conn).await?;
         let partials = scan.partials.pick(lo);

@@ -255,6 +255,7 @@ pub(crate) async fn run<D: Driver>(
         let mut conn = pool.acquire().await.map_err(|e| {
             Error::database(format!("connecting to {} for job `{job}`", D::ENGINE), e)
         })?;
+        stage::key::<D>(&mut conn, def, scan, &stage, &markers).await?;
         stage::analyze::<D>(&mut conn, &stage).await?;
     }
     let merge = markers.merge(def, &scan.merge)?;

@@ -187,6 +187,7 @@ impl Markers {
             driving: scan.driving,
             stage: shown(stage),
             clear: self.fill(def, scan.clear.sql)?,
+            clear_chunk: self.filled(def, &scan.clear_chunk)?,
             chunk_offset: self.filled_ranged(def, &scan.chunk_offset)?,
             chunk_bounds: self.filled_ranged(def, &scan.chunk_bounds)?,
             chunk_span: self.fill(def, scan.chunk_span.sql)?,
@@ -278,8 +279,9 @@ fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
 
-/// Creates the staging table (empty, keyed) unless it exists with this scan's shape; refuses
-/// one of another shape. Returns its shape, and whether this call created it.
+/// Creates the staging table (empty; keyed where the engine keys it from the start) unless it
+/// exists with this scan's shape; refuses one of another shape. Returns its shape, and whether
+/// this call created it.
 pub(crate) async fn create<D: Driver>(
     conn: &mut Conn<D>,
     def: &Definition,
@@ -300,19 +302,8 @@ pub(crate) async fn create<D: Driver>(
     {
         created = true;
         let create = markers.fill(def, scan.create.sql)?;
-        let index = markers.fill(def, scan.index.sql)?;
-        // PostgreSQL and SQLite create and key it in one transaction; MySQL keys it in the
-        // CREATE itself. Another process creating it at the same time is not an error.
-        let made: Result<(), sqlx::Error> = async {
-            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            D::execute(&mut tx, &create, &[]).await?;
-            if !index.is_empty() {
-                D::execute(&mut tx, &index, &[]).await?;
-            }
-            tx.commit().await
-        }
-        .await;
-        if let Err(e) = made {
+        // Another process creating it at the same time is not an error.
+        if let Err(e) = D::execute(conn, &create, &[]).await {
             let exists = D::table_shape(conn, stage)
                 .await
                 .map_err(|e| db("reading")(e.source))?
@@ -332,20 +323,16 @@ pub(crate) async fn create<D: Driver>(
         })?;
     let columns: Vec<&str> = shape.columns.iter().map(|c| c.name.as_str()).collect();
     let expected: Vec<&str> = scan.columns.to_vec();
-    // The key: the key columns and the chunk, which come first.
-    let key_len = expected
-        .iter()
-        .position(|c| *c == STAGED_CHUNK)
-        .map_or(0, |i| i + 1);
-    let keyed = shape.unique_keys.iter().any(|k| {
-        k.columns
-            .iter()
-            .map(|c| c.as_deref())
-            .eq(expected[..key_len].iter().map(|c| Some(*c)))
-    });
-    if columns != expected || !keyed {
+    // Keyed on the key columns and the chunk, or (where the key is built after the partials)
+    // on nothing yet.
+    let fits = match keyed(&shape, scan) {
+        Keyed::Yes => true,
+        Keyed::No => !scan.index.sql.is_empty(),
+        Keyed::Otherwise => false,
+    };
+    if columns != expected || !fits {
         return Err(Error::Options(format!(
-            "the staging table {name} of {} exists with another shape (columns {}, expected {}, keyed on the key and chunk): it is not this scan's. Drop it if nothing else uses it (`DROP TABLE {name}`), or run with restart, which drops it",
+            "the staging table {name} of {} exists with another shape (columns {}, expected {}, keyed on the key and chunk or not at all): it is not this scan's. Drop it if nothing else uses it (`DROP TABLE {name}`), or run with restart, which drops it",
             def.name,
             columns.join(", "),
             expected.join(", ")
@@ -354,15 +341,110 @@ pub(crate) async fn create<D: Driver>(
     Ok((shape, created))
 }
 
-/// Refreshes the staging table's statistics once its partials are written, before the merge
-/// reads it by key ranges: a table created empty in this run has none, and a planner that
-/// takes it for empty may read all of it for every range.
+/// Whether a staging table has its key.
+enum Keyed {
+    /// Unique on the key columns and the chunk, in that order.
+    Yes,
+    /// No unique key at all.
+    No,
+    /// Unique on something else.
+    Otherwise,
+}
+
+/// The staging table's key columns: the key columns and the chunk, which come first.
+fn key_columns(scan: &Scan) -> &[&'static str] {
+    let len = scan
+        .columns
+        .iter()
+        .position(|c| *c == STAGED_CHUNK)
+        .map_or(0, |i| i + 1);
+    &scan.columns[..len]
+}
+
+fn keyed(shape: &TableShape, scan: &Scan) -> Keyed {
+    let key = key_columns(scan);
+    let is_key = |k: &crate::engine::UniqueKey| {
+        k.columns
+            .iter()
+            .map(|c| c.as_deref())
+            .eq(key.iter().map(|c| Some(*c)))
+    };
+    if shape.unique_keys.iter().any(is_key) {
+        Keyed::Yes
+    } else if shape.unique_keys.is_empty() {
+        Keyed::No
+    } else {
+        Keyed::Otherwise
+    }
+}
+
+/// Whether the staging table has its key now; an error when it is gone.
+async fn has_key<D: Driver>(
+    conn: &mut Conn<D>,
+    def: &Definition,
+    scan: &Scan,
+    stage: &TableName,
+) -> Result<bool, Error> {
+    let name = shown(stage);
+    let shape = D::table_shape(conn, stage)
+        .await
+        .map_err(|e| {
+            Error::database(
+                format!("reading the staging table {name} of {}", def.name),
+                e.source,
+            )
+        })?
+        .ok_or_else(|| {
+            Error::Options(format!(
+                "the staging table {name} of {} vanished before the merge; run again, which redoes its partials",
+                def.name
+            ))
+        })?;
+    Ok(matches!(keyed(&shape, scan), Keyed::Yes))
+}
+
+/// Gives the staging table its key `(key, chunk)` once every chunk's partials are written,
+/// unless it has it (the engine keyed it at creation, or an earlier run of the merge did).
+/// Two partials of one key and chunk fail here, before anything is merged.
+pub(crate) async fn key<D: Driver>(
+    conn: &mut Conn<D>,
+    def: &Definition,
+    scan: &'static Scan,
+    stage: &TableName,
+    markers: &Markers,
+) -> Result<(), Error> {
+    if scan.index.sql.is_empty() || has_key::<D>(conn, def, scan, stage).await? {
+        return Ok(());
+    }
+    let sql = markers.fill(def, scan.index.sql)?;
+    // Another process keying it at the same time is not an error.
+    if let Err(e) = D::execute(conn, &sql, &[]).await {
+        if !has_key::<D>(conn, def, scan, stage).await? {
+            return Err(Error::database(
+                format!(
+                    "keying the staging table {} of {} on ({}) before the merge: two partials of one key and chunk mean rows were written to it outside this job; run with restart, which redoes the partials",
+                    shown(stage),
+                    def.name,
+                    key_columns(scan).join(", ")
+                ),
+                e,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refreshes the staging table's statistics once its partials are written and keyed, before
+/// the merge reads it by key ranges: a table created empty in this run has none, and a planner
+/// that takes it for empty may read all of it for every range. PostgreSQL also vacuums it,
+/// marking its pages all-visible, so each merge range finds its keys from the key's index
+/// alone (the range bounds took 0.23 s of a 2M-event merge reading the table too, 0.12 s
+/// after the vacuum, which took 0.09 s).
 pub(crate) async fn analyze<D: Driver>(conn: &mut Conn<D>, stage: &TableName) -> Result<(), Error> {
     let sql = match D::ENGINE {
         crate::Engine::MySql => format!("ANALYZE TABLE {}", D::quote_table(stage)),
-        crate::Engine::Postgres | crate::Engine::Sqlite => {
-            format!("ANALYZE {}", D::quote_table(stage))
-        }
+        crate::Engine::Postgres => format!("VACUUM (ANALYZE) {}", D::quote_table(stage)),
+        crate::Engine::Sqlite => format!("ANALYZE {}", D::quote_table(stage)),
     };
     D::fetch_all(conn, &sql, &[], &[])
         .await
