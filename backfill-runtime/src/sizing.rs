@@ -101,6 +101,11 @@ impl BatchSizer {
         self.size
     }
 
+    /// The largest batch this sizer gives: its bound when adaptive, else its fixed size.
+    pub(crate) fn largest(&self) -> u64 {
+        self.adaptive.as_ref().map_or(self.size, |a| a.max)
+    }
+
     /// Whether the size adapts to batch durations.
     #[cfg(test)]
     pub(crate) fn is_adaptive(&self) -> bool {

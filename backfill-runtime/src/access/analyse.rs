@@ -22,14 +22,15 @@ use crate::engine::{Conn, Driver, SourceFacts, SourceProbe, TableName, TableShap
 use crate::error::Error;
 use crate::value::Key;
 
-/// How the source of `def`'s ranges is read on `D`'s engine. `first_range` is the first
-/// batch's upper bound and key count (from the plan), `None` when the source has no keys;
-/// `estimated_keys` the plan's estimate of distinct keys, for when the engine has none.
+/// How the source of `def`'s ranges is read on `D`'s engine, in ranges sized by `sizer`.
+/// `first_range` is the first batch's upper bound and key count (from the plan), `None` when
+/// the source has no keys; `estimated_keys` the plan's estimate of distinct keys, for when the
+/// engine has none.
 pub(crate) async fn access_path<D: Driver>(
     conn: &mut Conn<D>,
     def: &'static Definition,
     stmts: &'static Statements,
-    batch_size: u64,
+    sizer: &crate::sizing::BatchSizer,
     first_range: Option<&(Key, u64)>,
     estimated_keys: Option<u64>,
     timed: bool,
@@ -43,6 +44,7 @@ pub(crate) async fn access_path<D: Driver>(
         move |e| Error::database(context, e)
     };
     let not_analysed = |reason: String| Ok(SourceAccess::NotAnalysed { reason });
+    let batch_size = sizer.size();
     let upsert = crate::coerce::fill_ranged::<D>(conn, def, &stmts.upsert).await?;
     let first = &upsert.first;
     let Some(read) = source::source_read(&first.sql, D::ENGINE) else {
@@ -192,7 +194,9 @@ pub(crate) async fn access_path<D: Driver>(
         (stats, span) => stats.or(span),
     };
     let estimate = match (facts.size.pages, facts.size.rows, distinct_keys) {
-        (Some(pages), Some(rows), Some(keys)) => CostEstimate::new(pages, rows, keys, batch_size),
+        (Some(pages), Some(rows), Some(keys)) => {
+            CostEstimate::new(pages, rows, keys, batch_size).map(|e| e.growing_to(sizer.largest()))
+        }
         _ => None,
     };
     let mut notes: Vec<String> = pinned_note.into_iter().collect();

@@ -211,8 +211,11 @@ pub struct CostEstimate {
     pub pages_per_key_in_order: f64,
     /// Pages per key when they are scattered: one page per row, at most the whole table.
     pub pages_per_key_scattered: f64,
-    /// Keys per range (the batch size).
+    /// Keys per range (the first batch's size).
     pub keys_per_range: u64,
+    /// The most keys a range grows to: the adaptive sizer's `max_batch_size`, else
+    /// `keys_per_range`.
+    pub max_keys_per_range: u64,
     /// Pages per range in key order.
     pub pages_per_range_in_order: f64,
     /// Pages per range when scattered.
@@ -237,9 +240,17 @@ impl CostEstimate {
             pages_per_key_in_order: in_order,
             pages_per_key_scattered: scattered,
             keys_per_range: batch_size.min(keys),
+            max_keys_per_range: batch_size.min(keys),
             pages_per_range_in_order: (in_order * per_range).min(pages).max(1.0),
             pages_per_range_scattered: (scattered * per_range).min(pages).max(1.0),
         })
+    }
+
+    /// The same estimate for ranges that grow from `keys_per_range` up to `largest` keys, as
+    /// adaptive batches do.
+    pub(crate) fn growing_to(mut self, largest: u64) -> CostEstimate {
+        self.max_keys_per_range = largest.clamp(self.keys_per_range, self.distinct_keys.max(1));
+        self
     }
 
     /// How many ranges of `keys_per_range` keys cover the distinct keys.
@@ -249,8 +260,38 @@ impl CostEstimate {
 
     /// The share of the table's pages one scattered range falls on, from 0 to 1.
     pub fn range_page_share(&self) -> f64 {
-        let pages = self.pages_per_key_in_order * self.distinct_keys as f64;
-        (self.pages_per_range_scattered / pages.max(1.0)).min(1.0)
+        self.page_share(self.keys_per_range)
+    }
+
+    /// The share of the table's pages a scattered range of `keys` keys falls on.
+    fn page_share(&self, keys: u64) -> f64 {
+        let pages = (self.pages_per_key_in_order * self.distinct_keys as f64).max(1.0);
+        let scattered = (self.pages_per_key_scattered * keys as f64).clamp(1.0, pages);
+        scattered / pages
+    }
+
+    /// The table's pages every scattered range of a run reads, in passes over the table (a
+    /// range on all of its pages is one pass): each range's share of the pages, summed over
+    /// ranges that start at `keys_per_range` keys and grow by half each, up to
+    /// `max_keys_per_range`, as quick adaptive batches do. Batches slower than their target
+    /// grow less and are more, so for an adaptive run this is the fewest passes it can make.
+    pub fn passes(&self) -> f64 {
+        let keys = self.distinct_keys;
+        let largest = self.max_keys_per_range.max(1);
+        let (mut covered, mut size, mut passes) = (0u64, self.keys_per_range.max(1), 0.0);
+        while covered < keys && size < largest {
+            let range = size.min(keys - covered);
+            passes += self.page_share(range);
+            covered += range;
+            size = ((size as f64 * 1.5) as u64).max(size + 1).min(largest);
+        }
+        // The rest in ranges of the largest size.
+        let rest = keys.saturating_sub(covered);
+        passes += (rest / largest) as f64 * self.page_share(largest);
+        if rest % largest > 0 {
+            passes += self.page_share(rest % largest);
+        }
+        passes
     }
 }
 
@@ -505,12 +546,13 @@ impl fmt::Display for AccessPath {
                 f,
                 "cost estimate",
                 &format!(
-                    "{} keys, {:.1} rows per key; per range of {} keys: {} pages in key order, {} pages scattered",
+                    "{} keys, {:.1} rows per key; per range of {} keys: {} pages in key order, {} pages scattered; all the ranges, scattered: about {:.1} passes over the table",
                     e.distinct_keys,
                     e.rows_per_key,
                     e.keys_per_range,
                     pages(e.pages_per_range_in_order),
                     pages(e.pages_per_range_scattered),
+                    e.passes(),
                 ),
             )?;
         }
@@ -644,7 +686,7 @@ mod tests {
             "buffer cache:       shared_buffers 128.0 MB: the source is larger, scattered reads go to disk or the OS cache\n",
             "physical order:     key correlation with stored order 0.00 (statistics)\n",
             "range read:         bitmap scan of events_user_id_idx, then the rows' pages from the table\n",
-            "cost estimate:      200000 keys, 100.0 rows per key; per range of 1000 keys: 1966 pages in key order, 100000 pages scattered\n",
+            "cost estimate:      200000 keys, 100.0 rows per key; per range of 1000 keys: 1966 pages in key order, 100000 pages scattered; all the ranges, scattered: about 50.9 passes over the table\n",
             "every range at that pace: 50.0 s of reading\n",
             "verdict:            scattered: spread\n",
             "    CREATE INDEX ...;\n    VACUUM ...;\n  run each outside a transaction\n",

@@ -37,10 +37,16 @@ pub struct StrategyAdvice {
 const MAX_FULL_PASSES: u64 = 2;
 
 /// A bitmap read of a range that touches at least this share of the source's pages is
-/// nearly a pass over it, which beats the scan's pass, partials and merge; a sparser one
-/// reads a page per row. Between the two shares measured (0.68 faster as ranges, 0.07
-/// faster as a scan), near their geometric mean.
+/// nearly a pass over it; a sparser one reads a page per row. Between the two shares
+/// measured (0.68 faster as ranges, 0.07 faster as a scan), near their geometric mean.
 const DENSE_BITMAP: f64 = 0.2;
+
+/// Dense bitmap ranges beat the scan up to this many passes over the table in all
+/// ([`CostEstimate::passes`]). At 2M events over 200,000 users on PostgreSQL the scan took
+/// 1.9-2.0 s, as long as about 14 such passes: 20 fixed ranges of 10,000 keys, each on all
+/// the pages, took 2.7 s, and 200 of 1,000 keys (136 passes) 8.0 s, while the default
+/// adaptive ranges (about 12 passes) took 1.8-1.9 s.
+const MAX_BITMAP_PASSES: f64 = 16.0;
 
 impl AccessPath {
     /// How many ranges a run reads (`None` without the engine's estimates).
@@ -52,6 +58,12 @@ impl AccessPath {
     /// scattered (`None` without the engine's estimates); `plan` shows it in its reason.
     fn bitmap_share(&self) -> Option<f64> {
         self.estimate.as_ref().map(CostEstimate::range_page_share)
+    }
+
+    /// The passes over the source's pages every range of the run reads (`None` without the
+    /// engine's estimates).
+    fn passes(&self) -> Option<f64> {
+        self.estimate.as_ref().map(CostEstimate::passes)
     }
 
     /// ` (create <index> to read them in order)` when a covering index is recommended.
@@ -115,22 +127,29 @@ impl AccessPath {
             // PostgreSQL reads a range's rows by a bitmap, their pages in stored order. Where a
             // range's rows fall on most of the table's pages, each range is nearly a pass over
             // the table at memory speed: at 2M events over 200,000 users (a 1,000-key range on
-            // 68% of the pages) ranges ran at 0.75-0.89x the best single statement, in a 128MB
-            // and in a 16MB shared_buffers, against 0.45-0.47x for the scan. Where they fall on
-            // few, each row costs a page of its own: at 20M events (7% of the pages) ranges
-            // ran slower than the scan (BENCHMARKS.md, `postgres-20m-strategies`).
+            // 68% of the pages, adaptive ranges about 12 passes in all) ranges ran at
+            // 0.75-0.82x the best single statement, in a 128MB and in a 16MB shared_buffers,
+            // as the scan did (0.76x). Where they fall on few, each row costs a page of its
+            // own: at 20M events (7% of the pages) ranges ran slower than the scan
+            // (BENCHMARKS.md, `postgres-20m-strategies`). And many ranges are many passes:
+            // fixed ranges of 10,000 or 1,000 keys (20 and 136 passes) took 2.7 s and 8.0 s
+            // against the scan's 1.9-2.2 s.
             Verdict::Scattered { .. }
                 if matches!(self.read_plan.access, ReadAccess::Bitmap { .. })
-                    && self.bitmap_share().is_none_or(|share| share >= DENSE_BITMAP) =>
+                    && self.bitmap_share().is_none_or(|share| share >= DENSE_BITMAP)
+                    && self.passes().is_none_or(|p| p <= MAX_BITMAP_PASSES) =>
             {
                 advice(
                     Strategy::Ranges,
                     format!(
                         "scattered, but each range reads its rows' pages of {} in stored order (a bitmap heap scan{}), faster than the scan's partials{}",
                         self.source,
-                        match self.bitmap_share() {
-                            Some(share) => format!(", on {:.0}% of its pages", share * 100.0),
-                            None => String::new(),
+                        match (self.bitmap_share(), self.passes()) {
+                            (Some(share), Some(passes)) => format!(
+                                ", on {:.0}% of its pages; about {passes:.0} passes over it in all",
+                                share * 100.0
+                            ),
+                            _ => String::new(),
                         },
                         self.create_covering()
                     ),
@@ -172,9 +191,16 @@ impl AccessPath {
                 Strategy::Scan,
                 format!(
                     "scattered{}: a scan in stored order reads each page once{}",
-                    match (&self.read_plan.access, self.bitmap_share()) {
-                        (ReadAccess::Bitmap { .. }, Some(share)) => format!(
-                            " (a range's rows fall on {:.0}% of its pages, a page per row)",
+                    match (&self.read_plan.access, self.bitmap_share(), self.passes()) {
+                        (ReadAccess::Bitmap { .. }, Some(share), _) if share < DENSE_BITMAP => {
+                            format!(
+                                " (a range's rows fall on {:.0}% of its pages, a page per row)",
+                                share * 100.0
+                            )
+                        }
+                        (ReadAccess::Bitmap { .. }, Some(share), Some(passes)) => format!(
+                            " (each range's rows fall on {:.0}% of its pages or more, and the \
+                             ranges read about {passes:.0} passes over it in all)",
                             share * 100.0
                         ),
                         _ => String::new(),
@@ -299,14 +325,21 @@ mod tests {
     }
 
     /// A scattered read of `events` by `access`, and what it advises with the estimate for
-    /// `pages` pages of `rows` rows over `keys` keys read `batch` keys at a time (`None`: no
-    /// estimate).
+    /// `pages` pages of `rows` rows over `keys` keys read `batch` keys at a time, fixed
+    /// (`None`: no estimate).
     fn advice_for(access: ReadAccess, estimate: Option<[u64; 4]>) -> StrategyAdvice {
+        let [pages, rows, keys, batch] = estimate.unwrap_or_default();
+        growing(access, estimate.map(|_| [pages, rows, keys, batch, batch]))
+    }
+
+    /// As [`advice_for`], the ranges growing from `batch` keys up to `largest`, as adaptive
+    /// batches do.
+    fn growing(access: ReadAccess, estimate: Option<[u64; 5]>) -> StrategyAdvice {
         let mut read = scattered_path(false);
         read.read_plan.access = access;
-        if let Some(estimate) = estimate {
-            let [pages, rows, keys, batch] = estimate;
-            read.estimate = crate::access::CostEstimate::new(pages, rows, keys, batch);
+        if let Some([pages, rows, keys, batch, largest]) = estimate {
+            read.estimate = crate::access::CostEstimate::new(pages, rows, keys, batch)
+                .map(|e| e.growing_to(largest));
         }
         read.suited_strategy(GROUPED)
     }
@@ -320,14 +353,52 @@ mod tests {
         assert_eq!(advice.strategy, Strategy::Ranges, "{advice:?}");
         assert!(advice.reason.contains("bitmap heap scan"), "{advice:?}");
         // 2M events over 200,000 keys on 14,700 pages: a 1,000-key range's 10,000 rows fall
-        // on most of them.
-        let advice = advice_for(bitmap(), Some([14_700, 2_000_000, 200_000, 1_000]));
+        // on most of them, and adaptive ranges growing to 100,000 keys make about 12 passes.
+        let advice = growing(bitmap(), Some([14_700, 2_000_000, 200_000, 1_000, 100_000]));
         assert_eq!(advice.strategy, Strategy::Ranges, "{advice:?}");
-        assert!(advice.reason.contains("on 68% of its pages"), "{advice:?}");
+        assert!(
+            advice
+                .reason
+                .contains("on 68% of its pages; about 12 passes over it in all"),
+            "{advice:?}"
+        );
         // 20M events over 2M keys on 147,000 pages: the same range touches 7% of them, a
         // page per row, and the source outgrows the cache (unknown here): the scan.
         let advice = advice_for(bitmap(), Some([147_000, 20_000_000, 2_000_000, 1_000]));
         assert_eq!(advice.strategy, Strategy::Scan, "{advice:?}");
+    }
+
+    #[test]
+    fn dense_bitmap_ranges_win_only_when_they_make_few_passes() {
+        let bitmap = || ReadAccess::Bitmap {
+            index: Some("events_user_id".into()),
+        };
+        // The same table in fixed ranges of 10,000 keys: 20 ranges, each on all the pages.
+        let advice = advice_for(bitmap(), Some([14_700, 2_000_000, 200_000, 10_000]));
+        assert_eq!(advice.strategy, Strategy::Scan, "{advice:?}");
+        assert!(
+            advice.reason.contains("about 20 passes over it in all"),
+            "{advice:?}"
+        );
+        // And of 1,000 keys: 200 ranges on 68% of the pages each.
+        let advice = advice_for(bitmap(), Some([14_700, 2_000_000, 200_000, 1_000]));
+        assert_eq!(advice.strategy, Strategy::Scan, "{advice:?}");
+        assert!(advice.reason.contains("about 136 passes"), "{advice:?}");
+        // 20,000 keys over 14,700 pages in fixed ranges of 2,000: 10 passes, ranges.
+        let advice = advice_for(bitmap(), Some([14_700, 2_000_000, 20_000, 2_000]));
+        assert_eq!(advice.strategy, Strategy::Ranges, "{advice:?}");
+    }
+
+    #[test]
+    fn passes_add_each_ranges_share_as_the_ranges_grow() {
+        let fixed = crate::access::CostEstimate::new(14_700, 2_000_000, 200_000, 1_000).unwrap();
+        assert!((fixed.passes() - 200.0 * 10_000.0 / 14_700.0).abs() < 1e-6);
+        // Growing by half: 1,000 keys (68%), then 1,500 and more (whole passes), up to
+        // 100,000 keys; 12 ranges cover the 200,000 keys.
+        let grown = fixed.clone().growing_to(100_000);
+        assert!((grown.passes() - (10_000.0 / 14_700.0 + 11.0)).abs() < 1e-6);
+        // Never beyond the keys there are.
+        assert_eq!(fixed.growing_to(u64::MAX).max_keys_per_range, 200_000);
     }
 
     #[test]

@@ -82,19 +82,20 @@ async fn opened<D: Driver>(
     (
         sqlx::pool::PoolConnection<D::Db>,
         &'static Statements,
-        u64,
+        BatchSizer,
         FirstRanges,
     ),
     Error,
 > {
     let stmts = super::statements(def, D::ENGINE)?;
-    let batch_size = BatchSizer::new(def, options).size();
+    let sizer = BatchSizer::new(def, options);
+    let batch_size = sizer.size();
     let mut conn = pool
         .acquire()
         .await
         .map_err(planning::<D>(def, "connecting"))?;
     let ranges = first_ranges::<D>(&mut conn, def, stmts, batch_size).await?;
-    Ok((conn, stmts, batch_size, ranges))
+    Ok((conn, stmts, sizer, ranges))
 }
 
 /// [`BackfillPool::plan`](crate::pool::BackfillPool::plan) on any engine, with the strategy
@@ -105,7 +106,8 @@ pub(crate) async fn plan<D: Driver>(
     options: &RunOptions,
     (strategy, strategy_reason): (Strategy, String),
 ) -> Result<Plan, Error> {
-    let (mut conn, stmts, batch_size, ranges) = opened::<D>(pool, def, options).await?;
+    let (mut conn, stmts, sizer, ranges) = opened::<D>(pool, def, options).await?;
+    let batch_size = sizer.size();
     let conn: &mut Conn<D> = &mut conn;
     let FirstRanges {
         span,
@@ -167,13 +169,13 @@ async fn analysed<D: Driver>(
     options: &RunOptions,
     timed: bool,
 ) -> Result<SourceAccess, Error> {
-    let (mut conn, stmts, batch_size, ranges) = opened::<D>(pool, def, options).await?;
+    let (mut conn, stmts, sizer, ranges) = opened::<D>(pool, def, options).await?;
     let conn: &mut Conn<D> = &mut conn;
     crate::access::analyse::access_path::<D>(
         conn,
         def,
         stmts,
-        batch_size,
+        &sizer,
         ranges.first_range.as_ref(),
         ranges.estimated_keys,
         timed,
