@@ -193,6 +193,9 @@ pub(crate) struct Bench {
     /// The data directory of a scratch server whose files leave the OS page cache before every
     /// measured run (`--drop-os-cache`).
     pub(crate) os_cache_dir: Option<std::path::PathBuf>,
+    /// Read before every measured run, untimed, so each starts with the source read once in
+    /// stored order, whatever ran before it (`--scenario strategies` on a server engine).
+    pub(crate) warm_source: Option<&'static str>,
 }
 
 impl Db {
@@ -232,6 +235,7 @@ impl Bench {
             failures: Vec::new(),
             covering: None,
             os_cache_dir: None,
+            warm_source: None,
         };
         println!(
             "{version}: seeding {} events over {} users ...",
@@ -270,10 +274,13 @@ impl Bench {
     }
 
     /// The untimed pause before a measured run: the server's background work flushed
-    /// (`Db::quiesce`) and, with `--drop-os-cache` on a scratch server, its files dropped from
-    /// the OS page cache.
+    /// (`Db::quiesce`), the source read once when `warm_source` is set, and, with
+    /// `--drop-os-cache` on a scratch server, its files dropped from the OS page cache.
     pub(crate) async fn quiesce(&self) -> Result<(), BoxError> {
         self.db.quiesce().await?;
+        if let Some(read) = self.warm_source {
+            self.db.int(read).await?;
+        }
         if let Some(dir) = &self.os_cache_dir {
             crate::scratch::drop_os_cache(dir)?;
         }

@@ -1,7 +1,8 @@
 //! The scan strategy (issue 13): the source read in chunks of its own primary key, in stored
-//! order, each chunk writing partial aggregates per key into a staging table keyed by
-//! `(key, chunk)`; then the partials merged per key range into the target with the same upsert
-//! as the ranges strategy.
+//! order, each chunk writing partial aggregates per key into a staging table, one row per
+//! `(key, chunk)` (keyed on it once the partials are written; on MySQL from the start);
+//! then the partials merged per key range into the target with the same upsert as the ranges
+//! strategy.
 //!
 //! The derive writes every statement of both phases ([`Scan`](crate::Scan), beside the other
 //! statements); three things only the run knows are left as markers the runtime fills in

@@ -142,7 +142,7 @@ impl AccessPath {
                 advice(
                     Strategy::Ranges,
                     format!(
-                        "scattered, but each range reads its rows' pages of {} in stored order (a bitmap heap scan{}), faster than the scan's partials{}",
+                        "scattered, but each range reads its rows' pages of {} in stored order (a bitmap heap scan{}), as fast as the scan's pass, partials and merge{}",
                         self.source,
                         match (self.bitmap_share(), self.passes()) {
                             (Some(share), Some(passes)) => format!(

@@ -1,5 +1,5 @@
 //! The scan's partials phase, one chunk per batch: the chunk's upper bound in the source's
-//! primary-key order, and the chunk's partial aggregates upserted into the staging table, in
+//! primary-key order, and the chunk's partial aggregates written into the staging table, in
 //! the batch's transaction with its cursor. The first chunk also empties the staging table, so
 //! a job started over (or a table left from an earlier life) cannot add old partials.
 

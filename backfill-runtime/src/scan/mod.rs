@@ -3,9 +3,12 @@
 //! A scan runs in two phases, each a job of the progress table run by the one batch loop:
 //!
 //! 1. **Partials** (job `<job>/partials`): the source read in chunks of its first table's
-//!    primary key, in stored order. Each chunk upserts the partial aggregates of its rows per
-//!    key into the staging table, keyed by `(key, chunk)`, in the transaction that moves the
-//!    chunk cursor: a killed chunk leaves nothing, a chunk done again rewrites the same rows.
+//!    primary key, in stored order. Each chunk writes the partial aggregates of its rows per
+//!    key into the staging table, one row per `(key, chunk)`, in the transaction that moves
+//!    the chunk cursor: a killed chunk leaves nothing, a chunk done again rewrites the same
+//!    rows (PostgreSQL and SQLite delete the chunk's partials and insert them into a table
+//!    with no index yet; MySQL upserts them on its clustered key). Once every chunk is
+//!    written, the table gets its key `(key, chunk)` (`stage::key`) and its statistics.
 //! 2. **Merge** (the job itself): key ranges of the staging table, each merged per key and
 //!    upserted into the target exactly as the ranges strategy upserts (absolute values, the
 //!    cursor in the batch's transaction, throttles, lag guards, the same verify).
