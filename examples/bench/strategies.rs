@@ -335,9 +335,9 @@ async fn run_on(
     // `events`, in 4 of them, and read 8,701 pages into the pool against the scan's 1,017).
     bench.warm_source = match engine {
         Engine::Postgres => Some("SELECT count(*) FROM (SELECT sum(amount) FROM events) AS w"),
-        Engine::MySql => Some(
-            "SELECT count(*) FROM (SELECT sum(amount) FROM events FORCE INDEX (PRIMARY)) AS w",
-        ),
+        Engine::MySql => {
+            Some("SELECT count(*) FROM (SELECT sum(amount) FROM events FORCE INDEX (PRIMARY)) AS w")
+        }
         Engine::Sqlite => None,
     };
 
