@@ -74,6 +74,15 @@ impl AccessPath {
             .unwrap_or_default()
     }
 
+    /// Whether the source's own pages (without its indexes) fit in the engine's buffer cache,
+    /// so ranges that each read most of them read them from there; unknown sizes do not.
+    fn table_fits_cache(&self) -> bool {
+        matches!(
+            (self.size.table_bytes, &self.size.cache),
+            (Some(table), Some(cache)) if table <= cache.bytes
+        )
+    }
+
     /// Whether the source, with its indexes (the ranges read the key's index and the rows),
     /// is larger than the engine's buffer cache. Unknown sizes count as larger: a scattered
     /// read of a table of unknown size is not assumed to be cached.
@@ -126,23 +135,26 @@ impl AccessPath {
             ),
             // PostgreSQL reads a range's rows by a bitmap, their pages in stored order. Where a
             // range's rows fall on most of the table's pages, each range is nearly a pass over
-            // the table at memory speed: at 2M events over 200,000 users (a 1,000-key range on
-            // 68% of the pages, adaptive ranges about 12 passes in all) ranges ran at
-            // 0.75-0.82x the best single statement, in a 128MB and in a 16MB shared_buffers,
-            // as the scan did (0.76x). Where they fall on few, each row costs a page of its
-            // own: at 20M events (7% of the pages) ranges ran slower than the scan
+            // the table, at memory speed while the table stays in shared_buffers: at 2M events
+            // over 200,000 users (a 1,000-key range on 68% of the pages, adaptive ranges about
+            // 12 passes in all; a 115 MB table) ranges ran at 0.81-0.82x the best single
+            // statement in a 128MB shared_buffers, against 0.73-0.75x for the scan, and at
+            // 0.70-0.71x in a 16MB one, where each pass reads the table from the OS, against
+            // 0.70-0.83x. Where a range's rows fall on few pages, each row costs a page of
+            // its own: at 20M events (7% of the pages) ranges ran slower than the scan
             // (BENCHMARKS.md, `postgres-20m-strategies`). And many ranges are many passes:
             // fixed ranges of 10,000 or 1,000 keys (20 and 136 passes) took 2.7 s and 8.0 s
             // against the scan's 1.9-2.2 s.
             Verdict::Scattered { .. }
                 if matches!(self.read_plan.access, ReadAccess::Bitmap { .. })
                     && self.bitmap_share().is_none_or(|share| share >= DENSE_BITMAP)
-                    && self.passes().is_none_or(|p| p <= MAX_BITMAP_PASSES) =>
+                    && self.passes().is_none_or(|p| p <= MAX_BITMAP_PASSES)
+                    && self.table_fits_cache() =>
             {
                 advice(
                     Strategy::Ranges,
                     format!(
-                        "scattered, but each range reads its rows' pages of {} in stored order (a bitmap heap scan{}), as fast as the scan's pass, partials and merge{}",
+                        "scattered, but each range reads its rows' pages of {} in stored order (a bitmap heap scan{}) from {}, which holds the table: as fast as the scan's pass, partials and merge{}",
                         self.source,
                         match (self.bitmap_share(), self.passes()) {
                             (Some(share), Some(passes)) => format!(
@@ -151,6 +163,10 @@ impl AccessPath {
                             ),
                             _ => String::new(),
                         },
+                        self.size
+                            .cache
+                            .as_ref()
+                            .map_or("the cache".to_string(), |c| c.setting.clone()),
                         self.create_covering()
                     ),
                 )
@@ -198,9 +214,18 @@ impl AccessPath {
                                 share * 100.0
                             )
                         }
+                        (ReadAccess::Bitmap { .. }, Some(share), Some(passes))
+                            if passes > MAX_BITMAP_PASSES =>
+                        {
+                            format!(
+                                " (each range's rows fall on {:.0}% of its pages or more, and the \
+                                 ranges read about {passes:.0} passes over it in all)",
+                                share * 100.0
+                            )
+                        }
                         (ReadAccess::Bitmap { .. }, Some(share), Some(passes)) => format!(
-                            " (each range's rows fall on {:.0}% of its pages or more, and the \
-                             ranges read about {passes:.0} passes over it in all)",
+                            " (each range's rows fall on {:.0}% of its pages or more, about \
+                             {passes:.0} passes over it in all, each read past the buffer cache)",
                             share * 100.0
                         ),
                         _ => String::new(),
@@ -333,9 +358,20 @@ mod tests {
     }
 
     /// As [`advice_for`], the ranges growing from `batch` keys up to `largest`, as adaptive
-    /// batches do.
+    /// batches do; a 115 MB table (175 MB with its indexes) in a 128 MB shared_buffers.
     fn growing(access: ReadAccess, estimate: Option<[u64; 5]>) -> StrategyAdvice {
+        cached(access, estimate, 128)
+    }
+
+    /// As [`growing`], in a shared_buffers of `cache_mb` MB.
+    fn cached(access: ReadAccess, estimate: Option<[u64; 5]>, cache_mb: u64) -> StrategyAdvice {
         let mut read = scattered_path(false);
+        read.size.table_bytes = Some(115 << 20);
+        read.size.total_bytes = Some(175 << 20);
+        read.size.cache = Some(crate::access::CacheSize {
+            setting: "shared_buffers".into(),
+            bytes: cache_mb << 20,
+        });
         read.read_plan.access = access;
         if let Some([pages, rows, keys, batch, largest]) = estimate {
             read.estimate = crate::access::CostEstimate::new(pages, rows, keys, batch)
@@ -357,9 +393,23 @@ mod tests {
         let advice = growing(bitmap(), Some([14_700, 2_000_000, 200_000, 1_000, 100_000]));
         assert_eq!(advice.strategy, Strategy::Ranges, "{advice:?}");
         assert!(
+            advice.reason.contains(
+                "on 68% of its pages; about 12 passes over it in all) from shared_buffers, \
+                 which holds the table"
+            ),
+            "{advice:?}"
+        );
+        // The same in a 16 MB shared_buffers: each pass reads the table from the OS.
+        let advice = cached(
+            bitmap(),
+            Some([14_700, 2_000_000, 200_000, 1_000, 100_000]),
+            16,
+        );
+        assert_eq!(advice.strategy, Strategy::Scan, "{advice:?}");
+        assert!(
             advice
                 .reason
-                .contains("on 68% of its pages; about 12 passes over it in all"),
+                .contains("about 12 passes over it in all, each read past the buffer cache"),
             "{advice:?}"
         );
         // 20M events over 2M keys on 147,000 pages: the same range touches 7% of them, a
