@@ -174,9 +174,10 @@ impl AccessPath {
             // The engine reads the whole source for one range (ranges so wide that a full
             // scan costs less than the index): each range is one pass in stored order, as the
             // scan's chunks are, and two such passes cost no more than the scan's one pass plus
-            // its partials and merge (the scan took 1.7-2.2x the single statement's one pass
-            // in BENCHMARKS.md). Reasoned, not yet seen in a benchmark: PostgreSQL reads even a
-            // 100,000-key range of the 2M-event table by an index scan.
+            // its partials and merge (the scan took 1.2-1.4x the single statement's time at
+            // 2M events in BENCHMARKS.md, 1.7x at 20M). Reasoned, not yet seen in a
+            // benchmark: PostgreSQL reads even a 100,000-key range of the 2M-event table by an
+            // index scan.
             Verdict::Scattered { .. }
                 if matches!(self.read_plan.access, ReadAccess::FullScan)
                     && self.ranges().is_some_and(|n| n <= MAX_FULL_PASSES) =>
