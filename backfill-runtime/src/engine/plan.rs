@@ -73,7 +73,8 @@ async fn first_ranges<D: Driver>(
 }
 
 /// What `plan` and `access_path` both start from: a connection, the engine's statements, the
-/// batch size, and the first ranges found on that connection.
+/// batch sizer (its first size, and the largest it grows to), and the first ranges found on
+/// that connection.
 async fn opened<D: Driver>(
     pool: &sqlx::Pool<D::Db>,
     def: &'static Definition,
