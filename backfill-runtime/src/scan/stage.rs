@@ -295,32 +295,22 @@ pub(crate) async fn create<D: Driver>(
         move |e| Error::database(context, e)
     };
     let mut created = false;
-    if D::table_shape(conn, stage)
-        .await
-        .map_err(|e| db("reading")(e.source))?
-        .is_none()
-    {
+    if stage_shape::<D>(conn, def, stage).await?.is_none() {
         created = true;
         let create = markers.fill(def, scan.create.sql)?;
         // Another process creating it at the same time is not an error.
         if let Err(e) = D::execute(conn, &create, &[]).await {
-            let exists = D::table_shape(conn, stage)
-                .await
-                .map_err(|e| db("reading")(e.source))?
-                .is_some();
+            let exists = stage_shape::<D>(conn, def, stage).await?.is_some();
             if !exists {
                 return Err(db("creating")(e));
             }
         }
     }
-    let shape = D::table_shape(conn, stage)
-        .await
-        .map_err(|e| db("reading")(e.source))?
-        .ok_or_else(|| {
-            Error::Options(format!(
-                "the staging table {name} vanished as it was created; run again"
-            ))
-        })?;
+    let shape = stage_shape::<D>(conn, def, stage).await?.ok_or_else(|| {
+        Error::Options(format!(
+            "the staging table {name} vanished as it was created; run again"
+        ))
+    })?;
     let columns: Vec<&str> = shape.columns.iter().map(|c| c.name.as_str()).collect();
     let expected: Vec<&str> = scan.columns.to_vec();
     // Keyed on the key columns and the chunk, or (where the key is built after the partials)
@@ -339,6 +329,20 @@ pub(crate) async fn create<D: Driver>(
         )));
     }
     Ok((shape, created))
+}
+
+/// The staging table's shape, `None` when it does not exist.
+async fn stage_shape<D: Driver>(
+    conn: &mut Conn<D>,
+    def: &Definition,
+    stage: &TableName,
+) -> Result<Option<TableShape>, Error> {
+    D::table_shape(conn, stage).await.map_err(|e| {
+        Error::database(
+            format!("reading the staging table {} of {}", shown(stage), def.name),
+            e.source,
+        )
+    })
 }
 
 /// Whether a staging table has its key.
@@ -385,21 +389,13 @@ async fn has_key<D: Driver>(
     scan: &Scan,
     stage: &TableName,
 ) -> Result<bool, Error> {
-    let name = shown(stage);
-    let shape = D::table_shape(conn, stage)
-        .await
-        .map_err(|e| {
-            Error::database(
-                format!("reading the staging table {name} of {}", def.name),
-                e.source,
-            )
-        })?
-        .ok_or_else(|| {
-            Error::Options(format!(
-                "the staging table {name} of {} vanished before the merge; run again, which redoes its partials",
-                def.name
-            ))
-        })?;
+    let shape = stage_shape::<D>(conn, def, stage).await?.ok_or_else(|| {
+        Error::Options(format!(
+            "the staging table {} of {} vanished before the merge; run again, which redoes its partials",
+            shown(stage),
+            def.name
+        ))
+    })?;
     Ok(matches!(keyed(&shape, scan), Keyed::Yes))
 }
 
