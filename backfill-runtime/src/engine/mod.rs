@@ -369,7 +369,40 @@ pub(crate) trait Driver: Sized + Send + Sync + 'static {
         key: &[String],
         include: &[String],
     ) -> (Vec<String>, String);
+
+    /// Whether a server crash empties a scan's staging table (PostgreSQL creates it
+    /// `UNLOGGED`): a resumed run then counts its rows against the partials written.
+    const STAGING_EMPTIED_BY_CRASH: bool = false;
+
+    /// The statement that refreshes the statistics of a scan's staging table `table` once its
+    /// partials are written and keyed, before the merge reads it by key ranges.
+    fn refresh_staging_statistics(table: &TableName) -> String;
+
+    /// Whether a column whose catalog base type is `base_type` (lowercase) holds integers, so
+    /// a scan can cut its chunks on it.
+    fn integer_type(base_type: &str) -> bool {
+        INTEGER_TYPES.contains(&base_type)
+    }
+
+    /// The column every table has that a scan cuts its chunks on when the source's primary key
+    /// is not one integer column (SQLite's `rowid`); `None` on engines without one.
+    fn row_id() -> Option<&'static str> {
+        None
+    }
 }
+
+/// Integer types a scan's chunk column may have, by the catalog's base type name.
+const INTEGER_TYPES: &[&str] = &[
+    "int2",
+    "int4",
+    "int8",
+    "smallint",
+    "integer",
+    "bigint",
+    "int",
+    "tinyint",
+    "mediumint",
+];
 
 /// What `plan` asks an engine about the source of the range reads.
 #[derive(Debug)]

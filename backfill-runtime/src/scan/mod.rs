@@ -194,7 +194,7 @@ pub(crate) async fn run<D: Driver>(
         // unlogged) emptied by a server crash. Redo them; the merge's committed ranges stand.
         if let Some(p) = partials_before.filter(|p| p.cursor.is_some()) {
             let lost = created
-                || (D::ENGINE == crate::Engine::Postgres
+                || (D::STAGING_EMPTIED_BY_CRASH
                     && stage::rows::<D>(&mut conn, &stage).await? != p.rows_written);
             if lost {
                 tracing::warn!(job = %job, staging = %stage::shown(&stage), partials_written = p.rows_written, "the staging table lost the partials written before (dropped, or emptied by a server crash); the partials phase starts over");

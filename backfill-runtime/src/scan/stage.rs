@@ -19,19 +19,6 @@ use crate::error::Error;
 use crate::options::RunOptions;
 use crate::sizing::BatchSizer;
 
-/// Integer types a chunk column may have, by the catalog's base type name.
-const INTEGER_TYPES: &[&str] = &[
-    "int2",
-    "int4",
-    "int8",
-    "smallint",
-    "integer",
-    "bigint",
-    "int",
-    "tinyint",
-    "mediumint",
-];
-
 /// The staging table of `job` for the target `table`: `backfill_stage_<job>` in the target's
 /// schema, the job's name kept only in lowercase letters, digits and `_` (with a hash of the
 /// whole name when anything was changed or cut), so it needs no escaping and fits every
@@ -93,13 +80,10 @@ pub(crate) async fn chunk_column<D: Driver>(
         return Err(refuse(format!("{driving} is not a table (a view?)")));
     };
     let integer = |name: &str| {
-        shape.columns.iter().any(|c| {
-            c.name == name && {
-                let base = c.base_type.to_ascii_lowercase();
-                INTEGER_TYPES.contains(&base.as_str())
-                    || (D::ENGINE == crate::Engine::Sqlite && base.contains("int"))
-            }
-        })
+        shape
+            .columns
+            .iter()
+            .any(|c| c.name == name && { D::integer_type(&c.base_type.to_ascii_lowercase()) })
     };
     let primary = shape.unique_keys.iter().find(|k| k.primary);
     if let Some(key) = primary {
@@ -109,8 +93,8 @@ pub(crate) async fn chunk_column<D: Driver>(
             }
         }
     }
-    if D::ENGINE == crate::Engine::Sqlite {
-        return Ok("rowid".to_string());
+    if let Some(row_id) = D::row_id() {
+        return Ok(row_id.to_string());
     }
     Err(refuse(match primary {
         Some(key) => format!(
@@ -432,16 +416,10 @@ pub(crate) async fn key<D: Driver>(
 
 /// Refreshes the staging table's statistics once its partials are written and keyed, before
 /// the merge reads it by key ranges: a table created empty in this run has none, and a planner
-/// that takes it for empty may read all of it for every range. PostgreSQL also vacuums it,
-/// marking its pages all-visible, so each merge range finds its keys from the key's index
-/// alone (the range bounds took 0.23 s of a 2M-event merge reading the table too, 0.12 s
-/// after the vacuum, which took 0.09 s).
+/// that takes it for empty may read all of it for every range
+/// ([`Driver::refresh_staging_statistics`]).
 pub(crate) async fn analyze<D: Driver>(conn: &mut Conn<D>, stage: &TableName) -> Result<(), Error> {
-    let sql = match D::ENGINE {
-        crate::Engine::MySql => format!("ANALYZE TABLE {}", D::quote_table(stage)),
-        crate::Engine::Postgres => format!("VACUUM (ANALYZE) {}", D::quote_table(stage)),
-        crate::Engine::Sqlite => format!("ANALYZE {}", D::quote_table(stage)),
-    };
+    let sql = D::refresh_staging_statistics(stage);
     D::fetch_all(conn, &sql, &[], &[])
         .await
         .map_err(|e| Error::database(format!("analyzing {}", shown(stage)), e))?;

@@ -362,6 +362,10 @@ impl Driver for MySqlEngine {
     ) -> (Vec<String>, String) {
         access::covering_index_ddl(table, name, key, include)
     }
+
+    fn refresh_staging_statistics(table: &TableName) -> String {
+        format!("ANALYZE TABLE {}", Self::quote_table(table))
+    }
 }
 
 impl super::EngineDatabase for MySql {

@@ -230,6 +230,16 @@ impl Driver for PgEngine {
     ) -> (Vec<String>, String) {
         access::covering_index_ddl(table, name, key, include)
     }
+
+    /// The staging table is `UNLOGGED`: a crash truncates it.
+    const STAGING_EMPTIED_BY_CRASH: bool = true;
+
+    /// Vacuumed too, which marks its pages all-visible, so each merge range finds its keys from
+    /// the key's index alone (the range bounds took 0.23 s of a 2M-event merge reading the
+    /// table too, 0.12 s after the vacuum, which took 0.09 s).
+    fn refresh_staging_statistics(table: &TableName) -> String {
+        format!("VACUUM (ANALYZE) {}", Self::quote_table(table))
+    }
 }
 
 impl super::EngineDatabase for Postgres {

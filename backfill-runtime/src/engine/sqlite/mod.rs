@@ -220,6 +220,19 @@ impl Driver for SqliteEngine {
     ) -> (Vec<String>, String) {
         access::covering_index_ddl(table, name, key, include)
     }
+
+    fn refresh_staging_statistics(table: &TableName) -> String {
+        format!("ANALYZE {}", Self::quote_table(table))
+    }
+
+    /// SQLite's type affinity: any declared type containing `int` stores integers.
+    fn integer_type(base_type: &str) -> bool {
+        base_type.contains("int")
+    }
+
+    fn row_id() -> Option<&'static str> {
+        Some("rowid")
+    }
 }
 
 impl super::EngineDatabase for Sqlite {
