@@ -532,6 +532,23 @@ async fn auto_scans_a_scattered_source_beyond_the_cache_and_reads_ranges_otherwi
             Some(plan.strategy_reason.as_str())
         );
         assert!(report.scan.is_none(), "{}", db.name());
+        // Auto's choice is timed apart from the run; a strategy asked for costs nothing.
+        assert!(
+            report.strategy_elapsed > std::time::Duration::ZERO,
+            "{}: {report:?}",
+            db.name()
+        );
+        let asked = RunOptions::default()
+            .strategy(Strategy::Ranges)
+            .restart(true);
+        let report = run_done(&db, FactStats::definition(), asked).await;
+        assert_eq!(
+            report.strategy_elapsed,
+            std::time::Duration::ZERO,
+            "{}: {report:?}",
+            db.name()
+        );
+        assert_eq!(report.strategy_reason, None, "{}", db.name());
         eprintln!(
             "{}: auto on 3,000 rows: {}",
             db.name(),

@@ -426,6 +426,10 @@ pub struct Report {
     pub strategy: Strategy,
     /// Why that strategy, when it was chosen rather than asked for (`auto`).
     pub strategy_reason: Option<String>,
+    /// Wall time spent choosing the strategy before the run started, outside
+    /// [`Report::elapsed`]: `auto`'s read of the access path (its catalog and statistics, the
+    /// first range's bounds, an `EXPLAIN`), zero when the strategy was asked for.
+    pub strategy_elapsed: Duration,
     /// The scan's partials phase, when the run read the source with the scan strategy (the
     /// fields above then describe the merge phase, `batches`, `retries` and `throttled` both).
     pub scan: Option<ScanReport>,

@@ -141,16 +141,25 @@ where
     ) -> Result<Report, Error> {
         let stmts = engine::statements(definition, DB::Driver::ENGINE)?;
         DB::Driver::preflight(self, definition, stmts).await?;
+        let choosing = std::time::Instant::now();
         let chosen = crate::scan::choose::<DB::Driver>(self, definition, stmts, &options).await?;
+        // A reason only when auto chose: a strategy asked for took no choosing.
+        let strategy_elapsed = match chosen.reason {
+            Some(_) => choosing.elapsed(),
+            None => std::time::Duration::ZERO,
+        };
         if let Some(reason) = &chosen.reason {
-            tracing::info!(job = %options.job.as_deref().unwrap_or(definition.job), strategy = %chosen.strategy, reason = %reason, "strategy chosen");
+            tracing::info!(job = %options.job.as_deref().unwrap_or(definition.job), strategy = %chosen.strategy, reason = %reason, ms = strategy_elapsed.as_millis() as u64, "strategy chosen");
         }
-        if chosen.strategy == Strategy::Scan {
-            return crate::scan::run::<DB::Driver>(self, definition, stmts, options, chosen.reason)
-                .await;
-        }
-        let mut report = crate::batch::run::<DB::Driver>(self, definition, stmts, options).await?;
-        report.strategy_reason = chosen.reason;
+        let mut report = if chosen.strategy == Strategy::Scan {
+            crate::scan::run::<DB::Driver>(self, definition, stmts, options, chosen.reason).await?
+        } else {
+            let mut report =
+                crate::batch::run::<DB::Driver>(self, definition, stmts, options).await?;
+            report.strategy_reason = chosen.reason;
+            report
+        };
+        report.strategy_elapsed = strategy_elapsed;
         Ok(report)
     }
 

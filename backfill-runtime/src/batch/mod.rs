@@ -171,6 +171,7 @@ async fn run_with<D: Driver>(
             stop: StopReason::Done,
             strategy: crate::definition::Strategy::Ranges,
             strategy_reason: None,
+            strategy_elapsed: Duration::ZERO,
             scan: None,
         },
         store,

@@ -309,6 +309,7 @@ fn already_done(
         stop: StopReason::AlreadyDone,
         strategy: Strategy::Scan,
         strategy_reason: reason,
+        strategy_elapsed: std::time::Duration::ZERO,
         scan: None,
     }
 }
