@@ -274,12 +274,13 @@ impl Bench {
     }
 
     /// The untimed pause before a measured run: the server's background work flushed
-    /// (`Db::quiesce`), the source read once when `warm_source` is set, and, with
-    /// `--drop-os-cache` on a scratch server, its files dropped from the OS page cache.
+    /// (`Db::quiesce`), the source read into the cache when `warm_source` is set (`Db::warm`),
+    /// and, with `--drop-os-cache` on a scratch server, its files dropped from the OS page
+    /// cache.
     pub(crate) async fn quiesce(&self) -> Result<(), BoxError> {
         self.db.quiesce().await?;
         if let Some(read) = self.warm_source {
-            self.db.int(read).await?;
+            self.db.warm(read).await?;
         }
         if let Some(dir) = &self.os_cache_dir {
             crate::scratch::drop_os_cache(dir)?;
