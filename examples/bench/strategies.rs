@@ -21,7 +21,7 @@
 use std::fmt::Write as _;
 
 use backfill::sqlx;
-use backfill::{BackfillPool, Engine, RunOptions, SourceAccess, Strategy};
+use backfill::{BackfillPool, Engine, Report, RunOptions, SourceAccess, Strategy};
 
 use crate::args::{Args, Scratch as Where};
 use crate::benchmarks_md::{section_id, write_section};
@@ -693,15 +693,33 @@ impl Bench {
             .map(|(a, o)| a.elapsed.as_secs_f64() / o.elapsed.as_secs_f64().max(1e-9))
             .collect();
         let paired = median(ratios.iter().copied())?;
+        let reports: Vec<&Report> = auto.iter().filter_map(|a| a.report.as_ref()).collect();
         let choosing = median(
-            auto.iter()
-                .filter_map(|a| a.report.as_ref())
+            reports
+                .iter()
                 .map(|r| r.strategy_elapsed.as_secs_f64() * 1000.0),
         )?;
+        let read_with = |strategy: Strategy| match strategy {
+            Strategy::Scan => "scan",
+            _ => "ranges",
+        };
+        let read: Vec<&str> = reports.iter().map(|r| read_with(r.strategy)).collect();
+        let chose = match read.first() {
+            Some(&first) if read.iter().all(|r| *r == first) && first == which => format!(
+                "auto chose {which} in {choosing:.0} ms (median), the one thing it runs that \
+                 {which} does not"
+            ),
+            Some(&first) if read.iter().all(|r| *r == first) => {
+                format!("auto chose {first} in every round, in {choosing:.0} ms (median)")
+            }
+            _ => format!(
+                "auto chose in {choosing:.0} ms (median) and read with {}",
+                read.join(", ")
+            ),
+        };
         Some(format!(
-            "  - round by round (auto's time over {which}'s in the same round: {}): median \
-             {paired:.2}× ({}); auto chose its strategy in {choosing:.0} ms (median), the one \
-             thing it runs that {which} does not",
+            "  - round by round (each round's auto time over its {which} time: {}): median \
+             {paired:.2}× ({}); {chose}",
             ratios
                 .iter()
                 .map(|r| format!("{r:.2}"))
