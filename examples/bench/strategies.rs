@@ -657,10 +657,10 @@ impl Bench {
                 "- (the scan's goal, ≥ 0.5×, is for the source larger than the cache; here: {scan_ratio:.2}×)"
             );
         }
-        let (better, which) = if scan > ranges {
-            (scan, "scan")
+        let (better, which, better_figure) = if scan > ranges {
+            (scan, "scan", Figure::Scan)
         } else {
-            (ranges, "ranges")
+            (ranges, "ranges", Figure::Ranges)
         };
         let _ = writeln!(
             s,
@@ -669,12 +669,7 @@ impl Bench {
             better / auto,
             met(auto * 1.1 >= better)
         );
-        let which_figure = if which == "scan" {
-            Figure::Scan
-        } else {
-            Figure::Ranges
-        };
-        if let Some(paired) = self.paired_line(which_figure, which) {
+        if let Some(paired) = self.paired_line(better_figure, which) {
             let _ = writeln!(s, "{paired}");
         }
     }

@@ -83,7 +83,7 @@ pub(crate) async fn chunk_column<D: Driver>(
         shape
             .columns
             .iter()
-            .any(|c| c.name == name && { D::integer_type(&c.base_type.to_ascii_lowercase()) })
+            .any(|c| c.name == name && D::integer_type(&c.base_type.to_ascii_lowercase()))
     };
     let primary = shape.unique_keys.iter().find(|k| k.primary);
     if let Some(key) = primary {
