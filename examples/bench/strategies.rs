@@ -500,11 +500,7 @@ impl Bench {
             let read_with: Vec<String> = {
                 let mut v: Vec<String> = list
                     .iter()
-                    .filter_map(|x| {
-                        x.report
-                            .as_ref()
-                            .map(|r| format!("{:?}", r.strategy).to_lowercase())
-                    })
+                    .filter_map(|x| x.report.as_ref().map(|r| r.strategy.name().to_string()))
                     .collect();
                 v.dedup();
                 v
@@ -584,7 +580,7 @@ impl Bench {
             let _ = writeln!(
                 s,
                 "- {when}: strategy **{}**: {}. Access path: {}; range read: {}.",
-                format!("{:?}", p.strategy).to_lowercase(),
+                p.strategy.name(),
                 p.reason,
                 p.verdict,
                 p.range_read
@@ -658,9 +654,9 @@ impl Bench {
             );
         }
         let (better, which, better_figure) = if scan > ranges {
-            (scan, "scan", Figure::Scan)
+            (scan, Strategy::Scan, Figure::Scan)
         } else {
-            (ranges, "ranges", Figure::Ranges)
+            (ranges, Strategy::Ranges, Figure::Ranges)
         };
         let _ = writeln!(
             s,
@@ -677,7 +673,7 @@ impl Bench {
     /// Auto against the better strategy round by round (each round ran both, adjacent, after
     /// the same quiesce), the median of those ratios, and what auto spent choosing: the
     /// measure that cancels drift between rounds, which the ratio of the two medians does not.
-    fn paired_line(&self, better: Figure, which: &str) -> Option<String> {
+    fn paired_line(&self, better: Figure, which: Strategy) -> Option<String> {
         let (auto, other) = (self.samples(Figure::Auto), self.samples(better));
         if auto.len() != other.len() || auto.iter().chain(other).any(|x| x.capped) {
             return None;
@@ -694,13 +690,9 @@ impl Bench {
                 .iter()
                 .map(|r| r.strategy_elapsed.as_secs_f64() * 1000.0),
         )?;
-        let read_with = |strategy: Strategy| match strategy {
-            Strategy::Scan => "scan",
-            _ => "ranges",
-        };
-        let read: Vec<&str> = reports.iter().map(|r| read_with(r.strategy)).collect();
+        let read: Vec<&str> = reports.iter().map(|r| r.strategy.name()).collect();
         let chose = match read.first() {
-            Some(&first) if read.iter().all(|r| *r == first) && first == which => format!(
+            Some(&first) if read.iter().all(|r| *r == first) && first == which.name() => format!(
                 "auto chose {which} in {choosing:.0} ms (median), the one thing it runs that \
                  {which} does not"
             ),

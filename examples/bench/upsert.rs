@@ -193,8 +193,8 @@ pub(crate) struct Bench {
     /// The data directory of a scratch server whose files leave the OS page cache before every
     /// measured run (`--drop-os-cache`).
     pub(crate) os_cache_dir: Option<std::path::PathBuf>,
-    /// Read before every measured run, untimed, so each starts with the source read once in
-    /// stored order, whatever ran before it (`--scenario strategies` on a server engine).
+    /// Read into the cache before every measured run, untimed (`Db::warm`), so each starts
+    /// with the same cache whatever ran before it (`--scenario strategies` on a server engine).
     pub(crate) warm_source: Option<&'static str>,
 }
 

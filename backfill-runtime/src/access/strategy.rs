@@ -74,6 +74,15 @@ impl AccessPath {
             .unwrap_or_default()
     }
 
+    /// The setting that sizes the engine's buffer cache (`shared_buffers`, ...), as a reason
+    /// names it.
+    fn cache_setting(&self) -> &str {
+        self.size
+            .cache
+            .as_ref()
+            .map_or("the cache", |c| c.setting.as_str())
+    }
+
     /// Whether the source's own pages (without its indexes) fit in the engine's buffer cache,
     /// so ranges that each read most of them read them from there; unknown sizes do not.
     fn table_fits_cache(&self) -> bool {
@@ -163,10 +172,7 @@ impl AccessPath {
                             ),
                             _ => String::new(),
                         },
-                        self.size
-                            .cache
-                            .as_ref()
-                            .map_or("the cache".to_string(), |c| c.setting.clone()),
+                        self.cache_setting(),
                         self.create_covering()
                     ),
                 )
@@ -197,10 +203,7 @@ impl AccessPath {
                 format!(
                     "scattered, but {} and its indexes fit in {}: each range's pages are read from memory{}",
                     self.source,
-                    self.size
-                        .cache
-                        .as_ref()
-                        .map_or("the cache".to_string(), |c| c.setting.clone()),
+                    self.cache_setting(),
                     self.create_covering()
                 ),
             ),
@@ -215,19 +218,19 @@ impl AccessPath {
                                 share * 100.0
                             )
                         }
-                        (ReadAccess::Bitmap { .. }, Some(share), Some(passes))
-                            if passes > MAX_BITMAP_PASSES =>
-                        {
-                            format!(
-                                " (each range's rows fall on {:.0}% of its pages or more, and the \
-                                 ranges read about {passes:.0} passes over it in all)",
-                                share * 100.0
-                            )
-                        }
+                        // Dense ranges the scan beats: too many passes, or passes read
+                        // past the buffer cache.
                         (ReadAccess::Bitmap { .. }, Some(share), Some(passes)) => format!(
-                            " (each range's rows fall on {:.0}% of its pages or more, about \
-                             {passes:.0} passes over it in all, each read past the buffer cache)",
-                            share * 100.0
+                            " (each range's rows fall on {:.0}% of its pages or more, {})",
+                            share * 100.0,
+                            if passes > MAX_BITMAP_PASSES {
+                                format!("and the ranges read about {passes:.0} passes over it in all")
+                            } else {
+                                format!(
+                                    "about {passes:.0} passes over it in all, each read past the \
+                                     buffer cache"
+                                )
+                            }
                         ),
                         _ => String::new(),
                     },
