@@ -272,9 +272,10 @@ impl CostEstimate {
 
     /// The table's pages every scattered range of a run reads, in passes over the table (a
     /// range on all of its pages is one pass): each range's share of the pages, summed over
-    /// ranges that start at `keys_per_range` keys and grow by half each, up to
-    /// `max_keys_per_range`, as quick adaptive batches do. Batches slower than their target
-    /// grow less and are more, so for an adaptive run this is the fewest passes it can make.
+    /// ranges that start at `keys_per_range` keys and grow fourfold each, up to
+    /// `max_keys_per_range`, as adaptive batches far quicker than their target do. Slower
+    /// batches grow less and are more, so for an adaptive run this is the fewest passes it can
+    /// make.
     pub fn passes(&self) -> f64 {
         let keys = self.distinct_keys;
         let largest = self.max_keys_per_range.max(1);
@@ -283,7 +284,7 @@ impl CostEstimate {
             let range = size.min(keys - covered);
             passes += self.page_share(range);
             covered += range;
-            size = ((size as f64 * 1.5) as u64).max(size + 1).min(largest);
+            size = crate::sizing::quickest_growth(size).min(largest);
         }
         // The rest in ranges of the largest size.
         let rest = keys.saturating_sub(covered);

@@ -45,7 +45,8 @@ const DENSE_BITMAP: f64 = 0.2;
 /// ([`CostEstimate::passes`]). At 2M events over 200,000 users on PostgreSQL the scan took
 /// 1.9-2.0 s, as long as about 14 such passes: 20 fixed ranges of 10,000 keys, each on all
 /// the pages, took 2.7 s, and 200 of 1,000 keys (136 passes) 8.0 s, while the default
-/// adaptive ranges (about 12 passes) took 1.8-1.9 s.
+/// adaptive ranges (about 12 passes as they grew by half; 9-12 batches, counted as about 6
+/// passes, since they grow fourfold while quick) took 1.8-1.9 s.
 const MAX_BITMAP_PASSES: f64 = 16.0;
 
 impl AccessPath {
@@ -146,10 +147,10 @@ impl AccessPath {
             // range's rows fall on most of the table's pages, each range is nearly a pass over
             // the table, at memory speed while the table stays in shared_buffers: at 2M events
             // over 200,000 users (a 1,000-key range on 68% of the pages, adaptive ranges about
-            // 12 passes in all; a 115 MB table) ranges ran at 0.81-0.82x the best single
-            // statement in a 128MB shared_buffers, against 0.73-0.75x for the scan, and at
-            // 0.70-0.71x in a 16MB one, where each pass reads the table from the OS, against
-            // 0.70-0.83x. Where a range's rows fall on few pages, each row costs a page of
+            // 12 passes in all as they grew by half; a 115 MB table) ranges ran at 0.81-0.82x
+            // the best single statement in a 128MB shared_buffers, against 0.73-0.75x for the
+            // scan, and at 0.70-0.71x in a 16MB one, where each pass reads the table from the
+            // OS, against 0.70-0.83x. Where a range's rows fall on few pages, each row costs a page of
             // its own: at 20M events (7% of the pages) ranges ran slower than the scan
             // (BENCHMARKS.md, `postgres-20m-strategies`). And many ranges are many passes:
             // fixed ranges of 10,000 or 1,000 keys (20 and 136 passes) took 2.7 s and 8.0 s
@@ -393,12 +394,13 @@ mod tests {
         assert_eq!(advice.strategy, Strategy::Ranges, "{advice:?}");
         assert!(advice.reason.contains("bitmap heap scan"), "{advice:?}");
         // 2M events over 200,000 keys on 14,700 pages: a 1,000-key range's 10,000 rows fall
-        // on most of them, and adaptive ranges growing to 100,000 keys make about 12 passes.
+        // on most of them, and adaptive ranges growing fourfold to 100,000 keys make about 6
+        // passes.
         let advice = growing(bitmap(), Some([14_700, 2_000_000, 200_000, 1_000, 100_000]));
         assert_eq!(advice.strategy, Strategy::Ranges, "{advice:?}");
         assert!(
             advice.reason.contains(
-                "on 68% of its pages; about 12 passes over it in all) from shared_buffers, \
+                "on 68% of its pages; about 6 passes over it in all) from shared_buffers, \
                  which holds the table"
             ),
             "{advice:?}"
@@ -413,7 +415,7 @@ mod tests {
         assert!(
             advice
                 .reason
-                .contains("about 12 passes over it in all, each read past the buffer cache"),
+                .contains("about 6 passes over it in all, each read past the buffer cache"),
             "{advice:?}"
         );
         // 20M events over 2M keys on 147,000 pages: the same range touches 7% of them, a
@@ -447,10 +449,10 @@ mod tests {
     fn passes_add_each_ranges_share_as_the_ranges_grow() {
         let fixed = crate::access::CostEstimate::new(14_700, 2_000_000, 200_000, 1_000).unwrap();
         assert!((fixed.passes() - 200.0 * 10_000.0 / 14_700.0).abs() < 1e-6);
-        // Growing by half: 1,000 keys (68%), then 1,500 and more (whole passes), up to
-        // 100,000 keys; 12 ranges cover the 200,000 keys.
+        // Growing fourfold: 1,000 keys (68%), then 4,000, 16,000 and 64,000 (whole passes),
+        // then 100,000 keys; 6 ranges cover the 200,000 keys.
         let grown = fixed.clone().growing_to(100_000);
-        assert!((grown.passes() - (10_000.0 / 14_700.0 + 11.0)).abs() < 1e-6);
+        assert!((grown.passes() - (10_000.0 / 14_700.0 + 5.0)).abs() < 1e-6);
         // Never beyond the keys there are.
         assert_eq!(fixed.growing_to(u64::MAX).max_keys_per_range, 200_000);
     }
