@@ -553,6 +553,7 @@ impl<D: Driver> Run<'_, D> {
                     self.record_tail_deleted(deleted);
                     self.notify(None);
                     if self.sharded {
+                        self.crew.shard_finished.notify_waiters();
                         continue;
                     }
                     return Ok(StopReason::Done);

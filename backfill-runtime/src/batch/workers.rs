@@ -50,13 +50,16 @@ pub(super) fn can_run_workers<D: Driver>(
     Ok(())
 }
 
-/// What the workers of one process share: the batch count `max_batches` limits, and the
-/// totals the progress callback shows.
+/// What the workers of one process share: the batch count `max_batches` limits, the totals
+/// the progress callback shows, and the signal that wakes its idle workers.
 #[derive(Default)]
 pub(super) struct Crew {
     pub(super) batches: AtomicU64,
     pub(super) keys: AtomicU64,
     pub(super) rows: AtomicU64,
+    /// A worker of this process finished a shard or stopped: its idle siblings look at the
+    /// shards again at once instead of at their next turn.
+    pub(super) shard_finished: tokio::sync::Notify,
 }
 
 impl<D: Driver> Run<'_, D> {
@@ -163,6 +166,7 @@ impl<D: Driver> Run<'_, D> {
                 if result.is_err() {
                     stop.cancel();
                 }
+                worker.crew.shard_finished.notify_waiters();
                 result
             }
         }))
@@ -204,8 +208,14 @@ impl<D: Driver> Run<'_, D> {
     /// What a worker does when every running shard is locked by another: `true` if none is
     /// left (the job is done); otherwise it splits the widest shard and takes its second half,
     /// or, when none is worth splitting, waits a moment (a killed worker's shard frees up as
-    /// soon as the server sees its connection drop).
+    /// soon as the server sees its connection drop), or until a sibling in this process
+    /// finishes a shard.
     pub(super) async fn idle(&mut self) -> Result<bool, Error> {
+        // Listening from before the shards are read, so a shard finished meanwhile wakes it.
+        let crew = self.crew.clone();
+        let finished = crew.shard_finished.notified();
+        tokio::pin!(finished);
+        finished.as_mut().enable();
         let mut conn = self.acquire("reading the job's shards").await?;
         let shards = self.store.shards(&mut conn).await?;
         drop(conn);
@@ -216,12 +226,16 @@ impl<D: Driver> Run<'_, D> {
         if !paused && self.split(&shards).await? {
             return Ok(false);
         }
-        // Short: the last worker to finish is waited for by every other at its next look.
+        // Short: a shard another process finishes, or frees by dying, is seen at the next
+        // look; one this process finishes wakes it at once.
         let wait = self
             .options
             .throttle_interval
             .min(Duration::from_millis(25));
-        self.sleep(wait).await;
+        tokio::select! {
+            _ = self.sleep(wait) => {}
+            _ = finished => {}
+        }
         Ok(false)
     }
 
