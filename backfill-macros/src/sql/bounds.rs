@@ -27,7 +27,11 @@ impl<'m> StatementWriter<'m> {
         )
     }
 
-    /// `SELECT DISTINCT` the next `Limit` keys, then the largest of them and how many.
+    /// `SELECT DISTINCT` the next `Limit` keys, then the largest of them and how many: by
+    /// `max` and `count` for one integer key, which stream over the keys, else the last row
+    /// in descending order with a window count, which holds them all and sorts them (on
+    /// PostgreSQL at 2M events, 25,000 keys of 250,000 rows: 21 ms against 30 ms). No key
+    /// left: one row with a NULL key and a count of 0, or no row.
     pub(super) fn bounds(&self, (range, b): (Range, &mut Binder)) -> String {
         let (keys, from, key_where) = self.key_source(range, b);
         let aliases: Vec<String> = (0..keys.len()).map(|i| self.key_alias(i)).collect();
@@ -43,6 +47,12 @@ impl<'m> StatementWriter<'m> {
             aliases.join(", ")
         );
         let b_alias = self.quoted("__b");
+        if let ([alias], KeyKind::Int | KeyKind::UInt) = (aliases.as_slice(), self.kind(0)) {
+            return format!(
+                "SELECT {}, count(*) FROM ({inner}) AS {b_alias}",
+                self.cast(&format!("max({b_alias}.{alias})"), self.kind(0))
+            );
+        }
         let outer: Vec<String> = aliases
             .iter()
             .enumerate()

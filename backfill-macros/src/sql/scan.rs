@@ -267,9 +267,11 @@ impl ScanWriter<'_, '_> {
         let above = self.above(range, b);
         let limit = b.bind(Param::Limit);
         let (c, bb) = (self.q("__c"), self.q("__b"));
+        // By `max` and `count`, which stream: a window count holds every row of the chunk
+        // and sorts them (on PostgreSQL, a last chunk of 2M rows: 140 ms against 570-640 ms).
         format!(
-            "SELECT {}, count(*) OVER () FROM (SELECT {chunk} AS {c} FROM {}{above} ORDER BY {chunk} LIMIT {limit}) AS {bb} ORDER BY {bb}.{c} DESC LIMIT 1",
-            self.bigint(&format!("{bb}.{c}")),
+            "SELECT {}, count(*) FROM (SELECT {chunk} AS {c} FROM {}{above} ORDER BY {chunk} LIMIT {limit}) AS {bb}",
+            self.bigint(&format!("max({bb}.{c})")),
             self.driving()
         )
     }
