@@ -65,6 +65,9 @@ pub(crate) enum Figure {
     TargetTime(u64),
     /// The limit cut by hand into `n` ranges of users, run side by side on `n` connections.
     HandSplit(u32),
+    /// The same `n` ranges one after another on one connection: with [`Figure::HandSplit`],
+    /// what the engine itself gains from more sessions on the same statements.
+    HandSerial(u32),
     /// No backfill: the application's load alone for `--alone-secs`.
     LoadAlone,
     /// The limit's statement with a full scan of `events` forced (`strategies.rs`).
@@ -116,6 +119,9 @@ impl Figure {
             }
             Figure::HandSplit(n) => {
                 format!("single statement cut by hand into {n} key ranges on {n} connections, side by side")
+            }
+            Figure::HandSerial(n) => {
+                format!("the same {n} key ranges one after another on 1 connection")
             }
             Figure::LoadAlone => "no backfill: the load alone".to_string(),
             Figure::LimitFullScan => "single statement, full scan forced".to_string(),
@@ -367,7 +373,8 @@ impl Bench {
                 let options = RunOptions::default().target_batch_time(Duration::from_millis(ms));
                 self.backfill(figure, options, true).await
             }
-            Figure::HandSplit(n) => self.hand_split(n).await,
+            Figure::HandSplit(n) => self.hand_split(n, true).await,
+            Figure::HandSerial(n) => self.hand_split(n, false).await,
             Figure::LoadAlone => self.load_alone().await,
             Figure::LimitFullScan => self.limit_full_scan().await,
             Figure::Ranges => {
