@@ -223,11 +223,7 @@ impl<D: Driver> VerifyPass<D> {
         let rows = D::fetch_all(conn, stmt.sql, &binds, &self.key_cols_and(DecodeAs::Int))
             .await
             .map_err(self.db("finding the next range"))?;
-        // No key left: no row, or (one integer key, by `max` and `count`) a count of 0.
-        let Some(row) = rows
-            .first()
-            .filter(|row| row[self.kinds.len()].int() != Some(0))
-        else {
+        let Some(row) = engine::bounds_row(&rows, &self.kinds) else {
             return Ok(None);
         };
         let hi = engine::row_key(row, &self.kinds).ok_or_else(|| {

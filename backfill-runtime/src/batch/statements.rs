@@ -39,11 +39,7 @@ impl<D: Driver> Run<'_, D> {
         let mut cols: Vec<DecodeAs> = self.kinds.iter().map(|k| DecodeAs::from(*k)).collect();
         cols.push(DecodeAs::Int);
         let rows = self.fetch(conn, stmt, lo, None, limit, &cols).await?;
-        // No key left: no row, or (one integer key, by `max` and `count`) a count of 0.
-        let Some(row) = rows
-            .first()
-            .filter(|row| row[self.kinds.len()].int() != Some(0))
-        else {
+        let Some(row) = engine::bounds_row(&rows, &self.kinds) else {
             return Ok(None);
         };
         let hi = engine::row_key(row, &self.kinds).ok_or_else(|| {

@@ -491,6 +491,15 @@ pub(crate) fn row_key(row: &[Value], kinds: &[KeyKind]) -> Option<Key> {
         .map(Key)
 }
 
+/// The row of a `bounds` read that found keys, `None` when none is left: the read returns no
+/// row, or (one integer key, by `max` and `count`) one whose count, after the `kinds.len()`
+/// key parts, is 0.
+pub(crate) fn bounds_row<'r>(rows: &'r [Vec<Value>], kinds: &[KeyKind]) -> Option<&'r [Value]> {
+    rows.first()
+        .filter(|row| row.get(kinds.len()).and_then(Value::int) != Some(0))
+        .map(Vec::as_slice)
+}
+
 /// A key range for messages: `> 100 and <= 200`, `<= 200`, `> 100`, `from the first key`.
 pub(crate) fn describe_range(lo: Option<&Key>, hi: Option<&Key>) -> String {
     match (lo, hi) {
