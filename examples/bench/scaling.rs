@@ -1,10 +1,11 @@
 //! The workers scenario (`--scenario workers`): the default backfill with 1, 2 and 4 workers
 //! (`RunOptions::workers`) against the limit in the same run, each figure's target checked
 //! against the limit's; beside them the limit cut by hand into 2 ranges of users run side by
-//! side on 2 connections (what the engine itself gains from a second session on this
-//! machine, with no runtime in between), and for every figure the CPU the server and the bench
-//! used and how busy the machine was (`cpu.rs`), which is what bounds the scaling when the
-//! server shares the cores with the client.
+//! side on 2 connections and the same 2 one after another on 1, and into 4 ranges on 4
+//! connections (what the engine itself gains from a second and a fourth session on this
+//! machine, on the same statements, with no runtime in between), and for every figure the CPU
+//! the server and the bench used and how busy the machine was (`cpu.rs`), which is what bounds
+//! the scaling when the server shares the cores with the client.
 
 use std::fmt::Write as _;
 
