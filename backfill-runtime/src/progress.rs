@@ -241,9 +241,10 @@ impl<D: Driver> ProgressStore<D> {
     /// Refuses a worker limit that cannot work here: any on SQLite (one writer), 0 (a pause),
     /// more than [`MAX_WORKER_LIMIT`]. `set_by` names the option or command, for the message.
     fn valid_worker_limit(job: &str, limit: u32, set_by: &str) -> Result<(), Error> {
-        if D::ENGINE == Engine::Sqlite {
+        if D::ONE_WRITER {
             return Err(Error::Options(format!(
-                "{set_by} {limit} for job `{job}`: SQLite has one writer for the whole database, so its jobs run one worker and have no worker limit to set; leave it out"
+                "{set_by} {limit} for job `{job}`: {} has one writer for the whole database, so its jobs run one worker and have no worker limit to set; leave it out",
+                D::ENGINE
             )));
         }
         if limit == 0 {
@@ -282,19 +283,11 @@ impl<D: Driver> ProgressStore<D> {
         names
             .iter()
             .map(|c| match *c {
-                "shard" | "paused" => format!("CAST({} AS {})", D::quote_ident(c), Self::bigint()),
+                "shard" | "paused" => format!("CAST({} AS {})", D::quote_ident(c), D::BIGINT_CAST),
                 _ => D::quote_ident(c),
             })
             .collect::<Vec<_>>()
             .join(", ")
-    }
-
-    /// The name of a 64-bit integer in a `CAST`.
-    fn bigint() -> &'static str {
-        match D::ENGINE {
-            Engine::MySql => "SIGNED",
-            Engine::Postgres | Engine::Sqlite => "BIGINT",
-        }
     }
 
     fn declare(i: usize) -> String {
@@ -566,7 +559,7 @@ impl<D: Driver> ProgressStore<D> {
     fn optional_int(value: Option<u64>) -> (String, Option<Value>) {
         match value {
             Some(v) => (
-                format!("CAST(? AS {})", Self::bigint()),
+                format!("CAST(? AS {})", D::BIGINT_CAST),
                 Some(Value::Int(i64::try_from(v).unwrap_or(i64::MAX))),
             ),
             None => ("NULL".to_string(), None),
@@ -843,7 +836,7 @@ impl<D: Driver> ProgressStore<D> {
             Self::quoted("max_rows_per_sec"),
             self.table,
             self.where_job(),
-            int = Self::bigint(),
+            int = D::BIGINT_CAST,
         ));
         let rows = D::fetch_all(
             conn,
@@ -890,7 +883,7 @@ impl<D: Driver> ProgressStore<D> {
                 "UPDATE {} SET {} = CAST(? AS {}) WHERE {}",
                 self.table,
                 Self::quoted("max_workers"),
-                Self::bigint(),
+                D::BIGINT_CAST,
                 self.where_shard()
             ));
             let [job, shard] = self.shard_binds(0);
@@ -1048,7 +1041,7 @@ impl<D: Driver> ProgressStore<D> {
         let shard = Self::quoted("shard");
         let sql = engine::placeholders::<D>(&format!(
             "SELECT CAST({shard} AS {}) FROM {} WHERE {} AND {shard} < 0 AND {shard} >= ? ORDER BY {shard} DESC LIMIT 1{} SKIP LOCKED",
-            Self::bigint(),
+            D::BIGINT_CAST,
             self.table,
             self.where_job(),
             D::DIALECT.row_lock,
@@ -1092,7 +1085,7 @@ impl<D: Driver> ProgressStore<D> {
         let shard = Self::quoted("shard");
         let sql = engine::placeholders::<D>(&format!(
             "SELECT CAST({shard} AS {}) FROM {} WHERE {} AND {shard} < 0 AND {shard} >= ?",
-            Self::bigint(),
+            D::BIGINT_CAST,
             self.table,
             self.where_job(),
         ));

@@ -63,10 +63,7 @@ impl KeyOrder {
             parts.push(sql);
         }
         let row = parts.join(", ");
-        let int = match D::ENGINE {
-            Engine::MySql => "SIGNED",
-            Engine::Postgres | Engine::Sqlite => "BIGINT",
-        };
+        let int = D::BIGINT_CAST;
         let sql = format!(
             "SELECT CAST(CASE WHEN ({row}) < ({row}) THEN -1 WHEN ({row}) = ({row}) THEN 0 ELSE 1 END AS {int})"
         );

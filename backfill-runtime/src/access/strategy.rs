@@ -45,8 +45,8 @@ const DENSE_BITMAP: f64 = 0.2;
 /// ([`CostEstimate::passes`]). At 2M events over 200,000 users on PostgreSQL the scan took
 /// 1.9-2.0 s, as long as about 14 such passes: 20 fixed ranges of 10,000 keys, each on all
 /// the pages, took 2.7 s, and 200 of 1,000 keys (136 passes) 8.0 s, while the default
-/// adaptive ranges (about 12 passes as they grew by half; 9-12 batches, counted as about 6
-/// passes, since they grow fourfold while quick) took 1.8-1.9 s.
+/// adaptive ranges took 1.8-1.9 s (about 12 passes, counted as they grew by half then; they
+/// grow fourfold while quick now, and the same run counts about 6).
 const MAX_BITMAP_PASSES: f64 = 16.0;
 
 impl AccessPath {
@@ -150,8 +150,8 @@ impl AccessPath {
             // 12 passes in all as they grew by half; a 115 MB table) ranges ran at 0.81-0.82x
             // the best single statement in a 128MB shared_buffers, against 0.73-0.75x for the
             // scan, and at 0.70-0.71x in a 16MB one, where each pass reads the table from the
-            // OS, against 0.70-0.83x. Where a range's rows fall on few pages, each row costs a page of
-            // its own: at 20M events (7% of the pages) ranges ran slower than the scan
+            // OS, against 0.70-0.83x. Where a range's rows fall on few pages, each row costs a
+            // page of its own: at 20M events (7% of the pages) ranges ran slower than the scan
             // (BENCHMARKS.md, `postgres-20m-strategies`). And many ranges are many passes:
             // fixed ranges of 10,000 or 1,000 keys (20 and 136 passes) took 2.7 s and 8.0 s
             // against the scan's 1.9-2.2 s.

@@ -35,10 +35,11 @@ pub(super) fn can_run_workers<D: Driver>(
     job: &str,
     workers: u32,
 ) -> Result<(), Error> {
-    if D::ENGINE == crate::definition::Engine::Sqlite {
+    if D::ONE_WRITER {
         return Err(Error::Options(format!(
-            "workers({workers}) for job `{job}` of {}: SQLite has one writer for the whole database, so several workers would only wait for each other; run it with workers(1) (the default, `--workers 1`), or on PostgreSQL or MySQL/MariaDB",
-            def.table
+            "workers({workers}) for job `{job}` of {}: {} has one writer for the whole database, so several workers would only wait for each other; run it with workers(1) (the default, `--workers 1`), or on PostgreSQL or MySQL/MariaDB",
+            def.table,
+            D::ENGINE
         )));
     }
     let connections = pool.options().get_max_connections();

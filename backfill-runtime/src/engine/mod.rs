@@ -370,6 +370,13 @@ pub(crate) trait Driver: Sized + Send + Sync + 'static {
         include: &[String],
     ) -> (Vec<String>, String);
 
+    /// Whether the whole database has one writer at a time (SQLite), so a job runs one worker
+    /// and has no worker limit to set.
+    const ONE_WRITER: bool = false;
+
+    /// The type a `CAST` names for a 64-bit signed integer (`BIGINT`; MySQL's `SIGNED`).
+    const BIGINT_CAST: &'static str = "BIGINT";
+
     /// Whether a server crash empties a scan's staging table (PostgreSQL creates it
     /// `UNLOGGED`): a resumed run then counts its rows against the partials written.
     const STAGING_EMPTIED_BY_CRASH: bool = false;

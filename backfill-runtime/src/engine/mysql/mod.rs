@@ -363,6 +363,8 @@ impl Driver for MySqlEngine {
         access::covering_index_ddl(table, name, key, include)
     }
 
+    const BIGINT_CAST: &'static str = "SIGNED";
+
     fn refresh_staging_statistics(table: &TableName) -> String {
         format!("ANALYZE TABLE {}", Self::quote_table(table))
     }

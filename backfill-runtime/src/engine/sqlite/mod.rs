@@ -221,6 +221,9 @@ impl Driver for SqliteEngine {
         access::covering_index_ddl(table, name, key, include)
     }
 
+    /// One writer for the whole database file.
+    const ONE_WRITER: bool = true;
+
     fn refresh_staging_statistics(table: &TableName) -> String {
         format!("ANALYZE {}", Self::quote_table(table))
     }
