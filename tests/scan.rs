@@ -238,15 +238,29 @@ async fn scan_worker_process() {
     let Ok(url) = std::env::var("BACKFILL_SCAN_WORKER_URL") else {
         return;
     };
+    let workers = std::env::var("BACKFILL_SCAN_WORKERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let pause = std::env::var("BACKFILL_SCAN_PAUSE_MS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50);
     let options = RunOptions::default()
         .scan_chunk_rows(100)
-        .pause(Duration::from_millis(50))
+        .workers(workers)
+        .pause(Duration::from_millis(pause))
         .max_retries(50)
         .retry_backoff(Duration::from_millis(20));
     common::worker::run(&url, FactStats::definition(), options).await;
 }
 
 fn spawn_worker(db: &Db) -> Child {
+    spawn_workers(db, 1, 50)
+}
+
+/// A worker process running `workers` workers, pausing `pause_ms` between batches.
+fn spawn_workers(db: &Db, workers: u32, pause_ms: u64) -> Child {
     Command::new(std::env::current_exe().expect("the test binary"))
         .args([
             "--exact",
@@ -255,6 +269,8 @@ fn spawn_worker(db: &Db) -> Child {
             "--test-threads=1",
         ])
         .env("BACKFILL_SCAN_WORKER_URL", &db.url)
+        .env("BACKFILL_SCAN_WORKERS", workers.to_string())
+        .env("BACKFILL_SCAN_PAUSE_MS", pause_ms.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -342,6 +358,180 @@ async fn sigkills_in_either_phase_end_identical() {
         eprintln!(
             "{}: survived {kills} SIGKILLs ({in_partials} in the partials phase, {in_merge} in the merge)",
             db.name()
+        );
+    }
+}
+
+/// The sum of a progress column over every shard of `job`.
+async fn shard_sum(db: &Db, column: &str, job: &str) -> i64 {
+    let int = if db.engine == Engine::MySql {
+        "SIGNED"
+    } else {
+        "BIGINT"
+    };
+    db.scalar(&format!(
+        "SELECT CAST(COALESCE(SUM({}), 0) AS {int}) FROM backfill_progress WHERE job = '{job}'",
+        db.quote(column)
+    ))
+    .await
+}
+
+/// Shards of `job`, and how many of them are done.
+async fn shard_counts(db: &Db, job: &str) -> (i64, i64) {
+    let all = db
+        .scalar(&format!(
+            "SELECT count(*) FROM backfill_progress WHERE job = '{job}'"
+        ))
+        .await;
+    let done = db
+        .scalar(&format!(
+            "SELECT count(*) FROM backfill_progress WHERE job = '{job}' AND status = 'done'"
+        ))
+        .await;
+    (all, done)
+}
+
+/// Both phases of a sharded scan done, each source row read by exactly one committed chunk
+/// and each key merged by exactly one committed range.
+async fn assert_each_row_and_key_once(db: &Db, rows: i64) {
+    for job in ["fact_stats/partials", "fact_stats"] {
+        let (all, done) = shard_counts(db, job).await;
+        assert_eq!(all, done, "{}: every shard of {job} is done", db.name());
+    }
+    assert_eq!(
+        shard_sum(db, "keys", "fact_stats/partials").await,
+        rows,
+        "{}: the partials shards' source rows add up to the source, no chunk committed twice",
+        db.name()
+    );
+    let keys = db.scalar("SELECT count(*) FROM fact_stats").await;
+    assert_eq!(
+        shard_sum(db, "keys", "fact_stats").await,
+        keys,
+        "{}: the merge shards' keys add up to the target's, no range committed twice",
+        db.name()
+    );
+}
+
+/// Four workers on both phases of the scan land on the single statement. The partials phase
+/// is cut into shards of the chunk column, so its staging table is emptied by the cut: the
+/// partials a lost job left behind (its progress rows gone, its staging table kept) must not
+/// be merged, though shard 0's first chunk may commit after other shards' chunks.
+#[tokio::test]
+async fn workers_share_both_phases_of_the_scan() {
+    for db in common::engines("scan_workers").await {
+        create_facts(&db).await;
+        seed_facts(&db, 6_000).await;
+        let expected = reference(&db).await;
+        if db.engine == Engine::Sqlite {
+            let err = common::types::run(
+                &db,
+                FactStats::definition(),
+                RunOptions::default().workers(4),
+            )
+            .await
+            .expect_err("SQLite refuses several workers");
+            assert!(err.to_string().contains("one writer"), "{err}");
+            assert!(
+                !table_exists(&db, STAGE).await,
+                "refused before the staging table is made"
+            );
+            continue;
+        }
+        // A job lost half-way: three chunks of partials in the staging table, its progress
+        // rows deleted.
+        let lost = common::types::run(
+            &db,
+            FactStats::definition(),
+            RunOptions::default().scan_chunk_rows(500).max_batches(3),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
+        assert_eq!(lost.stop, StopReason::MaxBatches, "{}", db.name());
+        let left = db
+            .scalar(&format!("SELECT count(*) FROM {}", db.quote(STAGE)))
+            .await;
+        assert!(left > 100, "{}: {left} partials left", db.name());
+        db.exec("DELETE FROM backfill_progress").await;
+
+        let report = run_done(
+            &db,
+            FactStats::definition(),
+            RunOptions::default().scan_chunk_rows(200).workers(4),
+        )
+        .await;
+        assert_eq!(report.strategy, Strategy::Scan, "{}", db.name());
+        let scan = report.scan.clone().expect("a scan report");
+        assert_eq!(scan.source_rows, 6_000, "{}: {scan:?}", db.name());
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+        assert_each_row_and_key_once(&db, 6_000).await;
+        let (partial_shards, _) = shard_counts(&db, "fact_stats/partials").await;
+        let (merge_shards, _) = shard_counts(&db, "fact_stats").await;
+        assert!(
+            partial_shards >= 4 && merge_shards >= 4,
+            "{}: {partial_shards} partials shards, {merge_shards} merge shards",
+            db.name()
+        );
+        assert!(!table_exists(&db, STAGE).await, "{}", db.name());
+        assert!(
+            verify(&db, FactStats::definition()).await.is_clean(),
+            "{}",
+            db.name()
+        );
+    }
+}
+
+/// Three processes of two workers each on one scan, SIGKILLed again and again in both phases,
+/// land on the single statement with no chunk and no range committed twice.
+#[tokio::test]
+async fn sharded_scan_processes_killed_again_and_again_converge() {
+    for db in common::engines("scan_shard_sigkill").await {
+        if db.engine == Engine::Sqlite {
+            continue;
+        }
+        create_facts(&db).await;
+        seed_facts(&db, 12_000).await;
+        let expected = reference(&db).await;
+        let mut rng = fastrand::Rng::with_seed(17);
+        let mut workers: Vec<Child> = (0..3).map(|_| spawn_workers(&db, 2, 150)).collect();
+        let (mut in_partials, mut in_merge) = (0, 0);
+        // Twelve kills in each phase; once the partials phase has had its twelve, the workers
+        // are let through it.
+        while in_partials < 12 || in_merge < 12 {
+            tokio::time::sleep(Duration::from_millis(rng.u64(20..150))).await;
+            let i = rng.usize(0..workers.len());
+            if workers[i].try_wait().expect("poll a worker").is_some() {
+                // It finished the job: every other worker will too.
+                break;
+            }
+            let merging = partials_done(&db).await;
+            if !merging && in_partials >= 12 {
+                continue;
+            }
+            workers[i].kill().expect("SIGKILL the worker");
+            workers[i].wait().expect("reap the worker");
+            if merging {
+                in_merge += 1;
+            } else {
+                in_partials += 1;
+            }
+            workers[i] = spawn_workers(&db, 2, 150);
+        }
+        for worker in workers {
+            common::worker::finished(worker, db.name());
+        }
+        assert!(
+            in_partials + in_merge >= 20 && in_partials >= 3 && in_merge >= 3,
+            "{}: kills in the partials phase {in_partials}, in the merge {in_merge}",
+            db.name()
+        );
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+        assert_each_row_and_key_once(&db, 12_000).await;
+        assert!(!table_exists(&db, STAGE).await, "{}", db.name());
+        eprintln!(
+            "{}: {} SIGKILLs of 3 processes of 2 workers ({in_partials} in the partials phase, {in_merge} in the merge)",
+            db.name(),
+            in_partials + in_merge
         );
     }
 }

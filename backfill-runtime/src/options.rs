@@ -239,7 +239,9 @@ impl RunOptions {
     /// disjoint shards of the key span (PostgreSQL, MariaDB 10.6+, MySQL 8; SQLite has one
     /// writer and refuses more than 1). The same run started in other processes or on other
     /// machines joins the same job; every worker of a job must be given the same `n` (the
-    /// job's shard plan). The pool needs at least `n` connections.
+    /// job's shard plan). The pool needs at least `n` connections. With the scan strategy both
+    /// of its phases are sharded: the chunks of the source side by side, then the merge's key
+    /// ranges.
     ///
     /// ```
     /// use backfill_runtime::RunOptions;

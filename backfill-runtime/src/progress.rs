@@ -635,10 +635,15 @@ impl<D: Driver> ProgressStore<D> {
     /// untouched (no batch, no end), it becomes the range up to `ends[0]` and a row is
     /// inserted for each next range (the last one without an end). A job another worker cut
     /// first, or that has started, is left as it is. Commits.
+    ///
+    /// `clear` (the scan's partials phase: emptying the staging table) runs in the same
+    /// transaction when the job is found fresh, even with nothing to cut: no chunk of it has
+    /// been written yet, and none can be until this commits.
     pub(crate) async fn cut(
         &self,
         mut tx: sqlx::Transaction<'_, D::Db>,
         ends: &[Key],
+        clear: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         let Some(Ok(first)) = self.lock(&mut tx, Pick::Shard(0)).await? else {
             return tx.rollback().await;
@@ -648,8 +653,14 @@ impl<D: Driver> ProgressStore<D> {
             && first.batches == 0
             && !first.done
             && self.shards(&mut tx).await.is_ok_and(|s| s.len() == 1);
-        if !fresh || ends.is_empty() {
+        if !fresh {
             return tx.rollback().await;
+        }
+        if let Some(clear) = clear {
+            D::execute(&mut tx, clear, &[]).await?;
+        }
+        if ends.is_empty() {
+            return tx.commit().await;
         }
         self.set_end(&mut tx, 0, Some(&ends[0])).await?;
         let plan = first.plan.clone().unwrap_or_else(|| plan_text(1));

@@ -59,8 +59,10 @@ pub(crate) enum Figure {
     Rerun,
     Fixed(u64),
     HandLoop,
-    /// The default options with `workers(n)`.
+    /// The default options with `workers(n)` and `Strategy::Ranges`.
     Workers(u32),
+    /// The default options with `workers(n)` and `Strategy::Scan`: both phases sharded.
+    ScanWorkers(u32),
     /// The default options with another `target_batch_time`, in milliseconds.
     TargetTime(u64),
     /// The limit cut by hand into `n` ranges of users, run side by side on `n` connections.
@@ -112,6 +114,8 @@ impl Figure {
             ),
             Figure::Workers(1) => "backfill, strategy ranges, 1 worker".to_string(),
             Figure::Workers(n) => format!("backfill, strategy ranges, {n} workers"),
+            Figure::ScanWorkers(1) => "backfill, strategy scan, 1 worker".to_string(),
+            Figure::ScanWorkers(n) => format!("backfill, strategy scan, {n} workers"),
             Figure::TargetTime(ms) => {
                 let default = RunOptions::default().target_batch_time.as_millis() as u64;
                 let note = if ms == default { " (the default)" } else { "" };
@@ -139,6 +143,7 @@ impl Figure {
                 | Figure::Rerun
                 | Figure::Fixed(_)
                 | Figure::Workers(_)
+                | Figure::ScanWorkers(_)
                 | Figure::TargetTime(_)
                 | Figure::Ranges
                 | Figure::RangesCovered
@@ -362,11 +367,14 @@ impl Bench {
                 self.backfill(figure, options, true).await
             }
             Figure::HandLoop => self.hand_loop().await,
-            // Ranges whatever the worker count: auto picks the scan for one worker where the
-            // source is scattered beyond the cache, and the scan runs one stream, so a scaling
-            // of workers compares ranges with ranges (`Figure::Default` shows auto's pick).
+            // Each strategy whatever the worker count, so a scaling of workers compares ranges
+            // with ranges and the scan with the scan (`Figure::Default` shows auto's pick).
             Figure::Workers(n) => {
                 let options = RunOptions::default().workers(n).strategy(Strategy::Ranges);
+                self.backfill(figure, options, true).await
+            }
+            Figure::ScanWorkers(n) => {
+                let options = RunOptions::default().workers(n).strategy(Strategy::Scan);
                 self.backfill(figure, options, true).await
             }
             Figure::TargetTime(ms) => {

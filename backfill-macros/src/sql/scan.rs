@@ -34,6 +34,7 @@ pub fn scan(model: &Backfill, engine: Engine) -> Result<Scan, String> {
         columns: s.columns(),
         chunk_offset: s.ranged(|s, (r, b)| s.chunk_offset(r, b)),
         chunk_bounds: s.ranged(|s, (r, b)| s.chunk_bounds(r, b)),
+        chunk_rows: s.ranged(|s, (r, b)| s.chunk_rows(r, b)),
         chunk_span: s.stmt(|s, _| s.chunk_span()),
         partials: s.ranged(|s, (r, b)| s.partials(r, b)),
         drop: s.stmt(|s, _| format!("DROP TABLE IF EXISTS {}", s.stage())),
@@ -272,6 +273,19 @@ impl ScanWriter<'_, '_> {
         format!(
             "SELECT {}, count(*) FROM (SELECT {chunk} AS {c} FROM {}{above} ORDER BY {chunk} LIMIT {limit}) AS {bb}",
             self.bigint(&format!("max({bb}.{c})")),
+            self.driving()
+        )
+    }
+
+    /// The source rows of the chunk `cursor < pk <= hi`: a chunk cut at its shard's end has
+    /// no count from its bounds.
+    fn chunk_rows(&self, range: Range, b: &mut Binder) -> String {
+        let chunk = self.chunk();
+        let above = self.above(range, b);
+        let hi = b.bind(Param::Hi(0));
+        let join = if above.is_empty() { " WHERE" } else { " AND" };
+        format!(
+            "SELECT count(*) FROM {}{above}{join} {chunk} <= {hi}",
             self.driving()
         )
     }

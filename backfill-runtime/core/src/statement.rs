@@ -224,6 +224,9 @@ pub struct Scan<S: Storage = crate::Static> {
     /// The largest primary key of the next `Limit` rows and their number (`i64`, `i64`); no
     /// row when none is left.
     pub chunk_bounds: Ranged<S>,
+    /// The source rows of the chunk `cursor < pk <= hi` (`i64`): a chunk cut at its shard's
+    /// end (several workers) counts its rows with it.
+    pub chunk_rows: Ranged<S>,
     /// The smallest and largest primary key of the source (`i64`), for progress.
     pub chunk_span: Stmt<S>,
     /// The partials of a chunk `cursor < pk <= hi`, written with `chunk = hi`: inserted after
@@ -252,6 +255,8 @@ impl<S: Storage> Scan<S> {
             ("chunk bound by offset", &self.chunk_offset.next),
             ("chunk bounds (first chunk)", &self.chunk_bounds.first),
             ("chunk bounds", &self.chunk_bounds.next),
+            ("chunk rows (first chunk)", &self.chunk_rows.first),
+            ("chunk rows", &self.chunk_rows.next),
             ("chunk span", &self.chunk_span),
             ("partials (first chunk)", &self.partials.first),
             ("partials", &self.partials.next),

@@ -28,6 +28,8 @@ pub(crate) struct FilledScan {
     pub chunk_offset: FilledRanged,
     /// The chunk's upper bound and rows, at the end of the source.
     pub chunk_bounds: FilledRanged,
+    /// The source rows of a chunk.
+    pub chunk_rows: FilledRanged,
     /// The primary key's span, for progress.
     pub chunk_span: String,
     /// The chunk's partials.
@@ -73,9 +75,33 @@ impl<D: Driver> Run<'_, D> {
         }))
     }
 
+    /// The source rows of the chunk `(lo, hi]`: a chunk cut at its shard's end has no count
+    /// from its bounds.
+    pub(super) async fn chunk_rows(
+        &self,
+        conn: &mut Conn<D>,
+        scan: &FilledScan,
+        lo: Option<&Key>,
+        hi: &Key,
+    ) -> Result<u64, BatchError> {
+        let rows = scan.chunk_rows.pick(lo);
+        let binds = self.binds(rows.stmt, lo, Some(hi), 0)?;
+        let rows = D::fetch_all(conn, &rows.sql, &binds, &[DecodeAs::Int]).await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r[0].int())
+            .map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+    }
+
     /// Writes the partials of the chunk `(lo, hi]`, after emptying the staging table (the
-    /// first chunk) or deleting any partials of the chunk (the next ones, where the partials
-    /// are inserted rather than upserted); returns the staging rows written.
+    /// first chunk of a job of one shard) or deleting any partials of the chunk (the next
+    /// ones, where the partials are inserted rather than upserted); returns the staging rows
+    /// written.
+    ///
+    /// The first chunk (`lo` none) is shard 0's, whose row this transaction has locked. While
+    /// the job has that one shard no other chunk can have been written, so it empties the
+    /// table; once the job is cut into shards, the cut emptied it ([`Run::cut`]) and other
+    /// shards' partials may be in it.
     pub(super) async fn write_partials(
         &self,
         conn: &mut Conn<D>,
@@ -84,7 +110,14 @@ impl<D: Driver> Run<'_, D> {
         hi: &Key,
     ) -> Result<u64, BatchError> {
         if lo.is_none() {
-            D::execute(conn, &scan.clear, &[] as &[Value]).await?;
+            let shards = self
+                .store
+                .shards(conn)
+                .await
+                .map_err(|e| BatchError::Stop(Box::new(e)))?;
+            if shards.len() <= 1 {
+                D::execute(conn, &scan.clear, &[] as &[Value]).await?;
+            }
         } else if !scan.clear_chunk.sql.is_empty() {
             let binds = self.binds(scan.clear_chunk.stmt, lo, Some(hi), 0)?;
             D::execute(conn, &scan.clear_chunk.sql, &binds).await?;

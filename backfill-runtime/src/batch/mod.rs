@@ -51,9 +51,10 @@ mod workers;
 
 pub(crate) use chunks::FilledScan;
 pub(crate) use statements::{key_span, ranged};
+pub(crate) use workers::can_run_workers;
 
 use slots::Slot;
-use workers::{can_run_workers, Crew};
+use workers::Crew;
 
 /// Batches committed at the size that went through after a statement timeout before it is
 /// doubled again.
@@ -97,12 +98,6 @@ async fn run_with<D: Driver>(
         )));
     }
     let workers = options.workers.max(1);
-    if workers > 1 && partials.is_some() {
-        return Err(Error::Options(format!(
-            "workers({workers}) for job `{}`: the scan strategy reads the source in one stream of chunks; run it with workers(1), or with the ranges strategy",
-            store.job()
-        )));
-    }
     if workers > 1 {
         can_run_workers::<D>(pool, def, store.job(), workers)?;
     }
@@ -452,7 +447,10 @@ impl<D: Driver> Run<'_, D> {
         }
         if let Some(scan) = self.partials {
             let rows = self.write_partials(&mut tx, scan, lo.as_ref(), &hi).await?;
-            let keys = keys.unwrap_or(0);
+            let keys = match keys {
+                Some(keys) => keys,
+                None => self.chunk_rows(&mut tx, scan, lo.as_ref(), &hi).await?,
+            };
             self.store.advance(&mut tx, shard, &hi, rows, keys).await?;
             tx.commit().await?;
             return Ok(Outcome::Committed(Batch {

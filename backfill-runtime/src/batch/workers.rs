@@ -29,7 +29,7 @@ use crate::value::{Key, KeyValue};
 
 /// Refuses `workers > 1` where it cannot work: on SQLite (one writer), and on a pool with
 /// fewer connections than workers.
-pub(super) fn can_run_workers<D: Driver>(
+pub(crate) fn can_run_workers<D: Driver>(
     pool: &sqlx::Pool<D::Db>,
     def: &Definition,
     job: &str,
@@ -426,6 +426,18 @@ impl<D: Driver> Run<'_, D> {
             return Ok(None);
         }
         let mut conn = self.acquire("reading the source key span").await?;
+        if let Some(scan) = self.partials {
+            return scan
+                .span::<D>(&mut conn)
+                .await
+                .map(|span| span.map(|(min, max)| (i128::from(min), i128::from(max))))
+                .map_err(|e| {
+                    Error::database(
+                        format!("reading the primary-key span of {}", scan.driving),
+                        e,
+                    )
+                });
+        }
         let span = key_span::<D>(&mut conn, self.stmts, self.kinds[0])
             .await
             .map_err(|e| {
@@ -445,7 +457,12 @@ impl<D: Driver> Run<'_, D> {
     /// The initial shard plan of a fresh job of several workers: an integer first key's span
     /// cut into `workers` equal widths. Other keys start as one shard that idle workers split
     /// by sampling. A job another worker cut first, or that has started, is left as it is.
+    ///
+    /// The scan's partials phase empties its staging table here, in the cut's transaction,
+    /// rather than in its first chunk's: once the job is cut, the other shards' chunks may
+    /// commit before shard 0's first one.
     pub(super) async fn cut(&self, workers: u32) -> Result<(), Error> {
+        let clear = self.partials.map(|scan| scan.clear.as_str());
         let Some(span) = self.int_span else {
             return Ok(());
         };
@@ -454,7 +471,7 @@ impl<D: Driver> Run<'_, D> {
         let mut conn = self.acquire("cutting the job into shards").await?;
         let mut batch_conn = BatchConnection::<D>::new(&mut conn);
         let result = match D::begin_batch(batch_conn.conn(), self.session, self.timeouts).await {
-            Ok(tx) => self.store.cut(tx, &cuts).await,
+            Ok(tx) => self.store.cut(tx, &cuts, clear).await,
             Err(e) => Err(e),
         };
         D::end_batch(batch_conn.conn(), self.session, self.timeouts).await;

@@ -13,8 +13,13 @@
 //!    upserted into the target exactly as the ranges strategy upserts (absolute values, the
 //!    cursor in the batch's transaction, throttles, lag guards, the same verify).
 //!
+//! With [`RunOptions::workers`] above one, both phases are sharded as any run of several
+//! workers is: the partials phase's shards are ranges of the chunk column, each worker writing
+//! its chunks side by side with the others', and the merge's shards are ranges of the key.
+//!
 //! The staging table is named after the job, created empty by the run (refused if it exists
-//! with another shape), emptied by the first chunk, and dropped when the merge is done.
+//! with another shape), emptied by the first chunk (or, when the partials phase is cut into
+//! shards, by the cut), and dropped when the merge is done.
 
 #![allow(clippy::result_large_err)]
 
@@ -80,15 +85,6 @@ pub(crate) async fn choose<D: Driver>(
         Strategy::Auto => {
             if let Some(why) = stmts.scan_refused {
                 return chosen(Strategy::Ranges, format!("the scan cannot read it: {why}"));
-            }
-            if options.workers > 1 {
-                return chosen(
-                    Strategy::Ranges,
-                    format!(
-                        "workers({}) share key ranges; the scan reads in one stream",
-                        options.workers
-                    ),
-                );
             }
             let access = match crate::engine::plan::access_path_untimed::<D>(pool, def, options)
                 .await
@@ -161,6 +157,10 @@ pub(crate) async fn run<D: Driver>(
         )));
     };
     let job = options.job.clone().unwrap_or_else(|| def.job.to_string());
+    if options.workers > 1 {
+        // Before the staging table is made: a refused run writes nothing.
+        batch::can_run_workers::<D>(pool, def, &job, options.workers)?;
+    }
     let partials_job = partials_job(&job);
     let stage = stage::stage_name(def.table, &job)?;
     // Read before a connection is held: the pool may have only one.

@@ -174,6 +174,7 @@ impl Markers {
             clear_chunk: self.filled(def, &scan.clear_chunk)?,
             chunk_offset: self.filled_ranged(def, &scan.chunk_offset)?,
             chunk_bounds: self.filled_ranged(def, &scan.chunk_bounds)?,
+            chunk_rows: self.filled_ranged(def, &scan.chunk_rows)?,
             chunk_span: self.fill(def, scan.chunk_span.sql)?,
             partials: self.filled_ranged(def, &scan.partials)?,
             sizer: BatchSizer::chunks(options, keys),
