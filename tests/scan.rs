@@ -908,3 +908,108 @@ async fn the_staging_table_is_keyed_before_the_merge_and_a_doubled_partial_stops
         assert_eq!(checksum(&db).await, expected, "{}", db.name());
     }
 }
+
+/// Facts per label: a text key, whose cursor is not the partials phase's integer chunk.
+#[derive(Backfill, Debug)]
+#[backfill(
+    table = "label_stats",
+    from = "facts f",
+    filter = "f.label IS NOT NULL"
+)]
+pub struct LabelStats {
+    #[backfill(key, expr = "f.label")]
+    pub label: String,
+    #[backfill(expr = "count(*)")]
+    pub n: i64,
+    #[backfill(expr = "sum(f.id)")]
+    pub ids: i64,
+}
+
+/// A text key: the partials phase's chunks (and shards) are integers of the source's primary
+/// key whatever the target's key, and the merge's ranges are the text key's, in both a run of
+/// one worker and a run of several.
+#[tokio::test]
+async fn a_text_key_is_scanned_by_integer_chunks() {
+    for db in common::engines("scan_text_key").await {
+        if db.engine == Engine::Sqlite {
+            // SQLite's staging table cannot carry a text key's collation: refused at compile
+            // time (tests/ui/strategy/scan_sqlite_text_key.rs).
+            continue;
+        }
+        create_facts(&db).await;
+        let ddl = match db.engine {
+            Engine::MySql => "CREATE TABLE label_stats (label VARCHAR(40) PRIMARY KEY, n BIGINT NOT NULL, ids BIGINT NOT NULL)",
+            _ => "CREATE TABLE label_stats (label TEXT PRIMARY KEY, n BIGINT NOT NULL, ids BIGINT NOT NULL)",
+        };
+        db.exec(ddl).await;
+        seed_facts(&db, 4_000).await;
+        db.recompute_all(LabelStats::definition(), "label_stats")
+            .await;
+        let expected = db
+            .checksum("label_stats", &["label", "n", "ids"], &["label"])
+            .await;
+        for workers in [1, 3] {
+            db.exec("DELETE FROM label_stats").await;
+            let options = RunOptions::default()
+                .scan_chunk_rows(300)
+                .batch_size(40)
+                .workers(workers)
+                .strategy(Strategy::Scan)
+                .restart(true);
+            let report = run_done(&db, LabelStats::definition(), options).await;
+            let scan = report.scan.clone().expect("a scan report");
+            assert_eq!(scan.source_rows, 4_000, "{} {workers}: {scan:?}", db.name());
+            assert_eq!(
+                db.checksum("label_stats", &["label", "n", "ids"], &["label"])
+                    .await,
+                expected,
+                "{} with {workers} workers",
+                db.name()
+            );
+        }
+    }
+}
+
+/// Adaptive chunks: a last chunk smaller than the smallest chunk (four source rows per key,
+/// at least 10,000 rows) is taken with the one before, so 15,000 rows make one chunk of all of
+/// them, not 10,000 and 5,000. And with two workers the partials phase runs the one worker
+/// whose chunks fit in the source (a second shard would write a second partial for nearly
+/// every key), while the merge runs both.
+#[tokio::test]
+async fn a_small_last_chunk_is_taken_with_the_one_before() {
+    for db in common::engines("scan_small_tail").await {
+        create_facts(&db).await;
+        seed_facts(&db, 15_000).await;
+        let expected = reference(&db).await;
+        let workers = if db.engine == Engine::Sqlite { 1 } else { 2 };
+        let options = RunOptions::default()
+            .scan_chunk_time(Duration::from_millis(1))
+            .workers(workers);
+        let report = run_done(&db, FactStats::definition(), options).await;
+        let scan = report.scan.clone().expect("a scan report");
+        assert_eq!(
+            (scan.chunks, scan.source_rows),
+            (1, 15_000),
+            "{}: {scan:?}",
+            db.name()
+        );
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+        let plan = |job: &str| {
+            format!("SELECT plan FROM backfill_progress WHERE job = '{job}' AND shard = 0")
+        };
+        assert_eq!(
+            db.strings(&plan("fact_stats/partials")).await,
+            ["1 worker"],
+            "{}",
+            db.name()
+        );
+        if workers > 1 {
+            assert_eq!(
+                db.strings(&plan("fact_stats")).await,
+                ["2 workers"],
+                "{}",
+                db.name()
+            );
+        }
+    }
+}

@@ -165,6 +165,14 @@ pub(crate) fn plan_text(workers: u32) -> String {
     }
 }
 
+/// The workers of a shard plan written by [`plan_text`]; `None` for any other text.
+pub(crate) fn plan_workers(plan: &str) -> Option<u32> {
+    match plan.split_once(' ') {
+        Some((n, "worker" | "workers")) => n.parse().ok().filter(|&n| n >= 1),
+        _ => None,
+    }
+}
+
 /// A shard row (or slot row) to insert, its counts at zero.
 struct ShardInsert<'a> {
     shard: i64,
@@ -221,6 +229,14 @@ impl<D: Driver> Clone for ProgressStore<D> {
 
 impl<D: Driver> ProgressStore<D> {
     /// The store of `options`' job (default: the definition's) in `options`' progress table.
+    /// The store of the scan's partials phase (`options.job` its job): its cursors and shard
+    /// ends are chunks of the source's integer primary key, whatever the target's key.
+    pub(crate) fn partials(def: &Definition, options: &RunOptions) -> Result<Self, Error> {
+        let mut store = Self::new(def, options)?;
+        store.kinds = vec![KeyKind::Int];
+        Ok(store)
+    }
+
     pub(crate) fn new(def: &Definition, options: &RunOptions) -> Result<Self, Error> {
         let name = TableName::parse(&options.progress_table)?;
         let job = options.job.clone().unwrap_or_else(|| def.job.to_string());
@@ -1276,7 +1292,23 @@ pub(crate) async fn status<D: Driver>(
     def: &'static Definition,
     options: &RunOptions,
 ) -> Result<Option<JobStatus>, Error> {
-    let store = ProgressStore::<D>::new(def, options)?;
+    status_in::<D>(pool, ProgressStore::<D>::new(def, options)?).await
+}
+
+/// The status of the scan's partials phase, `options.job` its job
+/// ([`ProgressStore::partials`]).
+pub(crate) async fn partials_status<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    options: &RunOptions,
+) -> Result<Option<JobStatus>, Error> {
+    status_in::<D>(pool, ProgressStore::<D>::partials(def, options)?).await
+}
+
+async fn status_in<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    store: ProgressStore<D>,
+) -> Result<Option<JobStatus>, Error> {
     let mut conn = pool
         .acquire()
         .await
@@ -1316,6 +1348,16 @@ pub(crate) async fn control<D: Driver>(
 #[cfg(all(test, feature = "postgres", feature = "mysql", feature = "sqlite"))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plan_reads_back_as_its_workers() {
+        for n in [1, 2, 4, 64] {
+            assert_eq!(plan_workers(&plan_text(n)), Some(n));
+        }
+        for other in ["", "workers", "0 workers", "two workers", "2 shards", "2"] {
+            assert_eq!(plan_workers(other), None, "{other:?}");
+        }
+    }
 
     /// The DDL each engine got when it was written out per engine, with the shard and control
     /// columns after the first versions' eleven, and the worker limit last.

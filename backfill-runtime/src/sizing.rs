@@ -124,6 +124,12 @@ impl BatchSizer {
         self.size
     }
 
+    /// The smallest batch an adaptive sizer gives (for the scan's chunks, four source rows per
+    /// key); `None` for a fixed size.
+    pub(crate) fn least(&self) -> Option<u64> {
+        self.adaptive.as_ref().map(|a| a.min)
+    }
+
     /// The largest batch this sizer gives: its bound when adaptive, else its fixed size.
     pub(crate) fn largest(&self) -> u64 {
         self.adaptive.as_ref().map_or(self.size, |a| a.max)

@@ -19,8 +19,8 @@ pub(crate) const USAGE: &str = "usage: cargo run --release --example bench -- --
 scenarios:
   upsert     (default) the backfill's figures against the single statement (the limit)
   in-place   filling a column of an existing table against one UPDATE of every row
-  workers    scaling: ranges with 1, 2 and 4 workers against the limit and the single statement
-             cut by hand into 2 ranges side by side, with the server's and the bench's CPU (PostgreSQL, MySQL)
+  workers    scaling: ranges and the scan with 1, 2 and 4 workers against the limit and the single
+             statement cut by hand into 2 ranges side by side, with the server's and the bench's CPU (PostgreSQL, MySQL)
   latency    the application's latency: a steady load of --load-rate single-row reads and
              writes per second (default 500) alone for --alone-secs (default 10), during the
              limit, the default backfill, target_batch_time 100/250/500 ms, 2 and 4 workers

@@ -90,7 +90,10 @@ async fn run_with<D: Driver>(
     partials: Option<&FilledScan>,
     options: RunOptions,
 ) -> Result<Report, Error> {
-    let store = ProgressStore::<D>::new(def, &options)?;
+    let store = match partials {
+        Some(_) => ProgressStore::<D>::partials(def, &options)?,
+        None => ProgressStore::<D>::new(def, &options)?,
+    };
     if def.in_place && options.delete_extra {
         return Err(Error::Options(format!(
             "delete_extra deletes target rows no source row produces, but {} fills {} in place: it updates existing rows and never deletes one; run it without delete_extra",
@@ -209,6 +212,10 @@ async fn run_with<D: Driver>(
         run.report.stop = run.crew(workers).await?;
     } else {
         run.span = run.key_span().await?;
+        if partials.is_some() {
+            // Where the source ends, for a chunk's small tail.
+            run.int_span = run.first_span().await?;
+        }
         run.report.stop = run.batches().await?;
     }
     run.report.elapsed = run.started.elapsed();
@@ -417,6 +424,12 @@ impl<D: Driver> Run<'_, D> {
                 self.within(&mut tx, lo.as_ref(), hi, keys, end).await?
             }
             (bounds, _) => bounds.map(|(hi, keys)| (hi, Some(keys))),
+        };
+        let bounds = match (bounds, self.partials) {
+            (Some((hi, keys)), Some(_)) => {
+                Some(self.no_small_tail(lo.as_ref(), hi, keys, row.end.as_ref()))
+            }
+            (bounds, _) => bounds,
         };
         let Some((hi, keys)) = bounds else {
             let deleted = match &row.end {

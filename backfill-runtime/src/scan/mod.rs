@@ -166,7 +166,8 @@ pub(crate) async fn run<D: Driver>(
     // Read before a connection is held: the pool may have only one.
     let merged = crate::progress::status::<D>(pool, def, &options).await?;
     let mut partials_options = options.clone().job(partials_job.clone());
-    let partials_before = crate::progress::status::<D>(pool, def, &partials_options).await?;
+    let partials_before =
+        crate::progress::partials_status::<D>(pool, def, &partials_options).await?;
     let mut conn = pool
         .acquire()
         .await
@@ -221,7 +222,11 @@ pub(crate) async fn run<D: Driver>(
     };
     drop(conn);
     let filled = markers.scan(def, scan, &stage, &options, keys)?;
-    tracing::info!(job = %job, staging = %filled.stage, chunk_column = %chunk, source = %scan.driving, "scan: partials phase");
+    let partials_options = {
+        let workers = partials_workers::<D>(pool, def, &filled, &partials_options).await?;
+        partials_options.workers(workers)
+    };
+    tracing::info!(job = %job, staging = %filled.stage, chunk_column = %chunk, source = %scan.driving, workers = partials_options.workers, "scan: partials phase");
     let partials = batch::run_partials::<D>(pool, def, stmts, &filled, partials_options).await?;
     let scan_report = ScanReport {
         staging_table: filled.stage.clone(),
@@ -283,6 +288,54 @@ pub(crate) async fn run<D: Driver>(
     report.strategy_reason = reason;
     report.scan = Some(scan_report);
     Ok(report)
+}
+
+/// The workers of the partials phase, out of `options.workers`. Each chunk writes a partial for
+/// nearly every key, so every shard of the partials phase adds about a pass over the key space
+/// to the staging table and to the merge: it pays only where one worker would write several
+/// chunks anyway. So it runs as many workers as one worker's first chunks fit in the source
+/// (by the span of the chunk column), at least one. At 2M events over 200,000 users one chunk
+/// holds the source; two workers' two chunks made the scan 0.85x (MariaDB) and 0.90x
+/// (PostgreSQL) as fast as one worker. A phase under way keeps the plan it was started with,
+/// so every process joins it alike.
+async fn partials_workers<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    scan: &batch::FilledScan,
+    options: &RunOptions,
+) -> Result<u32, Error> {
+    if options.workers <= 1 {
+        return Ok(1);
+    }
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| Error::database(format!("connecting to {} for the scan", D::ENGINE), e))?;
+    if !options.restart {
+        let store = crate::progress::ProgressStore::<D>::partials(def, options)?;
+        let started = store
+            .shards(&mut conn)
+            .await
+            .ok()
+            .and_then(|shards| shards.first().and_then(|s| s.plan.clone()))
+            .and_then(|plan| crate::progress::plan_workers(&plan));
+        if let Some(workers) = started {
+            return Ok(workers);
+        }
+    }
+    let span = scan.span::<D>(&mut conn).await.map_err(|e| {
+        Error::database(
+            format!("reading the primary-key span of {}", scan.driving),
+            e,
+        )
+    })?;
+    let rows = span.map_or(0, |(min, max)| {
+        u64::try_from(i128::from(max) - i128::from(min) + 1).unwrap_or(u64::MAX)
+    });
+    let chunks = rows / scan.sizer.size().max(1);
+    Ok(u32::try_from(chunks)
+        .unwrap_or(u32::MAX)
+        .clamp(1, options.workers))
 }
 
 /// The report of a scan whose merge was done before this run.

@@ -21,7 +21,7 @@ pub(crate) async fn status<D: Driver>(
     let merged = progress::status::<D>(pool, def, options).await?;
     let job = options.job.clone().unwrap_or_else(|| def.job.to_string());
     let partials_options = options.clone().job(super::partials_job(&job));
-    let Some(partials) = progress::status::<D>(pool, def, &partials_options).await? else {
+    let Some(partials) = progress::partials_status::<D>(pool, def, &partials_options).await? else {
         return Ok(merged);
     };
     let stage = stage::stage_name(def.table, &job)?;
