@@ -1013,3 +1013,31 @@ async fn a_small_last_chunk_is_taken_with_the_one_before() {
         }
     }
 }
+
+/// The rows per key a chunk's own primary keys show can mislead: 5,000 facts with sparse ids
+/// (100 apart) then 15,000 dense ones make a first chunk of 10,000 rows whose density promises
+/// a few hundred rows after it, where 10,000 are left. The chunk bound that many rows further
+/// tells, so the chunk is not widened to the end: two chunks of 10,000 rows.
+#[tokio::test]
+async fn a_chunk_is_widened_only_when_few_rows_are_really_left() {
+    for db in common::engines("scan_tail_checked").await {
+        create_facts(&db).await;
+        seed_facts(&db, 20_000).await;
+        db.exec("UPDATE facts SET id = id + 1000000 WHERE id > 5000")
+            .await;
+        db.exec("UPDATE facts SET id = -id WHERE id <= 5000").await;
+        db.exec("UPDATE facts SET id = -id * 100 WHERE id < 0")
+            .await;
+        let expected = reference(&db).await;
+        let options = RunOptions::default().scan_chunk_time(Duration::from_millis(1));
+        let report = run_done(&db, FactStats::definition(), options).await;
+        let scan = report.scan.clone().expect("a scan report");
+        assert_eq!(
+            (scan.chunks, scan.source_rows),
+            (2, 20_000),
+            "{}: {scan:?}",
+            db.name()
+        );
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+    }
+}

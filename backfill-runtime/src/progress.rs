@@ -228,7 +228,6 @@ impl<D: Driver> Clone for ProgressStore<D> {
 }
 
 impl<D: Driver> ProgressStore<D> {
-    /// The store of `options`' job (default: the definition's) in `options`' progress table.
     /// The store of the scan's partials phase (`options.job` its job): its cursors and shard
     /// ends are chunks of the source's integer primary key, whatever the target's key.
     pub(crate) fn partials(def: &Definition, options: &RunOptions) -> Result<Self, Error> {
@@ -237,6 +236,7 @@ impl<D: Driver> ProgressStore<D> {
         Ok(store)
     }
 
+    /// The store of `options`' job (default: the definition's) in `options`' progress table.
     pub(crate) fn new(def: &Definition, options: &RunOptions) -> Result<Self, Error> {
         let name = TableName::parse(&options.progress_table)?;
         let job = options.job.clone().unwrap_or_else(|| def.job.to_string());

@@ -77,40 +77,52 @@ impl<D: Driver> Run<'_, D> {
 
     /// The chunk `(lo, hi]` of `rows` source rows (`None`: not counted yet), widened to the end
     /// of its shard (or of the source, as read when the run started) when what would be left
-    /// after it holds fewer rows than the smallest chunk, as far as the chunk's own density
-    /// tells: each chunk writes a partial for nearly every key, so a small last chunk costs
-    /// about as much as a full one (at 20M events over 2M users, chunks of 8M, 8M and 4M rows
-    /// wrote 5.7M partials, where 8M and 12M write 4M). Chunks of a fixed size are kept as
-    /// they are. A widened chunk's rows are counted with it.
-    pub(super) fn no_small_tail(
+    /// after it holds fewer rows than the smallest chunk: each chunk writes a partial for
+    /// nearly every key, so a small last chunk costs about as much as a full one (at 20M events
+    /// over 2M users, chunks of 8M, 8M and 4M rows wrote 5.7M partials, where 8M and 12M write
+    /// 4M). The chunk's own rows per primary key tell when it may be so; the chunk bound that
+    /// many rows further then tells whether it is (so a dense tail after a sparse start is not
+    /// taken whole). Chunks of a fixed size are kept as they are. A widened chunk's rows are
+    /// counted with it.
+    pub(super) async fn no_small_tail(
         &self,
+        conn: &mut Conn<D>,
         lo: Option<&Key>,
         hi: Key,
         rows: Option<u64>,
         end: Option<&Key>,
-    ) -> (Key, Option<u64>) {
+    ) -> Result<(Key, Option<u64>), BatchError> {
         let int = |k: &Key| match k.0.first() {
             Some(KeyValue::Int(i)) => Some(i128::from(*i)),
             _ => None,
         };
         let (Some(least), Some(rows), Some((min, max))) = (self.sizer.least(), rows, self.int_span)
         else {
-            return (hi, rows);
+            return Ok((hi, rows));
         };
         let (Some(top), Some(last)) = (end.map_or(Some(max), int), int(&hi)) else {
-            return (hi, Some(rows));
+            return Ok((hi, Some(rows)));
         };
         let first = lo.map_or(Some(min - 1), int);
-        let Some(first) = first.filter(|&f| last > f) else {
-            return (hi, Some(rows));
+        let (Some(first), Ok(top)) = (first.filter(|&f| last > f), i64::try_from(top)) else {
+            return Ok((hi, Some(rows)));
         };
-        let left = (top - last).saturating_mul(i128::from(rows)) / (last - first);
-        match i64::try_from(top) {
-            Ok(top) if last < i128::from(top) && left < i128::from(least) => {
-                (Key(vec![KeyValue::Int(top)]), None)
-            }
-            _ => (hi, Some(rows)),
+        let left = (i128::from(top) - last).saturating_mul(i128::from(rows)) / (last - first);
+        if last >= i128::from(top) || left >= i128::from(least) {
+            return Ok((hi, Some(rows)));
         }
+        let Some(scan) = self.partials else {
+            return Ok((hi, Some(rows)));
+        };
+        let further = match self.chunk_bounds(conn, scan, Some(&hi), least).await? {
+            Some((at, n)) if n >= least => int(&at),
+            _ => None,
+        };
+        Ok(match further {
+            // As many rows left as the smallest chunk, within the shard: the chunk stays.
+            Some(at) if at <= i128::from(top) => (hi, Some(rows)),
+            _ => (Key(vec![KeyValue::Int(top)]), None),
+        })
     }
 
     /// The source rows of the chunk `(lo, hi]`: a chunk cut at its shard's end has no count

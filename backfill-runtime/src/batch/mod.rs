@@ -426,9 +426,10 @@ impl<D: Driver> Run<'_, D> {
             (bounds, _) => bounds.map(|(hi, keys)| (hi, Some(keys))),
         };
         let bounds = match (bounds, self.partials) {
-            (Some((hi, keys)), Some(_)) => {
-                Some(self.no_small_tail(lo.as_ref(), hi, keys, row.end.as_ref()))
-            }
+            (Some((hi, keys)), Some(_)) => Some(
+                self.no_small_tail(&mut tx, lo.as_ref(), hi, keys, row.end.as_ref())
+                    .await?,
+            ),
             (bounds, _) => bounds,
         };
         let Some((hi, keys)) = bounds else {
