@@ -362,51 +362,22 @@ async fn sigkills_in_either_phase_end_identical() {
     }
 }
 
-/// The sum of a progress column over every shard of `job`.
-async fn shard_sum(db: &Db, column: &str, job: &str) -> i64 {
-    let int = if db.engine == Engine::MySql {
-        "SIGNED"
-    } else {
-        "BIGINT"
-    };
-    db.scalar(&format!(
-        "SELECT CAST(COALESCE(SUM({}), 0) AS {int}) FROM backfill_progress WHERE job = '{job}'",
-        db.quote(column)
-    ))
-    .await
-}
-
-/// Shards of `job`, and how many of them are done.
-async fn shard_counts(db: &Db, job: &str) -> (i64, i64) {
-    let all = db
-        .scalar(&format!(
-            "SELECT count(*) FROM backfill_progress WHERE job = '{job}'"
-        ))
-        .await;
-    let done = db
-        .scalar(&format!(
-            "SELECT count(*) FROM backfill_progress WHERE job = '{job}' AND status = 'done'"
-        ))
-        .await;
-    (all, done)
-}
-
 /// Both phases of a sharded scan done, each source row read by exactly one committed chunk
 /// and each key merged by exactly one committed range.
 async fn assert_each_row_and_key_once(db: &Db, rows: i64) {
     for job in ["fact_stats/partials", "fact_stats"] {
-        let (all, done) = shard_counts(db, job).await;
+        let (all, done) = db.shard_counts(job).await;
         assert_eq!(all, done, "{}: every shard of {job} is done", db.name());
     }
     assert_eq!(
-        shard_sum(db, "keys", "fact_stats/partials").await,
+        db.shard_sum("keys", "fact_stats/partials").await,
         rows,
         "{}: the partials shards' source rows add up to the source, no chunk committed twice",
         db.name()
     );
     let keys = db.scalar("SELECT count(*) FROM fact_stats").await;
     assert_eq!(
-        shard_sum(db, "keys", "fact_stats").await,
+        db.shard_sum("keys", "fact_stats").await,
         keys,
         "{}: the merge shards' keys add up to the target's, no range committed twice",
         db.name()
@@ -465,8 +436,8 @@ async fn workers_share_both_phases_of_the_scan() {
         assert_eq!(scan.source_rows, 6_000, "{}: {scan:?}", db.name());
         assert_eq!(checksum(&db).await, expected, "{}", db.name());
         assert_each_row_and_key_once(&db, 6_000).await;
-        let (partial_shards, _) = shard_counts(&db, "fact_stats/partials").await;
-        let (merge_shards, _) = shard_counts(&db, "fact_stats").await;
+        let (partial_shards, _) = db.shard_counts("fact_stats/partials").await;
+        let (merge_shards, _) = db.shard_counts("fact_stats").await;
         assert!(
             partial_shards >= 4 && merge_shards >= 4,
             "{}: {partial_shards} partials shards, {merge_shards} merge shards",

@@ -95,42 +95,13 @@ async fn seeded(db: &Db) -> (usize, u64) {
     expected
 }
 
-/// The sum of a progress column over every shard of `job`.
-async fn shard_sum(db: &Db, column: &str, job: &str) -> i64 {
-    let int = if db.engine == Engine::MySql {
-        "SIGNED"
-    } else {
-        "BIGINT"
-    };
-    db.scalar(&format!(
-        "SELECT CAST(COALESCE(SUM({}), 0) AS {int}) FROM backfill_progress WHERE job = '{job}'",
-        db.quote(column)
-    ))
-    .await
-}
-
-/// Shards of `job`, and how many of them are done.
-async fn shard_counts(db: &Db, job: &str) -> (i64, i64) {
-    let all = db
-        .scalar(&format!(
-            "SELECT count(*) FROM backfill_progress WHERE job = '{job}'"
-        ))
-        .await;
-    let done = db
-        .scalar(&format!(
-            "SELECT count(*) FROM backfill_progress WHERE job = '{job}' AND status = 'done'"
-        ))
-        .await;
-    (all, done)
-}
-
 /// Every shard done, and the shards' keys adding up to the distinct keys: each key was
 /// committed in exactly one batch.
 async fn assert_each_key_once(db: &Db, job: &str, keys: i64) {
-    let (all, done) = shard_counts(db, job).await;
+    let (all, done) = db.shard_counts(job).await;
     assert_eq!(all, done, "{}: every shard of {job} is done", db.name());
     assert_eq!(
-        shard_sum(db, "keys", job).await,
+        db.shard_sum("keys", job).await,
         keys,
         "{}: the shards' keys add up to the distinct keys, none committed twice",
         db.name()
@@ -223,7 +194,7 @@ async fn wait_for_batches(db: &Db, batches: i64) {
             Engine::Postgres => db.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'backfill_progress'").await,
             _ => db.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'backfill_progress'").await,
         };
-        if exists > 0 && shard_sum(db, "batches", "user_stats").await >= batches {
+        if exists > 0 && db.shard_sum("batches", "user_stats").await >= batches {
             return;
         }
         assert!(
@@ -259,11 +230,11 @@ async fn four_workers_in_one_process_land_on_the_single_statement() {
         assert_eq!(four.stop, StopReason::Done, "{}", db.name());
         assert_eq!(checksum(&db).await, expected, "{}", db.name());
         assert_eq!(four.keys, USERS as u64, "{}", db.name());
-        let (shards, _) = shard_counts(&db, "user_stats").await;
+        let (shards, _) = db.shard_counts("user_stats").await;
         assert!(shards >= 4, "{}: {shards} shards", db.name());
         assert_each_key_once(&db, "user_stats", USERS).await;
         assert_eq!(
-            shard_sum(&db, "batches", "user_stats").await,
+            db.shard_sum("batches", "user_stats").await,
             four.batches as i64,
             "{}: the shard rows' batches are the run's",
             db.name()
@@ -382,7 +353,7 @@ async fn four_workers_match(
         d.name
     );
     assert_each_key_once(db, d.job, expected.0 as i64).await;
-    let (shards, _) = shard_counts(db, d.job).await;
+    let (shards, _) = db.shard_counts(d.job).await;
     assert!(shards >= 2, "{}: {}: {shards} shards", db.name(), d.name);
     eprintln!(
         "{}: {} with 4 workers: {} batches over {shards} shards, {} splits",
@@ -497,7 +468,7 @@ async fn an_in_place_backfill_is_sharded() {
         );
         assert_each_key_once(&db, "people", 3_000).await;
         assert_eq!(report.keys, 3_000, "{}", db.name());
-        let (shards, _) = shard_counts(&db, "people").await;
+        let (shards, _) = db.shard_counts("people").await;
         assert!(shards >= 4, "{}: {shards} shards", db.name());
     }
 }
@@ -533,13 +504,13 @@ async fn processes_killed_with_sigkill_again_and_again_converge() {
         );
         assert_eq!(checksum(&db).await, expected, "{}", db.name());
         assert_each_key_once(&db, "user_stats", USERS).await;
-        let committed = shard_sum(&db, "batches", "user_stats").await;
+        let committed = db.shard_sum("batches", "user_stats").await;
         assert!(
             committed >= batches as i64,
             "{}: the shard rows count every batch the last processes committed",
             db.name()
         );
-        let (shards, _) = shard_counts(&db, "user_stats").await;
+        let (shards, _) = db.shard_counts("user_stats").await;
         eprintln!(
             "{}: {kills} SIGKILLs of 3 processes of 2 workers ({finished} early finish); {committed} batches over {shards} shards",
             db.name()
@@ -568,7 +539,7 @@ async fn a_worker_joins_a_running_job() {
         assert_eq!(checksum(&db).await, expected, "{}", db.name());
         assert_each_key_once(&db, "user_stats", USERS).await;
         assert_eq!(
-            shard_sum(&db, "batches", "user_stats").await,
+            db.shard_sum("batches", "user_stats").await,
             (first_batches + joined.batches) as i64,
             "{}: the two processes' batches are the shards' batches",
             db.name()
@@ -617,7 +588,7 @@ async fn a_killed_workers_shard_is_taken_over() {
             "{}: the killed process left shards half done",
             db.name()
         );
-        let before = shard_sum(&db, "batches", "user_stats").await;
+        let before = db.shard_sum("batches", "user_stats").await;
         let report = db
             .run(def(), RunOptions::default().workers(4))
             .await
@@ -637,7 +608,7 @@ async fn a_killed_workers_shard_is_taken_over() {
             );
         }
         assert_eq!(
-            shard_sum(&db, "batches", "user_stats").await,
+            db.shard_sum("batches", "user_stats").await,
             before + report.batches as i64,
             "{}",
             db.name()
@@ -660,10 +631,10 @@ async fn pause_and_resume_reach_every_process() {
             .unwrap());
         // The batches in flight finish; then nothing moves.
         tokio::time::sleep(Duration::from_millis(800)).await;
-        let paused_at = shard_sum(&db, "batches", "user_stats").await;
+        let paused_at = db.shard_sum("batches", "user_stats").await;
         tokio::time::sleep(Duration::from_millis(1_500)).await;
         assert_eq!(
-            shard_sum(&db, "batches", "user_stats").await,
+            db.shard_sum("batches", "user_stats").await,
             paused_at,
             "{}: no batch while paused",
             db.name()
@@ -684,7 +655,7 @@ async fn pause_and_resume_reach_every_process() {
             finished_worker(&db, worker);
         }
         assert!(
-            shard_sum(&db, "batches", "user_stats").await > paused_at,
+            db.shard_sum("batches", "user_stats").await > paused_at,
             "{}",
             db.name()
         );
@@ -716,7 +687,7 @@ async fn pause_and_resume_reach_every_process() {
         let run = tokio::spawn(async move { pool.run_backfill(def(), options).await });
         tokio::time::sleep(Duration::from_millis(1_000)).await;
         assert_eq!(
-            shard_sum(&db, "batches", "one_worker_paused").await,
+            db.shard_sum("batches", "one_worker_paused").await,
             1,
             "{}: no batch while paused",
             db.name()
@@ -827,7 +798,7 @@ async fn the_rate_limit_holds_over_every_worker() {
                 .await
         });
         tokio::time::sleep(Duration::from_millis(1_500)).await;
-        let limited = shard_sum(&db, "rows_written", "user_stats").await;
+        let limited = db.shard_sum("rows_written", "user_stats").await;
         assert!(db
             .pool
             .control(def(), &RunOptions::default(), Control::Rate(None))

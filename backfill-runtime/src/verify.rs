@@ -203,10 +203,7 @@ impl<D: Driver> VerifyPass<D> {
         let rows = D::fetch_all(conn, self.stmts.target_rows.sql, &[], &[DecodeAs::Int])
             .await
             .map_err(self.db("counting target rows"))?;
-        self.report.target_rows = rows
-            .first()
-            .and_then(|r| r[0].int())
-            .map_or(0, |n| u64::try_from(n).unwrap_or(0));
+        self.report.target_rows = engine::first_count(&rows);
         Ok(())
     }
 

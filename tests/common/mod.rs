@@ -394,6 +394,37 @@ impl Db {
         );
         self.scalar(&sql).await
     }
+
+    /// The sum of a progress-table integer column over every shard of a job.
+    pub async fn shard_sum(&self, column: &str, job: &str) -> i64 {
+        let int = if self.engine == Engine::MySql {
+            "SIGNED"
+        } else {
+            "BIGINT"
+        };
+        self.scalar(&format!(
+            "SELECT CAST(COALESCE(SUM({}), 0) AS {int}) FROM backfill_progress WHERE job = '{}'",
+            self.quote(column),
+            job.replace('\'', "''")
+        ))
+        .await
+    }
+
+    /// A job's shards, and how many of them are done.
+    pub async fn shard_counts(&self, job: &str) -> (i64, i64) {
+        let job = job.replace('\'', "''");
+        let all = self
+            .scalar(&format!(
+                "SELECT count(*) FROM backfill_progress WHERE job = '{job}'"
+            ))
+            .await;
+        let done = self
+            .scalar(&format!(
+                "SELECT count(*) FROM backfill_progress WHERE job = '{job}' AND status = 'done'"
+            ))
+            .await;
+        (all, done)
+    }
 }
 
 /// Asserts that `error`'s message names every one of `parts` (a table, a column, the fix).

@@ -137,10 +137,7 @@ impl<D: Driver> Run<'_, D> {
         let rows = scan.chunk_rows.pick(lo);
         let binds = self.binds(rows.stmt, lo, Some(hi), 0)?;
         let rows = D::fetch_all(conn, &rows.sql, &binds, &[DecodeAs::Int]).await?;
-        Ok(rows
-            .first()
-            .and_then(|r| r[0].int())
-            .map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+        Ok(engine::first_count(&rows))
     }
 
     /// Writes the partials of the chunk `(lo, hi]`, after emptying the staging table (the

@@ -810,10 +810,7 @@ impl<D: Driver> Run<'_, D> {
                     e,
                 )
             })?;
-        Ok(rows
-            .first()
-            .and_then(|r| r[0].int())
-            .map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+        Ok(engine::first_count(&rows))
     }
 
     /// The source's smallest and largest integer first key, for `fraction_done`.

@@ -507,6 +507,15 @@ pub(crate) fn bounds_row<'r>(rows: &'r [Vec<Value>], kinds: &[KeyKind]) -> Optio
         .map(Vec::as_slice)
 }
 
+/// The count a `SELECT count(*)` read returned (its first row's first column), 0 when it
+/// returned no row or no count.
+pub(crate) fn first_count(rows: &[Vec<Value>]) -> u64 {
+    rows.first()
+        .and_then(|row| row.first())
+        .and_then(Value::int)
+        .map_or(0, |n| u64::try_from(n).unwrap_or(0))
+}
+
 /// A key range for messages: `> 100 and <= 200`, `<= 200`, `> 100`, `from the first key`.
 pub(crate) fn describe_range(lo: Option<&Key>, hi: Option<&Key>) -> String {
     match (lo, hi) {

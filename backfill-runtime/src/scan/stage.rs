@@ -14,7 +14,7 @@ use backfill_core::Scan;
 use crate::batch::FilledScan;
 use crate::coerce::{Filled, FilledRanged};
 use crate::definition::{Definition, Hole, Ranged, Statements, Stmt};
-use crate::engine::{Conn, DecodeAs, Driver, TableName, TableShape};
+use crate::engine::{self, Conn, DecodeAs, Driver, TableName, TableShape};
 use crate::error::Error;
 use crate::options::RunOptions;
 use crate::sizing::BatchSizer;
@@ -433,10 +433,7 @@ pub(crate) async fn rows<D: Driver>(conn: &mut Conn<D>, stage: &TableName) -> Re
     let rows = D::fetch_all(conn, &sql, &[], &[DecodeAs::Int])
         .await
         .map_err(|e| Error::database(format!("counting the rows of {}", shown(stage)), e))?;
-    Ok(rows
-        .first()
-        .and_then(|r| r[0].int())
-        .map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+    Ok(engine::first_count(&rows))
 }
 
 /// Drops the staging table if it exists.
