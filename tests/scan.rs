@@ -438,6 +438,24 @@ async fn workers_share_both_phases_of_the_scan() {
         assert_each_row_and_key_once(&db, 6_000).await;
         let (partial_shards, _) = db.shard_counts("fact_stats/partials").await;
         let (merge_shards, _) = db.shard_counts("fact_stats").await;
+        let status = db
+            .status(FactStats::definition(), &RunOptions::default())
+            .await
+            .expect("the job's status")
+            .expect("a job");
+        let shown = status.scan.expect("the scan's status").shards;
+        assert_eq!(
+            shown.len() as i64,
+            partial_shards,
+            "{}: {shown:?}",
+            db.name()
+        );
+        assert_eq!(
+            shown.iter().map(|s| s.keys).sum::<u64>(),
+            6_000,
+            "{}: status shows the partials shards' source rows",
+            db.name()
+        );
         assert!(
             partial_shards >= 4 && merge_shards >= 4,
             "{}: {partial_shards} partials shards, {merge_shards} merge shards",

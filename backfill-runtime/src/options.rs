@@ -521,6 +521,10 @@ pub struct ScanStatus {
     pub staging_table: String,
     /// Whether the staging table exists now.
     pub staging_exists: bool,
+    /// Every shard of a partials phase run by several workers, in shard order (empty for one
+    /// worker): its cursor and end are the source's primary key, its batches chunks, its keys
+    /// source rows and its rows partials.
+    pub shards: Vec<ShardStatus>,
 }
 
 /// What `service pause`, `service resume`, `service rate` and `service workers` change in
@@ -544,7 +548,7 @@ pub enum Control {
 }
 
 /// One shard of a job run by several workers, as `status` shows it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShardStatus {
     /// The shard's number.
     pub shard: i64,

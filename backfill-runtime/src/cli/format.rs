@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::definition::{Definition, Engine, Param, Statements, Stmt};
-use crate::options::JobStatus;
+use crate::options::{JobStatus, ShardStatus};
 use crate::value::{Key, KeyValue};
 
 /// `1234567` -> `1,234,567`.
@@ -516,26 +516,45 @@ pub(crate) fn control_lines(status: &JobStatus, name: &str) -> Vec<String> {
             count(scan.partials_written),
             status.job
         ));
+        lines.extend(scan.shards.iter().map(|shard| {
+            shard_line(
+                "partials shard",
+                shard,
+                ["chunks", "source rows", "partial rows"],
+            )
+        }));
     }
-    for shard in &status.shards {
-        let at = shard
-            .cursor
-            .as_ref()
-            .map_or_else(|| "first key".to_string(), |k| k.to_string());
-        let end = shard
-            .end
-            .as_ref()
-            .map_or_else(|| "last key".to_string(), |k| k.to_string());
-        lines.push(format!(
-            "  shard {}: {}, after {at}, up to {end}, {} batches, {} keys, {} rows",
-            shard.shard,
-            shard.state,
-            count(shard.batches),
-            count(shard.keys),
-            count(shard.rows_written)
-        ));
-    }
+    lines.extend(
+        status
+            .shards
+            .iter()
+            .map(|shard| shard_line("shard", shard, ["batches", "keys", "rows"])),
+    );
     lines
+}
+
+/// One shard's line under `status`: its state, range, and its batches, keys and rows, named
+/// by `units`.
+fn shard_line(what: &str, shard: &ShardStatus, units: [&str; 3]) -> String {
+    let at = shard
+        .cursor
+        .as_ref()
+        .map_or_else(|| "first key".to_string(), |k| k.to_string());
+    let end = shard
+        .end
+        .as_ref()
+        .map_or_else(|| "last key".to_string(), |k| k.to_string());
+    format!(
+        "  {what} {}: {}, after {at}, up to {end}, {} {}, {} {}, {} {}",
+        shard.shard,
+        shard.state,
+        count(shard.batches),
+        units[0],
+        count(shard.keys),
+        units[1],
+        count(shard.rows_written),
+        units[2]
+    )
 }
 
 /// The schema-checked build's part of `check`: which migrations the build checked against, the
@@ -661,6 +680,7 @@ mod tests {
             partials_written: 800_000,
             staging_table: "backfill_stage_user_stats".into(),
             staging_exists: true,
+            shards: Vec::new(),
         });
         let lines = control_lines(&status, "UserStats");
         assert_eq!(lines.len(), 1, "{lines:?}");
@@ -671,6 +691,29 @@ mod tests {
         assert!(
             lines[0].contains("800,000 partial rows in backfill_stage_user_stats;"),
             "{lines:?}"
+        );
+        // A partials phase of several workers shows each of its shards, in its own units.
+        let shard = |i: i64| ShardStatus {
+            shard: i,
+            state: "done".into(),
+            cursor: Some(Key(vec![KeyValue::Int(1_000_000 * (i + 1))])),
+            end: (i == 0).then(|| Key(vec![KeyValue::Int(1_000_000)])),
+            rows_written: 400_000,
+            batches: 2,
+            keys: 1_000_000,
+            started_at: status.started_at,
+            updated_at: status.updated_at,
+            finished_at: None,
+        };
+        if let Some(scan) = status.scan.as_mut() {
+            scan.shards = vec![shard(0), shard(1)];
+        }
+        assert_eq!(
+            control_lines(&status, "UserStats")[1..],
+            [
+                "  partials shard 0: done, after 1000000, up to 1000000, 2 chunks, 1,000,000 source rows, 400,000 partial rows",
+                "  partials shard 1: done, after 2000000, up to last key, 2 chunks, 1,000,000 source rows, 400,000 partial rows",
+            ]
         );
     }
 

@@ -42,6 +42,7 @@ pub(crate) async fn status<D: Driver>(
         partials_written: partials.rows_written,
         staging_table: stage::shown(&stage),
         staging_exists,
+        shards: partials.shards.clone(),
     };
     Ok(Some(match merged {
         Some(mut status) => {
