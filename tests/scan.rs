@@ -959,7 +959,7 @@ async fn a_text_key_is_scanned_by_integer_chunks() {
     }
 }
 
-/// Adaptive chunks: a last chunk smaller than the smallest chunk (four source rows per key,
+/// Adaptive chunks: a last chunk smaller than the smallest chunk (sixteen source rows per key,
 /// at least 10,000 rows) is taken with the one before, so 15,000 rows make one chunk of all of
 /// them, not 10,000 and 5,000. And with two workers the partials phase runs the one worker
 /// whose chunks fit in the source (a second shard would write a second partial for nearly

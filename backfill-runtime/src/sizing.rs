@@ -16,7 +16,34 @@ use crate::definition::Definition;
 use crate::options::RunOptions;
 
 /// The fewest source rows per key a scan's adaptive chunk holds (see [`BatchSizer::chunks`]).
-const ROWS_PER_KEY: u64 = 4;
+const ROWS_PER_KEY: u64 = 16;
+
+/// The fewest source rows per key a shard of a scan's partials phase holds: a shard fewer than
+/// the workers when the source is smaller (see [`partials_shard_rows`]).
+const SHARD_ROWS_PER_KEY: u64 = 4;
+
+/// The most source rows an adaptive chunk holds.
+const MAX_CHUNK_ROWS: u64 = 50_000_000;
+
+/// The fewest source rows a shard of the scan's partials phase is worth: what the chunk time
+/// reads at 500,000 rows/s, or four rows per key (`keys` from an integer key's span) if that is
+/// more; `scan_chunk_rows` when set. Each shard writes a partial for nearly every key, so a
+/// phase of more shards writes, keys and merges more partials, which pays only where each
+/// shard still reads several times as many rows: at 2M events over 200,000 users two shards of
+/// 1M rows made the scan 0.85-0.90x one worker's speed, at 20M events over 2M users two of 10M
+/// rows made it 2.04x.
+pub(crate) fn partials_shard_rows(options: &RunOptions, keys: Option<u64>) -> u64 {
+    if let Some(fixed) = options.scan_chunk_rows {
+        return fixed.max(1);
+    }
+    let target = options.scan_chunk_time.max(Duration::from_micros(1));
+    let timed = (target.as_secs_f64() * FIRST_CHUNK_ROWS_PER_SEC) as u64;
+    let least = keys.map_or(10_000, |k| {
+        k.saturating_mul(SHARD_ROWS_PER_KEY)
+            .clamp(10_000, MAX_CHUNK_ROWS)
+    });
+    timed.clamp(least, MAX_CHUNK_ROWS)
+}
 
 /// The source rows per second a scan's first adaptive chunk is sized for, before any chunk has
 /// been timed: half what a chunk read and aggregated here (1.1-1.3M rows/s on PostgreSQL, 2M
@@ -81,21 +108,27 @@ impl BatchSizer {
     }
 
     /// A sizer of the scan's chunks, in source rows: `scan_chunk_rows` when set, else adaptive
-    /// toward `scan_chunk_time` but never under four source rows per key when the keys are
+    /// toward `scan_chunk_time` but never under sixteen source rows per key when the keys are
     /// counted (`keys`). A chunk writes one partial row per key it holds, so a chunk smaller
     /// than the key space writes about one per source row and the staging table grows as large
     /// as the source: at 2M events over 200,000 users, chunks from 20,000 rows wrote 1.2M-2M
     /// partials; at 20M events over 2M users, chunks the 4 s target had cut to 1.7M rows wrote
-    /// 16.4M partials, and the scan ran slower than the ranges. From four rows per key up,
-    /// fewer than a fourth of the rows; such a chunk may take longer than the target, and it
-    /// locks nothing the application writes.
+    /// 16.4M partials, and the scan ran slower than the ranges. Each chunk beyond the first
+    /// costs about a pass over the key space (a partial per key written, keyed and merged:
+    /// 4-5 µs a key on PostgreSQL at 20M events, against 0.75 µs a source row read and
+    /// aggregated), so a chunk holds at least sixteen rows per key, where that pass costs under
+    /// half the chunk's own read. At 20M events over 2M users chunks of four rows per key wrote
+    /// 8M and 12M rows, 4M partials, and the scan took 35-41 s; one chunk of all 20M rows wrote
+    /// 2M and took 15.0 s, its key 0.6 s and its merge 6.9 s, about the single statement's
+    /// 22-23 s. Such a chunk takes longer than the target, and it locks nothing the
+    /// application writes; a kill loses it whole.
     ///
     /// The first chunk holds what the target reads at 500,000 rows/s (2M rows at 4 s), or
-    /// four rows per key if that is more: every chunk writes a partial for nearly every key, so
-    /// each chunk fewer is a pass over the key space fewer. At 2M events over 200,000 users one
-    /// chunk wrote 200,000 partials and the scan took 2.3-2.7 s; a first chunk of four rows per
-    /// key made two, 400,000 partials and 3.3-3.6 s. A first chunk slower than twice the target
-    /// halves the next, as any adaptive batch does.
+    /// sixteen rows per key if that is more: every chunk writes a partial for nearly every key,
+    /// so each chunk fewer is a pass over the key space fewer. At 2M events over 200,000 users
+    /// one chunk wrote 200,000 partials and the scan took 2.3-2.7 s; a first chunk of four rows
+    /// per key made two, 400,000 partials and 3.3-3.6 s. A first chunk slower than twice the
+    /// target halves the next, as any adaptive batch does.
     pub(crate) fn chunks(options: &RunOptions, keys: Option<u64>) -> BatchSizer {
         if let Some(fixed) = options.scan_chunk_rows {
             return BatchSizer {
@@ -103,7 +136,7 @@ impl BatchSizer {
                 adaptive: None,
             };
         }
-        let max = 50_000_000;
+        let max = MAX_CHUNK_ROWS;
         let min = keys.map_or(10_000, |k| {
             k.saturating_mul(ROWS_PER_KEY).clamp(10_000, max)
         });
@@ -284,16 +317,24 @@ mod tests {
     }
 
     #[test]
-    fn a_scan_chunk_holds_four_rows_per_key_however_slow() {
+    fn a_scan_chunk_holds_sixteen_rows_per_key_however_slow() {
         let options = RunOptions::default();
         let mut chunks = BatchSizer::chunks(&options, Some(2_000_000));
-        assert_eq!(chunks.size(), 8_000_000);
-        chunks.record(8_000_000, Duration::from_secs(20));
-        assert_eq!(chunks.size(), 8_000_000, "never under four rows per key");
-        chunks.record(8_000_000, Duration::from_secs(3));
-        assert_eq!(chunks.size(), 10_666_667, "grows toward the time target");
-        chunks.record(10_666_667, Duration::from_secs(1));
-        assert_eq!(chunks.size(), 42_666_668, "fourfold under half the target");
+        assert_eq!(chunks.size(), 32_000_000);
+        chunks.record(32_000_000, Duration::from_secs(80));
+        assert_eq!(
+            chunks.size(),
+            32_000_000,
+            "never under sixteen rows per key"
+        );
+        let mut chunks = BatchSizer::chunks(&options, Some(200_000));
+        assert_eq!(chunks.size(), 3_200_000);
+        chunks.record(3_200_000, Duration::from_secs(3));
+        assert_eq!(chunks.size(), 4_266_667, "grows toward the time target");
+        chunks.record(4_266_667, Duration::from_secs(1));
+        assert_eq!(chunks.size(), 17_066_668, "fourfold under half the target");
+        chunks.record(17_066_668, Duration::from_secs(1));
+        assert_eq!(chunks.size(), 50_000_000, "up to the most a chunk holds");
         // Keys unknown: from what 4 s read at 500,000 rows/s, down to 10,000.
         let mut unknown = BatchSizer::chunks(&options, None);
         assert_eq!(unknown.size(), 2_000_000);
@@ -308,15 +349,29 @@ mod tests {
 
     #[test]
     fn a_first_scan_chunk_is_what_the_target_reads_at_half_a_million_rows_a_second() {
-        // 200,000 keys: 2M rows (4 s), more than four rows per key.
+        // 100,000 keys: 2M rows (4 s), more than sixteen rows per key.
         let options = RunOptions::default();
         assert_eq!(
-            BatchSizer::chunks(&options, Some(200_000)).size(),
+            BatchSizer::chunks(&options, Some(100_000)).size(),
             2_000_000
         );
-        // A shorter target, and four rows per key is more.
+        // A shorter target, and sixteen rows per key is more.
         let short = options.scan_chunk_time(Duration::from_secs(1));
-        assert_eq!(BatchSizer::chunks(&short, Some(200_000)).size(), 800_000);
+        assert_eq!(BatchSizer::chunks(&short, Some(100_000)).size(), 1_600_000);
         assert_eq!(BatchSizer::chunks(&short, Some(10)).size(), 500_000);
+    }
+
+    #[test]
+    fn a_partials_shard_holds_four_rows_per_key_and_what_the_chunk_time_reads() {
+        let options = RunOptions::default();
+        // 20M events over 2M users: shards of 8M rows, so 2 workers at 20M rows.
+        assert_eq!(partials_shard_rows(&options, Some(2_000_000)), 8_000_000);
+        // 2M events over 200,000 users: what 4 s reads, 2M rows, so 1 worker.
+        assert_eq!(partials_shard_rows(&options, Some(200_000)), 2_000_000);
+        assert_eq!(partials_shard_rows(&options, None), 2_000_000);
+        assert_eq!(
+            partials_shard_rows(&options.scan_chunk_rows(300), Some(2_000_000)),
+            300
+        );
     }
 }

@@ -290,7 +290,7 @@ pub(crate) struct RunArgs {
     /// `strategy`, else chosen from the access path)
     #[arg(long, value_enum)]
     pub(crate) strategy: Option<StrategyArg>,
-    /// The scan's chunks: source rows per chunk (default: adaptive, about 4s each, the first of 2,000,000 rows or four rows per key, whichever is more)
+    /// The scan's chunks: source rows per chunk (default: adaptive, about 4s each, the first of 2,000,000 rows or sixteen rows per key, whichever is more)
     #[arg(long)]
     pub(crate) scan_chunk_rows: Option<u64>,
     /// URL of a replica to watch: the run pauses while its lag exceeds --max-lag

@@ -223,7 +223,7 @@ pub(crate) async fn run<D: Driver>(
     drop(conn);
     let filled = markers.scan(def, scan, &stage, &options, keys)?;
     let partials_options = {
-        let workers = partials_workers::<D>(pool, def, &filled, &partials_options).await?;
+        let workers = partials_workers::<D>(pool, def, &filled, &partials_options, keys).await?;
         partials_options.workers(workers)
     };
     tracing::info!(job = %job, staging = %filled.stage, chunk_column = %chunk, source = %scan.driving, workers = partials_options.workers, "scan: partials phase");
@@ -290,19 +290,21 @@ pub(crate) async fn run<D: Driver>(
     Ok(report)
 }
 
-/// The workers of the partials phase, out of `options.workers`. Each chunk writes a partial for
+/// The workers of the partials phase, out of `options.workers`. Each shard writes a partial for
 /// nearly every key, so every shard of the partials phase adds about a pass over the key space
-/// to the staging table and to the merge: it pays only where one worker would write several
-/// chunks anyway. So it runs as many workers as one worker's first chunks fit in the source
-/// (by the span of the chunk column), at least one. At 2M events over 200,000 users one chunk
-/// holds the source; two workers' two chunks made the scan 0.85x (MariaDB) and 0.90x
-/// (PostgreSQL) as fast as one worker. A phase under way keeps the plan it was started with,
-/// so every process joins it alike.
+/// to the staging table and to the merge: it pays only where each shard still reads several
+/// times as many rows. So it runs as many workers as shards of
+/// [`partials_shard_rows`](crate::sizing::partials_shard_rows) fit in the source (by the span
+/// of the chunk column; `keys` the key's span), at least one. At 2M events over 200,000 users
+/// that is one: two workers' two shards made the scan 0.85x (MariaDB) and 0.90x (PostgreSQL)
+/// as fast as one worker. A phase under way keeps the plan it was started with, so every
+/// process joins it alike.
 async fn partials_workers<D: Driver>(
     pool: &sqlx::Pool<D::Db>,
     def: &'static Definition,
     scan: &batch::FilledScan,
     options: &RunOptions,
+    keys: Option<u64>,
 ) -> Result<u32, Error> {
     if options.workers <= 1 {
         return Ok(1);
@@ -332,7 +334,7 @@ async fn partials_workers<D: Driver>(
     let rows = span.map_or(0, |(min, max)| {
         u64::try_from(i128::from(max) - i128::from(min) + 1).unwrap_or(u64::MAX)
     });
-    let chunks = rows / scan.sizer.size().max(1);
+    let chunks = rows / crate::sizing::partials_shard_rows(options, keys).max(1);
     Ok(u32::try_from(chunks)
         .unwrap_or(u32::MAX)
         .clamp(1, options.workers))
