@@ -334,8 +334,8 @@ async fn partials_workers<D: Driver>(
     let rows = span.map_or(0, |(min, max)| {
         u64::try_from(i128::from(max) - i128::from(min) + 1).unwrap_or(u64::MAX)
     });
-    let chunks = rows / crate::sizing::partials_shard_rows(options, keys).max(1);
-    Ok(u32::try_from(chunks)
+    let shards = rows / crate::sizing::partials_shard_rows(options, keys).max(1);
+    Ok(u32::try_from(shards)
         .unwrap_or(u32::MAX)
         .clamp(1, options.workers))
 }
