@@ -33,16 +33,22 @@ const MAX_CHUNK_ROWS: u64 = 50_000_000;
 /// 1M rows made the scan 0.85-0.90x one worker's speed, at 20M events over 2M users two of 10M
 /// rows made it 2.04x.
 pub(crate) fn partials_shard_rows(options: &RunOptions, keys: Option<u64>) -> u64 {
-    if let Some(fixed) = options.scan_chunk_rows {
-        return fixed.max(1);
+    match options.scan_chunk_rows {
+        Some(fixed) => fixed.max(1),
+        None => first_chunk(options, keys, SHARD_ROWS_PER_KEY).0,
     }
+}
+
+/// A scan's first adaptive chunk and its smallest: what the chunk time reads at 500,000
+/// rows/s, or `rows_per_key` rows per key if that is more (keys counted by an integer key's
+/// span; else at least 10,000 rows), at most [`MAX_CHUNK_ROWS`].
+fn first_chunk(options: &RunOptions, keys: Option<u64>, rows_per_key: u64) -> (u64, u64) {
+    let least = keys.map_or(10_000, |k| {
+        k.saturating_mul(rows_per_key).clamp(10_000, MAX_CHUNK_ROWS)
+    });
     let target = options.scan_chunk_time.max(Duration::from_micros(1));
     let timed = (target.as_secs_f64() * FIRST_CHUNK_ROWS_PER_SEC) as u64;
-    let least = keys.map_or(10_000, |k| {
-        k.saturating_mul(SHARD_ROWS_PER_KEY)
-            .clamp(10_000, MAX_CHUNK_ROWS)
-    });
-    timed.clamp(least, MAX_CHUNK_ROWS)
+    (timed.clamp(least, MAX_CHUNK_ROWS), least)
 }
 
 /// The source rows per second a scan's first adaptive chunk is sized for, before any chunk has
@@ -136,18 +142,13 @@ impl BatchSizer {
                 adaptive: None,
             };
         }
-        let max = MAX_CHUNK_ROWS;
-        let min = keys.map_or(10_000, |k| {
-            k.saturating_mul(ROWS_PER_KEY).clamp(10_000, max)
-        });
-        let target = options.scan_chunk_time.max(Duration::from_micros(1));
-        let first = (target.as_secs_f64() * FIRST_CHUNK_ROWS_PER_SEC) as u64;
+        let (first, min) = first_chunk(options, keys, ROWS_PER_KEY);
         BatchSizer {
-            size: first.clamp(min, max),
+            size: first,
             adaptive: Some(Adaptive {
                 target: options.scan_chunk_time.max(Duration::from_micros(1)),
                 min,
-                max,
+                max: MAX_CHUNK_ROWS,
             }),
         }
     }
