@@ -194,10 +194,24 @@ pub(crate) async fn run<D: Driver>(
         // Partials written before and not all there: a staging table made now, or (PostgreSQL,
         // unlogged) emptied by a server crash. Redo them; the merge's committed ranges stand.
         if let Some(p) = partials_before.filter(|p| p.cursor.is_some()) {
+            let rows = if created || !D::STAGING_EMPTIED_BY_CRASH {
+                None
+            } else {
+                Some(stage::rows::<D>(&mut conn, &stage).await)
+            };
             let lost = created
                 || (D::STAGING_EMPTIED_BY_CRASH
-                    && stage::rows::<D>(&mut conn, &stage).await? != p.rows_written);
+                    && !matches!(rows, Some(Ok(n)) if n == p.rows_written));
             if lost {
+                // Or another process finished the merge since this run read the job, and
+                // dropped the staging table this run then found missing or made anew.
+                if let Some(done) = done_meanwhile::<D>(&mut conn, def, &options).await? {
+                    stage::drop::<D>(&mut conn, def, scan, &stage, &markers).await?;
+                    return Ok(already_done(job, done.cursor, reason, started));
+                }
+                if let Some(Err(e)) = rows {
+                    return Err(e);
+                }
                 tracing::warn!(job = %job, staging = %stage::shown(&stage), partials_written = p.rows_written, "the staging table lost the partials written before (dropped, or emptied by a server crash); the partials phase starts over");
                 partials_options.restart = true;
             }
@@ -263,8 +277,17 @@ pub(crate) async fn run<D: Driver>(
         let mut conn = pool.acquire().await.map_err(|e| {
             Error::database(format!("connecting to {} for job `{job}`", D::ENGINE), e)
         })?;
-        stage::key::<D>(&mut conn, def, scan, &stage, &markers).await?;
-        stage::analyze::<D>(&mut conn, &stage).await?;
+        let keyed = match stage::key::<D>(&mut conn, def, scan, &stage, &markers).await {
+            Ok(()) => stage::analyze::<D>(&mut conn, &stage).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = keyed {
+            // The staging table dropped by another process that finished the merge meanwhile.
+            return match done_meanwhile::<D>(&mut conn, def, &options).await? {
+                Some(done) => Ok(already_done(job, done.cursor, reason, started)),
+                None => Err(e),
+            };
+        }
     }
     let merge = markers.merge(def, &scan.merge)?;
     let mut merge_options = options.clone();
@@ -338,6 +361,17 @@ async fn partials_workers<D: Driver>(
     Ok(u32::try_from(shards)
         .unwrap_or(u32::MAX)
         .clamp(1, options.workers))
+}
+
+/// The job's status when its merge is done: another process of the job may finish it, and drop
+/// the staging table, while this one starts or keys the table.
+async fn done_meanwhile<D: Driver>(
+    conn: &mut crate::engine::Conn<D>,
+    def: &'static Definition,
+    options: &RunOptions,
+) -> Result<Option<crate::options::JobStatus>, Error> {
+    let store = crate::progress::ProgressStore::<D>::new(def, options)?;
+    Ok(store.status(conn).await?.filter(|s| s.state == "done"))
 }
 
 /// The report of a scan whose merge was done before this run.
