@@ -692,6 +692,55 @@ async fn a_staging_table_lost_mid_job_is_noticed_and_its_partials_redone() {
     }
 }
 
+/// A job's first chunk replaces whatever the staging table held (a job started over by hand,
+/// its progress gone and its staging table left): on PostgreSQL by a new table, written by
+/// `CREATE TABLE AS` (which may run in parallel) and renamed over the old one in the chunk's
+/// transaction; elsewhere by emptying it.
+#[tokio::test]
+async fn a_first_chunk_replaces_what_the_staging_table_held() {
+    for db in common::engines("scan_first_chunk").await {
+        create_facts(&db).await;
+        seed_facts(&db, 3_000).await;
+        let expected = reference(&db).await;
+        let options = RunOptions::default().scan_chunk_rows(1_000).max_batches(2);
+        let report = common::types::run(&db, FactStats::definition(), options.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
+        assert_eq!(report.stop, StopReason::MaxBatches, "{}", db.name());
+        let two_chunks = db.scalar(&format!("SELECT count(*) FROM {STAGE}")).await;
+        let first_chunk = db
+            .scalar(&format!(
+                "SELECT count(*) FROM {STAGE} WHERE chunk = (SELECT min(chunk) FROM {STAGE})"
+            ))
+            .await;
+        assert!(two_chunks > first_chunk, "{}", db.name());
+        let oid =
+            "SELECT CAST(CAST(CAST('backfill_stage_fact_stats' AS regclass) AS oid) AS BIGINT)";
+        let before = match db.engine {
+            Engine::Postgres => Some(db.scalar(oid).await),
+            _ => None,
+        };
+        // The job forgotten, its staging table left with both chunks' partials.
+        db.exec("DELETE FROM backfill_progress").await;
+        let report = common::types::run(&db, FactStats::definition(), options.max_batches(1))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
+        assert_eq!(report.stop, StopReason::MaxBatches, "{}", db.name());
+        assert_eq!(
+            db.scalar(&format!("SELECT count(*) FROM {STAGE}")).await,
+            first_chunk,
+            "{}: only the first chunk's partials",
+            db.name()
+        );
+        if let Some(before) = before {
+            assert_ne!(db.scalar(oid).await, before, "a new staging table");
+            assert!(!table_exists(&db, &format!("{STAGE}_next")).await);
+        }
+        run_done(&db, FactStats::definition(), RunOptions::default()).await;
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+    }
+}
+
 #[tokio::test]
 async fn auto_scans_a_scattered_source_beyond_the_cache_and_reads_ranges_otherwise() {
     let auto = || RunOptions::default().strategy(Strategy::Auto);

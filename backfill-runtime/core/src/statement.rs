@@ -233,6 +233,15 @@ pub struct Scan<S: Storage = crate::Static> {
     /// `clear_chunk`, or upserted on the key where the table is keyed from the start; either
     /// way a chunk done again rewrites its own partials.
     pub partials: Ranged<S>,
+    /// The first chunk's partials (`pk <= hi`) written into a new table, `<stage>_next`, by
+    /// one `CREATE TABLE AS`, which PostgreSQL may run with parallel workers (an `INSERT ...
+    /// SELECT` never is): run in the first chunk's transaction instead of `clear` and
+    /// `partials.first` while the job has one shard, then `drop` and `replace`. Empty where
+    /// DDL cannot be part of the chunk's transaction (MySQL) or gains nothing (SQLite).
+    pub rebuild: Stmt<S>,
+    /// Renames the table `rebuild` wrote to the staging table's name, once `drop` has dropped
+    /// the old one (empty with `rebuild`).
+    pub replace: Stmt<S>,
     /// Drops the staging table (if it exists).
     pub drop: Stmt<S>,
     /// The merge phase: every statement of a backfill whose source is the staging table.
@@ -260,6 +269,11 @@ impl<S: Storage> Scan<S> {
             ("chunk span", &self.chunk_span),
             ("partials (first chunk)", &self.partials.first),
             ("partials", &self.partials.next),
+            (
+                "first chunk's partials into a new staging table",
+                &self.rebuild,
+            ),
+            ("put the new staging table in place", &self.replace),
             ("drop the staging table", &self.drop),
         ]
     }

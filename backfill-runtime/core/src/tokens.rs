@@ -181,6 +181,8 @@ impl ToTokens for Scan<Owned> {
             chunk_rows,
             chunk_span,
             partials,
+            rebuild,
+            replace,
             drop,
             merge,
         } = self;
@@ -198,6 +200,8 @@ impl ToTokens for Scan<Owned> {
                 chunk_rows: #chunk_rows,
                 chunk_span: #chunk_span,
                 partials: #partials,
+                rebuild: #rebuild,
+                replace: #replace,
                 drop: #drop,
                 merge: #merge,
             }

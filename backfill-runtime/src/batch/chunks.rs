@@ -34,6 +34,13 @@ pub(crate) struct FilledScan {
     pub chunk_span: String,
     /// The chunk's partials.
     pub partials: FilledRanged,
+    /// The first chunk's partials written into a new staging table (PostgreSQL; empty
+    /// elsewhere), which `drop` and `replace` then put in the old one's place.
+    pub rebuild: Filled,
+    /// Drops the staging table.
+    pub drop: String,
+    /// Renames the table `rebuild` wrote to the staging table's name.
+    pub replace: String,
     /// Sizes the chunks: fixed rows, or adaptive toward a time.
     pub sizer: BatchSizer,
 }
@@ -148,7 +155,10 @@ impl<D: Driver> Run<'_, D> {
     /// The first chunk (`lo` none) is shard 0's, whose row this transaction has locked. While
     /// the job has that one shard no other chunk can have been written, so it empties the
     /// table; once the job is cut into shards, the cut emptied it ([`Run::cut`]) and other
-    /// shards' partials may be in it.
+    /// shards' partials may be in it. On PostgreSQL that first chunk is written into a new
+    /// table by `CREATE TABLE AS`, which may run in parallel, and the new table replaces the
+    /// staging table: the old one is locked only from its drop to the commit, so a process
+    /// reading it (a joining worker counting its rows) is not held for the chunk's length.
     pub(super) async fn write_partials(
         &self,
         conn: &mut Conn<D>,
@@ -163,6 +173,14 @@ impl<D: Driver> Run<'_, D> {
                 .await
                 .map_err(|e| BatchError::Stop(Box::new(e)))?;
             if shards.len() <= 1 {
+                if !scan.rebuild.sql.is_empty() {
+                    D::before_partials(conn).await?;
+                    let binds = self.binds(scan.rebuild.stmt, lo, Some(hi), 0)?;
+                    let written = D::execute(conn, &scan.rebuild.sql, &binds).await?;
+                    D::execute(conn, &scan.drop, &[] as &[Value]).await?;
+                    D::execute(conn, &scan.replace, &[] as &[Value]).await?;
+                    return Ok(written);
+                }
                 D::execute(conn, &scan.clear, &[] as &[Value]).await?;
             }
         } else if !scan.clear_chunk.sql.is_empty() {

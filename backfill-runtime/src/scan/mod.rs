@@ -19,7 +19,10 @@
 //!
 //! The staging table is named after the job, created empty by the run (refused if it exists
 //! with another shape), emptied by the first chunk (or, when the partials phase is cut into
-//! shards, by the cut), and dropped when the merge is done.
+//! shards, by the cut), and dropped when the merge is done. On PostgreSQL the first chunk of a
+//! phase of one shard is written into a new table by `CREATE TABLE AS`, which the server may
+//! run with parallel workers (an `INSERT ... SELECT` never is), and that table replaces the
+//! staging table in the chunk's transaction.
 
 #![allow(clippy::result_large_err)]
 

@@ -177,6 +177,9 @@ impl Markers {
             chunk_rows: self.filled_ranged(def, &scan.chunk_rows)?,
             chunk_span: self.fill(def, scan.chunk_span.sql)?,
             partials: self.filled_ranged(def, &scan.partials)?,
+            rebuild: self.filled(def, &scan.rebuild)?,
+            drop: self.fill(def, scan.drop.sql)?,
+            replace: self.fill(def, scan.replace.sql)?,
             sizer: BatchSizer::chunks(options, keys),
         })
     }
