@@ -59,6 +59,11 @@ impl FilledScan {
 
 impl<D: Driver> Run<'_, D> {
     /// The chunk's last primary key and its rows; `None` when no row is above `lo`.
+    ///
+    /// The bound `limit` rows on, by offset, unless the source's span (as read when the run
+    /// started) holds no more than `limit` keys above `lo`: then the offset cannot find a row,
+    /// and the bounds of the rest are read at once (at 20M events in one chunk, the offset's
+    /// pass over the primary key took 0.88 s of the run's 21.4 s, for nothing).
     pub(super) async fn chunk_bounds(
         &self,
         conn: &mut Conn<D>,
@@ -66,11 +71,22 @@ impl<D: Driver> Run<'_, D> {
         lo: Option<&Key>,
         limit: u64,
     ) -> Result<Option<(Key, u64)>, BatchError> {
-        let offset = scan.chunk_offset.pick(lo);
-        let binds = self.binds(offset.stmt, lo, None, limit)?;
-        let rows = D::fetch_all(conn, &offset.sql, &binds, &[DecodeAs::Int]).await?;
-        if let Some(hi) = rows.first().and_then(|r| r[0].int()) {
-            return Ok(Some((Key(vec![KeyValue::Int(hi)]), limit)));
+        let from = match lo.map(|k| k.0.first()) {
+            None => self.int_span.map(|(min, _)| min - 1),
+            Some(Some(KeyValue::Int(i))) => Some(i128::from(*i)),
+            Some(_) => None,
+        };
+        let past_end = match (from, self.int_span) {
+            (Some(from), Some((_, max))) => max - from <= i128::from(limit),
+            _ => false,
+        };
+        if !past_end {
+            let offset = scan.chunk_offset.pick(lo);
+            let binds = self.binds(offset.stmt, lo, None, limit)?;
+            let rows = D::fetch_all(conn, &offset.sql, &binds, &[DecodeAs::Int]).await?;
+            if let Some(hi) = rows.first().and_then(|r| r[0].int()) {
+                return Ok(Some((Key(vec![KeyValue::Int(hi)]), limit)));
+            }
         }
         let bounds = scan.chunk_bounds.pick(lo);
         let binds = self.binds(bounds.stmt, lo, None, limit)?;
