@@ -342,8 +342,9 @@ impl ScanWriter<'_, '_> {
 
     /// PostgreSQL: the first chunk's partials (`pk <= hi`) written into a new staging table,
     /// `<stage>_next`, by one `CREATE TABLE AS`, which PostgreSQL may run with parallel
-    /// workers where an `INSERT ... SELECT` never is (on 20M events over 2M users, with one
-    /// parallel worker: 9.0-11.7 s against 13.0 s inserted); [`Self::replace`] then puts it in
+    /// workers where an `INSERT ... SELECT` never is (on 20M events over 2M users, by hand on 2
+    /// cores: 11.6-11.8 s with PostgreSQL's default of two parallel workers, 9.0-11.7 s with
+    /// one, 11.7-13.9 s with none, against 13.0 s inserted); [`Self::replace`] then puts it in
     /// the staging table's place. Empty on the other engines (MySQL commits each DDL statement
     /// on its own, out of the chunk's transaction).
     fn rebuild(&self, range: Range, b: &mut Binder) -> String {
