@@ -13,9 +13,9 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use backfill::{Backfill, Engine, Report, RunOptions, StopReason, Strategy};
+use backfill::{Backfill, BackfillPool, Engine, Report, RunOptions, StopReason, Strategy};
 use common::types::{run_done, verify};
-use common::Db;
+use common::{Db, Pool};
 
 /// Every aggregate the scan merges, over values with NULLs, and expressions over aggregates.
 #[derive(Backfill, Debug)]
@@ -689,6 +689,67 @@ async fn a_staging_table_lost_mid_job_is_noticed_and_its_partials_redone() {
             );
             assert_eq!(checksum(&db).await, expected, "{}: {loss}", db.name());
         }
+    }
+}
+
+/// A process that starts as another finishes the merge, and drops the staging table, reports
+/// the job done: it read the job as merging, found no staging table and made one anew, and
+/// only then sees the other's finish; it neither fails on the missing table nor redoes the
+/// partials of a finished job. PostgreSQL, where the test orders the two: a transaction it
+/// holds open has created the staging table uncommitted, so the run finds none and its own
+/// `CREATE` waits until the test has marked the job done and rolled that transaction back.
+#[tokio::test]
+async fn a_process_starting_as_another_finishes_the_merge_reports_done() {
+    for db in common::engines("scan_finish_race").await {
+        let Pool::Postgres(pool) = &db.pool else {
+            continue;
+        };
+        create_facts(&db).await;
+        seed_facts(&db, 3_000).await;
+        let options = RunOptions::default()
+            .restart(true)
+            .scan_chunk_rows(500)
+            .max_batches(8);
+        let report = common::types::run(&db, FactStats::definition(), options)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
+        assert_eq!(report.stop, StopReason::MaxBatches);
+        assert!(partials_done(&db).await, "in the merge");
+        // The other process's finish, as the run will meet it: the staging table dropped, and
+        // made again in a transaction that has not committed.
+        db.exec(&format!("DROP TABLE {STAGE}")).await;
+        let mut holder = pool.begin().await.unwrap();
+        let holder_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *holder)
+            .await
+            .unwrap();
+        sqlx::query(common::test_sql(&format!("CREATE TABLE {STAGE} (x INT)")))
+            .execute(&mut *holder)
+            .await
+            .unwrap();
+        let run = tokio::spawn({
+            let pool = db.pool.clone();
+            async move {
+                pool.run_backfill(FactStats::definition(), RunOptions::default())
+                    .await
+            }
+        });
+        let waiting = format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE {holder_pid} = ANY(pg_blocking_pids(pid))"
+        );
+        let mut tries = 0;
+        while db.scalar(&waiting).await == 0 {
+            tries += 1;
+            assert!(tries < 400, "the run never waited on the staging table");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        db.exec("UPDATE backfill_progress SET status = 'done' WHERE job = 'fact_stats'")
+            .await;
+        holder.rollback().await.unwrap();
+        let report = run.await.unwrap().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.stop, StopReason::AlreadyDone, "{report:?}");
+        assert!(report.scan.is_none(), "no partials redone: {report:?}");
+        assert!(!table_exists(&db, STAGE).await, "the staging table dropped");
     }
 }
 
