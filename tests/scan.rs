@@ -281,6 +281,20 @@ async fn partials_done(db: &Db) -> bool {
     matches!(job(db, "fact_stats/partials").await, Some((s, _)) if s == "done")
 }
 
+/// Runs the job from the start in chunks of 500 rows and stops after 8 batches: the 3,000
+/// facts' partials phase done (6 chunks) and the merge under way.
+async fn into_the_merge(db: &Db) {
+    let options = RunOptions::default()
+        .restart(true)
+        .scan_chunk_rows(500)
+        .max_batches(8);
+    let report = common::types::run(db, FactStats::definition(), options)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
+    assert_eq!(report.stop, StopReason::MaxBatches, "{}", db.name());
+    assert!(partials_done(db).await, "{}: in the merge", db.name());
+}
+
 /// The `status` and `batches` of a job's row, or nothing before its first registration.
 async fn job(db: &Db, job: &str) -> Option<(String, i64)> {
     if !table_exists(db, "backfill_progress").await {
@@ -670,15 +684,7 @@ async fn a_staging_table_lost_mid_job_is_noticed_and_its_partials_redone() {
         };
         for loss in losses {
             db.exec("DELETE FROM fact_stats").await;
-            let options = RunOptions::default()
-                .restart(true)
-                .scan_chunk_rows(500)
-                .max_batches(8);
-            let report = common::types::run(&db, FactStats::definition(), options)
-                .await
-                .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
-            assert_eq!(report.stop, StopReason::MaxBatches, "{}", db.name());
-            assert!(partials_done(&db).await, "{}: in the merge", db.name());
+            into_the_merge(&db).await;
             db.exec(&format!("{loss} {STAGE}")).await;
             let report = run_done(&db, FactStats::definition(), RunOptions::default()).await;
             assert_eq!(
@@ -706,15 +712,7 @@ async fn a_process_starting_as_another_finishes_the_merge_reports_done() {
         };
         create_facts(&db).await;
         seed_facts(&db, 3_000).await;
-        let options = RunOptions::default()
-            .restart(true)
-            .scan_chunk_rows(500)
-            .max_batches(8);
-        let report = common::types::run(&db, FactStats::definition(), options)
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
-        assert_eq!(report.stop, StopReason::MaxBatches);
-        assert!(partials_done(&db).await, "in the merge");
+        into_the_merge(&db).await;
         // The other process's finish, as the run will meet it: the staging table dropped, and
         // made again in a transaction that has not committed.
         db.exec(&format!("DROP TABLE {STAGE}")).await;
