@@ -8,6 +8,7 @@
 use super::*;
 use crate::coerce::{Filled, FilledRanged};
 use crate::engine::Value;
+use crate::shard::first_int;
 use crate::value::KeyValue;
 
 /// A scan's statements with the staging table, the chunk column and the partials' types
@@ -71,10 +72,9 @@ impl<D: Driver> Run<'_, D> {
         lo: Option<&Key>,
         limit: u64,
     ) -> Result<Option<(Key, u64)>, BatchError> {
-        let from = match lo.map(|k| k.0.first()) {
+        let from = match lo {
             None => self.int_span.map(|(min, _)| min - 1),
-            Some(Some(KeyValue::Int(i))) => Some(i128::from(*i)),
-            Some(_) => None,
+            Some(lo) => first_int(lo),
         };
         let past_end = match (from, self.int_span) {
             (Some(from), Some((_, max))) => max - from <= i128::from(limit),
@@ -115,18 +115,14 @@ impl<D: Driver> Run<'_, D> {
         rows: Option<u64>,
         end: Option<&Key>,
     ) -> Result<(Key, Option<u64>), BatchError> {
-        let int = |k: &Key| match k.0.first() {
-            Some(KeyValue::Int(i)) => Some(i128::from(*i)),
-            _ => None,
-        };
         let (Some(least), Some(rows), Some((min, max))) = (self.sizer.least(), rows, self.int_span)
         else {
             return Ok((hi, rows));
         };
-        let (Some(top), Some(last)) = (end.map_or(Some(max), int), int(&hi)) else {
+        let (Some(top), Some(last)) = (end.map_or(Some(max), first_int), first_int(&hi)) else {
             return Ok((hi, Some(rows)));
         };
-        let first = lo.map_or(Some(min - 1), int);
+        let first = lo.map_or(Some(min - 1), first_int);
         let (Some(first), Ok(top)) = (first.filter(|&f| last > f), i64::try_from(top)) else {
             return Ok((hi, Some(rows)));
         };
@@ -138,7 +134,7 @@ impl<D: Driver> Run<'_, D> {
             return Ok((hi, Some(rows)));
         };
         let further = match self.chunk_bounds(conn, scan, Some(&hi), least).await? {
-            Some((at, n)) if n >= least => int(&at),
+            Some((at, n)) if n >= least => first_int(&at),
             _ => None,
         };
         Ok(match further {
@@ -182,6 +178,8 @@ impl<D: Driver> Run<'_, D> {
         lo: Option<&Key>,
         hi: &Key,
     ) -> Result<u64, BatchError> {
+        // The first chunk of a job of one shard rebuilds the table where the engine can.
+        let mut rebuild = false;
         if lo.is_none() {
             let shards = self
                 .store
@@ -189,23 +187,27 @@ impl<D: Driver> Run<'_, D> {
                 .await
                 .map_err(|e| BatchError::Stop(Box::new(e)))?;
             if shards.len() <= 1 {
-                if !scan.rebuild.sql.is_empty() {
-                    D::before_partials(conn).await?;
-                    let binds = self.binds(scan.rebuild.stmt, lo, Some(hi), 0)?;
-                    let written = D::execute(conn, &scan.rebuild.sql, &binds).await?;
-                    D::execute(conn, &scan.drop, &[] as &[Value]).await?;
-                    D::execute(conn, &scan.replace, &[] as &[Value]).await?;
-                    return Ok(written);
+                rebuild = !scan.rebuild.sql.is_empty();
+                if !rebuild {
+                    D::execute(conn, &scan.clear, &[] as &[Value]).await?;
                 }
-                D::execute(conn, &scan.clear, &[] as &[Value]).await?;
             }
         } else if !scan.clear_chunk.sql.is_empty() {
             let binds = self.binds(scan.clear_chunk.stmt, lo, Some(hi), 0)?;
             D::execute(conn, &scan.clear_chunk.sql, &binds).await?;
         }
         D::before_partials(conn).await?;
-        let partials = scan.partials.pick(lo);
+        let partials = if rebuild {
+            &scan.rebuild
+        } else {
+            scan.partials.pick(lo)
+        };
         let binds = self.binds(partials.stmt, lo, Some(hi), 0)?;
-        Ok(D::execute(conn, &partials.sql, &binds).await?)
+        let written = D::execute(conn, &partials.sql, &binds).await?;
+        if rebuild {
+            D::execute(conn, &scan.drop, &[] as &[Value]).await?;
+            D::execute(conn, &scan.replace, &[] as &[Value]).await?;
+        }
+        Ok(written)
     }
 }
