@@ -23,7 +23,7 @@
 //! - `upsert` (the default): the figures below.
 //! - `in-place`: filling a column of an existing table (`in_place.rs`).
 //! - `workers` (PostgreSQL, MySQL/MariaDB): the backfill with strategy ranges and 1, 2 and 4
-//!   workers against the limit, the single statement cut by hand into 2 ranges on 2
+//!   workers (and 4 with twice the default `target_batch_time`) against the limit, the single statement cut by hand into 2 ranges on 2
 //!   connections (and the same 2 on 1, and 4 on 4), the default options (auto's pick, one worker), and the CPU the server and the
 //!   bench used (`scaling.rs`, `cpu.rs`); section `ENGINE-workers`.
 //! - `latency` (PostgreSQL, MySQL/MariaDB): a steady application load (`load.rs`) alone and
@@ -193,7 +193,7 @@ async fn run(args: Args) -> Result<bool, BoxError> {
         return Ok(true);
     }
     let (figures, suffix) = match scenario {
-        Scenario::Workers => (scaling::FIGURES.to_vec(), Some("workers")),
+        Scenario::Workers => (scaling::figures(), Some("workers")),
         Scenario::Latency => {
             let a = &bench.args;
             bench.load = Some(Load::connect(&bench.db, a.load_rate, a.events, a.users).await?);

@@ -63,6 +63,10 @@ pub(crate) enum Figure {
     Workers(u32),
     /// The default options with `workers(n)` and `Strategy::Scan`: both phases sharded.
     ScanWorkers(u32),
+    /// `workers(n)` and `Strategy::Ranges` with `target_batch_time` in milliseconds: more
+    /// workers than the server's cores each run a batch at a fraction of a core, so the same
+    /// time holds fewer keys; this figure gives their batches back the keys.
+    WorkersTime(u32, u64),
     /// The default options with another `target_batch_time`, in milliseconds.
     TargetTime(u64),
     /// The limit cut by hand into `n` ranges of users, run side by side on `n` connections.
@@ -116,6 +120,9 @@ impl Figure {
             Figure::Workers(n) => format!("backfill, strategy ranges, {n} workers"),
             Figure::ScanWorkers(1) => "backfill, strategy scan, 1 worker".to_string(),
             Figure::ScanWorkers(n) => format!("backfill, strategy scan, {n} workers"),
+            Figure::WorkersTime(n, ms) => {
+                format!("backfill, strategy ranges, {n} workers, target_batch_time {ms} ms")
+            }
             Figure::TargetTime(ms) => {
                 let default = RunOptions::default().target_batch_time.as_millis() as u64;
                 let note = if ms == default { " (the default)" } else { "" };
@@ -144,6 +151,7 @@ impl Figure {
                 | Figure::Fixed(_)
                 | Figure::Workers(_)
                 | Figure::ScanWorkers(_)
+                | Figure::WorkersTime(..)
                 | Figure::TargetTime(_)
                 | Figure::Ranges
                 | Figure::RangesCovered
@@ -375,6 +383,13 @@ impl Bench {
             }
             Figure::ScanWorkers(n) => {
                 let options = RunOptions::default().workers(n).strategy(Strategy::Scan);
+                self.backfill(figure, options, true).await
+            }
+            Figure::WorkersTime(n, ms) => {
+                let options = RunOptions::default()
+                    .workers(n)
+                    .strategy(Strategy::Ranges)
+                    .target_batch_time(Duration::from_millis(ms));
                 self.backfill(figure, options, true).await
             }
             Figure::TargetTime(ms) => {
