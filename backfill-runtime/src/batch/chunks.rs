@@ -44,6 +44,10 @@ pub(crate) struct FilledScan {
     pub replace: String,
     /// Sizes the chunks: fixed rows, or adaptive toward a time.
     pub sizer: BatchSizer,
+    /// The keys an integer key's span holds (`None` for other keys): the most groups a chunk's
+    /// aggregate can have, which tells the engine how to aggregate it
+    /// ([`Driver::before_partials`]).
+    pub keys: Option<u64>,
 }
 
 impl FilledScan {
@@ -159,10 +163,10 @@ impl<D: Driver> Run<'_, D> {
         Ok(engine::first_count(&rows))
     }
 
-    /// Writes the partials of the chunk `(lo, hi]`, after emptying the staging table (the
-    /// first chunk of a job of one shard) or deleting any partials of the chunk (the next
-    /// ones, where the partials are inserted rather than upserted); returns the staging rows
-    /// written.
+    /// Writes the partials of the chunk `(lo, hi]` of `rows` source rows (`None`: not counted
+    /// yet), after emptying the staging table (the first chunk of a job of one shard) or
+    /// deleting any partials of the chunk (the next ones, where the partials are inserted
+    /// rather than upserted); returns the staging rows written.
     ///
     /// The first chunk (`lo` none) is shard 0's, whose row this transaction has locked. While
     /// the job has that one shard no other chunk can have been written, so it empties the
@@ -177,6 +181,7 @@ impl<D: Driver> Run<'_, D> {
         scan: &FilledScan,
         lo: Option<&Key>,
         hi: &Key,
+        rows: Option<u64>,
     ) -> Result<u64, BatchError> {
         // The first chunk of a job of one shard rebuilds the table where the engine can.
         let mut rebuild = false;
@@ -196,7 +201,11 @@ impl<D: Driver> Run<'_, D> {
             let binds = self.binds(scan.clear_chunk.stmt, lo, Some(hi), 0)?;
             D::execute(conn, &scan.clear_chunk.sql, &binds).await?;
         }
-        D::before_partials(conn).await?;
+        // The chunk's groups: at most its keys, and at most its rows.
+        let groups = scan
+            .keys
+            .map(|keys| rows.map_or(keys, |rows| rows.min(keys)));
+        D::before_partials(conn, groups).await?;
         let partials = if rebuild {
             &scan.rebuild
         } else {

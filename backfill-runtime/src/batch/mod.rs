@@ -460,7 +460,9 @@ impl<D: Driver> Run<'_, D> {
             }
         }
         if let Some(scan) = self.partials {
-            let rows = self.write_partials(&mut tx, scan, lo.as_ref(), &hi).await?;
+            let rows = self
+                .write_partials(&mut tx, scan, lo.as_ref(), &hi, keys)
+                .await?;
             let keys = match keys {
                 Some(keys) => keys,
                 None => self.chunk_rows(&mut tx, scan, lo.as_ref(), &hi).await?,

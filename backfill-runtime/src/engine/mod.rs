@@ -295,10 +295,12 @@ pub(crate) trait Driver: Sized + Send + Sync + 'static {
     ) -> impl Future<Output = Result<sqlx::Transaction<'_, Self::Db>, sqlx::Error>> + Send;
 
     /// In a chunk's transaction of the scan strategy, before its partials are read: settings
-    /// that make the engine read the chunk in stored order. Nothing by default (MySQL and
-    /// SQLite are told in the statement's FROM, with index hints).
+    /// that make the engine read the chunk in stored order, and aggregate its `groups` (at
+    /// most; `None` when not known) the faster way. Nothing by default (MySQL and SQLite are
+    /// told in the statement's FROM, with index hints).
     fn before_partials(
         _conn: &mut Conn<Self>,
+        _groups: Option<u64>,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + '_ {
         async { Ok(()) }
     }

@@ -181,6 +181,7 @@ impl Markers {
             drop: self.fill(def, scan.drop.sql)?,
             replace: self.fill(def, scan.replace.sql)?,
             sizer: BatchSizer::chunks(options, keys),
+            keys,
         })
     }
 

@@ -24,6 +24,12 @@ pub(crate) mod connect;
 pub(crate) mod lag;
 pub(crate) mod preflight;
 
+/// What one group of a hash aggregate takes in memory, about: 273 bytes measured for a
+/// `bigint` key with `count(*)`, `sum(bigint)` and `max(timestamp)` (53 MB for 200,000
+/// groups). A chunk's partials compare their groups with the hash memory by it
+/// (`before_partials`).
+const HASH_BYTES_PER_GROUP: u64 = 272;
+
 /// The PostgreSQL driver.
 pub(crate) struct PgEngine;
 
@@ -129,7 +135,10 @@ impl Driver for PgEngine {
         Ok(tx)
     }
 
-    async fn before_partials(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    async fn before_partials(
+        conn: &mut PgConnection,
+        groups: Option<u64>,
+    ) -> Result<(), sqlx::Error> {
         // PostgreSQL has no index hints. With a GROUP BY over more groups than work_mem holds,
         // it walks the index of the grouped key instead of hashing: the scattered read the scan
         // exists to avoid (measured on 1M of 2M events over 200,000 users: a GroupAggregate
@@ -144,6 +153,25 @@ impl Driver for PgEngine {
              WHERE pg_size_bytes(current_setting('work_mem')) < pg_size_bytes('64MB')",
         )
         .await?;
+        // More groups than the hash memory holds: aggregate by sorting. A hash aggregate
+        // that spills writes every group out and reads it back, and a parallel one does so in
+        // every worker (each sees nearly every key); a sort spills in runs it merges once, and
+        // its groups come out in key order, the order the staging table is written in. One
+        // chunk of 20M events over 2M users: 12.0 s hashed against 7.1 s sorted with 2
+        // parallel workers, 14.0 s against 9.1 s with none; a chunk of 2M events over 200,000
+        // users, whose groups fit (53 MB), 0.84-0.87 s hashed against 0.96-1.03 s sorted.
+        // PostgreSQL 12 has no `hash_mem_multiplier`: its hash memory is `work_mem`.
+        if let Some(groups) = groups {
+            let bytes = groups.saturating_mul(HASH_BYTES_PER_GROUP) as f64;
+            sqlx::query(
+                "SELECT set_config('enable_hashagg', 'off', true) \
+                 WHERE $1 > pg_size_bytes(current_setting('work_mem')) \
+                 * COALESCE(current_setting('hash_mem_multiplier', true), '1')::float8",
+            )
+            .bind(bytes)
+            .execute(&mut *conn)
+            .await?;
+        }
         Ok(())
     }
 
@@ -304,7 +332,7 @@ mod tests {
         for set in ["SET work_mem = '4MB'", "SET work_mem = '256MB'"] {
             sqlx::Executor::execute(&mut conn, set).await.unwrap();
             let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
-            PgEngine::before_partials(&mut tx).await.unwrap();
+            PgEngine::before_partials(&mut tx, None).await.unwrap();
             let inside: String = sqlx::query_scalar("SHOW work_mem")
                 .fetch_one(&mut *tx)
                 .await
@@ -318,5 +346,44 @@ mod tests {
         }
         let seen: Vec<(&str, &str)> = seen.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         assert_eq!(seen, [("64MB", "4MB"), ("256MB", "256MB")]);
+    }
+    /// A chunk of more groups than the hash memory holds is aggregated by sorting; one whose
+    /// groups fit, or whose groups are not known, is left to the planner; the setting ends
+    /// with the chunk's transaction. At the chunk's 64MB of `work_mem` (128MB of hash memory
+    /// from PostgreSQL 13 on, 64MB on 12), 100,000 groups fit and 2,000,000 do not.
+    #[tokio::test]
+    async fn a_chunk_of_more_groups_than_memory_sorts() {
+        let Some(url) = url() else { return };
+        let mut conn = PgConnection::connect(&url).await.unwrap();
+        sqlx::Executor::execute(&mut conn, "SET work_mem = '4MB'")
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        for groups in [Some(2_000_000), Some(100_000), None] {
+            let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
+            PgEngine::before_partials(&mut tx, groups).await.unwrap();
+            let inside: String = sqlx::query_scalar("SHOW enable_hashagg")
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+            tx.rollback().await.unwrap();
+            let after: String = sqlx::query_scalar("SHOW enable_hashagg")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            seen.push((groups, inside, after));
+        }
+        let seen: Vec<(Option<u64>, &str, &str)> = seen
+            .iter()
+            .map(|(g, a, b)| (*g, a.as_str(), b.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Some(2_000_000), "off", "on"),
+                (Some(100_000), "on", "on"),
+                (None, "on", "on"),
+            ]
+        );
     }
 }
