@@ -22,7 +22,7 @@ use crate::upsert::{timed, Bench, Figure, Sample};
 use crate::BoxError;
 
 /// The figures of the workers scenario, in the order of a round: 4 workers also with twice
-/// the default `target_batch_time`, the keys per batch of 2 workers on a server of 2 cores.
+/// the default `target_batch_time` (see [`Figure::WorkersTime`]).
 pub(crate) fn figures() -> Vec<Figure> {
     let twice = 2 * RunOptions::default().target_batch_time.as_millis() as u64;
     vec![
@@ -271,10 +271,8 @@ impl Bench {
             let _ = writeln!(
                 s,
                 "- 4 workers with target_batch_time {ms} ms against 2 at the default: {:.2}× \
-                 ({} batches against {}; 4 at the default ran {}). On a server with fewer cores \
-                 than workers, each batch runs on a fraction of a core, so the default time \
-                 holds fewer keys and the job runs more batches, each paying a statement's fixed \
-                 cost",
+                 ({} batches against {}; 4 workers at the default ran {}): whether batches of \
+                 twice the time, so fewer of them, win back what 4 workers lose to 2",
                 rate(Figure::WorkersTime(4, ms)) / w2,
                 batches(Figure::WorkersTime(4, ms)),
                 batches(Figure::Workers(2)),

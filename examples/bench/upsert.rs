@@ -63,9 +63,9 @@ pub(crate) enum Figure {
     Workers(u32),
     /// The default options with `workers(n)` and `Strategy::Scan`: both phases sharded.
     ScanWorkers(u32),
-    /// `workers(n)` and `Strategy::Ranges` with `target_batch_time` in milliseconds: more
-    /// workers than the server's cores each run a batch at a fraction of a core, so the same
-    /// time holds fewer keys; this figure gives their batches back the keys.
+    /// `workers(n)` and `Strategy::Ranges` with `target_batch_time` in milliseconds: whether
+    /// longer batches, so fewer of them, win back what more workers than the server's cores
+    /// lose (each of their batches runs on a fraction of a core, so holds fewer keys).
     WorkersTime(u32, u64),
     /// The default options with another `target_batch_time`, in milliseconds.
     TargetTime(u64),
