@@ -1138,3 +1138,65 @@ async fn a_chunk_is_widened_only_when_few_rows_are_really_left() {
         assert_eq!(checksum(&db).await, expected, "{}", db.name());
     }
 }
+
+/// Runs `sql` on `pool` from a run's progress callback, on a multi-threaded runtime: the run
+/// goes on only once it is committed.
+fn exec_from_callback(pool: &common::Pool, sql: &str) {
+    let text = common::test_sql(sql);
+    tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(async {
+            match pool {
+                common::Pool::Postgres(p) => sqlx::query(text).execute(p).await.map(drop),
+                common::Pool::MySql(p) => sqlx::query(text).execute(p).await.map(drop),
+                common::Pool::Sqlite(p) => sqlx::query(text).execute(p).await.map(drop),
+            }
+        })
+    })
+    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// Rows written during the partials phase above the source's span, as read when the run
+/// started, are read too, in chunks no larger than the chunk size: the chunk that reaches the
+/// span's end stops there (its rows counted, not bounded by offset), and the new rows after it
+/// are bounded as any chunk. 3,000 facts in chunks of 2,000 rows; once the first chunk has
+/// committed, 3,000 more are written above them: chunks of 2,000, 1,000 (to the span's end),
+/// 2,000 and 1,000 rows, and the target equals the recompute over all 6,000.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_written_above_the_span_during_the_scan_are_read_in_bounded_chunks() {
+    for db in common::engines("scan_grown_source").await {
+        create_facts(&db).await;
+        seed_facts(&db, 3_000).await;
+        let chunks = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
+        let (seen, pool) = (chunks.clone(), db.pool.clone());
+        let grow = "INSERT INTO facts (id, grp, kind, v, label, flag) \
+                    SELECT id + 3000, grp, kind, v, label, flag FROM facts WHERE id <= 3000";
+        let options = RunOptions::default()
+            .strategy(Strategy::Scan)
+            .scan_chunk_rows(2_000)
+            .on_progress(move |p| {
+                if !p.job.ends_with("/partials") || p.waiting.is_some() {
+                    return;
+                }
+                let mut seen = seen.lock().unwrap();
+                let before: u64 = seen.iter().sum();
+                if p.keys > before {
+                    seen.push(p.keys - before);
+                    if seen.len() == 1 {
+                        exec_from_callback(&pool, grow);
+                    }
+                }
+            });
+        let report = run_done(&db, FactStats::definition(), options).await;
+        let scan = report.scan.clone().expect("a scan report");
+        assert_eq!(
+            chunks.lock().unwrap().as_slice(),
+            [2_000, 1_000, 2_000, 1_000],
+            "{}: each chunk's source rows",
+            db.name()
+        );
+        assert_eq!(scan.source_rows, 6_000, "{}: {scan:?}", db.name());
+        let got = checksum(&db).await;
+        db.exec("DELETE FROM fact_stats").await;
+        assert_eq!(got, reference(&db).await, "{}", db.name());
+    }
+}

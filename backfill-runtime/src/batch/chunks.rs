@@ -67,8 +67,10 @@ impl<D: Driver> Run<'_, D> {
     ///
     /// The bound `limit` rows on, by offset, unless the source's span (as read when the run
     /// started) holds no more than `limit` keys above `lo`: then the offset cannot find a row,
-    /// and the bounds of the rest are read at once (at 20M events in one chunk, the offset's
-    /// pass over the primary key took 0.88 s of the run's 21.4 s, for nothing).
+    /// and the rest of the span is the chunk, its rows counted (at 20M events in one chunk,
+    /// the offset's pass over the primary key took 0.88 s of the run's 21.4 s, for nothing).
+    /// Past the span's end, or when the offset finds no row, the bounds of what is left are
+    /// read at once, `limit` rows at most.
     pub(super) async fn chunk_bounds(
         &self,
         conn: &mut Conn<D>,
@@ -80,16 +82,38 @@ impl<D: Driver> Run<'_, D> {
             None => self.int_span.map(|(min, _)| min - 1),
             Some(lo) => first_int(lo),
         };
-        let past_end = match (from, self.int_span) {
-            (Some(from), Some((_, max))) => max - from <= i128::from(limit),
-            _ => false,
+        // The span's end when it holds no more than `limit` keys above `lo`.
+        let end = match (from, self.int_span) {
+            (Some(from), Some((_, max))) if max - from <= i128::from(limit) => Some((from, max)),
+            _ => None,
         };
-        if !past_end {
-            let offset = scan.chunk_offset.pick(lo);
-            let binds = self.binds(offset.stmt, lo, None, limit)?;
-            let rows = D::fetch_all(conn, &offset.sql, &binds, &[DecodeAs::Int]).await?;
-            if let Some(hi) = rows.first().and_then(|r| r[0].int()) {
-                return Ok(Some((Key(vec![KeyValue::Int(hi)]), limit)));
+        match end {
+            Some((from, max)) if from < max => {
+                // The rest of the span: up to its end, or to the source's last key now if
+                // lower (both by the primary key's index), with its rows counted by a count of
+                // the range, which PostgreSQL runs with its parallel workers where it never
+                // runs the bounds' ordered `LIMIT` (20M events: 0.68 s against 1.36-1.40 s).
+                // An integer key holds no more rows than that width, `limit` at most.
+                let Some((_, now)) = scan.span::<D>(conn).await? else {
+                    return Ok(None);
+                };
+                let hi = i128::from(now).min(max);
+                if hi <= from {
+                    return Ok(None);
+                }
+                let hi = Key(vec![KeyValue::Int(i64::try_from(hi).unwrap_or(now))]);
+                let rows = self.chunk_rows(conn, scan, lo, &hi).await?;
+                return Ok(Some((hi, rows)));
+            }
+            // Past the span's end, where only rows written since the run started are.
+            Some(_) => {}
+            None => {
+                let offset = scan.chunk_offset.pick(lo);
+                let binds = self.binds(offset.stmt, lo, None, limit)?;
+                let rows = D::fetch_all(conn, &offset.sql, &binds, &[DecodeAs::Int]).await?;
+                if let Some(hi) = rows.first().and_then(|r| r[0].int()) {
+                    return Ok(Some((Key(vec![KeyValue::Int(hi)]), limit)));
+                }
             }
         }
         let bounds = scan.chunk_bounds.pick(lo);
