@@ -324,8 +324,17 @@ impl ScanWriter<'_, '_> {
             conds.push(format!("{chunk} > {}", b.bind(Param::Cursor(0))));
         }
         conds.push(format!("{chunk} <= {}", b.bind(Param::Hi(0))));
+        // MySQL/MariaDB group by sorting when told `SQL_BIG_RESULT` (a modifier of MySQL 8's
+        // SELECT grammar too), else through a keyed temporary table, row by row, on disk past
+        // `tmp_table_size`. Measured on MariaDB 10.11, a chunk of 2M events: 1.51 s sorted
+        // against 2.40-2.50 s through the temporary table for 200,000 users (2.52 s with 256 MB
+        // for it), and 0.89-1.12 s against 1.27-1.54 s for 1,000 groups.
+        let modifier = match self.engine() {
+            Engine::MySql => "SQL_BIG_RESULT ",
+            Engine::Postgres | Engine::Sqlite => "",
+        };
         format!(
-            "SELECT {} FROM {} WHERE {}{}",
+            "SELECT {modifier}{} FROM {} WHERE {}{}",
             self.select(&hi),
             self.d.chunk_from,
             conds.join(" AND "),
@@ -343,8 +352,9 @@ impl ScanWriter<'_, '_> {
     /// PostgreSQL: the first chunk's partials (`pk <= hi`) written into a new staging table,
     /// `<stage>_next`, by one `CREATE TABLE AS`, which PostgreSQL may run with parallel
     /// workers where an `INSERT ... SELECT` never is (on 20M events over 2M users, by hand on 2
-    /// cores: 11.6-11.8 s with PostgreSQL's default of two parallel workers, 9.0-11.7 s with
-    /// one, 11.7-13.9 s with none, against 13.0 s inserted); [`Self::replace`] then puts it in
+    /// cores, hashed: 11.6-11.8 s with PostgreSQL's default of two parallel workers, 9.0-11.7 s
+    /// with one, 11.7-13.9 s with none, against 13.0 s inserted; the runtime now has such a
+    /// chunk's groups sorted, 7.1 s with two, 9.1 s with none); [`Self::replace`] then puts it in
     /// the staging table's place. Empty on the other engines (MySQL commits each DDL statement
     /// on its own, out of the chunk's transaction).
     fn rebuild(&self, range: Range, b: &mut Binder) -> String {
