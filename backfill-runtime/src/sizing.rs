@@ -31,7 +31,7 @@ const MAX_CHUNK_ROWS: u64 = 50_000_000;
 /// phase of more shards writes, keys and merges more partials, which pays only where each
 /// shard still reads several times as many rows: at 2M events over 200,000 users two shards of
 /// 1M rows made the scan 0.85-0.90x one worker's speed, at 20M events over 2M users two of 10M
-/// rows made it 1.11-1.26x one worker's one chunk of all 20M rows.
+/// rows made it 1.08-1.26x one worker's one chunk of all 20M rows.
 pub(crate) fn partials_shard_rows(options: &RunOptions, keys: Option<u64>) -> u64 {
     match options.scan_chunk_rows {
         Some(fixed) => fixed.max(1),
