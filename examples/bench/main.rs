@@ -23,9 +23,10 @@
 //! - `upsert` (the default): the figures below.
 //! - `in-place`: filling a column of an existing table (`in_place.rs`).
 //! - `workers` (PostgreSQL, MySQL/MariaDB): the backfill with strategy ranges and 1, 2 and 4
-//!   workers (and 4 with twice the default `target_batch_time`) against the limit, the single statement cut by hand into 2 ranges on 2
-//!   connections (and the same 2 on 1, and 4 on 4), the default options (auto's pick, one worker), and the CPU the server and the
-//!   bench used (`scaling.rs`, `cpu.rs`); section `ENGINE-workers`.
+//!   workers (and 4 with twice the default `target_batch_time`) against the limit, the single
+//!   statement cut by hand into 2 ranges on 2 connections (and the same 2 on 1, and 4 on 4),
+//!   the default options (auto's pick, one worker), and the CPU the server and the bench used
+//!   (`scaling.rs`, `cpu.rs`); section `ENGINE-workers`.
 //! - `latency` (PostgreSQL, MySQL/MariaDB): a steady application load (`load.rs`) alone and
 //!   during the limit, the default backfill, `target_batch_time` 100/250/500 ms and 2 and 4
 //!   workers, with its p50, p99, max latency and errors (`latency.rs`); section

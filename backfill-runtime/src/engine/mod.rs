@@ -296,8 +296,9 @@ pub(crate) trait Driver: Sized + Send + Sync + 'static {
 
     /// In a chunk's transaction of the scan strategy, before its partials are read: settings
     /// that make the engine read the chunk in stored order, and aggregate its `groups` (at
-    /// most; `None` when not known) the faster way. Nothing by default (MySQL and SQLite are
-    /// told in the statement's FROM, with index hints).
+    /// most; `None` when not known) the faster way. Nothing by default: MySQL and SQLite are
+    /// told in the statement (index hints in its FROM; MySQL's `SQL_BIG_RESULT` to sort its
+    /// groups).
     fn before_partials(
         _conn: &mut Conn<Self>,
         _groups: Option<u64>,

@@ -347,6 +347,7 @@ mod tests {
         let seen: Vec<(&str, &str)> = seen.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         assert_eq!(seen, [("64MB", "4MB"), ("256MB", "256MB")]);
     }
+
     /// A chunk of more groups than the hash memory holds is aggregated by sorting; one whose
     /// groups fit, or whose groups are not known, is left to the planner; the setting ends
     /// with the chunk's transaction. At the chunk's 64MB of `work_mem` (128MB of hash memory
