@@ -322,6 +322,26 @@ mod tests {
         );
     }
 
+    /// The setting `name` inside a chunk's transaction, after `before_partials(groups)`, and
+    /// after the transaction.
+    async fn in_a_chunk(conn: &mut PgConnection, name: &str, groups: Option<u64>) -> [String; 2] {
+        let show = "SELECT current_setting($1)";
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+        PgEngine::before_partials(&mut tx, groups).await.unwrap();
+        let inside: String = sqlx::query_scalar(show)
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        let after: String = sqlx::query_scalar(show)
+            .bind(name)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        [inside, after]
+    }
+
     /// A chunk's partials get at least 64MB of `work_mem`; a session (server, role) that gives
     /// more keeps it, and the chunk's setting ends with its transaction.
     #[tokio::test]
@@ -331,21 +351,9 @@ mod tests {
         let mut seen = Vec::new();
         for set in ["SET work_mem = '4MB'", "SET work_mem = '256MB'"] {
             sqlx::Executor::execute(&mut conn, set).await.unwrap();
-            let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
-            PgEngine::before_partials(&mut tx, None).await.unwrap();
-            let inside: String = sqlx::query_scalar("SHOW work_mem")
-                .fetch_one(&mut *tx)
-                .await
-                .unwrap();
-            tx.rollback().await.unwrap();
-            let after: String = sqlx::query_scalar("SHOW work_mem")
-                .fetch_one(&mut conn)
-                .await
-                .unwrap();
-            seen.push((inside, after));
+            seen.push(in_a_chunk(&mut conn, "work_mem", None).await);
         }
-        let seen: Vec<(&str, &str)> = seen.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-        assert_eq!(seen, [("64MB", "4MB"), ("256MB", "256MB")]);
+        assert_eq!(seen, [["64MB", "4MB"], ["256MB", "256MB"]]);
     }
 
     /// A chunk of more groups than the hash memory holds is aggregated by sorting; one whose
@@ -361,29 +369,17 @@ mod tests {
             .unwrap();
         let mut seen = Vec::new();
         for groups in [Some(2_000_000), Some(100_000), None] {
-            let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
-            PgEngine::before_partials(&mut tx, groups).await.unwrap();
-            let inside: String = sqlx::query_scalar("SHOW enable_hashagg")
-                .fetch_one(&mut *tx)
-                .await
-                .unwrap();
-            tx.rollback().await.unwrap();
-            let after: String = sqlx::query_scalar("SHOW enable_hashagg")
-                .fetch_one(&mut conn)
-                .await
-                .unwrap();
-            seen.push((groups, inside, after));
+            seen.push((
+                groups,
+                in_a_chunk(&mut conn, "enable_hashagg", groups).await,
+            ));
         }
-        let seen: Vec<(Option<u64>, &str, &str)> = seen
-            .iter()
-            .map(|(g, a, b)| (*g, a.as_str(), b.as_str()))
-            .collect();
         assert_eq!(
             seen,
             [
-                (Some(2_000_000), "off", "on"),
-                (Some(100_000), "on", "on"),
-                (None, "on", "on"),
+                (Some(2_000_000), ["off", "on"].map(String::from)),
+                (Some(100_000), ["on", "on"].map(String::from)),
+                (None, ["on", "on"].map(String::from)),
             ]
         );
     }
