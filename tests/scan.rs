@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use backfill::{Backfill, BackfillPool, Engine, Report, RunOptions, StopReason, Strategy};
-use common::types::{run_done, verify};
+use common::types::{run_done, run_stopped, verify};
 use common::{Db, Pool};
 
 /// Every aggregate the scan merges, over values with NULLs, and expressions over aggregates.
@@ -151,6 +151,12 @@ async fn seed_facts(db: &Db, rows: i64) {
     }
 }
 
+/// The tables, and `rows` facts in them (see [`seed_facts`]).
+async fn facts(db: &Db, rows: i64) {
+    create_facts(db).await;
+    seed_facts(db, rows).await;
+}
+
 /// The single-statement recompute's checksum of `fact_stats` (the target left empty).
 async fn reference(db: &Db) -> (usize, u64) {
     db.recompute_all(FactStats::definition(), "fact_stats")
@@ -178,8 +184,7 @@ const STAGE: &str = "backfill_stage_fact_stats";
 #[tokio::test]
 async fn the_scan_equals_the_single_statement_for_every_merged_aggregate() {
     for db in common::engines("scan_equal").await {
-        create_facts(&db).await;
-        seed_facts(&db, 3_000).await;
+        facts(&db, 3_000).await;
         let expected = reference(&db).await;
         assert!(expected.0 > 250, "{}: {expected:?}", db.name());
         let options = RunOptions::default().scan_chunk_rows(97);
@@ -288,10 +293,7 @@ async fn into_the_merge(db: &Db) {
         .restart(true)
         .scan_chunk_rows(500)
         .max_batches(8);
-    let report = common::types::run(db, FactStats::definition(), options)
-        .await
-        .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
-    assert_eq!(report.stop, StopReason::MaxBatches, "{}", db.name());
+    run_stopped(db, FactStats::definition(), options).await;
     assert!(partials_done(db).await, "{}: in the merge", db.name());
 }
 
@@ -312,8 +314,7 @@ async fn job(db: &Db, job: &str) -> Option<(String, i64)> {
 #[tokio::test]
 async fn sigkills_in_either_phase_end_identical() {
     for db in common::engines("scan_sigkill").await {
-        create_facts(&db).await;
-        seed_facts(&db, 6_000).await;
+        facts(&db, 6_000).await;
         let expected = reference(&db).await;
         let mut rng = fastrand::Rng::with_seed(11);
         let (mut kills, mut in_partials, mut in_merge) = (0, 0, 0);
@@ -405,8 +406,7 @@ async fn assert_each_row_and_key_once(db: &Db, rows: i64) {
 #[tokio::test]
 async fn workers_share_both_phases_of_the_scan() {
     for db in common::engines("scan_workers").await {
-        create_facts(&db).await;
-        seed_facts(&db, 6_000).await;
+        facts(&db, 6_000).await;
         let expected = reference(&db).await;
         if db.engine == Engine::Sqlite {
             let err = common::types::run(
@@ -425,14 +425,12 @@ async fn workers_share_both_phases_of_the_scan() {
         }
         // A job lost half-way: three chunks of partials in the staging table, its progress
         // rows deleted.
-        let lost = common::types::run(
+        run_stopped(
             &db,
             FactStats::definition(),
             RunOptions::default().scan_chunk_rows(500).max_batches(3),
         )
-        .await
-        .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
-        assert_eq!(lost.stop, StopReason::MaxBatches, "{}", db.name());
+        .await;
         let left = db
             .scalar(&format!("SELECT count(*) FROM {}", db.quote(STAGE)))
             .await;
@@ -492,8 +490,7 @@ async fn sharded_scan_processes_killed_again_and_again_converge() {
         if db.engine == Engine::Sqlite {
             continue;
         }
-        create_facts(&db).await;
-        seed_facts(&db, 12_000).await;
+        facts(&db, 12_000).await;
         let expected = reference(&db).await;
         let mut rng = fastrand::Rng::with_seed(17);
         let mut workers: Vec<Child> = (0..3).map(|_| spawn_workers(&db, 2, 150)).collect();
@@ -606,14 +603,10 @@ fn concat_text(db: &Db, columns: &[&str]) -> String {
 #[tokio::test]
 async fn a_changed_chunk_done_again_rewrites_its_partials() {
     for db in common::engines("scan_redo").await {
-        create_facts(&db).await;
-        seed_facts(&db, 3_000).await;
+        facts(&db, 3_000).await;
         // Two chunks of 1,000 rows, then stop: the staging table holds their partials.
         let options = RunOptions::default().scan_chunk_rows(1_000).max_batches(2);
-        let report = common::types::run(&db, FactStats::definition(), options)
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
-        assert_eq!(report.stop, StopReason::MaxBatches, "{}", db.name());
+        run_stopped(&db, FactStats::definition(), options).await;
         let before = staged(&db, 2_000).await;
         assert!(!before.is_empty(), "{}: chunk 2's partials", db.name());
         // `status` shows the job in its partials phase, with the staging table.
@@ -673,8 +666,7 @@ async fn a_changed_chunk_done_again_rewrites_its_partials() {
 #[tokio::test]
 async fn a_staging_table_lost_mid_job_is_noticed_and_its_partials_redone() {
     for db in common::engines("scan_lost").await {
-        create_facts(&db).await;
-        seed_facts(&db, 3_000).await;
+        facts(&db, 3_000).await;
         let expected = reference(&db).await;
         // Lost after the partials phase (the merge has started), then during it: dropped by
         // hand, and (PostgreSQL's unlogged table) emptied as a server crash empties it.
@@ -710,8 +702,7 @@ async fn a_process_starting_as_another_finishes_the_merge_reports_done() {
         let Pool::Postgres(pool) = &db.pool else {
             continue;
         };
-        create_facts(&db).await;
-        seed_facts(&db, 3_000).await;
+        facts(&db, 3_000).await;
         into_the_merge(&db).await;
         // The other process's finish, as the run will meet it: the staging table dropped, and
         // made again in a transaction that has not committed.
@@ -758,14 +749,10 @@ async fn a_process_starting_as_another_finishes_the_merge_reports_done() {
 #[tokio::test]
 async fn a_first_chunk_replaces_what_the_staging_table_held() {
     for db in common::engines("scan_first_chunk").await {
-        create_facts(&db).await;
-        seed_facts(&db, 3_000).await;
+        facts(&db, 3_000).await;
         let expected = reference(&db).await;
         let options = RunOptions::default().scan_chunk_rows(1_000).max_batches(2);
-        let report = common::types::run(&db, FactStats::definition(), options.clone())
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
-        assert_eq!(report.stop, StopReason::MaxBatches, "{}", db.name());
+        run_stopped(&db, FactStats::definition(), options.clone()).await;
         let two_chunks = db.scalar(&format!("SELECT count(*) FROM {STAGE}")).await;
         let first_chunk = db
             .scalar(&format!(
@@ -781,10 +768,7 @@ async fn a_first_chunk_replaces_what_the_staging_table_held() {
         };
         // The job forgotten, its staging table left with both chunks' partials.
         db.exec("DELETE FROM backfill_progress").await;
-        let report = common::types::run(&db, FactStats::definition(), options.max_batches(1))
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
-        assert_eq!(report.stop, StopReason::MaxBatches, "{}", db.name());
+        run_stopped(&db, FactStats::definition(), options.max_batches(1)).await;
         assert_eq!(
             db.scalar(&format!("SELECT count(*) FROM {STAGE}")).await,
             first_chunk,
@@ -804,8 +788,7 @@ async fn a_first_chunk_replaces_what_the_staging_table_held() {
 async fn auto_scans_a_scattered_source_beyond_the_cache_and_reads_ranges_otherwise() {
     let auto = || RunOptions::default().strategy(Strategy::Auto);
     for db in common::engines("scan_auto").await {
-        create_facts(&db).await;
-        seed_facts(&db, 3_000).await;
+        facts(&db, 3_000).await;
         if db.engine == Engine::Postgres {
             db.exec("ANALYZE facts").await;
         }
@@ -893,8 +876,7 @@ async fn auto_scans_a_scattered_source_beyond_the_cache_and_reads_ranges_otherwi
 #[tokio::test]
 async fn a_staging_table_of_another_shape_is_refused_and_nothing_is_written() {
     for db in common::engines("scan_shape").await {
-        create_facts(&db).await;
-        seed_facts(&db, 500).await;
+        facts(&db, 500).await;
         db.exec(&format!("CREATE TABLE {STAGE} (k0 BIGINT, note TEXT)"))
             .await;
         let error = common::types::run(&db, FactStats::definition(), RunOptions::default())
@@ -943,16 +925,12 @@ async fn restarted(db: &Db) -> Report {
 #[tokio::test]
 async fn the_staging_table_is_keyed_before_the_merge_and_a_doubled_partial_stops_it() {
     for db in common::engines("scan_key").await {
-        create_facts(&db).await;
-        seed_facts(&db, 3_000).await;
+        facts(&db, 3_000).await;
         let expected = reference(&db).await;
         // Every chunk written, nothing merged: 3 chunks of 1,000 rows (the next run finds no
         // fourth, and goes on to the merge).
         let options = RunOptions::default().scan_chunk_rows(1_000).max_batches(3);
-        let report = common::types::run(&db, FactStats::definition(), options)
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", db.name()));
-        assert_eq!(report.stop, StopReason::MaxBatches, "{}", db.name());
+        run_stopped(&db, FactStats::definition(), options).await;
         assert_eq!(
             job(&db, "fact_stats/partials")
                 .await
@@ -1075,8 +1053,7 @@ async fn a_text_key_is_scanned_by_integer_chunks() {
 #[tokio::test]
 async fn a_small_last_chunk_is_taken_with_the_one_before() {
     for db in common::engines("scan_small_tail").await {
-        create_facts(&db).await;
-        seed_facts(&db, 15_000).await;
+        facts(&db, 15_000).await;
         let expected = reference(&db).await;
         let workers = if db.engine == Engine::Sqlite { 1 } else { 2 };
         let options = RunOptions::default()
@@ -1118,8 +1095,7 @@ async fn a_small_last_chunk_is_taken_with_the_one_before() {
 #[tokio::test]
 async fn a_chunk_is_widened_only_when_few_rows_are_really_left() {
     for db in common::engines("scan_tail_checked").await {
-        create_facts(&db).await;
-        seed_facts(&db, 20_000).await;
+        facts(&db, 20_000).await;
         db.exec("UPDATE facts SET id = id + 1000000 WHERE id > 5000")
             .await;
         db.exec("UPDATE facts SET id = -id WHERE id <= 5000").await;
@@ -1164,8 +1140,7 @@ fn exec_from_callback(pool: &common::Pool, sql: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_written_above_the_span_during_the_scan_are_read_in_bounded_chunks() {
     for db in common::engines("scan_grown_source").await {
-        create_facts(&db).await;
-        seed_facts(&db, 3_000).await;
+        facts(&db, 3_000).await;
         let chunks = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
         let (seen, pool) = (chunks.clone(), db.pool.clone());
         let grow = "INSERT INTO facts (id, grp, kind, v, label, flag) \

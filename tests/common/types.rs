@@ -229,6 +229,21 @@ pub async fn verify(db: &Db, def: &'static Definition) -> backfill::VerifyReport
     }
 }
 
+/// A run that must stop at its `max_batches` (`MaxBatches`), bounded in time.
+pub async fn run_stopped(db: &Db, def: &'static Definition, options: RunOptions) -> Report {
+    let report = run(db, def, options)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {}: run failed: {e}", db.name(), def.name));
+    assert_eq!(
+        report.stop,
+        StopReason::MaxBatches,
+        "{}: {}",
+        db.name(),
+        def.name
+    );
+    report
+}
+
 /// A run that must finish (`Done`), bounded in time.
 pub async fn run_done(db: &Db, def: &'static Definition, options: RunOptions) -> Report {
     let report = run(db, def, options)
