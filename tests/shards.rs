@@ -927,17 +927,19 @@ async fn a_worker_limit_holds_across_processes_and_changes_live() {
             db.name()
         );
         tokio::time::sleep(Duration::from_millis(1_200)).await;
-        // Each change takes effect as its UPDATE commits, before the call returns: the time is
-        // taken before the call.
+        // A change takes effect when its UPDATE commits, which waits for the batches holding
+        // the job's rows and slots; batches that start meanwhile still read the old limit. So
+        // a window under the old limit ends when the call is made, and one under the new
+        // limit begins when it returns (`(called, returned)`, microseconds since the epoch).
         let control = |limit: Option<u32>| {
             let pool = db.pool.clone();
             async move {
-                let at = epoch_micros();
+                let called = epoch_micros();
                 assert!(pool
                     .control(def(), &RunOptions::default(), Control::Workers(limit))
                     .await
                     .unwrap());
-                at
+                (called, epoch_micros())
             }
         };
         let raised = control(Some(4)).await;
@@ -945,6 +947,13 @@ async fn a_worker_limit_holds_across_processes_and_changes_live() {
         let lowered = control(Some(1)).await;
         tokio::time::sleep(Duration::from_millis(1_200)).await;
         let lifted = control(None).await;
+        eprintln!(
+            "{}: the changes took {} / {} / {} ms",
+            db.name(),
+            (raised.1 - raised.0) / 1000,
+            (lowered.1 - lowered.0) / 1000,
+            (lifted.1 - lifted.0) / 1000
+        );
         let mut total = 0;
         for worker in workers {
             total += finished_worker(&db, worker);
@@ -955,12 +964,12 @@ async fn a_worker_limit_holds_across_processes_and_changes_live() {
             "{}: every row written once, and logged",
             db.name()
         );
-        // A batch in flight when the limit changes finishes under the old one; a waiting
-        // worker looks again every 50 ms.
+        // A batch that read the old limit before the change committed finishes under it; a
+        // waiting worker looks again every 50 ms.
         const SETTLE_US: i64 = 300_000;
-        let at_one = most_at_once(&db, started, raised).await;
-        let at_four = most_at_once(&db, raised + SETTLE_US, lowered).await;
-        let at_one_again = most_at_once(&db, lowered + SETTLE_US, lifted).await;
+        let at_one = most_at_once(&db, started, raised.0).await;
+        let at_four = most_at_once(&db, raised.1 + SETTLE_US, lowered.0).await;
+        let at_one_again = most_at_once(&db, lowered.1 + SETTLE_US, lifted.0).await;
         eprintln!(
             "{}: at most {at_one} batches at once under a limit of 1, {at_four} under 4, {at_one_again} under 1 again; {total} batches",
             db.name()
