@@ -1,8 +1,8 @@
 //! The latency scenario (`--scenario latency`): what a backfill costs the application. The
 //! load of `load.rs` (`--load-rate` single-row reads and writes per second on `events` and
 //! `user_stats`, through its own pool) runs alone for `--alone-secs`, then during the limit,
-//! the default backfill, the default with other `target_batch_time`s (100, 250, 500 ms), and 2
-//! and 4 workers, every figure `--repeat` times, interleaved; each figure's latencies are
+//! the default backfill, the default with other `target_batch_time`s (100, 250, 500 ms), the
+//! default with a pause between batches as long as a batch, and 2 and 4 workers, every figure `--repeat` times, interleaved; each figure's latencies are
 //! pooled over its runs. The section shows the load's p50, p99 and max latency and its errors
 //! per figure beside the backfill's throughput, and which `target_batch_time` keeps the
 //! application's p99 within 2× its p99 alone at the best throughput.
@@ -41,7 +41,11 @@ pub(crate) fn figures() -> Vec<Figure> {
             .filter(|ms| *ms != default_ms())
             .map(Figure::TargetTime),
     );
-    all.extend([Figure::Workers(2), Figure::Workers(4)]);
+    all.extend([
+        Figure::Paused(default_ms()),
+        Figure::Workers(2),
+        Figure::Workers(4),
+    ]);
     all
 }
 
@@ -215,6 +219,22 @@ impl Bench {
             p99(Figure::Limit) / alone_p99,
             p99(Figure::LimitFullScan),
             p99(Figure::LimitFullScan) / alone_p99,
+        );
+        let paused = Figure::Paused(default_ms());
+        let _ = writeln!(
+            s,
+            "\nWith a pause of {} ms between batches (as long as the target batch time): p99 \
+             {:.2} ms, {:.2}× alone ({}), at {} rows/s, {:.2}× the default's throughput.",
+            default_ms(),
+            p99(paused),
+            p99(paused) / alone_p99,
+            met(p99(paused) / alone_p99 <= P99_GOAL),
+            self.median_rate(paused)
+                .map_or("n/a".to_string(), |r| thousands(r.round() as u64)),
+            match (self.median_rate(paused), self.median_rate(Figure::Default)) {
+                (Some(p), Some(d)) if d > 0.0 => p / d,
+                _ => f64::NAN,
+            },
         );
         let within: Vec<(u64, f64)> = TARGETS_MS
             .into_iter()

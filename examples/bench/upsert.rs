@@ -69,6 +69,10 @@ pub(crate) enum Figure {
     WorkersTime(u32, u64),
     /// The default options with another `target_batch_time`, in milliseconds.
     TargetTime(u64),
+    /// The default options with a pause of this many milliseconds between batches: how much
+    /// throughput it takes to give the application its latency back on a server with no core
+    /// to spare.
+    Paused(u64),
     /// The limit cut by hand into `n` ranges of users, run side by side on `n` connections.
     HandSplit(u32),
     /// The same `n` ranges one after another on one connection: with [`Figure::HandSplit`],
@@ -128,6 +132,9 @@ impl Figure {
                 let note = if ms == default { " (the default)" } else { "" };
                 format!("backfill, target_batch_time {ms} ms{note}")
             }
+            Figure::Paused(ms) => {
+                format!("backfill, default options, pause {ms} ms between batches")
+            }
             Figure::HandSplit(n) => {
                 format!("single statement cut by hand into {n} key ranges on {n} connections, side by side")
             }
@@ -153,6 +160,7 @@ impl Figure {
                 | Figure::ScanWorkers(_)
                 | Figure::WorkersTime(..)
                 | Figure::TargetTime(_)
+                | Figure::Paused(_)
                 | Figure::Ranges
                 | Figure::RangesCovered
                 | Figure::Scan
@@ -394,6 +402,10 @@ impl Bench {
             }
             Figure::TargetTime(ms) => {
                 let options = RunOptions::default().target_batch_time(Duration::from_millis(ms));
+                self.backfill(figure, options, true).await
+            }
+            Figure::Paused(ms) => {
+                let options = RunOptions::default().pause(Duration::from_millis(ms));
                 self.backfill(figure, options, true).await
             }
             Figure::HandSplit(n) => self.hand_split(n, true).await,
