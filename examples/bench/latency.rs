@@ -2,10 +2,11 @@
 //! load of `load.rs` (`--load-rate` single-row reads and writes per second on `events` and
 //! `user_stats`, through its own pool) runs alone for `--alone-secs`, then during the limit,
 //! the default backfill, the default with other `target_batch_time`s (100, 250, 500 ms), the
-//! default with a pause between batches as long as a batch, and 2 and 4 workers, every figure `--repeat` times, interleaved; each figure's latencies are
-//! pooled over its runs. The section shows the load's p50, p99 and max latency and its errors
-//! per figure beside the backfill's throughput, and which `target_batch_time` keeps the
-//! application's p99 within 2× its p99 alone at the best throughput.
+//! default with a pause between batches as long as its target batch time, and 2 and 4 workers,
+//! every figure `--repeat` times, interleaved; each figure's latencies are pooled over its runs.
+//! The section shows the load's p50, p99 and max latency and its errors per figure beside the
+//! backfill's throughput, and which `target_batch_time` keeps the application's p99 within 2×
+//! its p99 alone at the best throughput.
 
 use backfill::RunOptions;
 use std::fmt::Write as _;

@@ -69,9 +69,9 @@ pub(crate) enum Figure {
     WorkersTime(u32, u64),
     /// The default options with another `target_batch_time`, in milliseconds.
     TargetTime(u64),
-    /// The default options with a pause of this many milliseconds between batches: how much
-    /// throughput it takes to give the application its latency back on a server with no core
-    /// to spare.
+    /// The default options with a pause of this many milliseconds between batches: whether
+    /// resting between batches gives the application its latency back on a server with no core
+    /// to spare, and what throughput it costs.
     Paused(u64),
     /// The limit cut by hand into `n` ranges of users, run side by side on `n` connections.
     HandSplit(u32),
