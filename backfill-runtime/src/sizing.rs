@@ -39,6 +39,29 @@ pub(crate) fn partials_shard_rows(options: &RunOptions, keys: Option<u64>) -> u6
     }
 }
 
+/// The shards of a scan's partials phase for a source whose chunk column spans `rows`, before
+/// the workers bound them: as many as [`partials_shard_rows`] fit, with one exception. Where
+/// the engine writes a one-shard phase's first chunk by `CREATE TABLE AS`, which it runs with
+/// its own parallel workers (`parallel_first_chunk`: PostgreSQL), a source that one adaptive
+/// first chunk holds whole is one shard: more shards would write their partials by `INSERT`,
+/// which PostgreSQL never runs in parallel, and twice the partials to merge, while the workers
+/// share the merge either way. At 20M events over 2M users (one first chunk of all 20M rows)
+/// 2 workers ran the scan 1.10x faster with one partials shard than with two, 4 workers 1.08x
+/// (BENCHMARKS.md, `postgres-20m-workers`).
+pub(crate) fn partials_shards(
+    rows: u64,
+    options: &RunOptions,
+    keys: Option<u64>,
+    parallel_first_chunk: bool,
+) -> u64 {
+    let one_chunk =
+        options.scan_chunk_rows.is_none() && rows <= first_chunk(options, keys, ROWS_PER_KEY).0;
+    if parallel_first_chunk && one_chunk {
+        return 1;
+    }
+    rows / partials_shard_rows(options, keys).max(1)
+}
+
 /// A scan's first adaptive chunk and its smallest: what the chunk time reads at 500,000
 /// rows/s, or `rows_per_key` rows per key if that is more (keys counted by an integer key's
 /// span; else at least 10,000 rows), at most [`MAX_CHUNK_ROWS`].
@@ -374,5 +397,36 @@ mod tests {
             partials_shard_rows(&options.scan_chunk_rows(300), Some(2_000_000)),
             300
         );
+    }
+
+    #[test]
+    fn a_source_one_parallel_first_chunk_holds_is_one_partials_shard() {
+        let options = RunOptions::default();
+        // 20M events over 2M users: a first chunk of 32M rows holds them all, so PostgreSQL's
+        // parallel CREATE TABLE AS reads them in one shard; MySQL's chunks make 2 shards.
+        assert_eq!(
+            partials_shards(20_000_000, &options, Some(2_000_000), true),
+            1
+        );
+        assert_eq!(
+            partials_shards(20_000_000, &options, Some(2_000_000), false),
+            2
+        );
+        // Past what one first chunk holds (at most 50M rows), shards as before.
+        assert_eq!(
+            partials_shards(100_000_000, &options, Some(2_000_000), true),
+            12
+        );
+        assert_eq!(
+            partials_shards(40_000_000, &options, Some(2_000_000), true),
+            5
+        );
+        // A text key (no span): first chunks of what 4 s reads, 2M rows.
+        assert_eq!(partials_shards(1_500_000, &options, None, true), 1);
+        assert_eq!(partials_shards(6_000_000, &options, None, true), 3);
+        // Fixed chunks (`scan_chunk_rows`) shard by their size on every engine.
+        let fixed = options.scan_chunk_rows(200);
+        assert_eq!(partials_shards(6_000, &fixed, Some(300), true), 30);
+        assert_eq!(partials_shards(6_000, &fixed, Some(300), false), 30);
     }
 }

@@ -319,11 +319,11 @@ pub(crate) async fn run<D: Driver>(
 /// The workers of the partials phase, out of `options.workers`. Each shard writes a partial for
 /// nearly every key, so every shard of the partials phase adds about a pass over the key space
 /// to the staging table and to the merge: it pays only where each shard still reads several
-/// times as many rows. So it runs as many workers as shards of
-/// [`partials_shard_rows`](crate::sizing::partials_shard_rows) fit in the source (by the span
-/// of the chunk column; `keys` the key's span), at least one. At 2M events over 200,000 users
-/// that is one: two workers' two shards made the scan 0.85x (MariaDB) and 0.90x (PostgreSQL)
-/// as fast as one worker. A phase under way keeps the plan it was started with, so every
+/// times as many rows. So it runs as many workers as
+/// [`partials_shards`](crate::sizing::partials_shards) says (by the span of the chunk column;
+/// `keys` the key's span), at least one: one on PostgreSQL wherever one first chunk holds the
+/// source. At 2M events over 200,000 users that is one on every engine: two workers' two
+/// shards made the scan 0.85x (MariaDB) and 0.90x (PostgreSQL) as fast as one worker. A phase under way keeps the plan it was started with, so every
 /// process joins it alike.
 async fn partials_workers<D: Driver>(
     pool: &sqlx::Pool<D::Db>,
@@ -360,7 +360,8 @@ async fn partials_workers<D: Driver>(
     let rows = span.map_or(0, |(min, max)| {
         u64::try_from(i128::from(max) - i128::from(min) + 1).unwrap_or(u64::MAX)
     });
-    let shards = rows / crate::sizing::partials_shard_rows(options, keys).max(1);
+    let parallel_first_chunk = !scan.rebuild.sql.is_empty();
+    let shards = crate::sizing::partials_shards(rows, options, keys, parallel_first_chunk);
     Ok(u32::try_from(shards)
         .unwrap_or(u32::MAX)
         .clamp(1, options.workers))
