@@ -323,8 +323,8 @@ pub(crate) async fn run<D: Driver>(
 /// [`partials_shards`](crate::sizing::partials_shards) says (by the span of the chunk column;
 /// `keys` the key's span), at least one: one on PostgreSQL wherever one first chunk holds the
 /// source. At 2M events over 200,000 users that is one on every engine: two workers' two
-/// shards made the scan 0.85x (MariaDB) and 0.90x (PostgreSQL) as fast as one worker. A phase under way keeps the plan it was started with, so every
-/// process joins it alike.
+/// shards made the scan 0.85x (MariaDB) and 0.90x (PostgreSQL) as fast as one worker. A phase
+/// under way keeps the plan it was started with, so every process joins it alike.
 async fn partials_workers<D: Driver>(
     pool: &sqlx::Pool<D::Db>,
     def: &'static Definition,
