@@ -54,9 +54,8 @@ pub(crate) fn partials_shards(
     keys: Option<u64>,
     parallel_first_chunk: bool,
 ) -> u64 {
-    let one_chunk =
-        options.scan_chunk_rows.is_none() && rows <= first_chunk(options, keys, ROWS_PER_KEY).0;
-    if parallel_first_chunk && one_chunk {
+    let chunks = BatchSizer::chunks(options, keys);
+    if parallel_first_chunk && chunks.is_adaptive() && rows <= chunks.size() {
         return 1;
     }
     rows / partials_shard_rows(options, keys).max(1)
@@ -193,7 +192,6 @@ impl BatchSizer {
     }
 
     /// Whether the size adapts to batch durations.
-    #[cfg(test)]
     pub(crate) fn is_adaptive(&self) -> bool {
         self.adaptive.is_some()
     }
