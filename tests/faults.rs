@@ -431,3 +431,128 @@ async fn the_server_killing_the_connection_mid_batch_is_retried() {
         );
     }
 }
+
+/// On PostgreSQL a range with no target row yet is written by the upsert cut before its
+/// conflict clause, a plain `INSERT`; one holding target rows by the upsert. A fresh target is
+/// inserted batch by batch, a target filled over its first half with wrong values (an earlier
+/// tool's, or the application's) is upserted there and inserted beyond, and both land on the
+/// recompute. The other engines always upsert.
+#[tokio::test]
+async fn an_empty_range_is_inserted_and_a_filled_one_upserted() {
+    for db in common::engines("insert_empty_range").await {
+        let expected = seeded(&db).await;
+        let report = db.run(def(), RunOptions::default()).await.unwrap();
+        assert_eq!(report.stop, StopReason::Done, "{}", db.name());
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+        let inserted = match db.engine {
+            Engine::Postgres => report.batches,
+            _ => 0,
+        };
+        assert_eq!(
+            report.inserted_batches,
+            inserted,
+            "{}: {report:?}",
+            db.name()
+        );
+
+        // The first half of the keys filled with wrong values, the rest empty.
+        db.exec("DELETE FROM user_stats WHERE user_id > 1200").await;
+        db.exec("UPDATE user_stats SET event_count = event_count + 1, total_amount = 0")
+            .await;
+        let report = db
+            .run(def(), RunOptions::default().restart(true).batch_size(100))
+            .await
+            .unwrap();
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+        assert_eq!(report.batches, (USERS / 100) as u64, "{}", db.name());
+        if db.engine == Engine::Postgres {
+            // Ranges above user 1,200 hold no target row; the one straddling it holds some.
+            assert_eq!(report.inserted_batches, 12, "{}: {report:?}", db.name());
+        } else {
+            assert_eq!(report.inserted_batches, 0, "{}", db.name());
+        }
+        assert_eq!(report.retries, 0, "{}", db.name());
+    }
+}
+
+/// A key the application writes into a range after the batch counted the range empty: on
+/// PostgreSQL the batch's `INSERT` waits on the application's uncommitted row, fails with a
+/// unique violation when it commits, and the batch is rolled back and done again with the
+/// upsert, which overwrites the application's values with the recomputed ones. On MariaDB the
+/// upsert waits and overwrites them. Either way the table ends equal to the recompute, the
+/// redo counted as a retry.
+#[tokio::test]
+async fn a_key_written_while_its_empty_range_is_inserted_is_upserted_again() {
+    for db in common::engines("key_arrived").await {
+        if db.engine == Engine::Sqlite {
+            eprintln!("sqlite: one writer, so nothing is written between a count and an insert");
+            continue;
+        }
+        let expected = seeded(&db).await;
+        // The application's row for user 5, in the first range, uncommitted.
+        let app = match &db.pool {
+            Pool::Postgres(p) => {
+                let mut tx = p.begin().await.unwrap();
+                sqlx::query(common::test_sql("INSERT INTO user_stats (user_id, event_count, total_amount, last_seen) VALUES (5, 0, 0, '2020-01-01 00:00:00')")).execute(&mut *tx).await.unwrap();
+                LockHolder::Pg(tx)
+            }
+            Pool::MySql(p) => {
+                let mut tx = p.begin().await.unwrap();
+                sqlx::query(common::test_sql("INSERT INTO user_stats (user_id, event_count, total_amount, last_seen) VALUES (5, 0, 0, '2020-01-01 00:00:00')")).execute(&mut *tx).await.unwrap();
+                LockHolder::MySql(tx)
+            }
+            Pool::Sqlite(_) => unreachable!("skipped above"),
+        };
+        let run = {
+            let def = def();
+            let options = RunOptions::default()
+                .lock_timeout(Duration::from_secs(30))
+                .statement_timeout(Duration::from_secs(30));
+            match &db.pool {
+                Pool::Postgres(p) => {
+                    let p = p.clone();
+                    tokio::spawn(async move { p.run_backfill(def, options).await })
+                }
+                Pool::MySql(p) => {
+                    let p = p.clone();
+                    tokio::spawn(async move { p.run_backfill(def, options).await })
+                }
+                Pool::Sqlite(_) => unreachable!("skipped above"),
+            }
+        };
+        // The first batch's write, waiting on the application's row.
+        let waiting = match db.engine {
+            Engine::Postgres => "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%'",
+            _ => "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND IN ('Query', 'Execute') AND INFO LIKE 'INSERT INTO%' AND TIME_MS > 300",
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while db.scalar(waiting).await == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "{}: the first batch never waited on the application's row",
+                db.name()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        match app {
+            LockHolder::Pg(tx) => tx.commit().await.unwrap(),
+            LockHolder::MySql(tx) => tx.commit().await.unwrap(),
+            LockHolder::Sqlite(_) => unreachable!("skipped above"),
+        }
+        let report = run.await.unwrap().unwrap();
+        assert_eq!(report.stop, StopReason::Done, "{}", db.name());
+        assert_eq!(checksum(&db).await, expected, "{}", db.name());
+        if db.engine == Engine::Postgres {
+            assert_eq!(report.retries, 1, "{}: the first batch redone", db.name());
+            // Every batch but the redone first one found its range empty.
+            assert_eq!(
+                report.inserted_batches,
+                report.batches - 1,
+                "{}: {report:?}",
+                db.name()
+            );
+        } else {
+            assert_eq!(report.retries, 0, "{}", db.name());
+        }
+    }
+}

@@ -77,6 +77,64 @@ const FACT_COLUMNS: &[&str] = &[
     "weighted",
 ];
 
+/// [`FactStats`] without its `avg`: every merge reads one partial where a key has one
+/// (PostgreSQL).
+#[derive(Backfill, Debug)]
+#[backfill(
+    table = "fact_totals",
+    from = "facts f LEFT JOIN teams g ON g.id = f.grp",
+    filter = "f.kind <> 9",
+    strategy = "scan",
+    batch_size = 7
+)]
+pub struct FactTotals {
+    #[backfill(key, expr = "f.grp")]
+    pub grp: i64,
+    #[backfill(expr = "count(*)")]
+    pub n: i64,
+    #[backfill(expr = "count(f.v)")]
+    pub n_v: i64,
+    #[backfill(expr = "sum(f.v)")]
+    pub total: Option<i64>,
+    #[backfill(expr = "min(f.v)")]
+    pub lo: Option<i64>,
+    #[backfill(expr = "max(f.v)")]
+    pub hi: Option<i64>,
+    /// Integer division of a sum: the partial read as the merged sum, of the sum's type.
+    #[backfill(expr = "coalesce(sum(f.v), 0) / 3 + count(*) * 2")]
+    pub mixed: i64,
+    #[backfill(expr = "max(f.label)")]
+    pub last_label: Option<String>,
+    #[backfill(
+        postgres = "bool_and(f.flag)",
+        mysql = "min(f.flag)",
+        sqlite = "min(f.flag)"
+    )]
+    pub all_flagged: bool,
+    #[backfill(
+        postgres = "bool_or(NOT f.flag)",
+        mysql = "max(NOT f.flag)",
+        sqlite = "max(NOT f.flag)"
+    )]
+    pub any_unflagged: bool,
+    #[backfill(expr = "max(g.weight) * count(*)")]
+    pub weighted: i64,
+}
+
+const TOTAL_COLUMNS: &[&str] = &[
+    "grp",
+    "n",
+    "n_v",
+    "total",
+    "lo",
+    "hi",
+    "mixed",
+    "last_label",
+    "all_flagged",
+    "any_unflagged",
+    "weighted",
+];
+
 const GROUPS: i64 = 300;
 
 async fn create_facts(db: &Db) {
@@ -234,6 +292,70 @@ async fn the_scan_equals_the_single_statement_for_every_merged_aggregate() {
         .await;
         assert_eq!(report.stop, StopReason::Done, "{}", db.name());
         assert_eq!(checksum(&db).await, expected, "{}", db.name());
+    }
+}
+
+/// A partials phase of one chunk leaves one partial row per key, and on PostgreSQL the merge
+/// reads each key's row without grouping, every merge written as the partial itself; more
+/// chunks are merged grouped. Either way, stopped and resumed mid-merge (the resumed run
+/// deciding again from the partials job), the table equals the single statement's, and on
+/// PostgreSQL the merge inserts into ranges the target does not hold yet.
+#[tokio::test]
+async fn one_partial_per_key_is_merged_without_grouping() {
+    for db in common::engines("scan_one_partial").await {
+        facts(&db, 3_000).await;
+        let table = match db.engine {
+            Engine::MySql => "CREATE TABLE fact_totals (grp BIGINT PRIMARY KEY, n BIGINT NOT NULL, n_v BIGINT NOT NULL, total BIGINT NULL, lo BIGINT NULL, hi BIGINT NULL, mixed BIGINT NOT NULL, last_label VARCHAR(40) NULL, all_flagged BOOLEAN NOT NULL, any_unflagged BOOLEAN NOT NULL, weighted BIGINT NOT NULL) ENGINE=InnoDB",
+            Engine::Postgres => "CREATE TABLE fact_totals (grp BIGINT PRIMARY KEY, n BIGINT NOT NULL, n_v BIGINT NOT NULL, total BIGINT NULL, lo BIGINT NULL, hi BIGINT NULL, mixed BIGINT NOT NULL, last_label TEXT NULL, all_flagged BOOLEAN NOT NULL, any_unflagged BOOLEAN NOT NULL, weighted BIGINT NOT NULL)",
+            Engine::Sqlite => "CREATE TABLE fact_totals (grp INTEGER PRIMARY KEY, n INTEGER NOT NULL, n_v INTEGER NOT NULL, total INTEGER NULL, lo INTEGER NULL, hi INTEGER NULL, mixed INTEGER NOT NULL, last_label TEXT NULL, all_flagged BOOLEAN NOT NULL, any_unflagged BOOLEAN NOT NULL, weighted INTEGER NOT NULL)",
+        };
+        db.exec(table).await;
+        let def = FactTotals::definition();
+        db.recompute_all(def, "fact_totals").await;
+        let totals = || db.checksum("fact_totals", TOTAL_COLUMNS, &["grp"]);
+        let expected = totals().await;
+        assert!(expected.0 > 250, "{}: {expected:?}", db.name());
+        db.exec("DELETE FROM fact_totals").await;
+        let postgres = db.engine == Engine::Postgres;
+
+        // One chunk, then 3 of the merge's batches (7 keys each); then the rest, resumed.
+        let stopped = run_stopped(&db, def, RunOptions::default().max_batches(4)).await;
+        let scan = stopped.scan.clone().expect("a scan report");
+        assert_eq!(scan.chunks, 1, "{}: {scan:?}", db.name());
+        assert_eq!(
+            scan.one_partial_per_key,
+            postgres,
+            "{}: {scan:?}",
+            db.name()
+        );
+        let report = run_done(&db, def, RunOptions::default()).await;
+        let scan = report.scan.clone().expect("a scan report");
+        assert_eq!(
+            scan.one_partial_per_key,
+            postgres,
+            "{}: {scan:?}",
+            db.name()
+        );
+        assert_eq!(totals().await, expected, "{}", db.name());
+        assert!(verify(&db, def).await.is_clean(), "{}", db.name());
+        let inserted = stopped.inserted_batches + report.inserted_batches;
+        let merged = stopped.batches - 1 + report.batches;
+        assert_eq!(inserted, if postgres { merged } else { 0 }, "{}", db.name());
+
+        // Chunks of 97 rows: several partials per key, merged grouped.
+        let report = run_done(
+            &db,
+            def,
+            RunOptions::default().restart(true).scan_chunk_rows(97),
+        )
+        .await;
+        let scan = report.scan.clone().expect("a scan report");
+        assert!(scan.chunks > 1, "{}: {scan:?}", db.name());
+        assert!(!scan.one_partial_per_key, "{}: {scan:?}", db.name());
+        assert_eq!(totals().await, expected, "{}", db.name());
+        // Every range held its rows already: upserted, and skipped where they match.
+        assert_eq!(report.inserted_batches, 0, "{}", db.name());
+        assert_eq!(report.rows_written, 0, "{}: nothing changed", db.name());
     }
 }
 

@@ -405,7 +405,8 @@ pub struct Report {
     /// Target rows deleted because no source row produces their key (only with
     /// [`RunOptions::delete_extra`]).
     pub rows_deleted: u64,
-    /// Batches retried after a transient error.
+    /// Batches retried after a transient error, or (PostgreSQL) after a key was written into a
+    /// range between its count and its insert.
     pub retries: u64,
     /// Time spent waiting for throttles.
     pub throttled: Duration,
@@ -421,6 +422,10 @@ pub struct Report {
     pub timeout_splits: u64,
     /// Shards this run split so an idle worker could take the second half.
     pub shards_split: u64,
+    /// PostgreSQL: batches whose range held no target row yet, written by a plain `INSERT
+    /// ... SELECT` instead of the upsert (the same rows, at half the upsert's cost; see
+    /// `Statements::insert`).
+    pub inserted_batches: u64,
     /// Why the run stopped.
     pub stop: StopReason,
     /// How the run read the source: [`Strategy::Ranges`] or [`Strategy::Scan`] (what `auto`
@@ -455,6 +460,9 @@ pub struct ScanReport {
     /// Wall time of this run's partials phase: the staging table made or checked, then the
     /// chunks. The merge took the rest of [`Report::elapsed`].
     pub partials_elapsed: Duration,
+    /// The partials phase wrote one chunk, so every key has one partial row, and the merge
+    /// read each key's row without a GROUP BY (PostgreSQL, unless a value merges an `avg`).
+    pub one_partial_per_key: bool,
 }
 
 impl Report {

@@ -63,6 +63,7 @@ fn statements(engine: Engine, sql: &str, params: &[Param], kinds: &[KeyKind]) ->
         bounds: ranged(sql, params),
         bounds_offset: ranged(sql, params),
         upsert: ranged(sql, params),
+        insert: ranged(sql, params),
         verify_diff: ranged(sql, params),
         verify_extra: ranged(sql, params),
         verify_extra_tail: stmt(sql, params),

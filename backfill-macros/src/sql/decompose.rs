@@ -40,6 +40,12 @@ pub struct Decomposed {
     /// For each column of the model, in order: the value computed from the merged partials
     /// (`None` for key columns).
     pub merged: Vec<Option<String>>,
+    /// PostgreSQL: `merged` where every key has one partial row (the partials phase wrote one
+    /// chunk), each merge of a partial written as the partial itself, typed as the merge is
+    /// (`CAST(sum(p) AS BIGINT)` -> `CAST(p AS BIGINT)`, `max(p)` -> `p`): the same values with
+    /// no GROUP BY. `None` on the other engines, or when a value merges an `avg` (whose merge
+    /// divides sums of partials typed by the server).
+    pub merged_one: Option<Vec<Option<String>>>,
 }
 
 /// How one aggregate is merged from its partials.
@@ -81,6 +87,25 @@ fn merge_of(name: &str) -> Result<Merged, String> {
     }))
 }
 
+/// How merge `name` reads a key's one partial `p` on `engine`: the merge's value over one row,
+/// of the merge's type; `None` where that is not written here (`avg`, SQLite's `total`, and
+/// every merge on MySQL and SQLite, whose sums change the type).
+fn merge_one(name: &str, engine: Engine, p: &str) -> Option<String> {
+    if engine != Engine::Postgres {
+        return None;
+    }
+    match name {
+        // The merge's `CAST(sum(p) AS BIGINT)`: a count is a bigint, never NULL.
+        "count" => Some(format!("CAST({p} AS BIGINT)")),
+        // The merge casts the sum of partial sums back to the partial's type.
+        "sum" => Some(format!("CAST({p} AS {})", type_marker(partial_name(p)))),
+        "min" | "max" | "bool_and" | "every" | "bool_or" | "bit_and" | "bit_or" | "bit_xor" => {
+            Some(p.to_string())
+        }
+        _ => None,
+    }
+}
+
 /// The staging column a merge reads: the part after the alias of `"__s"."p0"`.
 fn partial_name(reference: &str) -> &str {
     let column = reference.rsplit('.').next().unwrap_or(reference);
@@ -117,6 +142,7 @@ pub fn decompose(model: &Backfill, engine: Engine) -> Result<Decomposed, String>
     let (driving, driving_ref, chunk_from) = driving_table(engine, from)?;
     let mut partials = Vec::new();
     let mut merged = Vec::new();
+    let mut merged_one = Some(Vec::new());
     for c in &model.columns {
         if let Some(kind) = c.key {
             if engine == Engine::Sqlite && kind == KeyKind::Text {
@@ -126,6 +152,9 @@ pub fn decompose(model: &Backfill, engine: Engine) -> Result<Decomposed, String>
                 ));
             }
             merged.push(None);
+            if let Some(one) = &mut merged_one {
+                one.push(None);
+            }
             continue;
         }
         let text = match &c.exprs[engine.index()] {
@@ -137,8 +166,12 @@ pub fn decompose(model: &Backfill, engine: Engine) -> Result<Decomposed, String>
                 ))
             }
         };
-        let value = decompose_value(engine, &c.column, &text, &mut partials)?;
+        let (value, one) = decompose_value(engine, &c.column, &text, &mut partials)?;
         merged.push(Some(value));
+        merged_one = merged_one.zip(one).map(|(mut all, one)| {
+            all.push(Some(one));
+            all
+        });
     }
     Ok(Decomposed {
         driving,
@@ -146,6 +179,7 @@ pub fn decompose(model: &Backfill, engine: Engine) -> Result<Decomposed, String>
         chunk_from,
         partials,
         merged,
+        merged_one,
     })
 }
 
@@ -235,15 +269,17 @@ fn driving_table(engine: Engine, from: &str) -> Result<(Vec<String>, String, Str
 
 /// `text` (the value of `column`) with each aggregate replaced by its merge over new partials,
 /// which are appended to `partials`.
+/// The value of `column` computed from the merged partials, and from a key's one partial where
+/// every merge in it can read one ([`merge_one`]).
 fn decompose_value(
     engine: Engine,
     column: &str,
     text: &str,
     partials: &mut Vec<String>,
-) -> Result<String, String> {
+) -> Result<(String, Option<String>), String> {
     let mut expr =
         parse_expr(engine, text).map_err(|e| format!("`{column}` does not parse: {e}"))?;
-    let mut merges: Vec<String> = Vec::new();
+    let mut merges: Vec<(String, Option<String>)> = Vec::new();
     let mut refused: Option<String> = None;
     let _ = visit_expressions_mut(&mut expr, |e| {
         let Expr::Function(f) = e else {
@@ -294,11 +330,16 @@ fn decompose_value(
             "`{column}` {what}: a chunk's partial aggregates cannot compute it"
         ));
     }
-    let mut value = expr.to_string();
-    for (i, merge) in merges.iter().enumerate() {
+    let text = expr.to_string();
+    let mut value = text.clone();
+    let mut one = Some(text);
+    for (i, (merge, single)) in merges.iter().enumerate() {
         value = value.replacen(&slot(i), merge, 1);
+        one = one
+            .zip(single.as_ref())
+            .map(|(one, single)| one.replacen(&slot(i), single, 1));
     }
-    Ok(value)
+    Ok((value, one))
 }
 
 /// The index of partial `call` in `partials`, added if it is not there: `avg(x)` and `sum(x)`
@@ -340,13 +381,14 @@ fn args_len(f: &Function) -> usize {
     }
 }
 
-/// The partials of aggregate call `f` (appended to `partials`) and its merge over them.
+/// The partials of aggregate call `f` (appended to `partials`), its merge over them, and its
+/// merge where a key has one partial row ([`merge_one`]).
 fn split(
     engine: Engine,
     f: &Function,
     name: &str,
     partials: &mut Vec<String>,
-) -> Result<String, String> {
+) -> Result<(String, Option<String>), String> {
     let call = f.to_string();
     let merged = merge_of(name)?;
     if let FunctionArguments::List(list) = &f.args {
@@ -374,16 +416,20 @@ fn split(
     // The call as written, its name replaced: `avg(x) FILTER (...)` -> `sum(x) FILTER (...)`.
     let renamed = |to: &str| format!("{to}{}", &call[f.name.to_string().len()..]);
     match merged {
-        Merged::One(merge) => Ok(merge(engine, &stage(partial(partials, call.clone())))),
+        Merged::One(merge) => {
+            let p = stage(partial(partials, call.clone()));
+            Ok((merge(engine, &p), merge_one(name, engine, &p)))
+        }
         Merged::Avg => {
             let sum = stage(partial(partials, renamed("sum")));
             let count = stage(partial(partials, renamed("count")));
-            Ok(match engine {
+            let merged = match engine {
                 Engine::Sqlite => format!("(CAST(sum({sum}) AS REAL) / NULLIF(sum({count}), 0))"),
                 Engine::Postgres | Engine::MySql => {
                     format!("(sum({sum}) / NULLIF(sum({count}), 0))")
                 }
-            })
+            };
+            Ok((merged, None))
         }
     }
 }

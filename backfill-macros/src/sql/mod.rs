@@ -47,6 +47,7 @@ pub fn statements(model: &Backfill, engine: Engine) -> Statements {
         bounds: w.ranged(|w, r| w.bounds(r), Range::Whole, Range::Above),
         bounds_offset: w.ranged(|w, r| w.bounds_offset(r), Range::Whole, Range::Above),
         upsert: w.ranged(|w, r| w.upsert(r), Range::UpTo, Range::Between),
+        insert: w.ranged(|w, r| w.insert(r), Range::UpTo, Range::Between),
         verify_diff: w.ranged(|w, r| w.verify_diff(r), Range::UpTo, Range::Between),
         verify_extra: w.ranged(|w, r| w.verify_extra(r), Range::UpTo, Range::Between),
         verify_extra_tail: w.stmt(|w, b| w.verify_extra(b), Range::Above),
@@ -392,8 +393,8 @@ pub fn render(statements: &Statements) -> String {
     out
 }
 
-/// The scan strategy's statements as text, with the merge phase's upsert, for review and
-/// snapshots.
+/// The scan strategy's statements as text, with the merge phase's bounds, upsert and insert
+/// (grouped, and where the engine has it for one partial per key), for review and snapshots.
 #[cfg(test)]
 pub fn render_scan(statements: &Statements) -> String {
     use std::fmt::Write as _;
@@ -412,10 +413,19 @@ pub fn render_scan(statements: &Statements) -> String {
         scan.fingerprint,
         scan.columns
     );
-    let merge = [
+    let mut merge = vec![
         ("merge: bounds", &scan.merge.bounds.next),
         ("merge: upsert", &scan.merge.upsert.next),
+        ("merge: insert into an empty range", &scan.merge.insert.next),
     ];
+    for one in &scan.merge_one {
+        merge.extend([
+            ("merge, one partial per key: bounds", &one.bounds.next),
+            ("merge, one partial per key: upsert", &one.upsert.next),
+            ("merge, one partial per key: insert", &one.insert.next),
+        ]);
+    }
+    let merge = merge.into_iter().filter(|(_, stmt)| !stmt.sql.is_empty());
     for (name, stmt) in scan.named().into_iter().chain(merge) {
         let sql = stmt.sql.replace(backfill_core::scan::MARK, "$$");
         let _ = writeln!(out, "\n-- {name}; binds {:?}\n{sql};", stmt.params);

@@ -40,21 +40,35 @@ pub fn scan(model: &Backfill, engine: Engine) -> Result<Scan, String> {
         rebuild: s.stmt(|s, (r, b)| s.rebuild(r, b)),
         replace: s.stmt(|s, _| s.replace()),
         drop: s.stmt(|s, _| format!("DROP TABLE IF EXISTS {}", s.stage())),
-        merge: statements(&merge_model(model, engine, &d), engine),
+        merge: statements(&merge_model(model, engine, &d.merged), engine),
+        merge_one: Vec::new(),
     };
+    if let Some(one) = &d.merged_one {
+        let mut merge_one = statements(
+            &Backfill {
+                grouped: false,
+                ..merge_model(model, engine, one)
+            },
+            engine,
+        );
+        // The same rows as the grouped merge, so the same job: either may merge it.
+        merge_one.fingerprint = out.merge.fingerprint.clone();
+        out.merge_one.push(merge_one);
+    }
     out.fingerprint = scan_fingerprint(&out);
     Ok(out)
 }
 
 /// The merge phase as a backfill of its own: the target, from the staging table, each key read
-/// back from its column and each value computed from the merged partials.
-fn merge_model(model: &Backfill, engine: Engine, d: &Decomposed) -> Backfill {
+/// back from its column and each value computed from the merged partials (`merged`, one per
+/// column of the model: `None` for a key).
+fn merge_model(model: &Backfill, engine: Engine, merged: &[Option<String>]) -> Backfill {
     let q = |name: &str| engine.quote_ident(name);
     let mut key = 0;
     let columns = model
         .columns
         .iter()
-        .zip(&d.merged)
+        .zip(merged)
         .map(|(c, merged)| {
             let expr = match merged {
                 Some(value) => value.clone(),

@@ -209,6 +209,53 @@ fn snapshot_scan_of_every_merged_aggregate() {
 }
 
 #[test]
+fn a_postgres_merge_reads_one_partial_per_key_without_grouping_unless_it_averages() {
+    // Every merge but `avg`: count, sum (in an expression), max, min, bool_or, bit_or.
+    let mut model = scan_mapping();
+    model.columns.retain(|c| c.column != "mean");
+    model
+        .columns
+        .push(col("flagged", Some("bool_or(e.flagged)")));
+    model.columns.push(col("bits", Some("bit_or(e.bits)")));
+    let s = statements(&model, Engine::Postgres);
+    let scan = s.scan().expect("scanned");
+    let one = scan
+        .merge_one
+        .first()
+        .expect("a merge of one partial per key");
+    assert_eq!(one.fingerprint, scan.merge.fingerprint, "the same job");
+    let upsert = &one.upsert.next.sql;
+    assert!(!upsert.contains("GROUP BY"), "{upsert}");
+    assert!(scan.merge.upsert.next.sql.contains("GROUP BY"));
+    let values = upsert
+        .split(" FROM ")
+        .next()
+        .and_then(|insert| insert.split(" SELECT ").nth(1))
+        .expect("an INSERT ... SELECT");
+    assert_eq!(
+        values,
+        "\"__s\".\"k0\", CAST(\"__s\".\"p0\" AS BIGINT), coalesce(CAST(\"__s\".\"p1\" AS $$type p1$$), 0), \
+         \"__s\".\"p2\", \"__s\".\"p3\", CAST(\"__s\".\"p4\" AS BIGINT) * 2 + 1, \"__s\".\"p5\", \"__s\".\"p6\""
+            .replace("$$", &backfill_core::scan::MARK.to_string())
+    );
+    // Its insert is its upsert cut before the conflict clause, as everywhere on PostgreSQL.
+    assert!(upsert.starts_with(&one.insert.next.sql));
+    // An average divides sums of partials typed by the server: always grouped.
+    assert!(statements(&scan_mapping(), Engine::Postgres)
+        .scan()
+        .expect("scanned")
+        .merge_one
+        .is_empty());
+    for engine in [Engine::MySql, Engine::Sqlite] {
+        assert!(statements(&model, engine)
+            .scan()
+            .expect("scanned")
+            .merge_one
+            .is_empty());
+    }
+}
+
+#[test]
 fn snapshot_scan_refusals() {
     let distinct = Backfill {
         columns: vec![
@@ -415,4 +462,49 @@ fn write_once_and_keep_only_never_update() {
         .sql
         .ends_with("ON DUPLICATE KEY UPDATE `shop_id` = `shop_settings`.`shop_id`"));
     assert!(!s.upsert.first.sql.contains("IGNORE"));
+}
+
+#[test]
+fn postgres_inserts_an_empty_range_with_the_upsert_cut_before_its_conflict_clause() {
+    let mappings = [
+        user_stats(),
+        copy(),
+        region_revenue(),
+        shop_seen(),
+        shop_settings(),
+        reserved_names(),
+    ];
+    for model in &mappings {
+        let s = statements(model, Engine::Postgres);
+        for (insert, upsert) in [
+            (&s.insert.first, &s.upsert.first),
+            (&s.insert.next, &s.upsert.next),
+        ] {
+            let rest = upsert
+                .sql
+                .strip_prefix(insert.sql.as_str())
+                .unwrap_or_else(|| panic!("{}: not a prefix of the upsert", insert.sql));
+            assert!(rest.starts_with(" ON CONFLICT ("), "{rest}");
+            assert!(!insert.sql.contains("ON CONFLICT"), "{}", insert.sql);
+            assert_eq!(insert.params, upsert.params, "{}", insert.sql);
+            assert_eq!(insert.holes, upsert.holes, "{}", insert.sql);
+        }
+        // Derived from the upsert, so not part of the fingerprint: a job started by a build
+        // without it resumes.
+        let mut without = statements(model, Engine::Postgres);
+        without.insert.first.sql.clear();
+        without.insert.next.sql.clear();
+        assert_eq!(fingerprint(&without), s.fingerprint);
+        for engine in [Engine::MySql, Engine::Sqlite] {
+            let s = statements(model, engine);
+            assert!(s.insert.first.sql.is_empty() && s.insert.next.sql.is_empty());
+        }
+    }
+    for model in [in_place_own_rows(), in_place_joined()] {
+        assert!(statements(&model, Engine::Postgres)
+            .insert
+            .next
+            .sql
+            .is_empty());
+    }
 }

@@ -82,11 +82,27 @@ impl<'m> StatementWriter<'m> {
         }
     }
 
+    /// PostgreSQL: the upsert of a range without its conflict clause, for a range that holds
+    /// no target row yet (`Statements::insert`); empty on the other engines and in place.
+    pub(super) fn insert(&self, (range, b): (Range, &mut Binder)) -> String {
+        if self.model.in_place || self.engine != Engine::Postgres {
+            return String::new();
+        }
+        self.insert_select(range, b)
+    }
+
+    /// `INSERT INTO target AS __t (columns) SELECT ...`: the upsert up to its conflict clause.
+    fn insert_select(&self, range: Range, b: &mut Binder) -> String {
+        let table = self.table();
+        let cols = self.insert_columns();
+        let t = self.quoted("__t");
+        let select = self.recompute(false, range, b);
+        format!("INSERT INTO {table} AS {t} ({cols}) {select}")
+    }
+
     /// PostgreSQL and SQLite: `INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE ... WHERE`
     /// some value differs.
     pub(super) fn insert_on_conflict(&self, range: Range, b: &mut Binder) -> String {
-        let table = self.table();
-        let cols = self.insert_columns();
         let updated = self.updated();
         let t = self.quoted("__t");
         let excluded = if self.engine == Engine::Postgres {
@@ -94,7 +110,7 @@ impl<'m> StatementWriter<'m> {
         } else {
             "excluded"
         };
-        let select = self.recompute(false, range, b);
+        let insert = self.insert_select(range, b);
         let conflict: Vec<String> = self.keys.iter().map(|c| self.quoted(&c.column)).collect();
         let action = if updated.is_empty() {
             "DO NOTHING".to_string()
@@ -118,10 +134,7 @@ impl<'m> StatementWriter<'m> {
                 .join(" OR ");
             format!("DO UPDATE SET {} WHERE {guard}", assignments.join(", "))
         };
-        format!(
-            "INSERT INTO {table} AS {t} ({cols}) {select} ON CONFLICT ({}) {action}",
-            conflict.join(", ")
-        )
+        format!("{insert} ON CONFLICT ({}) {action}", conflict.join(", "))
     }
 
     /// MySQL: `INSERT ... SELECT` from the recompute as a derived table `n`, `ON DUPLICATE KEY

@@ -4,11 +4,11 @@
 use crate::statement::{Scan, Statements, Storage};
 
 /// FNV-1a 64 of every statement's name, SQL, parameters and holes, in the order of
-/// [`Statements::named`], as 16 hex digits. The derive computes it; the same function
+/// [`Statements::fingerprinted`], as 16 hex digits. The derive computes it; the same function
 /// recomputed over the generated `'static` statements gives the same value.
 pub fn fingerprint<S: Storage>(statements: &Statements<S>) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for (name, stmt) in statements.named() {
+    for (name, stmt) in statements.fingerprinted() {
         let holes: Vec<(usize, usize, usize, &str)> = stmt
             .holes()
             .iter()

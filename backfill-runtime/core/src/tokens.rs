@@ -108,6 +108,7 @@ impl ToTokens for Statements<Owned> {
             bounds,
             bounds_offset,
             upsert,
+            insert,
             verify_diff,
             verify_extra,
             verify_extra_tail,
@@ -134,6 +135,7 @@ impl ToTokens for Statements<Owned> {
                 bounds: #bounds,
                 bounds_offset: #bounds_offset,
                 upsert: #upsert,
+                insert: #insert,
                 verify_diff: #verify_diff,
                 verify_extra: #verify_extra,
                 verify_extra_tail: #verify_extra_tail,
@@ -185,6 +187,7 @@ impl ToTokens for Scan<Owned> {
             replace,
             drop,
             merge,
+            merge_one,
         } = self;
         tokens.extend(quote! {
             #private::Scan {
@@ -204,6 +207,7 @@ impl ToTokens for Scan<Owned> {
                 replace: #replace,
                 drop: #drop,
                 merge: #merge,
+                merge_one: &[ #(#merge_one),* ],
             }
         });
     }

@@ -136,6 +136,8 @@ async fn run_with<D: Driver>(
         },
         verify_diff: None,
         upsert: None,
+        insert: None,
+        key_arrived: false,
         span: None,
         last_batch: None,
         lag_waited: Duration::ZERO,
@@ -166,6 +168,7 @@ async fn run_with<D: Driver>(
             null_keys: 0,
             timeout_splits: 0,
             shards_split: 0,
+            inserted_batches: 0,
             stop: StopReason::Done,
             strategy: crate::definition::Strategy::Ranges,
             strategy_reason: None,
@@ -176,6 +179,9 @@ async fn run_with<D: Driver>(
     };
     if partials.is_none() {
         run.upsert = Some(run.fill(&stmts.upsert).await?);
+        if !stmts.insert.first.sql().is_empty() {
+            run.insert = Some(run.fill(&stmts.insert).await?);
+        }
     }
     if run.skip_unchanged_ranges() {
         run.verify_diff = Some(run.fill(&stmts.verify_diff).await?);
@@ -229,6 +235,7 @@ async fn run_with<D: Driver>(
         retries = run.report.retries,
         timeout_splits = run.report.timeout_splits,
         shards_split = run.report.shards_split,
+        inserted_batches = run.report.inserted_batches,
         ms = run.report.elapsed.as_millis() as u64,
         "backfill stopped"
     );
@@ -254,6 +261,8 @@ struct Batch {
     hi: Key,
     keys: u64,
     rows: u64,
+    /// Written by the insert: the range held no target row.
+    inserted: bool,
     /// Extra target rows deleted in the range (`delete_extra`).
     deleted: u64,
     took: Duration,
@@ -294,12 +303,21 @@ enum BatchError {
     /// The run stops with this error, without a retry (a broken definition, a lost or changed
     /// progress row, a duplicate key, no progress).
     Stop(Box<Error>),
+    /// The insert of a range counted empty met a key of it written meanwhile (a unique
+    /// violation): the batch is done again at once with the upsert.
+    KeyArrived(sqlx::Error),
 }
 
 impl From<sqlx::Error> for BatchError {
     fn from(e: sqlx::Error) -> BatchError {
         BatchError::Database(e)
     }
+}
+
+/// A unique violation: two workers split at once and chose the same new shard number, or a key
+/// was written into a range between its count and its insert.
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 
 /// The range a failed batch had got to, for the error message.
@@ -330,6 +348,12 @@ struct Run<'a, D: Driver> {
     verify_diff: Option<FilledRanged>,
     /// The upsert (the UPDATE in place) with its holes filled.
     upsert: Option<FilledRanged>,
+    /// PostgreSQL: the upsert without its conflict clause, with its holes filled: what writes
+    /// a range that holds no target row yet.
+    insert: Option<FilledRanged>,
+    /// The last attempt's insert met a key written since its range was counted empty: the
+    /// batch is done again with the upsert.
+    key_arrived: bool,
     /// Smallest and largest source key of an integer first key column, for `fraction_done`.
     span: Option<(i64, i64)>,
     last_batch: Option<(Option<Key>, Key, Duration)>,
@@ -475,6 +499,7 @@ impl<D: Driver> Run<'_, D> {
                 hi,
                 keys,
                 rows,
+                inserted: false,
                 deleted: 0,
                 took: started.elapsed(),
                 rate: row.max_rows_per_sec,
@@ -483,7 +508,7 @@ impl<D: Driver> Run<'_, D> {
         }
         self.no_duplicate_keys(&mut tx, lo.as_ref(), &hi, limit)
             .await?;
-        let rows = self.upsert(&mut tx, lo.as_ref(), &hi, keys, limit).await?;
+        let (rows, inserted) = self.upsert(&mut tx, lo.as_ref(), &hi, keys, limit).await?;
         let deleted = self
             .delete_extra(&mut tx, &self.stmts.delete_extra, lo.as_ref(), Some(&hi))
             .await?;
@@ -502,6 +527,7 @@ impl<D: Driver> Run<'_, D> {
             hi,
             keys,
             rows,
+            inserted,
             deleted,
             took: started.elapsed(),
             rate: row.max_rows_per_sec,
@@ -671,10 +697,18 @@ impl<D: Driver> Run<'_, D> {
                         }
                         .filter(|(cap, _)| *cap < self.sizer.size());
                     }
+                    self.key_arrived = false;
                     return Ok(Some(outcome));
                 }
                 Err(BatchError::Stop(e)) => return Err(*e),
-                Err(BatchError::Database(e)) => e,
+                Err(BatchError::KeyArrived(e)) if !self.key_arrived => {
+                    let range = engine::describe_range(reached.lo.as_ref(), reached.hi.as_ref());
+                    tracing::info!(job = %self.report.job, shard = reached.shard, range = %range, error = %e, "a key of a range counted empty was written meanwhile; rolled back, doing the batch again with the upsert");
+                    self.key_arrived = true;
+                    self.report.retries += 1;
+                    continue;
+                }
+                Err(BatchError::KeyArrived(e) | BatchError::Database(e)) => e,
             };
             let range = engine::describe_range(reached.lo.as_ref(), reached.hi.as_ref());
             match D::classify(&error) {

@@ -18,6 +18,7 @@ impl<D: Driver> Run<'_, D> {
         self.report.keys += batch.keys;
         self.report.rows_written += batch.rows;
         self.report.rows_deleted += batch.deleted;
+        self.report.inserted_batches += u64::from(batch.inserted);
         self.report.cursor = Some(batch.hi.clone());
         self.crew.batches.fetch_add(1, Ordering::Relaxed);
         self.crew.keys.fetch_add(batch.keys, Ordering::Relaxed);
@@ -31,6 +32,7 @@ impl<D: Driver> Run<'_, D> {
             keys = batch.keys,
             rows = batch.rows,
             deleted = batch.deleted,
+            inserted = batch.inserted,
             ms = batch.took.as_millis() as u64,
             "batch committed"
         );

@@ -52,7 +52,8 @@ impl<D: Driver> Run<'_, D> {
     }
 
     /// Upserts the range of `keys` keys (`None` for a range cut at its shard's end, whose keys
-    /// are not counted yet); returns the rows inserted or changed.
+    /// are not counted yet); returns the rows inserted or changed, and whether the range held
+    /// no target row and was written by the insert (PostgreSQL).
     pub(super) async fn upsert(
         &self,
         conn: &mut Conn<D>,
@@ -60,9 +61,27 @@ impl<D: Driver> Run<'_, D> {
         hi: &Key,
         keys: Option<u64>,
         limit: u64,
-    ) -> Result<u64, BatchError> {
-        if let (Some(verify_diff), Some(keys)) = (&self.verify_diff, keys) {
-            if self.target_count(conn, lo, hi, limit).await? >= keys {
+    ) -> Result<(u64, bool), BatchError> {
+        // How many target rows the range holds, where that decides the statement: a range
+        // already whole is compared before it is upserted, an empty one is inserted.
+        let compare = self.verify_diff.as_ref().zip(keys);
+        let insert = self.insert.as_ref().filter(|_| !self.key_arrived);
+        let present = if compare.is_some() || insert.is_some() {
+            Some(self.target_count(conn, lo, hi, limit).await?)
+        } else {
+            None
+        };
+        if let (Some(insert), Some(0)) = (insert, present) {
+            let stmt = insert.pick(lo);
+            let binds = self.binds(stmt.stmt, lo, Some(hi), limit)?;
+            return match D::execute(conn, &stmt.sql, &binds).await {
+                Ok(rows) => Ok((rows, true)),
+                Err(e) if is_unique_violation(&e) => Err(BatchError::KeyArrived(e)),
+                Err(e) => Err(BatchError::Database(e)),
+            };
+        }
+        if let (Some((verify_diff, keys)), Some(present)) = (compare, present) {
+            if present >= keys {
                 let diff = verify_diff.pick(lo);
                 let binds = self.binds(diff.stmt, lo, Some(hi), limit)?;
                 let cols = [DecodeAs::from(self.kinds[0])];
@@ -70,7 +89,7 @@ impl<D: Driver> Run<'_, D> {
                     .await?
                     .is_empty()
                 {
-                    return Ok(0);
+                    return Ok((0, false));
                 }
             }
         }
@@ -84,7 +103,7 @@ impl<D: Driver> Run<'_, D> {
         // In place, the UPDATE's guard matches only rows whose values change, so the rows it
         // matches (what MySQL's CLIENT_FOUND_ROWS counts) are the rows it writes.
         if !D::DIALECT.counts_unchanged_rows || self.def.in_place {
-            return Ok(D::execute(conn, &stmt.sql, &binds).await?);
+            return Ok((D::execute(conn, &stmt.sql, &binds).await?, false));
         }
         // Affected rows count inserted 1, changed 2, unchanged 1: one per key plus the changed.
         let before = self.target_count(conn, lo, hi, limit).await?;
@@ -93,7 +112,7 @@ impl<D: Driver> Run<'_, D> {
         let inserted = after.saturating_sub(before);
         // A range cut at its shard's end: every source key of it has its target row now.
         let keys = keys.unwrap_or(after);
-        Ok((inserted + affected.saturating_sub(keys)).min(keys))
+        Ok(((inserted + affected.saturating_sub(keys)).min(keys), false))
     }
 
     /// A row-to-row mapping (from another source) writes one target row per source row: a key

@@ -17,7 +17,7 @@ use std::cmp::Ordering as KeyOrdering;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use super::{key_span, BatchError, Run};
+use super::{is_unique_violation, key_span, BatchError, Run};
 use crate::definition::{Definition, KeyKind};
 use crate::engine::{BatchConnection, Conn, Driver, ErrorClass};
 use crate::error::Error;
@@ -135,6 +135,8 @@ impl<D: Driver> Run<'_, D> {
             sizer: self.sizer.clone(),
             verify_diff: self.verify_diff.clone(),
             upsert: self.upsert.clone(),
+            insert: self.insert.clone(),
+            key_arrived: false,
             span: None,
             last_batch: None,
             lag_waited: Duration::ZERO,
@@ -183,6 +185,7 @@ impl<D: Driver> Run<'_, D> {
             self.report.retries += r.retries;
             self.report.timeout_splits += r.timeout_splits;
             self.report.shards_split += r.shards_split;
+            self.report.inserted_batches += r.inserted_batches;
             self.report.throttled = self.report.throttled.max(r.throttled);
             if r.cursor.is_some() && r.cursor > self.report.cursor {
                 self.report.cursor = r.cursor.clone();
@@ -279,7 +282,7 @@ impl<D: Driver> Run<'_, D> {
                     .await
                     .map_err(|e| match e {
                         BatchError::Stop(e) => *e,
-                        BatchError::Database(e) => Error::database(
+                        BatchError::Database(e) | BatchError::KeyArrived(e) => Error::database(
                             format!(
                                 "reading the next keys of shard {} of job `{}`",
                                 candidate.shard, self.report.job
@@ -325,7 +328,9 @@ impl<D: Driver> Run<'_, D> {
                 tracing::debug!(job = %self.report.job, shard = candidate.shard, error = %e, "split given up; looking again");
                 None
             }
-            Err(BatchError::Database(e)) => return Err(Error::database(context(), e)),
+            Err(BatchError::Database(e) | BatchError::KeyArrived(e)) => {
+                return Err(Error::database(context(), e))
+            }
         };
         let Some(at) = split else {
             return Ok(false);
@@ -479,9 +484,4 @@ impl<D: Driver> Run<'_, D> {
         batch_conn.finished();
         Ok(())
     }
-}
-
-/// A unique violation: two workers split at once and chose the same new shard number.
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }

@@ -335,6 +335,12 @@ fn summarize(ctx: &Context, report: &Report, resume: &str) -> Exit {
             format::count(report.timeout_splits)
         ));
     }
+    if report.inserted_batches > 0 {
+        split.push(format!(
+            "{} batches inserted into ranges with no target row",
+            format::count(report.inserted_batches)
+        ));
+    }
     let split = if split.is_empty() {
         String::new()
     } else {
@@ -375,6 +381,7 @@ fn summarize(ctx: &Context, report: &Report, resume: &str) -> Exit {
         retries = report.retries,
         timeout_splits = report.timeout_splits,
         shards_split = report.shards_split,
+        inserted_batches = report.inserted_batches,
         strategy = %report.strategy,
         ms = report.elapsed.as_millis() as u64,
         cursor = %format::lower_bound(report.cursor.as_ref()),

@@ -244,8 +244,9 @@ pub(crate) async fn run<D: Driver>(
         partials_options.workers(workers)
     };
     tracing::info!(job = %job, staging = %filled.stage, chunk_column = %chunk, source = %scan.driving, workers = partials_options.workers, "scan: partials phase");
+    let status_options = partials_options.clone();
     let partials = batch::run_partials::<D>(pool, def, stmts, &filled, partials_options).await?;
-    let scan_report = ScanReport {
+    let mut scan_report = ScanReport {
         staging_table: filled.stage.clone(),
         job: partials_job,
         chunks: partials.batches,
@@ -253,6 +254,7 @@ pub(crate) async fn run<D: Driver>(
         partials_written: partials.rows_written,
         finished: partials.finished(),
         partials_elapsed: started.elapsed(),
+        one_partial_per_key: false,
     };
     let spent = options
         .max_batches
@@ -292,12 +294,19 @@ pub(crate) async fn run<D: Driver>(
             };
         }
     }
-    let merge = markers.merge(def, &scan.merge)?;
+    let merge = match scan.merge_one.first() {
+        Some(one) if one_chunk::<D>(pool, def, &status_options).await? => {
+            scan_report.one_partial_per_key = true;
+            one
+        }
+        _ => &scan.merge,
+    };
+    let merge = markers.merge(def, merge)?;
     let mut merge_options = options.clone();
     merge_options.max_batches = options
         .max_batches
         .map(|max| max.saturating_sub(partials.batches));
-    tracing::info!(job = %job, staging = %filled.stage, "scan: merge phase");
+    tracing::info!(job = %job, staging = %filled.stage, one_partial_per_key = scan_report.one_partial_per_key, "scan: merge phase");
     let mut report = batch::run::<D>(pool, def, merge, merge_options).await?;
     if report.finished() {
         let mut conn = pool.acquire().await.map_err(|e| {
@@ -367,6 +376,18 @@ async fn partials_workers<D: Driver>(
         .clamp(1, options.workers))
 }
 
+/// Whether the partials phase, done, wrote one chunk in all its runs and shards, so every key
+/// has one partial row: its first chunk's transaction emptied the staging table (or made it
+/// anew), and each chunk writes one row per key.
+async fn one_chunk<D: Driver>(
+    pool: &sqlx::Pool<D::Db>,
+    def: &'static Definition,
+    options: &RunOptions,
+) -> Result<bool, Error> {
+    let status = crate::progress::partials_status::<D>(pool, def, options).await?;
+    Ok(status.is_some_and(|s| s.state == "done" && s.batches == 1))
+}
+
 /// The job's status when its merge is done: another process of the job may finish it, and drop
 /// the staging table, while this one starts or keys the table.
 async fn done_meanwhile<D: Driver>(
@@ -399,6 +420,7 @@ fn already_done(
         null_keys: 0,
         timeout_splits: 0,
         shards_split: 0,
+        inserted_batches: 0,
         stop: StopReason::AlreadyDone,
         strategy: Strategy::Scan,
         strategy_reason: reason,

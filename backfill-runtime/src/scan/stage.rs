@@ -226,6 +226,7 @@ impl Markers {
             bounds: ranged(&m.bounds)?,
             bounds_offset: ranged(&m.bounds_offset)?,
             upsert: ranged(&m.upsert)?,
+            insert: ranged(&m.insert)?,
             verify_diff: ranged(&m.verify_diff)?,
             verify_extra: ranged(&m.verify_extra)?,
             verify_extra_tail: stmt(&m.verify_extra_tail)?,
