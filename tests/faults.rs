@@ -509,8 +509,11 @@ async fn a_key_written_while_its_empty_range_is_inserted_is_upserted_again() {
                 .lock_timeout(Duration::from_secs(30))
                 .statement_timeout(Duration::from_secs(30));
             match &db.pool {
-                Pool::Postgres(p) => {
-                    let p = p.clone();
+                // A pool of its own, named: the other tests of this binary run side by side in
+                // the same database, and their batches wait on locks too.
+                Pool::Postgres(_) => {
+                    let url = format!("{}&application_name=bf_key_arrived", db.url);
+                    let p = sqlx::PgPool::connect(&url).await.unwrap();
                     tokio::spawn(async move { p.run_backfill(def, options).await })
                 }
                 Pool::MySql(p) => {
@@ -522,7 +525,8 @@ async fn a_key_written_while_its_empty_range_is_inserted_is_upserted_again() {
         };
         // The first batch's write, waiting on the application's row.
         let waiting = match db.engine {
-            Engine::Postgres => "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%'",
+            Engine::Postgres => "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'bf_key_arrived' AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%'",
+            // This test's own database.
             _ => "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND IN ('Query', 'Execute') AND INFO LIKE 'INSERT INTO%' AND TIME_MS > 300",
         };
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -89,6 +89,10 @@ pub struct RunOptions {
     /// Adaptive chunks of the scan strategy aim for this duration (default 4 s: a chunk
     /// locks nothing the application writes, and larger chunks write fewer partials).
     pub scan_chunk_time: Duration,
+    /// Adaptive batches of the scan strategy's merge phase aim for this duration; `None`:
+    /// [`target_batch_time`](Self::target_batch_time), at most 100 ms on MySQL/MariaDB,
+    /// where an application statement touching a row a merge batch wrote waits for its commit.
+    pub merge_batch_time: Option<Duration>,
 }
 
 impl Default for RunOptions {
@@ -119,6 +123,7 @@ impl Default for RunOptions {
             strategy: None,
             scan_chunk_rows: None,
             scan_chunk_time: Duration::from_secs(4),
+            merge_batch_time: None,
         }
     }
 }
@@ -337,6 +342,21 @@ impl RunOptions {
     /// Cuts the scan strategy's chunks at `rows` source rows each (adaptive sizing off).
     pub fn scan_chunk_rows(mut self, rows: u64) -> Self {
         self.scan_chunk_rows = Some(rows.max(1));
+        self
+    }
+    /// Aims the scan's merge batches at `target` (see
+    /// [`merge_batch_time`](Self::merge_batch_time)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use backfill::RunOptions;
+    ///
+    /// // On MySQL/MariaDB the merge would aim at 100 ms; here its batches may take 250 ms.
+    /// let options = RunOptions::default().merge_batch_time(Duration::from_millis(250));
+    /// assert_eq!(options.merge_batch_time, Some(Duration::from_millis(250)));
+    /// ```
+    pub fn merge_batch_time(mut self, target: Duration) -> Self {
+        self.merge_batch_time = Some(target);
         self
     }
     /// Aims adaptive scan chunks at `target`.

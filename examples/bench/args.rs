@@ -23,7 +23,7 @@ scenarios:
              statement cut by hand into 2 ranges side by side, with the server's and the bench's CPU (PostgreSQL, MySQL)
   latency    the application's latency: a steady load of --load-rate single-row reads and
              writes per second (default 500) alone for --alone-secs (default 10), during the
-             limit, the default backfill, target_batch_time 100/250/500 ms, 2 and 4 workers
+             limit, the default backfill, batches of 100/250/500 ms (target and merge), 2 and 4 workers
   strategies the limit with the optimizer's plan and with a forced full scan (the faster is
              the limit), ranges, ranges with the covering index, scan and auto side by side,
              with what plan says; on PostgreSQL and MySQL also on a scratch server with a

@@ -28,7 +28,7 @@ workers against the limit, with the server's and the bench's CPU; PostgreSQL and
 index, scan and auto, with what `plan` says) and \
 `latency` (`ENGINE-latency`: a steady application load of `--load-rate` single-row reads and \
 writes per second, default 500, alone for `--alone-secs`, default 10, and during the limit, the \
-default backfill, `target_batch_time` 100/250/500 ms and 2 and 4 workers; PostgreSQL and \
+default backfill, batches of 100/250/500 ms (`target_batch_time` and `merge_batch_time`) and 2 and 4 workers; PostgreSQL and \
 MariaDB). `--events N`, `--users M` and `--repeat N` change the scale and the runs per figure; \
 `--help` lists every option.\n";
 

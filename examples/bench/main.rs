@@ -28,9 +28,9 @@
 //!   the default options (auto's pick, one worker), and the CPU the server and the bench used
 //!   (`scaling.rs`, `cpu.rs`); section `ENGINE-workers`.
 //! - `latency` (PostgreSQL, MySQL/MariaDB): a steady application load (`load.rs`) alone and
-//!   during the limit, the default backfill, `target_batch_time` 100/250/500 ms and 2 and 4
-//!   workers, with its p50, p99, max latency and errors (`latency.rs`); section
-//!   `ENGINE-latency`.
+//!   during the limit, the default backfill, batches of 100/250/500 ms (`target_batch_time`
+//!   and `merge_batch_time`) and 2 and 4 workers, with its p50, p99, max latency and errors
+//!   (`latency.rs`); section `ENGINE-latency`.
 //! - `strategies`: how each way of reading the source does against the best single statement
 //!   (`strategies.rs`): the single statement with the optimizer's plan and with a full scan
 //!   forced (the faster is the limit), ranges, ranges with the covering index `plan`

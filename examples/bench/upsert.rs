@@ -67,7 +67,8 @@ pub(crate) enum Figure {
     /// longer batches, so fewer of them, win back what more workers than the server's cores
     /// lose (each of their batches runs on a fraction of a core, so holds fewer keys).
     WorkersTime(u32, u64),
-    /// The default options with another `target_batch_time`, in milliseconds.
+    /// The default options with every batch of this many milliseconds: `target_batch_time`
+    /// and `merge_batch_time` (the default bounds a scan's merge on MySQL/MariaDB to 100 ms).
     TargetTime(u64),
     /// The default options with a pause of this many milliseconds between batches: whether
     /// resting between batches gives the application its latency back on a server with no core
@@ -128,9 +129,7 @@ impl Figure {
                 format!("backfill, strategy ranges, {n} workers, target_batch_time {ms} ms")
             }
             Figure::TargetTime(ms) => {
-                let default = RunOptions::default().target_batch_time.as_millis() as u64;
-                let note = if ms == default { " (the default)" } else { "" };
-                format!("backfill, target_batch_time {ms} ms{note}")
+                format!("backfill, target_batch_time and merge_batch_time {ms} ms")
             }
             Figure::Paused(ms) => {
                 format!("backfill, default options, pause {ms} ms between batches")
@@ -401,7 +400,10 @@ impl Bench {
                 self.backfill(figure, options, true).await
             }
             Figure::TargetTime(ms) => {
-                let options = RunOptions::default().target_batch_time(Duration::from_millis(ms));
+                let time = Duration::from_millis(ms);
+                let options = RunOptions::default()
+                    .target_batch_time(time)
+                    .merge_batch_time(time);
                 self.backfill(figure, options, true).await
             }
             Figure::Paused(ms) => {

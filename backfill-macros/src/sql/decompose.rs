@@ -268,9 +268,8 @@ fn driving_table(engine: Engine, from: &str) -> Result<(Vec<String>, String, Str
 }
 
 /// `text` (the value of `column`) with each aggregate replaced by its merge over new partials,
-/// which are appended to `partials`.
-/// The value of `column` computed from the merged partials, and from a key's one partial where
-/// every merge in it can read one ([`merge_one`]).
+/// which are appended to `partials`; and with each replaced by its read of a key's one partial,
+/// where every aggregate in it has one ([`merge_one`]).
 fn decompose_value(
     engine: Engine,
     column: &str,

@@ -130,7 +130,7 @@ pub(crate) enum Command {
         strategy: Option<StrategyArg>,
     },
     /// Run or resume a backfill
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show the progress of one job, or of every registered job
     Status {
         /// The backfill (struct name, job or table); default: every registered backfill
@@ -247,6 +247,10 @@ pub(crate) struct RunArgs {
     /// Adaptive sizing aims for batches of this duration, e.g. 500ms
     #[arg(long, value_parser = parse_duration)]
     pub(crate) target_batch_time: Option<Duration>,
+    /// The scan's merge batches aim for this duration (default: --target-batch-time, at most
+    /// 100ms on MySQL/MariaDB), e.g. 250ms
+    #[arg(long, value_parser = parse_duration)]
+    pub(crate) merge_batch_time: Option<Duration>,
     /// Limit on rows written per second
     #[arg(long)]
     pub(crate) max_rows_per_sec: Option<u64>,
@@ -388,6 +392,8 @@ mod tests {
             "1000",
             "--target-batch-time",
             "500ms",
+            "--merge-batch-time",
+            "250ms",
             "--job",
             "user_stats_v2",
             "--progress-table",
@@ -415,6 +421,7 @@ mod tests {
         assert_eq!(run.max_retries, Some(7));
         assert_eq!(run.max_rows_per_sec, Some(1000));
         assert_eq!(run.target_batch_time, Some(Duration::from_millis(500)));
+        assert_eq!(run.merge_batch_time, Some(Duration::from_millis(250)));
         assert_eq!(run.job.as_deref(), Some("user_stats_v2"));
         assert_eq!(run.max_lag, Some(Duration::from_secs(5)));
         assert_eq!(

@@ -213,6 +213,9 @@ pub(crate) async fn run<P: BackfillPool>(
     if let Some(t) = args.target_batch_time {
         options = options.target_batch_time(t);
     }
+    if let Some(t) = args.merge_batch_time {
+        options = options.merge_batch_time(t);
+    }
     if let Some(n) = args.max_rows_per_sec {
         options = options.max_rows_per_sec(n);
     }

@@ -56,7 +56,7 @@ use crate::definition::{Backfill, Definition, Engine};
 use crate::options::Control;
 use crate::throttle::LagProbe;
 
-use args::{Cli, Command, LogFormat, RunArgs};
+use args::{Cli, Command, LogFormat};
 use exit::CommandError;
 use progress_bar::Display;
 use redact::{RedactingStderr, Redactor};
@@ -268,13 +268,11 @@ async fn execute(registry: &Registry, ctx: &Context, cli: &Cli) -> Result<Exit, 
     };
     let pool = connect::connect(url, cli.connect_timeout, connections).await?;
     #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-    if let Command::Run(RunArgs {
-        throttle_query: Some(query),
-        ..
-    }) = &cli.command
-    {
-        // True while the run should wait, whatever the threshold.
-        guards.push((connect::throttle_query(&pool, query), Duration::ZERO));
+    if let Command::Run(run) = &cli.command {
+        if let Some(query) = &run.throttle_query {
+            // True while the run should wait, whatever the threshold.
+            guards.push((connect::throttle_query(&pool, query), Duration::ZERO));
+        }
     }
     let result = dispatch(&pool, registry, ctx, cli, named, guards).await;
     pool.close().await;

@@ -91,6 +91,15 @@ pub(crate) struct Dialect {
     /// `ON CONFLICT DO UPDATE ... WHERE` still locks and WAL-logs every matched row, so a range
     /// that already holds target rows is compared first (`verify_diff`) and skipped when equal.
     pub skip_unchanged_ranges: bool,
+    /// The most a scan's merge batch aims at unless `merge_batch_time` says otherwise: `None`,
+    /// `target_batch_time`. MySQL/MariaDB: 100 ms. A merge batch holds the target rows it
+    /// writes until it commits, and there an application statement touching one of them, even
+    /// an update of a row the batch has just inserted, waits for it; a merge batch reads the
+    /// staging table in key order, so a shorter one costs little. On MariaDB, in six runs of the
+    /// latency scenario on two machines, 100 ms merges left the application's p99 at 1.57-2.54x
+    /// its p99 alone where 250 ms left 1.51-4.21x (lower in five), at 0.92-1.06x the
+    /// throughput (BENCHMARKS.md, `mysql-latency`).
+    pub merge_batch_time: Option<std::time::Duration>,
     /// Prefix that makes a statement show its plan without running it.
     pub explain: &'static str,
     /// Appended to the progress row's SELECT to lock it (empty on SQLite, whose

@@ -29,7 +29,7 @@
 pub(crate) mod stage;
 mod status;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use stage::Markers;
 pub(crate) use status::status;
@@ -303,6 +303,7 @@ pub(crate) async fn run<D: Driver>(
     };
     let merge = markers.merge(def, merge)?;
     let mut merge_options = options.clone();
+    merge_options.target_batch_time = merge_batch_time(&options, D::DIALECT.merge_batch_time);
     merge_options.max_batches = options
         .max_batches
         .map(|max| max.saturating_sub(partials.batches));
@@ -376,6 +377,16 @@ async fn partials_workers<D: Driver>(
         .clamp(1, options.workers))
 }
 
+/// What the merge's adaptive batches aim at: `merge_batch_time` when set, else
+/// `target_batch_time`, at most the engine's bound (MySQL/MariaDB, see `Dialect`).
+fn merge_batch_time(options: &RunOptions, engine_bound: Option<Duration>) -> Duration {
+    match (options.merge_batch_time, engine_bound) {
+        (Some(set), _) => set,
+        (None, Some(bound)) => options.target_batch_time.min(bound),
+        (None, None) => options.target_batch_time,
+    }
+}
+
 /// Whether the partials phase, done, wrote one chunk in all its runs and shards, so every key
 /// has one partial row: its first chunk's transaction emptied the staging table (or made it
 /// anew), and each chunk writes one row per key.
@@ -426,5 +437,26 @@ fn already_done(
         strategy_reason: reason,
         strategy_elapsed: std::time::Duration::ZERO,
         scan: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_merge_aims_at_the_engine_bound_unless_told_otherwise() {
+        let ms = Duration::from_millis;
+        let options = RunOptions::default();
+        // MySQL/MariaDB bound the default 250 ms to 100 ms; PostgreSQL and SQLite keep it.
+        assert_eq!(merge_batch_time(&options, Some(ms(100))), ms(100));
+        assert_eq!(merge_batch_time(&options, None), ms(250));
+        // A shorter target_batch_time stays shorter.
+        let short = options.clone().target_batch_time(ms(50));
+        assert_eq!(merge_batch_time(&short, Some(ms(100))), ms(50));
+        // merge_batch_time wins on every engine, either way.
+        let set = options.merge_batch_time(ms(400));
+        assert_eq!(merge_batch_time(&set, Some(ms(100))), ms(400));
+        assert_eq!(merge_batch_time(&set, None), ms(400));
     }
 }

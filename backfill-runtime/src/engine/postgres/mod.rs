@@ -61,6 +61,7 @@ impl Driver for PgEngine {
     const DIALECT: Dialect = Dialect {
         counts_unchanged_rows: false,
         skip_unchanged_ranges: true,
+        merge_batch_time: None,
         explain: "EXPLAIN ",
         row_lock: " FOR UPDATE",
         create_under_write_lock: false,

@@ -41,6 +41,7 @@ impl Driver for SqliteEngine {
     const DIALECT: Dialect = Dialect {
         counts_unchanged_rows: false,
         skip_unchanged_ranges: false,
+        merge_batch_time: None,
         explain: "EXPLAIN QUERY PLAN ",
         row_lock: "",
         create_under_write_lock: true,
