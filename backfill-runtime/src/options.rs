@@ -349,7 +349,7 @@ impl RunOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use backfill::RunOptions;
+    /// use backfill_runtime::RunOptions;
     ///
     /// // On MySQL/MariaDB the merge would aim at 100 ms; here its batches may take 250 ms.
     /// let options = RunOptions::default().merge_batch_time(Duration::from_millis(250));
