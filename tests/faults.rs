@@ -364,24 +364,11 @@ async fn the_server_killing_the_connection_mid_batch_is_retried() {
         }
         let expected = seeded(&db).await;
         let holder = lock_target_row(&db).await;
-        let run = {
-            let def = def();
-            let options = RunOptions::default()
-                .max_retries(30)
-                .retry_backoff(Duration::from_millis(50));
-            match db.engine {
-                // A pool of its own, named, so only this test's connections are killed.
-                Engine::Postgres => {
-                    let url = format!("{}&application_name=bf_server_kill", db.url);
-                    let p = sqlx::PgPool::connect(&url).await.unwrap();
-                    tokio::spawn(async move { p.run_backfill(def, options).await })
-                }
-                _ => {
-                    let p = sqlx::MySqlPool::connect(&db.url).await.unwrap();
-                    tokio::spawn(async move { p.run_backfill(def, options).await })
-                }
-            }
-        };
+        // Only this test's connections are killed.
+        let options = RunOptions::default()
+            .max_retries(30)
+            .retry_backoff(Duration::from_millis(50));
+        let run = spawn_run(&db, "bf_server_kill", options).await;
         let mut kills = 0;
         let mut killed = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -429,6 +416,30 @@ async fn the_server_killing_the_connection_mid_batch_is_retried() {
             db.name(),
             report.retries
         );
+    }
+}
+
+/// The backfill run in a task on a pool of its own (PostgreSQL or MySQL/MariaDB), so a test can
+/// find its connections on the server: on PostgreSQL named `application_name` (the other tests
+/// of this binary run side by side in the same database), on MySQL/MariaDB in the test's own
+/// database.
+async fn spawn_run(
+    db: &Db,
+    application_name: &str,
+    options: RunOptions,
+) -> tokio::task::JoinHandle<Result<backfill::Report, backfill::Error>> {
+    let def = def();
+    match db.engine {
+        Engine::Postgres => {
+            let url = format!("{}&application_name={application_name}", db.url);
+            let p = sqlx::PgPool::connect(&url).await.unwrap();
+            tokio::spawn(async move { p.run_backfill(def, options).await })
+        }
+        Engine::MySql => {
+            let p = sqlx::MySqlPool::connect(&db.url).await.unwrap();
+            tokio::spawn(async move { p.run_backfill(def, options).await })
+        }
+        Engine::Sqlite => panic!("sqlite: no server to find a connection on"),
     }
 }
 
@@ -490,39 +501,11 @@ async fn a_key_written_while_its_empty_range_is_inserted_is_upserted_again() {
         }
         let expected = seeded(&db).await;
         // The application's row for user 5, in the first range, uncommitted.
-        let app = match &db.pool {
-            Pool::Postgres(p) => {
-                let mut tx = p.begin().await.unwrap();
-                sqlx::query(common::test_sql("INSERT INTO user_stats (user_id, event_count, total_amount, last_seen) VALUES (5, 0, 0, '2020-01-01 00:00:00')")).execute(&mut *tx).await.unwrap();
-                LockHolder::Pg(tx)
-            }
-            Pool::MySql(p) => {
-                let mut tx = p.begin().await.unwrap();
-                sqlx::query(common::test_sql("INSERT INTO user_stats (user_id, event_count, total_amount, last_seen) VALUES (5, 0, 0, '2020-01-01 00:00:00')")).execute(&mut *tx).await.unwrap();
-                LockHolder::MySql(tx)
-            }
-            Pool::Sqlite(_) => unreachable!("skipped above"),
-        };
-        let run = {
-            let def = def();
-            let options = RunOptions::default()
-                .lock_timeout(Duration::from_secs(30))
-                .statement_timeout(Duration::from_secs(30));
-            match &db.pool {
-                // A pool of its own, named: the other tests of this binary run side by side in
-                // the same database, and their batches wait on locks too.
-                Pool::Postgres(_) => {
-                    let url = format!("{}&application_name=bf_key_arrived", db.url);
-                    let p = sqlx::PgPool::connect(&url).await.unwrap();
-                    tokio::spawn(async move { p.run_backfill(def, options).await })
-                }
-                Pool::MySql(p) => {
-                    let p = p.clone();
-                    tokio::spawn(async move { p.run_backfill(def, options).await })
-                }
-                Pool::Sqlite(_) => unreachable!("skipped above"),
-            }
-        };
+        let app = hold_in_transaction(&db, "INSERT INTO user_stats (user_id, event_count, total_amount, last_seen) VALUES (5, 0, 0, '2020-01-01 00:00:00')").await;
+        let options = RunOptions::default()
+            .lock_timeout(Duration::from_secs(30))
+            .statement_timeout(Duration::from_secs(30));
+        let run = spawn_run(&db, "bf_key_arrived", options).await;
         // The first batch's write, waiting on the application's row.
         let waiting = match db.engine {
             Engine::Postgres => "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'bf_key_arrived' AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%'",
@@ -538,11 +521,7 @@ async fn a_key_written_while_its_empty_range_is_inserted_is_upserted_again() {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        match app {
-            LockHolder::Pg(tx) => tx.commit().await.unwrap(),
-            LockHolder::MySql(tx) => tx.commit().await.unwrap(),
-            LockHolder::Sqlite(_) => unreachable!("skipped above"),
-        }
+        app.commit().await;
         let report = run.await.unwrap().unwrap();
         assert_eq!(report.stop, StopReason::Done, "{}", db.name());
         assert_eq!(checksum(&db).await, expected, "{}", db.name());

@@ -475,6 +475,18 @@ pub enum LockHolder {
 }
 
 impl LockHolder {
+    /// Commits the held transaction: what it wrote becomes visible.
+    pub async fn commit(self) {
+        match self {
+            LockHolder::Pg(tx) => tx.commit().await.unwrap(),
+            LockHolder::MySql(tx) => tx.commit().await.unwrap(),
+            LockHolder::Sqlite(mut conn) => {
+                sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+            }
+        }
+    }
+
+    /// Rolls the held transaction back.
     pub async fn release(self) {
         match self {
             LockHolder::Pg(tx) => tx.rollback().await.unwrap(),
