@@ -1210,6 +1210,63 @@ async fn a_small_last_chunk_is_taken_with_the_one_before() {
     }
 }
 
+/// A chunk of the whole source has no count from its bounds: its rows are counted beside its
+/// write on a second connection of the pool (PostgreSQL, MariaDB), or after the write in its
+/// transaction when the pool has no connection but the one the batch holds (and on SQLite).
+/// Either way the report counts every source row and the target equals the single statement.
+#[tokio::test]
+async fn a_whole_source_chunk_is_counted_beside_its_write_or_after_it_on_one_connection() {
+    for db in common::engines("scan_counted").await {
+        facts(&db, 15_000).await;
+        let expected = reference(&db).await;
+        let one = match db.engine {
+            Engine::Postgres => Pool::Postgres(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&db.url)
+                    .await
+                    .unwrap(),
+            ),
+            Engine::MySql => Pool::MySql(
+                sqlx::mysql::MySqlPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&db.url)
+                    .await
+                    .unwrap(),
+            ),
+            Engine::Sqlite => Pool::Sqlite(
+                sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect(&db.url)
+                    .await
+                    .unwrap(),
+            ),
+        };
+        for (pool, connections) in [(&db.pool, "the test's pool"), (&one, "one connection")] {
+            let report = pool
+                .run_backfill(FactStats::definition(), RunOptions::default().restart(true))
+                .await
+                .unwrap_or_else(|e| panic!("{}, {connections}: {e}", db.name()));
+            assert_eq!(report.stop, StopReason::Done, "{}", db.name());
+            let scan = report.scan.clone().expect("a scan report");
+            assert_eq!(
+                (scan.chunks, scan.source_rows),
+                (1, 15_000),
+                "{}, {connections}: {scan:?}",
+                db.name()
+            );
+            assert_eq!(
+                checksum(&db).await,
+                expected,
+                "{}, {connections}",
+                db.name()
+            );
+            db.exec("DELETE FROM fact_stats").await;
+        }
+        one.close().await;
+    }
+}
+
 /// The rows per key a chunk's own primary keys show can mislead: 5,000 facts with sparse ids
 /// (100 apart) then 15,000 dense ones make a first chunk of 10,000 rows whose density promises
 /// a few hundred rows after it, where 10,000 are left. The chunk bound that many rows further

@@ -11,6 +11,10 @@ use crate::engine::Value;
 use crate::shard::first_int;
 use crate::value::KeyValue;
 
+/// How long a chunk not counted yet waits for a second connection to count it beside its write
+/// (a pool whose connections the workers hold all: counted after the write instead).
+const SIDE_CONNECTION_WAIT: Duration = Duration::from_millis(100);
+
 /// A scan's statements with the staging table, the chunk column and the partials' types
 /// filled in, ready to run.
 pub(crate) struct FilledScan {
@@ -63,21 +67,23 @@ impl FilledScan {
 }
 
 impl<D: Driver> Run<'_, D> {
-    /// The chunk's last primary key and its rows; `None` when no row is above `lo`.
+    /// The chunk's last primary key and its rows (`None`: not counted yet); `None` when no
+    /// row is above `lo`.
     ///
     /// The bound `limit` rows on, by offset, unless the source's span (as read when the run
     /// started) holds no more than `limit` keys above `lo`: then the offset cannot find a row,
-    /// and the rest of the span is the chunk, its rows counted (at 20M events in one chunk,
-    /// the offset's pass over the primary key took 0.88 s of the run's 21.4 s, for nothing).
-    /// Past the span's end, or when the offset finds no row, the bounds of what is left are
-    /// read at once, `limit` rows at most.
+    /// and the rest of the span is the chunk, its rows not counted here: the batch counts them
+    /// beside its write ([`Run::write_chunk`]). At 20M events in one chunk, the offset's pass
+    /// over the primary key took 0.88 s of the run's 21.4 s, for nothing. Past the span's end,
+    /// or when the offset finds no row, the bounds of what is left are read at once, `limit`
+    /// rows at most.
     pub(super) async fn chunk_bounds(
         &self,
         conn: &mut Conn<D>,
         scan: &FilledScan,
         lo: Option<&Key>,
         limit: u64,
-    ) -> Result<Option<(Key, u64)>, BatchError> {
+    ) -> Result<Option<(Key, Option<u64>)>, BatchError> {
         let from = match lo {
             None => self.int_span.map(|(min, _)| min - 1),
             Some(lo) => first_int(lo),
@@ -90,10 +96,10 @@ impl<D: Driver> Run<'_, D> {
         match end {
             Some((from, max)) if from < max => {
                 // The rest of the span: up to its end, or to the source's last key now if
-                // lower (both by the primary key's index), with its rows counted by a count of
-                // the range, which PostgreSQL runs with its parallel workers where it never
-                // runs the bounds' ordered `LIMIT` (20M events: 0.68 s against 1.36-1.40 s).
-                // An integer key holds no more rows than that width, `limit` at most.
+                // lower (both by the primary key's index), its rows counted by a count of the
+                // range, which PostgreSQL runs with its parallel workers where it never runs
+                // the bounds' ordered `LIMIT` (20M events: 0.68 s against 1.36-1.40 s). An
+                // integer key holds no more rows than that width, `limit` at most.
                 let Some((_, now)) = scan.span::<D>(conn).await? else {
                     return Ok(None);
                 };
@@ -102,8 +108,7 @@ impl<D: Driver> Run<'_, D> {
                     return Ok(None);
                 }
                 let hi = Key(vec![KeyValue::Int(i64::try_from(hi).unwrap_or(now))]);
-                let rows = self.chunk_rows(conn, scan, lo, &hi).await?;
-                return Ok(Some((hi, rows)));
+                return Ok(Some((hi, None)));
             }
             // Past the span's end, where only rows written since the run started are.
             Some(_) => {}
@@ -112,7 +117,7 @@ impl<D: Driver> Run<'_, D> {
                 let binds = self.binds(offset.stmt, lo, None, limit)?;
                 let rows = D::fetch_all(conn, &offset.sql, &binds, &[DecodeAs::Int]).await?;
                 if let Some(hi) = rows.first().and_then(|r| r[0].int()) {
-                    return Ok(Some((Key(vec![KeyValue::Int(hi)]), limit)));
+                    return Ok(Some((Key(vec![KeyValue::Int(hi)]), Some(limit))));
                 }
             }
         }
@@ -122,7 +127,7 @@ impl<D: Driver> Run<'_, D> {
         Ok(rows.first().and_then(|r| {
             let hi = r[0].int()?;
             let n = u64::try_from(r[1].int().unwrap_or(0)).unwrap_or(0);
-            Some((Key(vec![KeyValue::Int(hi)]), n))
+            Some((Key(vec![KeyValue::Int(hi)]), Some(n)))
         }))
     }
 
@@ -162,7 +167,12 @@ impl<D: Driver> Run<'_, D> {
             return Ok((hi, Some(rows)));
         };
         let further = match self.chunk_bounds(conn, scan, Some(&hi), least).await? {
-            Some((at, n)) if n >= least => first_int(&at),
+            Some((at, Some(n))) if n >= least => first_int(&at),
+            // The rest of the span, not counted: its width bounds its rows.
+            Some((at, None)) if self.chunk_width(Some(&hi), &at) >= Some(least) => {
+                let n = self.chunk_rows(conn, scan, Some(&hi), &at).await?;
+                (n >= least).then(|| first_int(&at)).flatten()
+            }
             _ => None,
         };
         Ok(match further {
@@ -172,8 +182,60 @@ impl<D: Driver> Run<'_, D> {
         })
     }
 
-    /// The source rows of the chunk `(lo, hi]`: a chunk cut at its shard's end has no count
-    /// from its bounds.
+    /// Writes the partials of the chunk `(lo, hi]` of `rows` source rows and returns the
+    /// staging rows written and the source rows. A chunk not counted yet (the rest of the
+    /// source's span, or a chunk cut at its shard's end) is counted beside the write, on a
+    /// second connection of the pool (a server engine's, when one comes within
+    /// [`SIDE_CONNECTION_WAIT`]), else after it in the batch's transaction: the count reads
+    /// the chunk's range a second time, on a core the write leaves idle (on MariaDB, where a
+    /// chunk's statement runs on one core, the count of 2M events took 0.22-0.47 s after a
+    /// 0.85-1.23 s write). Beside the write the count sees the source as committed when it
+    /// runs rather than the transaction's view: the same rows unless the chunk's range
+    /// changes meanwhile, and the count is the progress the chunk reports, not what it writes.
+    pub(super) async fn write_chunk(
+        &self,
+        tx: &mut Conn<D>,
+        scan: &FilledScan,
+        lo: Option<&Key>,
+        hi: &Key,
+        rows: Option<u64>,
+    ) -> Result<(u64, u64), BatchError> {
+        if let Some(rows) = rows {
+            let written = self.write_partials(tx, scan, lo, hi, Some(rows)).await?;
+            return Ok((written, rows));
+        }
+        let side = if D::ONE_WRITER {
+            None
+        } else {
+            tokio::time::timeout(SIDE_CONNECTION_WAIT, self.pool.acquire())
+                .await
+                .ok()
+                .and_then(Result::ok)
+        };
+        let Some(mut side) = side else {
+            let written = self.write_partials(tx, scan, lo, hi, None).await?;
+            let rows = self.chunk_rows(tx, scan, lo, hi).await?;
+            return Ok((written, rows));
+        };
+        let (written, counted) = tokio::join!(
+            self.write_partials(tx, scan, lo, hi, None),
+            self.chunk_rows(&mut side, scan, lo, hi),
+        );
+        Ok((written?, counted?))
+    }
+
+    /// The width of the chunk `(lo, hi]` on an integer primary key (`lo` none: from the
+    /// source's smallest key as read when the run started): the most rows it holds.
+    fn chunk_width(&self, lo: Option<&Key>, hi: &Key) -> Option<u64> {
+        let from = match lo {
+            Some(lo) => first_int(lo)?,
+            None => self.int_span?.0 - 1,
+        };
+        u64::try_from(first_int(hi)? - from).ok()
+    }
+
+    /// The source rows of the chunk `(lo, hi]`: a chunk cut at its shard's end, or the rest of
+    /// the source's span, has no count from its bounds.
     pub(super) async fn chunk_rows(
         &self,
         conn: &mut Conn<D>,
@@ -225,7 +287,9 @@ impl<D: Driver> Run<'_, D> {
             let binds = self.binds(scan.clear_chunk.stmt, lo, Some(hi), 0)?;
             D::execute(conn, &scan.clear_chunk.sql, &binds).await?;
         }
-        // The chunk's groups: at most its keys, and at most its rows.
+        // The chunk's groups: at most its keys, and at most its rows (not counted yet: its
+        // width on the primary key).
+        let rows = rows.or_else(|| self.chunk_width(lo, hi));
         let groups = scan
             .keys
             .map(|keys| rows.map_or(keys, |rows| rows.min(keys)));

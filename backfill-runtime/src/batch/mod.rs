@@ -443,11 +443,18 @@ impl<D: Driver> Run<'_, D> {
         reached.shard = shard;
         let lo = row.cursor;
         reached.lo = lo.clone();
-        let bounds = match (self.bounds(&mut tx, lo.as_ref(), limit).await?, &row.end) {
+        let bounds = match self.partials {
+            Some(scan) => self.chunk_bounds(&mut tx, scan, lo.as_ref(), limit).await?,
+            None => self
+                .bounds(&mut tx, lo.as_ref(), limit)
+                .await?
+                .map(|(hi, keys)| (hi, Some(keys))),
+        };
+        let bounds = match (bounds, &row.end) {
             (Some((hi, keys)), Some(end)) => {
                 self.within(&mut tx, lo.as_ref(), hi, keys, end).await?
             }
-            (bounds, _) => bounds.map(|(hi, keys)| (hi, Some(keys))),
+            (bounds, _) => bounds,
         };
         let bounds = match (bounds, self.partials) {
             (Some((hi, keys)), Some(_)) => Some(
@@ -484,13 +491,9 @@ impl<D: Driver> Run<'_, D> {
             }
         }
         if let Some(scan) = self.partials {
-            let rows = self
-                .write_partials(&mut tx, scan, lo.as_ref(), &hi, keys)
+            let (rows, keys) = self
+                .write_chunk(&mut tx, scan, lo.as_ref(), &hi, keys)
                 .await?;
-            let keys = match keys {
-                Some(keys) => keys,
-                None => self.chunk_rows(&mut tx, scan, lo.as_ref(), &hi).await?,
-            };
             self.store.advance(&mut tx, shard, &hi, rows, keys).await?;
             tx.commit().await?;
             return Ok(Outcome::Committed(Batch {
@@ -535,8 +538,8 @@ impl<D: Driver> Run<'_, D> {
         }))
     }
 
-    /// The range `(lo, hi]` cut back to the shard's `end`: unchanged, with its number of keys,
-    /// when `hi <= end`; else `(lo, end]`, whose number of keys is counted after its upsert
+    /// The range `(lo, hi]` cut back to the shard's `end`: unchanged, with its number of keys
+    /// (if counted), when `hi <= end`; else `(lo, end]`, whose number of keys is counted after its upsert
     /// (`None` here: finding it from the source would take a search over the next keys);
     /// `None` when no key above `lo` is within the end (the shard is done).
     async fn within(
@@ -544,11 +547,11 @@ impl<D: Driver> Run<'_, D> {
         conn: &mut Conn<D>,
         lo: Option<&Key>,
         hi: Key,
-        keys: u64,
+        keys: Option<u64>,
         end: &Key,
     ) -> Result<Option<(Key, Option<u64>)>, BatchError> {
         if self.cmp(conn, &hi, end).await? != KeyOrdering::Greater {
-            return Ok(Some((hi, Some(keys))));
+            return Ok(Some((hi, keys)));
         }
         if let Some(lo) = lo {
             if self.cmp(conn, lo, end).await? != KeyOrdering::Less {

@@ -21,7 +21,14 @@ impl<D: Driver> Run<'_, D> {
         limit: u64,
     ) -> Result<Option<(Key, u64)>, BatchError> {
         if let Some(scan) = self.partials {
-            return self.chunk_bounds(conn, scan, lo, limit).await;
+            return match self.chunk_bounds(conn, scan, lo, limit).await? {
+                Some((hi, Some(rows))) => Ok(Some((hi, rows))),
+                Some((hi, None)) => {
+                    let rows = self.chunk_rows(conn, scan, lo, &hi).await?;
+                    Ok(Some((hi, rows)))
+                }
+                None => Ok(None),
+            };
         }
         if self.def.in_place {
             // Each key is one row: walk the index to the range's last key when it is there.
