@@ -9,8 +9,8 @@
 //! cargo run --release --example bench -- --engine sqlite
 //! ```
 //!
-//! Options: `--events N` (default 2,000,000), `--users M` (200,000), `--repeat N` (3: every
-//! figure is measured N times, interleaved, and the median reported), `--repeat-slow N` (a figure
+//! Options: `--events N` (default 2,000,000), `--users M` (200,000), `--repeat N` (3, 9 in the
+//! latency scenario: every figure is measured N times, interleaved, and the median reported), `--repeat-slow N` (a figure
 //! whose first run took over a minute is measured only N times), `--hand-loop-secs S` (10),
 //! `--output PATH` (`BENCHMARKS.md` at the repository root; `-` writes nothing), `--keep` (leave
 //! the benchmark's tables in place), `--print-sql` (print the generated statements and exit),
