@@ -1210,60 +1210,80 @@ async fn a_small_last_chunk_is_taken_with_the_one_before() {
     }
 }
 
-/// A chunk of the whole source has no count from its bounds: its rows are counted beside its
-/// write on a second connection of the pool (PostgreSQL, MariaDB), or after the write in its
-/// transaction when the pool has no connection but the one the batch holds (and on SQLite).
-/// Either way the report counts every source row and the target equals the single statement.
+/// A chunk of the whole source has no count from its bounds: its rows are counted after its
+/// write in its transaction, or, with 2 workers, whose partials phase of one shard leaves one
+/// idle, beside the write on a second connection of the pool (PostgreSQL, MariaDB), or after it
+/// when none comes within 100 ms (a pool of two whose other connection the test holds for the
+/// first two seconds). Each way the report counts every source row and the target equals the
+/// single statement.
 #[tokio::test]
-async fn a_whole_source_chunk_is_counted_beside_its_write_or_after_it_on_one_connection() {
+async fn a_whole_source_chunk_is_counted_beside_its_write_or_after_it() {
     for db in common::engines("scan_counted").await {
         facts(&db, 15_000).await;
         let expected = reference(&db).await;
-        let one = match db.engine {
-            Engine::Postgres => Pool::Postgres(
+        let two = match db.engine {
+            Engine::Postgres => Some(Pool::Postgres(
                 sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(1)
+                    .max_connections(2)
                     .connect(&db.url)
                     .await
                     .unwrap(),
-            ),
-            Engine::MySql => Pool::MySql(
+            )),
+            Engine::MySql => Some(Pool::MySql(
                 sqlx::mysql::MySqlPoolOptions::new()
-                    .max_connections(1)
+                    .max_connections(2)
                     .connect(&db.url)
                     .await
                     .unwrap(),
-            ),
-            Engine::Sqlite => Pool::Sqlite(
-                sqlx::sqlite::SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .connect(&db.url)
-                    .await
-                    .unwrap(),
-            ),
+            )),
+            // One writer: one worker.
+            Engine::Sqlite => None,
         };
-        for (pool, connections) in [(&db.pool, "the test's pool"), (&one, "one connection")] {
-            let report = pool
-                .run_backfill(FactStats::definition(), RunOptions::default().restart(true))
-                .await
-                .unwrap_or_else(|e| panic!("{}, {connections}: {e}", db.name()));
-            assert_eq!(report.stop, StopReason::Done, "{}", db.name());
+        let mut runs = vec![(&db.pool, 1, "1 worker", false)];
+        if let Some(two) = &two {
+            runs.push((&db.pool, 2, "2 workers", false));
+            runs.push((two, 2, "2 workers, the pool's other connection held", true));
+        }
+        for (pool, workers, how, hold) in runs {
+            let held = if hold {
+                // Taken before the run starts, given back two seconds into it.
+                let conn: Box<dyn Send> = match pool {
+                    Pool::Postgres(p) => Box::new(p.acquire().await.unwrap()),
+                    Pool::MySql(p) => Box::new(p.acquire().await.unwrap()),
+                    Pool::Sqlite(p) => Box::new(p.acquire().await.unwrap()),
+                };
+                Some(tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    drop(conn);
+                }))
+            } else {
+                None
+            };
+            let options = RunOptions::default().restart(true).workers(workers);
+            let report = tokio::time::timeout(
+                Duration::from_secs(60),
+                pool.run_backfill(FactStats::definition(), options),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("{}, {how}: the run did not end", db.name()))
+            .unwrap_or_else(|e| panic!("{}, {how}: {e}", db.name()));
+            if let Some(held) = held {
+                held.await.unwrap();
+            }
+            assert_eq!(report.stop, StopReason::Done, "{}, {how}", db.name());
             let scan = report.scan.clone().expect("a scan report");
             assert_eq!(
                 (scan.chunks, scan.source_rows),
                 (1, 15_000),
-                "{}, {connections}: {scan:?}",
+                "{}, {how}: {scan:?}",
                 db.name()
             );
-            assert_eq!(
-                checksum(&db).await,
-                expected,
-                "{}, {connections}",
-                db.name()
-            );
+            assert_eq!(checksum(&db).await, expected, "{}, {how}", db.name());
             db.exec("DELETE FROM fact_stats").await;
         }
-        one.close().await;
+        if let Some(two) = two {
+            two.close().await;
+        }
     }
 }
 

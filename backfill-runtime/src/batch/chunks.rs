@@ -52,6 +52,9 @@ pub(crate) struct FilledScan {
     /// aggregate can have, which tells the engine how to aggregate it
     /// ([`Driver::before_partials`]).
     pub keys: Option<u64>,
+    /// A chunk not counted yet is counted beside its write, on a connection of a worker the
+    /// phase leaves idle (see [`Run::write_chunk`]).
+    pub count_beside: bool,
 }
 
 impl FilledScan {
@@ -184,14 +187,16 @@ impl<D: Driver> Run<'_, D> {
 
     /// Writes the partials of the chunk `(lo, hi]` of `rows` source rows and returns the
     /// staging rows written and the source rows. A chunk not counted yet (the rest of the
-    /// source's span, or a chunk cut at its shard's end) is counted beside the write, on a
-    /// second connection of the pool (a server engine's, when one comes within
-    /// [`SIDE_CONNECTION_WAIT`]), else after it in the batch's transaction: the count reads
-    /// the chunk's range a second time, on a core the write leaves idle (on MariaDB, where a
-    /// chunk's statement runs on one core, the count of 2M events took 0.22-0.47 s after a
-    /// 0.85-1.23 s write). Beside the write the count sees the source as committed when it
-    /// runs rather than the transaction's view: the same rows unless the chunk's range
-    /// changes meanwhile, and the count is the progress the chunk reports, not what it writes.
+    /// source's span, or a chunk cut at its shard's end) is counted after the write, in the
+    /// batch's transaction; or, when the phase runs fewer workers than the run was given
+    /// (`count_beside`: the scan's partials phase of one shard under `workers(n)`), beside the
+    /// write on a second connection of the pool (when one comes within
+    /// [`SIDE_CONNECTION_WAIT`]), in an idle worker's stead: so a run keeps no more statements
+    /// running than its workers. The count reads the chunk's range a second time; on MariaDB,
+    /// whose chunk statement runs on one core, the count of 2M events took 0.22-0.47 s after a
+    /// 0.85-1.23 s write. Beside the write it sees the source as committed when it runs rather
+    /// than the transaction's view: the same rows unless the chunk's range changes meanwhile,
+    /// and the count is the progress the chunk reports, not what it writes.
     pub(super) async fn write_chunk(
         &self,
         tx: &mut Conn<D>,
@@ -204,13 +209,13 @@ impl<D: Driver> Run<'_, D> {
             let written = self.write_partials(tx, scan, lo, hi, Some(rows)).await?;
             return Ok((written, rows));
         }
-        let side = if D::ONE_WRITER {
-            None
-        } else {
+        let side = if scan.count_beside && !D::ONE_WRITER {
             tokio::time::timeout(SIDE_CONNECTION_WAIT, self.pool.acquire())
                 .await
                 .ok()
                 .and_then(Result::ok)
+        } else {
+            None
         };
         let Some(mut side) = side else {
             let written = self.write_partials(tx, scan, lo, hi, None).await?;

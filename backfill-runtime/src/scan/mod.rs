@@ -238,11 +238,13 @@ pub(crate) async fn run<D: Driver>(
         _ => None,
     };
     drop(conn);
-    let filled = markers.scan(def, scan, &stage, &options, keys)?;
+    let mut filled = markers.scan(def, scan, &stage, &options, keys)?;
     let partials_options = {
         let workers = partials_workers::<D>(pool, def, &filled, &partials_options, keys).await?;
         partials_options.workers(workers)
     };
+    // A worker the partials phase leaves idle counts a chunk's rows beside its write.
+    filled.count_beside = partials_options.workers < options.workers;
     tracing::info!(job = %job, staging = %filled.stage, chunk_column = %chunk, source = %scan.driving, workers = partials_options.workers, "scan: partials phase");
     let status_options = partials_options.clone();
     let partials = batch::run_partials::<D>(pool, def, stmts, &filled, partials_options).await?;

@@ -182,6 +182,7 @@ impl Markers {
             replace: self.fill(def, scan.replace.sql)?,
             sizer: BatchSizer::chunks(options, keys),
             keys,
+            count_beside: false,
         })
     }
 
