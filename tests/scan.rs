@@ -1260,13 +1260,15 @@ async fn a_whole_source_chunk_is_counted_beside_its_write_or_after_it() {
                 None
             };
             let options = RunOptions::default().restart(true).workers(workers);
-            let report = tokio::time::timeout(
+            let Ok(result) = tokio::time::timeout(
                 Duration::from_secs(60),
                 pool.run_backfill(FactStats::definition(), options),
             )
             .await
-            .unwrap_or_else(|_| panic!("{}, {how}: the run did not end", db.name()))
-            .unwrap_or_else(|e| panic!("{}, {how}: {e}", db.name()));
+            else {
+                panic!("{}, {how}: the run did not end", db.name())
+            };
+            let report = result.unwrap_or_else(|e| panic!("{}, {how}: {e}", db.name()));
             if let Some(held) = held {
                 held.await.unwrap();
             }
