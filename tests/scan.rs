@@ -1212,10 +1212,10 @@ async fn a_small_last_chunk_is_taken_with_the_one_before() {
 
 /// A chunk of the whole source has no count from its bounds: its rows are counted after its
 /// write in its transaction, or, with 2 workers, whose partials phase of one shard leaves one
-/// idle, beside the write on a second connection of the pool (PostgreSQL, MariaDB), or after it
-/// when none comes within 100 ms (a pool of two whose other connection the test holds for the
-/// first two seconds). Each way the report counts every source row and the target equals the
-/// single statement.
+/// idle, beside the write on a second connection of the pool (MariaDB; PostgreSQL writes that
+/// chunk on its parallel workers and counts after it), or after it when none comes within 100
+/// ms (a pool of two whose other connection the test holds for the first two seconds). Each
+/// way the report counts every source row and the target equals the single statement.
 #[tokio::test]
 async fn a_whole_source_chunk_is_counted_beside_its_write_or_after_it() {
     for db in common::engines("scan_counted").await {

@@ -76,7 +76,7 @@ impl<D: Driver> Run<'_, D> {
     /// The bound `limit` rows on, by offset, unless the source's span (as read when the run
     /// started) holds no more than `limit` keys above `lo`: then the offset cannot find a row,
     /// and the rest of the span is the chunk, its rows not counted here: the batch counts them
-    /// beside its write ([`Run::write_chunk`]). At 20M events in one chunk, the offset's pass
+    /// with its write ([`Run::write_chunk`]). At 20M events in one chunk, the offset's pass
     /// over the primary key took 0.88 s of the run's 21.4 s, for nothing. Past the span's end,
     /// or when the offset finds no row, the bounds of what is left are read at once, `limit`
     /// rows at most.
@@ -188,9 +188,9 @@ impl<D: Driver> Run<'_, D> {
     /// Writes the partials of the chunk `(lo, hi]` of `rows` source rows and returns the
     /// staging rows written and the source rows. A chunk not counted yet (the rest of the
     /// source's span, or a chunk cut at its shard's end) is counted after the write, in the
-    /// batch's transaction; or, when the phase runs fewer workers than the run was given
-    /// (`count_beside`: the scan's partials phase of one shard under `workers(n)`), beside the
-    /// write on a second connection of the pool (when one comes within
+    /// batch's transaction; or, when the phase runs fewer workers than the run was given and
+    /// the engine writes the chunk on one core (`count_beside`: MySQL/MariaDB's partials phase
+    /// of one shard under `workers(n)`), beside the write on a second connection of the pool (when one comes within
     /// [`SIDE_CONNECTION_WAIT`]), in an idle worker's stead: so a run keeps no more statements
     /// running than its workers. The count reads the chunk's range a second time; on MariaDB,
     /// whose chunk statement runs on one core, the count of 2M events took 0.22-0.47 s after a

@@ -539,9 +539,9 @@ impl<D: Driver> Run<'_, D> {
     }
 
     /// The range `(lo, hi]` cut back to the shard's `end`: unchanged, with its number of keys
-    /// (if counted), when `hi <= end`; else `(lo, end]`, whose number of keys is counted after its upsert
-    /// (`None` here: finding it from the source would take a search over the next keys);
-    /// `None` when no key above `lo` is within the end (the shard is done).
+    /// (if counted), when `hi <= end`; else `(lo, end]`, whose number of keys is counted after
+    /// its upsert (`None` here: finding it from the source would take a search over the next
+    /// keys); `None` when no key above `lo` is within the end (the shard is done).
     async fn within(
         &self,
         conn: &mut Conn<D>,
