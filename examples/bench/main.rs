@@ -10,8 +10,9 @@
 //! ```
 //!
 //! Options: `--events N` (default 2,000,000), `--users M` (200,000), `--repeat N` (3, 9 in the
-//! latency scenario: every figure is measured N times, interleaved, and the median reported), `--repeat-slow N` (a figure
-//! whose first run took over a minute is measured only N times), `--hand-loop-secs S` (10),
+//! latency scenario: every figure is measured N times, interleaved, and the median reported),
+//! `--repeat-slow N` (a figure whose first run took over a minute is measured only N times),
+//! `--hand-loop-secs S` (10),
 //! `--output PATH` (`BENCHMARKS.md` at the repository root; `-` writes nothing), `--keep` (leave
 //! the benchmark's tables in place), `--print-sql` (print the generated statements and exit),
 //! `--scenario upsert|in-place|workers|latency|strategies` (below), `--load-rate OPS` (500) and
