@@ -28,9 +28,10 @@ workers against the limit, with the server's and the bench's CPU; PostgreSQL and
 index, scan and auto, with what `plan` says) and \
 `latency` (`ENGINE-latency`: a steady application load of `--load-rate` single-row reads and \
 writes per second, default 500, alone for `--alone-secs`, default 10, and during the limit, the \
-default backfill, batches of 100/250/500 ms (`target_batch_time` and `merge_batch_time`) and 2 and 4 workers; PostgreSQL and \
-MariaDB). `--events N`, `--users M` and `--repeat N` change the scale and the runs per figure; \
-`--help` lists every option.\n";
+default backfill, batches of 100/250/500 ms (`target_batch_time` and `merge_batch_time`) and 2 \
+and 4 workers, 9 runs of each figure pooled; PostgreSQL and MariaDB). `--events N`, `--users M` \
+and `--repeat N` change the scale and the runs per figure (3, 9 for `latency`); `--help` lists \
+every option.\n";
 
 /// The section of a run: the engine's name, and the scale when it is not the default
 /// (`postgres-20m` for 20,000,000 events), so a run at another scale keeps the default one.

@@ -84,12 +84,6 @@ impl Bench {
         all
     }
 
-    /// The figure of batches of `ms`: its own, not the default's (whose merge on MySQL/MariaDB
-    /// is bounded to 100 ms).
-    fn target_figure(ms: u64) -> Figure {
-        Figure::TargetTime(ms)
-    }
-
     /// The latency section: the table, the goal, and the choice of `target_batch_time`.
     pub(crate) fn latency_section(&self, meta: &Meta) -> String {
         let mut s = String::new();
@@ -232,7 +226,7 @@ impl Bench {
         );
         let within: Vec<(u64, f64)> = TARGETS_MS
             .into_iter()
-            .map(|ms| (ms, Self::target_figure(ms)))
+            .map(|ms| (ms, Figure::TargetTime(ms)))
             .filter(|(_, f)| p99(*f) / alone_p99 <= P99_GOAL)
             .filter_map(|(ms, f)| self.median_rate(f).map(|r| (ms, r)))
             .collect();
@@ -242,7 +236,7 @@ impl Bench {
         let listed: Vec<String> = TARGETS_MS
             .into_iter()
             .map(|ms| {
-                let f = Self::target_figure(ms);
+                let f = Figure::TargetTime(ms);
                 format!(
                     "{ms} ms: {} rows/s, p99 {:.2}×",
                     self.median_rate(f)
@@ -262,8 +256,8 @@ impl Bench {
                     "none kept the p99 within {P99_GOAL}× the p99 alone; the lowest p99 was at {} ms",
                     TARGETS_MS
                         .into_iter()
-                        .min_by(|a, b| p99(Self::target_figure(*a))
-                            .partial_cmp(&p99(Self::target_figure(*b)))
+                        .min_by(|a, b| p99(Figure::TargetTime(*a))
+                            .partial_cmp(&p99(Figure::TargetTime(*b)))
                             .unwrap_or(std::cmp::Ordering::Equal))
                         .unwrap_or(0)
                 ),

@@ -209,7 +209,7 @@ impl<D: Driver> Run<'_, D> {
             let written = self.write_partials(tx, scan, lo, hi, Some(rows)).await?;
             return Ok((written, rows));
         }
-        let side = if scan.count_beside && !D::ONE_WRITER {
+        let side = if scan.count_beside {
             tokio::time::timeout(SIDE_CONNECTION_WAIT, self.pool.acquire())
                 .await
                 .ok()

@@ -246,9 +246,11 @@ pub(crate) async fn run<D: Driver>(
     // A worker the partials phase leaves idle counts a chunk's rows beside its write, where
     // the engine writes the chunk on one core: PostgreSQL's first chunk, by `CREATE TABLE AS`,
     // already runs on the server's parallel workers, and beside it the count made 2 workers'
-    // scan of 20M events 1.0 s slower (10.3 and 14.0 s against 9.3 and 13.0 s, by hand).
-    filled.count_beside =
-        partials_options.workers < options.workers && filled.rebuild.sql.is_empty();
+    // scan of 20M events 1.0 s slower (10.3 and 14.0 s against 9.3 and 13.0 s, by hand). SQLite
+    // (one writer) runs one worker.
+    filled.count_beside = partials_options.workers < options.workers
+        && filled.rebuild.sql.is_empty()
+        && !D::ONE_WRITER;
     tracing::info!(job = %job, staging = %filled.stage, chunk_column = %chunk, source = %scan.driving, workers = partials_options.workers, "scan: partials phase");
     let status_options = partials_options.clone();
     let partials = batch::run_partials::<D>(pool, def, stmts, &filled, partials_options).await?;
