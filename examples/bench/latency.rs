@@ -6,13 +6,14 @@
 //! MySQL/MariaDB's merges to 100 ms), the default with a pause between batches as long as its
 //! target batch time, and 2 and 4 workers, every figure `--repeat` times, interleaved; each
 //! figure's latencies are pooled over its runs. The section shows the load's p50, p99 and max
-//! latency and its errors per figure beside the backfill's throughput, and which batch time
-//! keeps the application's p99 within 2× its p99 alone at the best throughput.
+//! latency and its errors per figure beside the backfill's throughput, each operation's p99
+//! (what the backfill slows: a row lock its batch holds, or every statement alike), and which
+//! batch time keeps the application's p99 within 2× its p99 alone at the best throughput.
 
 use backfill::RunOptions;
 use std::fmt::Write as _;
 
-use crate::load::LoadStats;
+use crate::load::{LoadStats, OP_NAMES};
 use crate::measure::median;
 use crate::report::{thousands, Meta};
 use crate::upsert::{timed, Bench, Figure, Sample};
@@ -181,9 +182,48 @@ impl Bench {
         if !errors.is_empty() {
             let _ = writeln!(s, "\nFirst error per figure: {}.", errors.join("; "));
         }
+        self.by_operation(&mut s);
         self.limit_line(&mut s);
         self.latency_goal(&mut s, alone_p99);
         s
+    }
+
+    /// Each operation's p99 per figure, as a multiple of its own p99 alone: which of the
+    /// application's statements a backfill slows (an update waiting for a row lock the batch
+    /// holds until it commits, against every statement waiting for the CPU or the log).
+    fn by_operation(&self, s: &mut String) {
+        let alone = self.pooled(Figure::LoadAlone);
+        let _ = writeln!(
+            s,
+            "
+The p99 of each operation, and its multiple of the same operation's p99 alone:\n"
+        );
+        let _ = writeln!(s, "| during | {} |", OP_NAMES.join(" | "));
+        let _ = writeln!(s, "|---|{}", "---:|".repeat(OP_NAMES.len()));
+        for figure in figures() {
+            let Some(load) = self.pooled(figure) else {
+                continue;
+            };
+            let cells: Vec<String> = (0..OP_NAMES.len())
+                .map(|op| {
+                    let p99 = load.op_quantile_ms(op, 0.99);
+                    let base = alone.as_ref().and_then(|a| a.op_quantile_ms(op, 0.99));
+                    match (p99, base) {
+                        (Some(v), Some(b)) if figure != Figure::LoadAlone => {
+                            format!("{v:.2} ms, {:.2}×", v / b)
+                        }
+                        (Some(v), _) => format!("{v:.2} ms"),
+                        (None, _) => "n/a".to_string(),
+                    }
+                })
+                .collect();
+            let _ = writeln!(
+                s,
+                "| {} | {} |",
+                figure.label(self.args.hand_loop),
+                cells.join(" | ")
+            );
+        }
     }
 
     /// The goal for the default backfill, and the `target_batch_time` this run would choose.

@@ -49,6 +49,14 @@ const OPS: [(&str, &str); 4] = [
     ),
 ];
 
+/// What each operation of [`OPS`] is, for the latency section's breakdown.
+pub(crate) const OP_NAMES: [&str; 4] = [
+    "read `events`",
+    "read `user_stats`",
+    "update `events`",
+    "update `user_stats`",
+];
+
 /// The load's pool, on the benchmark's namespace.
 #[derive(Clone)]
 enum LoadPool {
@@ -76,6 +84,8 @@ pub(crate) struct Running {
 pub(crate) struct LoadStats {
     /// Every completed operation's latency in microseconds, from when it was due; sorted.
     pub(crate) micros: Vec<u64>,
+    /// The same latencies by operation, in the order of [`OPS`] ([`OP_NAMES`]); each sorted.
+    pub(crate) by_op: [Vec<u64>; 4],
     /// Operations that failed (the error counts, the latency does not).
     pub(crate) errors: u64,
     /// The first error's message.
@@ -87,17 +97,22 @@ pub(crate) struct LoadStats {
 impl LoadStats {
     /// The `q` quantile (0.0..=1.0) of the latencies (nearest rank), in milliseconds.
     pub(crate) fn quantile_ms(&self, q: f64) -> Option<f64> {
-        if self.micros.is_empty() {
-            return None;
-        }
-        let rank = ((q * self.micros.len() as f64).ceil() as usize).clamp(1, self.micros.len());
-        Some(self.micros[rank - 1] as f64 / 1e3)
+        quantile_ms(&self.micros, q)
+    }
+
+    /// The `q` quantile of operation `op`'s latencies (an index of [`OPS`]), in milliseconds.
+    pub(crate) fn op_quantile_ms(&self, op: usize, q: f64) -> Option<f64> {
+        quantile_ms(&self.by_op[op], q)
     }
 
     /// Adds another stretch's latencies (the runs of one figure pooled together).
     pub(crate) fn merge(&mut self, other: &LoadStats) {
         self.micros.extend_from_slice(&other.micros);
         self.micros.sort_unstable();
+        for (mine, theirs) in self.by_op.iter_mut().zip(&other.by_op) {
+            mine.extend_from_slice(theirs);
+            mine.sort_unstable();
+        }
         self.errors += other.errors;
         if self.first_error.is_none() {
             self.first_error.clone_from(&other.first_error);
@@ -190,7 +205,7 @@ impl Load {
                 );
                 inflight.push(tokio::spawn(async move {
                     match pool.run(op, key).await {
-                        Ok(()) => lock(&micros).push(due.elapsed().as_micros() as u64),
+                        Ok(()) => lock(&micros).push((op, due.elapsed().as_micros() as u64)),
                         Err(e) => {
                             errors.fetch_add(1, Ordering::Relaxed);
                             lock(&first_error).get_or_insert_with(|| e.to_string());
@@ -204,11 +219,19 @@ impl Load {
             for t in inflight {
                 let _ = t.await;
             }
-            let mut micros = std::mem::take(&mut *lock(&micros));
+            let mut by_op: [Vec<u64>; 4] = Default::default();
+            for (op, us) in std::mem::take(&mut *lock(&micros)) {
+                by_op[op].push(us);
+            }
+            let mut micros: Vec<u64> = by_op.concat();
             micros.sort_unstable();
+            for op in &mut by_op {
+                op.sort_unstable();
+            }
             let first_error = lock(&first_error).take();
             LoadStats {
                 micros,
+                by_op,
                 errors: errors.load(Ordering::Relaxed),
                 first_error,
                 elapsed,
@@ -245,6 +268,16 @@ impl LoadPool {
     }
 }
 
+/// The `q` quantile (0.0..=1.0) of sorted latencies in microseconds (nearest rank), in
+/// milliseconds.
+fn quantile_ms(sorted: &[u64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1] as f64 / 1e3)
+}
+
 /// A mutex whose holder cannot panic while holding it (a push, a take).
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -270,16 +303,25 @@ mod tests {
     fn merged_runs_pool_their_latencies_and_errors() {
         let mut a = LoadStats {
             micros: vec![1, 5],
+            by_op: [vec![5], vec![1], vec![], vec![]],
             errors: 1,
             ..LoadStats::default()
         };
         a.merge(&LoadStats {
             micros: vec![3],
+            by_op: [vec![3], vec![], vec![], vec![]],
             errors: 2,
             first_error: Some("lock wait timeout".to_string()),
             ..LoadStats::default()
         });
         assert_eq!(a.micros, [1, 3, 5]);
+        assert_eq!(
+            a.by_op[0],
+            [3, 5],
+            "each operation's latencies pooled and sorted"
+        );
+        assert_eq!(a.op_quantile_ms(0, 1.0), Some(0.005));
+        assert_eq!(a.op_quantile_ms(2, 0.99), None);
         assert_eq!(a.errors, 3);
         assert_eq!(a.first_error.as_deref(), Some("lock wait timeout"));
     }
