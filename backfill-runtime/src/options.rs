@@ -90,7 +90,7 @@ pub struct RunOptions {
     /// locks nothing the application writes, and larger chunks write fewer partials).
     pub scan_chunk_time: Duration,
     /// Adaptive batches of the scan strategy's merge phase aim for this duration; `None`:
-    /// [`target_batch_time`](Self::target_batch_time), at most 100 ms on MySQL/MariaDB,
+    /// [`target_batch_time`](Self::target_batch_time), at most 25 ms on MySQL/MariaDB,
     /// where an application statement touching a row a merge batch wrote waits for its commit.
     pub merge_batch_time: Option<Duration>,
 }
@@ -351,7 +351,7 @@ impl RunOptions {
     /// use std::time::Duration;
     /// use backfill_runtime::RunOptions;
     ///
-    /// // On MySQL/MariaDB the merge would aim at 100 ms; here its batches may take 250 ms.
+    /// // On MySQL/MariaDB the merge would aim at 25 ms; here its batches may take 250 ms.
     /// let options = RunOptions::default().merge_batch_time(Duration::from_millis(250));
     /// assert_eq!(options.merge_batch_time, Some(Duration::from_millis(250)));
     /// ```

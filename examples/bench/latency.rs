@@ -3,7 +3,7 @@
 //! `user_stats`, through its own pool) runs alone for `--alone-secs`, then during the limit,
 //! the default backfill, the default with every batch of 100, 250 and 500 ms
 //! (`target_batch_time` and, for a scan's merge, `merge_batch_time`: the default bounds
-//! MySQL/MariaDB's merges to 100 ms), the default with a pause between batches as long as its
+//! MySQL/MariaDB's merges to 25 ms), the default with a pause between batches as long as its
 //! target batch time, and 2 and 4 workers, every figure `--repeat` times, interleaved; each
 //! figure's latencies are pooled over its runs. The section shows the load's p50, p99 and max
 //! latency and its errors per figure beside the backfill's throughput, each operation's p99

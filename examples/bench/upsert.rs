@@ -68,7 +68,7 @@ pub(crate) enum Figure {
     /// lose (each of their batches runs on a fraction of a core, so holds fewer keys).
     WorkersTime(u32, u64),
     /// The default options with every batch of this many milliseconds: `target_batch_time`
-    /// and `merge_batch_time` (the default bounds a scan's merge on MySQL/MariaDB to 100 ms).
+    /// and `merge_batch_time` (the default bounds a scan's merge on MySQL/MariaDB to 25 ms).
     TargetTime(u64),
     /// The default options with a pause of this many milliseconds between batches: whether
     /// resting between batches gives the application its latency back on a server with no core

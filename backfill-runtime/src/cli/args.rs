@@ -248,7 +248,7 @@ pub(crate) struct RunArgs {
     #[arg(long, value_parser = parse_duration)]
     pub(crate) target_batch_time: Option<Duration>,
     /// The scan's merge batches aim for this duration (default: --target-batch-time, at most
-    /// 100ms on MySQL/MariaDB), e.g. 250ms
+    /// 25ms on MySQL/MariaDB), e.g. 250ms
     #[arg(long, value_parser = parse_duration)]
     pub(crate) merge_batch_time: Option<Duration>,
     /// Limit on rows written per second

@@ -92,13 +92,17 @@ pub(crate) struct Dialect {
     /// that already holds target rows is compared first (`verify_diff`) and skipped when equal.
     pub skip_unchanged_ranges: bool,
     /// The most a scan's merge batch aims at unless `merge_batch_time` says otherwise: `None`,
-    /// `target_batch_time`. MySQL/MariaDB: 100 ms. A merge batch holds the target rows it
+    /// `target_batch_time`. MySQL/MariaDB: 25 ms. A merge batch holds the target rows it
     /// writes until it commits, and there an application statement touching one of them, even
     /// an update of a row the batch has just inserted, waits for it; a merge batch reads the
-    /// staging table in key order, so a shorter one costs little. On MariaDB, in six runs of the
-    /// latency scenario on two machines, 100 ms merges left the application's p99 at 1.57-2.54x
-    /// its p99 alone where 250 ms left 1.51-4.21x (lower in five), at 0.92-1.06x the
-    /// throughput (BENCHMARKS.md, `mysql-latency`).
+    /// staging table in key order, so a shorter one costs little. The latency scenario's
+    /// breakdown by operation shows it: on MariaDB at 100 ms merges the application's updates
+    /// of target rows had a p99 of 5.1x and 2.7x their p99 alone while its reads and its
+    /// updates of source rows were at 1.6-2.0x (every statement alike: the CPU the backfill
+    /// takes); at 25 ms the target's updates were at 2.1x, the whole load's p99 1.79x its p99
+    /// alone against 1.79-2.07x at 100 ms, at the same throughput (2.76 s against 2.86 s, the
+    /// same run). Earlier, 100 ms merges against 250 ms: 1.57-2.54x against 1.51-4.21x in six
+    /// runs (BENCHMARKS.md, `mysql-latency`).
     pub merge_batch_time: Option<std::time::Duration>,
     /// Prefix that makes a statement show its plan without running it.
     pub explain: &'static str,

@@ -456,15 +456,15 @@ mod tests {
     fn the_merge_aims_at_the_engine_bound_unless_told_otherwise() {
         let ms = Duration::from_millis;
         let options = RunOptions::default();
-        // MySQL/MariaDB bound the default 250 ms to 100 ms; PostgreSQL and SQLite keep it.
-        assert_eq!(merge_batch_time(&options, Some(ms(100))), ms(100));
+        // MySQL/MariaDB bound the default 250 ms to 25 ms; PostgreSQL and SQLite keep it.
+        assert_eq!(merge_batch_time(&options, Some(ms(25))), ms(25));
         assert_eq!(merge_batch_time(&options, None), ms(250));
         // A shorter target_batch_time stays shorter.
-        let short = options.clone().target_batch_time(ms(50));
-        assert_eq!(merge_batch_time(&short, Some(ms(100))), ms(50));
+        let short = options.clone().target_batch_time(ms(10));
+        assert_eq!(merge_batch_time(&short, Some(ms(25))), ms(10));
         // merge_batch_time wins on every engine, either way.
         let set = options.merge_batch_time(ms(400));
-        assert_eq!(merge_batch_time(&set, Some(ms(100))), ms(400));
+        assert_eq!(merge_batch_time(&set, Some(ms(25))), ms(400));
         assert_eq!(merge_batch_time(&set, None), ms(400));
     }
 }

@@ -97,7 +97,7 @@ impl Driver for MySqlEngine {
     const DIALECT: Dialect = Dialect {
         counts_unchanged_rows: true,
         skip_unchanged_ranges: false,
-        merge_batch_time: Some(std::time::Duration::from_millis(100)),
+        merge_batch_time: Some(std::time::Duration::from_millis(25)),
         explain: "EXPLAIN ",
         row_lock: " FOR UPDATE",
         create_under_write_lock: false,
