@@ -6,9 +6,11 @@
 //! MySQL/MariaDB's merges to 25 ms), the default with a pause between batches as long as its
 //! target batch time, and 2 and 4 workers, every figure `--repeat` times, interleaved; each
 //! figure's latencies are pooled over its runs. The section shows the load's p50, p99 and max
-//! latency and its errors per figure beside the backfill's throughput, each operation's p99
-//! (what the backfill slows: a row lock its batch holds, or every statement alike), and which
-//! batch time keeps the application's p99 within 2× its p99 alone at the best throughput.
+//! latency and its errors per figure beside the backfill's throughput, the median over a
+//! figure's runs of each run's own p99 (which one stall of the machine in one run does not
+//! move), each operation's p99 (what the backfill slows: a row lock its batch holds, or every
+//! statement alike), and which batch time keeps the application's p99 within 2× its p99 alone
+//! at the best throughput.
 
 use backfill::RunOptions;
 use std::fmt::Write as _;
@@ -220,8 +222,7 @@ impl Bench {
         let alone = self.pooled(Figure::LoadAlone);
         let _ = writeln!(
             s,
-            "
-The p99 of each operation, and its multiple of the same operation's p99 alone:\n"
+            "\nThe p99 of each operation, and its multiple of the same operation's p99 alone:\n"
         );
         let _ = writeln!(s, "| during | {} |", OP_NAMES.join(" | "));
         let _ = writeln!(s, "|---|{}", "---:|".repeat(OP_NAMES.len()));

@@ -50,7 +50,7 @@ const OPS: [(&str, &str); 4] = [
 ];
 
 /// What each operation of [`OPS`] is, for the latency section's breakdown.
-pub(crate) const OP_NAMES: [&str; 4] = [
+pub(crate) const OP_NAMES: [&str; OPS.len()] = [
     "read `events`",
     "read `user_stats`",
     "update `events`",
@@ -85,7 +85,7 @@ pub(crate) struct LoadStats {
     /// Every completed operation's latency in microseconds, from when it was due; sorted.
     pub(crate) micros: Vec<u64>,
     /// The same latencies by operation, in the order of [`OPS`] ([`OP_NAMES`]); each sorted.
-    pub(crate) by_op: [Vec<u64>; 4],
+    pub(crate) by_op: [Vec<u64>; OPS.len()],
     /// Operations that failed (the error counts, the latency does not).
     pub(crate) errors: u64,
     /// The first error's message.
@@ -219,7 +219,7 @@ impl Load {
             for t in inflight {
                 let _ = t.await;
             }
-            let mut by_op: [Vec<u64>; 4] = Default::default();
+            let mut by_op: [Vec<u64>; OPS.len()] = Default::default();
             for (op, us) in std::mem::take(&mut *lock(&micros)) {
                 by_op[op].push(us);
             }

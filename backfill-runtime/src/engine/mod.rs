@@ -99,10 +99,11 @@ pub(crate) struct Dialect {
     /// breakdown by operation shows it: on MariaDB at 100 ms merges the application's updates
     /// of target rows had a p99 of 5.1x and 2.7x their p99 alone while its reads and its
     /// updates of source rows were at 1.6-2.0x (every statement alike: the CPU the backfill
-    /// takes); at 25 ms the target's updates were at 2.1x, the whole load's p99 1.79x its p99
-    /// alone against 1.79-2.07x at 100 ms, at the same throughput (2.76 s against 2.86 s, the
-    /// same run). Earlier, 100 ms merges against 250 ms: 1.57-2.54x against 1.51-4.21x in six
-    /// runs (BENCHMARKS.md, `mysql-latency`).
+    /// takes); at 25 ms, in three runs, the target's updates were at 2.0-2.6x and the whole
+    /// load's p99 at 1.79-2.36x its p99 alone, where the figure of 100 ms batches in the same
+    /// runs left them at 2.7-3.7x and 1.79-2.39x, at the same throughput (0.94-1.04x). Earlier,
+    /// 100 ms merges against 250 ms: 1.57-2.54x against 1.51-4.21x in six runs (BENCHMARKS.md,
+    /// `mysql-latency`).
     pub merge_batch_time: Option<std::time::Duration>,
     /// Prefix that makes a statement show its plan without running it.
     pub explain: &'static str,
