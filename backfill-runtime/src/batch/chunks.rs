@@ -58,6 +58,13 @@ pub(crate) struct FilledScan {
 }
 
 impl FilledScan {
+    /// The first chunk of a job of one shard is written by `rebuild`, a `CREATE TABLE AS`
+    /// PostgreSQL may run on its parallel workers; elsewhere (MySQL/MariaDB, SQLite) a chunk's
+    /// statement runs on one core.
+    pub(crate) fn parallel_first_chunk(&self) -> bool {
+        !self.rebuild.sql.is_empty()
+    }
+
     /// The smallest and largest primary key of the source.
     pub(crate) async fn span<D: Driver>(
         &self,
@@ -190,9 +197,9 @@ impl<D: Driver> Run<'_, D> {
     /// source's span, or a chunk cut at its shard's end) is counted after the write, in the
     /// batch's transaction; or, when the phase runs fewer workers than the run was given and
     /// the engine writes the chunk on one core (`count_beside`: MySQL/MariaDB's partials phase
-    /// of one shard under `workers(n)`), beside the write on a second connection of the pool (when one comes within
-    /// [`SIDE_CONNECTION_WAIT`]), in an idle worker's stead: so a run keeps no more statements
-    /// running than its workers. The count reads the chunk's range a second time; on MariaDB,
+    /// of one shard under `workers(n)`), beside the write on a second connection of the pool
+    /// (when one comes within [`SIDE_CONNECTION_WAIT`]), in an idle worker's stead: so a run
+    /// keeps no more statements running than its workers. The count reads the chunk's range a second time; on MariaDB,
     /// whose chunk statement runs on one core, the count of 2M events took 0.22-0.47 s after a
     /// 0.85-1.23 s write. Beside the write it sees the source as committed when it runs rather
     /// than the transaction's view: the same rows unless the chunk's range changes meanwhile,
@@ -283,7 +290,7 @@ impl<D: Driver> Run<'_, D> {
                 .await
                 .map_err(|e| BatchError::Stop(Box::new(e)))?;
             if shards.len() <= 1 {
-                rebuild = !scan.rebuild.sql.is_empty();
+                rebuild = scan.parallel_first_chunk();
                 if !rebuild {
                     D::execute(conn, &scan.clear, &[] as &[Value]).await?;
                 }

@@ -249,7 +249,7 @@ pub(crate) async fn run<D: Driver>(
     // scan of 20M events 1.0 s slower (10.3 and 14.0 s against 9.3 and 13.0 s, by hand). SQLite
     // (one writer) runs one worker.
     filled.count_beside = partials_options.workers < options.workers
-        && filled.rebuild.sql.is_empty()
+        && !filled.parallel_first_chunk()
         && !D::ONE_WRITER;
     tracing::info!(job = %job, staging = %filled.stage, chunk_column = %chunk, source = %scan.driving, workers = partials_options.workers, "scan: partials phase");
     let status_options = partials_options.clone();
@@ -378,8 +378,7 @@ async fn partials_workers<D: Driver>(
     let rows = span.map_or(0, |(min, max)| {
         u64::try_from(i128::from(max) - i128::from(min) + 1).unwrap_or(u64::MAX)
     });
-    let parallel_first_chunk = !scan.rebuild.sql.is_empty();
-    let shards = crate::sizing::partials_shards(rows, options, keys, parallel_first_chunk);
+    let shards = crate::sizing::partials_shards(rows, options, keys, scan.parallel_first_chunk());
     Ok(u32::try_from(shards)
         .unwrap_or(u32::MAX)
         .clamp(1, options.workers))
