@@ -685,7 +685,9 @@ async fn pause_and_resume_reach_every_process() {
         let pool = db.pool.clone();
         let options = single.clone().throttle_interval(Duration::from_millis(50));
         let run = tokio::spawn(async move { pool.run_backfill(def(), options).await });
-        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        // Paused for 2 s: with 1 s, a CI run once counted under 0.5 s of it (the run's start,
+        // preflight included, beside this binary's other tests); it must still wait 0.5 s.
+        tokio::time::sleep(Duration::from_millis(2_000)).await;
         assert_eq!(
             db.shard_sum("batches", "one_worker_paused").await,
             1,
