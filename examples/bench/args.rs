@@ -2,7 +2,7 @@
 //! measured (`--repeat`, `--repeat-slow`, `--hand-loop-secs`), where the results go (`--output`),
 //! the switches (`--keep`, `--print-sql`), the scenario (`--scenario upsert|in-place|workers|
 //! latency|strategies`), the application's load of the latency scenario (`--load-rate`,
-//! `--alone-secs`) and where the strategies scenario runs (`--scratch with|only|skip`,
+//! `--alone-secs`, `--waits`) and where the strategies scenario runs (`--scratch with|only|skip`,
 //! `--drop-os-cache`). `2,000,000` and `2_000_000` are both
 //! accepted; `--flag=value` works as well as `--flag value`.
 
@@ -13,7 +13,7 @@ use backfill::Engine;
 
 pub(crate) const USAGE: &str = "usage: cargo run --release --example bench -- --engine postgres|mysql|sqlite \
 [--events N] [--users M] [--repeat N] [--repeat-slow N] [--hand-loop-secs S] [--output PATH|-] [--keep] [--print-sql] \
-[--scenario upsert|in-place|workers|latency|strategies] [--load-rate OPS] [--alone-secs S] \
+[--scenario upsert|in-place|workers|latency|strategies] [--load-rate OPS] [--alone-secs S] [--waits] \
 [--scratch with|only|skip] [--drop-os-cache] [--cap-secs S]
 
 scenarios:
@@ -24,7 +24,8 @@ scenarios:
   latency    the application's latency: a steady load of --load-rate single-row reads and
              writes per second (default 500) alone for --alone-secs (default 10), during the
              limit, the default backfill, batches of 100/250/500 ms (target and merge), 2 and 4
-             workers; --repeat defaults to 9 here (a p99 needs the operations of several runs)
+             workers; --repeat defaults to 9 here (a p99 needs the operations of several runs);
+             --waits samples what every session waits on every 20 ms and adds it to the section
   strategies the limit with the optimizer's plan and with a forced full scan (the faster is
              the limit), ranges, ranges with the covering index, scan and auto side by side,
              with what plan says; on PostgreSQL and MySQL also on a scratch server with a
@@ -80,6 +81,8 @@ pub(crate) struct Args {
     pub(crate) load_rate: u64,
     /// How long the latency scenario measures the load alone, per round.
     pub(crate) alone: Duration,
+    /// The latency scenario samples what the sessions wait on (`--waits`).
+    pub(crate) waits: bool,
     /// Where the strategies scenario runs.
     pub(crate) scratch: Scratch,
     /// The strategies scenario: drop the scratch server's files from the OS page cache before
@@ -119,6 +122,7 @@ impl Args {
         let mut alone_secs = 10;
         let mut scratch = Scratch::With;
         let mut drop_os_cache = false;
+        let mut waits = false;
         let mut cap_secs = None;
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -138,6 +142,10 @@ impl Args {
                 }
                 "--drop-os-cache" => {
                     drop_os_cache = true;
+                    continue;
+                }
+                "--waits" => {
+                    waits = true;
                     continue;
                 }
                 _ => {}
@@ -208,6 +216,7 @@ impl Args {
             scenario,
             load_rate: u64::try_from(load_rate).unwrap_or(500),
             alone: Duration::from_secs(u64::try_from(alone_secs).unwrap_or(10)),
+            waits,
             scratch,
             drop_os_cache,
             cap: cap_secs.map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(1))),

@@ -9,8 +9,8 @@
 //! latency and its errors per figure beside the backfill's throughput, the median over a
 //! figure's runs of each run's own p99 (which one stall of the machine in one run does not
 //! move), each operation's p99 (what the backfill slows: a row lock its batch holds, or every
-//! statement alike), and which batch time keeps the application's p99 within 2× its p99 alone
-//! at the best throughput.
+//! statement alike), with `--waits` what the sessions waited on (`waits.rs`), and which batch
+//! time keeps the application's p99 within 2× its p99 alone at the best throughput.
 
 use backfill::RunOptions;
 use std::fmt::Write as _;
@@ -19,6 +19,7 @@ use crate::load::{LoadStats, OP_NAMES};
 use crate::measure::median;
 use crate::report::{thousands, Meta};
 use crate::upsert::{timed, Bench, Figure, Sample};
+use crate::waits::{Waits, INTERVAL, PILED};
 use crate::BoxError;
 
 /// The `target_batch_time`s compared, in milliseconds.
@@ -210,6 +211,7 @@ impl Bench {
              the load alone: what a stall in a few runs does not move."
         );
         self.by_operation(&mut s);
+        self.waits_table(&mut s);
         self.limit_line(&mut s);
         self.latency_goal(&mut s, alone_p99);
         s
@@ -248,6 +250,53 @@ impl Bench {
                 "| {} | {} |",
                 figure.label(self.args.hand_loop),
                 cells.join(" | ")
+            );
+        }
+    }
+
+    /// What the sessions waited on during each figure, when sampled (`--waits`): the load's
+    /// busy sessions in every sample and in the samples where they piled up (a stall), the
+    /// backfill's, and the server's own processes'.
+    fn waits_table(&self, s: &mut String) {
+        if self
+            .pooled(Figure::LoadAlone)
+            .and_then(|l| l.waits)
+            .is_none()
+        {
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "\nWhat the sessions waited on, sampled from the server every {} ms (`--waits`; \
+             PostgreSQL: `pg_stat_activity`'s `wait_event_type:wait_event` of every active \
+             session, `on CPU` when it waits on nothing the server tracks; MySQL/MariaDB: the \
+             processlist's `STATE`); a sample is piled when {} or more of the load's 8 \
+             connections were busy at once, a stall; each list gives a wait's share of the \
+             sessions sampled:\n",
+            INTERVAL.as_millis(),
+            PILED,
+        );
+        let _ = writeln!(
+            s,
+            "| during | samples | load busy, mean | piled samples | the load's waits | the load's waits, piled | the backfill's waits | the server's processes |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---|---|---|---|");
+        for figure in figures() {
+            let Some(w) = self.pooled(figure).and_then(|l| l.waits) else {
+                continue;
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.2} | {} ({:.1}%) | {} | {} | {} | {} |",
+                figure.label(self.args.hand_loop),
+                thousands(w.samples),
+                w.load_busy as f64 / w.samples.max(1) as f64,
+                thousands(w.piled_samples),
+                w.piled_samples as f64 * 100.0 / w.samples.max(1) as f64,
+                Waits::top(&w.load, 3),
+                Waits::top(&w.piled, 3),
+                Waits::top(&w.backfill, 3),
+                Waits::top(&w.server, 3),
             );
         }
     }

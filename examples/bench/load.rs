@@ -24,13 +24,14 @@ use backfill::sqlx::{self, MySqlPool, PgPool};
 use tokio::task::JoinHandle;
 
 use crate::db::{own_sql, Db};
+use crate::waits::{Sampler, Sampling, Waits, LOAD_APPLICATION};
 use crate::BoxError;
 
 /// Connections of the load's own pool: the application's, not the backfill's.
 const LOAD_CONNECTIONS: u32 = 8;
 
 /// The four operations, in the order they rotate; every one binds one key.
-const OPS: [(&str, &str); 4] = [
+pub(crate) const OPS: [(&str, &str); 4] = [
     (
         "SELECT amount FROM events WHERE id = $1",
         "SELECT amount FROM events WHERE id = ?",
@@ -71,12 +72,15 @@ pub(crate) struct Load {
     rate: u64,
     events: i64,
     users: i64,
+    /// What the sessions wait on, sampled while the load runs (`--waits`).
+    sampler: Option<Sampler>,
 }
 
 /// A running load: stop it to get its latencies.
 pub(crate) struct Running {
     stop: Arc<AtomicBool>,
     task: JoinHandle<LoadStats>,
+    sampling: Option<Sampling>,
 }
 
 /// The latencies of one stretch of load.
@@ -92,6 +96,8 @@ pub(crate) struct LoadStats {
     pub(crate) first_error: Option<String>,
     /// Wall time the load ran.
     pub(crate) elapsed: Duration,
+    /// What the sessions waited on meanwhile, when sampled (`--waits`).
+    pub(crate) waits: Option<Waits>,
 }
 
 impl LoadStats {
@@ -118,6 +124,11 @@ impl LoadStats {
             self.first_error.clone_from(&other.first_error);
         }
         self.elapsed += other.elapsed;
+        match (&mut self.waits, &other.waits) {
+            (Some(mine), Some(theirs)) => mine.merge(theirs),
+            (None, Some(theirs)) => self.waits = Some(theirs.clone()),
+            (_, None) => {}
+        }
     }
 
     /// Operations per second actually completed.
@@ -128,33 +139,51 @@ impl LoadStats {
 
 impl Load {
     /// Opens the load's own pool (every connection opened now, so no run pays for it) on the
-    /// benchmark's namespace (the same server as `db`).
+    /// benchmark's namespace (the same server as `db`), and with `waits` one more connection
+    /// that samples what the sessions wait on (`waits.rs`).
     pub(crate) async fn connect(
         db: &Db,
         rate: u64,
         events: i64,
         users: i64,
+        waits: bool,
     ) -> Result<Load, BoxError> {
-        let pool = match db {
+        let (pool, sampler) = match db {
             Db::Postgres(p) => {
                 let options = p.connect_options().as_ref().clone();
-                LoadPool::Postgres(
-                    PgPoolOptions::new()
-                        .min_connections(LOAD_CONNECTIONS)
-                        .max_connections(LOAD_CONNECTIONS)
-                        .connect_with(options)
-                        .await?,
-                )
+                let sampler = match waits {
+                    true => Some(Sampler::Postgres(
+                        PgPoolOptions::new()
+                            .max_connections(1)
+                            .connect_with(options.clone())
+                            .await?,
+                    )),
+                    false => None,
+                };
+                let pool = PgPoolOptions::new()
+                    .min_connections(LOAD_CONNECTIONS)
+                    .max_connections(LOAD_CONNECTIONS)
+                    .connect_with(options.application_name(LOAD_APPLICATION))
+                    .await?;
+                (LoadPool::Postgres(pool), sampler)
             }
             Db::MySql(p) => {
                 let options = p.connect_options().as_ref().clone();
-                LoadPool::MySql(
-                    MySqlPoolOptions::new()
-                        .min_connections(LOAD_CONNECTIONS)
-                        .max_connections(LOAD_CONNECTIONS)
-                        .connect_with(options)
-                        .await?,
-                )
+                let sampler = match waits {
+                    true => Some(Sampler::MySql(
+                        MySqlPoolOptions::new()
+                            .max_connections(1)
+                            .connect_with(options.clone())
+                            .await?,
+                    )),
+                    false => None,
+                };
+                let pool = MySqlPoolOptions::new()
+                    .min_connections(LOAD_CONNECTIONS)
+                    .max_connections(LOAD_CONNECTIONS)
+                    .connect_with(options)
+                    .await?;
+                (LoadPool::MySql(pool), sampler)
             }
             Db::Sqlite(_) => {
                 return Err("the load generator runs on PostgreSQL and MySQL/MariaDB".into())
@@ -165,6 +194,7 @@ impl Load {
             rate: rate.max(1),
             events,
             users,
+            sampler,
         };
         // Warm every connection's prepared statements, untimed.
         let warm = load.start();
@@ -235,9 +265,15 @@ impl Load {
                 errors: errors.load(Ordering::Relaxed),
                 first_error,
                 elapsed,
+                waits: None,
             }
         });
-        Running { stop, task }
+        let sampling = self.sampler.as_ref().map(Sampler::start);
+        Running {
+            stop,
+            task,
+            sampling,
+        }
     }
 }
 
@@ -245,7 +281,11 @@ impl Running {
     /// Stops issuing operations, waits for those in flight, and returns the latencies.
     pub(crate) async fn stop(self) -> LoadStats {
         self.stop.store(true, Ordering::Relaxed);
-        self.task.await.unwrap_or_default()
+        let mut stats = self.task.await.unwrap_or_default();
+        if let Some(sampling) = self.sampling {
+            stats.waits = Some(sampling.stop().await);
+        }
+        stats
     }
 }
 

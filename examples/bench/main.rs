@@ -15,8 +15,8 @@
 //! `--hand-loop-secs S` (10),
 //! `--output PATH` (`BENCHMARKS.md` at the repository root; `-` writes nothing), `--keep` (leave
 //! the benchmark's tables in place), `--print-sql` (print the generated statements and exit),
-//! `--scenario upsert|in-place|workers|latency|strategies` (below), `--load-rate OPS` (500) and
-//! `--alone-secs S` (10) for the latency scenario, `--scratch`, `--drop-os-cache` and
+//! `--scenario upsert|in-place|workers|latency|strategies` (below), `--load-rate OPS` (500),
+//! `--alone-secs S` (10) and `--waits` for the latency scenario, `--scratch`, `--drop-os-cache` and
 //! `--cap-secs S` for the strategies scenario.
 //!
 //! # Scenarios
@@ -31,7 +31,9 @@
 //! - `latency` (PostgreSQL, MySQL/MariaDB): a steady application load (`load.rs`) alone and
 //!   during the limit, the default backfill, batches of 100/250/500 ms (`target_batch_time`
 //!   and `merge_batch_time`) and 2 and 4 workers, with its p50, p99, max latency and errors
-//!   (`latency.rs`); section `ENGINE-latency`.
+//!   (`latency.rs`); section `ENGINE-latency`. With `--waits` the section also shows what the
+//!   load's sessions, the backfill's and the server's own processes waited on, sampled from
+//!   the server every 20 ms (`waits.rs`).
 //! - `strategies`: how each way of reading the source does against the best single statement
 //!   (`strategies.rs`): the single statement with the optimizer's plan and with a full scan
 //!   forced (the faster is the limit), ranges, ranges with the covering index `plan`
@@ -117,7 +119,7 @@
 //! - `in_place.rs`: the in-place scenario.
 //! - `scaling.rs`: the workers scenario and its section; `cpu.rs` the CPU readings from `/proc`.
 //! - `load.rs`: the application's load and its latencies; `latency.rs` the latency scenario and
-//!   its section.
+//!   its section; `waits.rs` what the sessions wait on meanwhile (`--waits`).
 //! - `measure.rs`: memory sampling and medians.
 //! - `report.rs`: the upsert scenario's section (the table, ratios, targets).
 //! - `benchmarks_md.rs`: how a section replaces the previous one in `BENCHMARKS.md`.
@@ -138,6 +140,7 @@ mod scaling;
 mod scratch;
 mod strategies;
 mod upsert;
+mod waits;
 
 use std::process::ExitCode;
 
@@ -198,7 +201,8 @@ async fn run(args: Args) -> Result<bool, BoxError> {
         Scenario::Workers => (scaling::figures(), Some("workers")),
         Scenario::Latency => {
             let a = &bench.args;
-            bench.load = Some(Load::connect(&bench.db, a.load_rate, a.events, a.users).await?);
+            bench.load =
+                Some(Load::connect(&bench.db, a.load_rate, a.events, a.users, a.waits).await?);
             // The limit first: its target is every other run's reference.
             let mut figures = latency::figures();
             figures.retain(|f| *f != Figure::Limit);
