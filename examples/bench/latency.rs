@@ -54,6 +54,7 @@ impl Bench {
     /// The load alone for `--alone-secs`, nothing else running.
     pub(crate) async fn load_alone(&mut self) -> Result<Sample, BoxError> {
         self.db.quiesce().await?;
+        let wal_before = self.db.wal_position().await?;
         let wait = self.args.alone;
         let ((), t) = timed(
             self.args.engine,
@@ -61,13 +62,14 @@ impl Bench {
             tokio::time::sleep(wait),
         )
         .await;
+        let wal_after = self.db.wal_position().await?;
         Ok(Sample {
             elapsed: t.elapsed,
             rows: 0,
             written: 0,
             batches: None,
             rss_kib: t.rss_kib,
-            wal_bytes: None,
+            wal_bytes: wal_before.zip(wal_after).map(|(a, b)| b - a),
             cpu: t.cpu,
             load: t.load,
             report: None,
@@ -272,22 +274,34 @@ impl Bench {
              session, `on CPU` when it waits on nothing the server tracks; MySQL/MariaDB: the \
              processlist's `STATE`); a sample is piled when {} or more of the load's 8 \
              connections were busy at once, a stall; each list gives a wait's share of the \
-             sessions sampled:\n",
+             sessions sampled; WAL is what the server wrote during the figure (PostgreSQL, \
+             `pg_current_wal_lsn()` before and after, the load's included; median of the runs, \
+             and per second of the run):\n",
             INTERVAL.as_millis(),
             PILED,
         );
         let _ = writeln!(
             s,
-            "| during | samples | load busy, mean | piled samples | the load's waits | the load's waits, piled | the backfill's waits | the server's processes |"
+            "| during | samples | load busy, mean | piled samples | the load's waits | the load's waits, piled | the backfill's waits | the server's processes | WAL |"
         );
-        let _ = writeln!(s, "|---|---:|---:|---:|---|---|---|---|");
+        let _ = writeln!(s, "|---|---:|---:|---:|---|---|---|---|---:|");
         for figure in figures() {
             let Some(w) = self.pooled(figure).and_then(|l| l.waits) else {
                 continue;
             };
+            let list = self.samples(figure);
+            let wal =
+                median(list.iter().filter_map(|x| x.wal_bytes)).map_or("–".to_string(), |b| {
+                    let secs = median(list.iter().map(|x| x.elapsed))
+                        .unwrap_or_default()
+                        .as_secs_f64()
+                        .max(1e-9);
+                    let mib = b as f64 / (1024.0 * 1024.0);
+                    format!("{mib:.1} MiB, {:.1} MiB/s", mib / secs)
+                });
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.2} | {} ({:.1}%) | {} | {} | {} | {} |",
+                "| {} | {} | {:.2} | {} ({:.1}%) | {} | {} | {} | {} | {} |",
                 figure.label(self.args.hand_loop),
                 thousands(w.samples),
                 w.load_busy as f64 / w.samples.max(1) as f64,
@@ -297,6 +311,7 @@ impl Bench {
                 Waits::top(&w.piled, 3),
                 Waits::top(&w.backfill, 3),
                 Waits::top(&w.server, 3),
+                wal,
             );
         }
     }

@@ -195,6 +195,7 @@ impl Bench {
         let sql = full_scan_sql(self.args.engine, self.upsert_all)?;
         self.empty_target().await?;
         self.quiesce().await?;
+        let wal_before = self.db.wal_position().await?;
         let reads_before = self.db.pool_reads().await;
         let db = self.db.clone();
         let cap = self.args.cap;
@@ -227,6 +228,7 @@ impl Bench {
             return Ok(self.capped_sample(t.elapsed));
         };
         let written = written?;
+        let wal_after = self.db.wal_position().await?;
         let reads = self.db.pool_reads_since(reads_before).await;
         let sum = self.db.checksum(self.sql.page).await?;
         match self.reference {
@@ -241,7 +243,7 @@ impl Bench {
             written,
             batches: Some(1),
             rss_kib: t.rss_kib,
-            wal_bytes: None,
+            wal_bytes: wal_before.zip(wal_after).map(|(a, b)| b - a),
             cpu: t.cpu,
             load: t.load,
             report: None,

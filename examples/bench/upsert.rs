@@ -430,6 +430,7 @@ impl Bench {
     async fn limit(&mut self) -> Result<Sample, BoxError> {
         self.empty_target().await?;
         self.quiesce().await?;
+        let wal_before = self.db.wal_position().await?;
         let reads_before = self.db.pool_reads().await;
         let (written, t) = timed(
             self.args.engine,
@@ -442,6 +443,7 @@ impl Bench {
             return Ok(self.capped_sample(t.elapsed));
         };
         let written = written?;
+        let wal_after = self.db.wal_position().await?;
         let pool_reads = self.db.pool_reads_since(reads_before).await;
         let sum = self.db.checksum(self.sql.page).await?;
         match self.reference {
@@ -457,7 +459,7 @@ impl Bench {
             written,
             batches: Some(1),
             rss_kib: t.rss_kib,
-            wal_bytes: None,
+            wal_bytes: wal_before.zip(wal_after).map(|(a, b)| b - a),
             cpu: t.cpu,
             load: t.load,
             report: None,
