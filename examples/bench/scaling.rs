@@ -4,11 +4,14 @@
 //! against the limit's; beside them the limit cut by hand into 2 ranges of users run side by
 //! side on 2 connections and the same 2 one after another on 1, and into 4 ranges on 4
 //! connections (what the engine itself gains from a second and a fourth session on this
-//! machine, on the same statements, with no runtime in between), and for every figure the CPU
+//! machine, on the same statements, with no runtime in between), and into 16 ranges taken in
+//! turn by 1, 2 and 4 connections (the same statements and plans whatever the sessions), and for every figure the CPU
 //! the server and the bench used and how busy the machine was (`cpu.rs`), which is what bounds
 //! the scaling when the server shares the cores with the client.
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 use backfill::definition::Param;
 use backfill::sqlx;
@@ -21,6 +24,10 @@ use crate::report::{mib, thousands, Meta};
 use crate::upsert::{timed, Bench, Figure, Sample};
 use crate::BoxError;
 
+/// The ranges of users the limit is cut into for [`Figure::HandQueue`]: 12,500 users each at
+/// the default scale, about the keys of one batch of 4 workers at the default batch time.
+const HAND_RANGES: u32 = 16;
+
 /// The figures of the workers scenario, in the order of a round: 4 workers also with twice
 /// the default `target_batch_time` (see [`Figure::WorkersTime`]).
 pub(crate) fn figures() -> Vec<Figure> {
@@ -31,6 +38,9 @@ pub(crate) fn figures() -> Vec<Figure> {
         Figure::HandSerial(2),
         Figure::HandSplit(2),
         Figure::HandSplit(4),
+        Figure::HandQueue(HAND_RANGES, 1),
+        Figure::HandQueue(HAND_RANGES, 2),
+        Figure::HandQueue(HAND_RANGES, 4),
         Figure::Workers(1),
         Figure::Workers(2),
         Figure::Workers(4),
@@ -76,12 +86,14 @@ impl Db {
 }
 
 impl Bench {
-    /// The limit cut by hand into `n` equal ranges of users, each its own statement: on its
-    /// own connection, all at once (`side_by_side`), or one after another on one connection.
-    pub(crate) async fn hand_split(
+    /// The limit cut by hand into `ranges` equal ranges of users, each its own statement, taken
+    /// in turn by `connections` connections (each starts the next range not yet started):
+    /// `ranges` on as many connections, all at once, or one after another on one.
+    pub(crate) async fn hand_cut(
         &mut self,
-        n: u32,
-        side_by_side: bool,
+        figure: Figure,
+        ranges: u32,
+        connections: u32,
     ) -> Result<Sample, BoxError> {
         let stmt = self.upsert_range;
         if !stmt.holes.is_empty()
@@ -97,23 +109,27 @@ impl Bench {
         self.empty_target().await?;
         self.db.quiesce().await?;
         let users = self.args.users;
-        let n = i64::from(n.max(1));
+        let n = i64::from(ranges.max(1));
+        let next = Arc::new(AtomicI64::new(0));
         let db = self.db.clone();
         let (written, t) = timed(self.args.engine, self.load.as_ref(), async move {
+            let mut streams = JoinSet::new();
+            for _ in 0..connections.clamp(1, ranges.max(1)) {
+                let (db, next) = (db.clone(), Arc::clone(&next));
+                streams.spawn(async move {
+                    let mut written = 0;
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        if k >= n {
+                            return Ok::<u64, sqlx::Error>(written);
+                        }
+                        let (lo, hi) = (users * k / n, users * (k + 1) / n);
+                        written += db.upsert_range(stmt.sql, stmt.params, lo, hi).await?;
+                    }
+                });
+            }
             let mut written = 0;
-            if !side_by_side {
-                for k in 0..n {
-                    let (lo, hi) = (users * k / n, users * (k + 1) / n);
-                    written += db.upsert_range(stmt.sql, stmt.params, lo, hi).await?;
-                }
-                return Ok(written);
-            }
-            let mut ranges = JoinSet::new();
-            for k in 0..n {
-                let (db, lo, hi) = (db.clone(), users * k / n, users * (k + 1) / n);
-                ranges.spawn(async move { db.upsert_range(stmt.sql, stmt.params, lo, hi).await });
-            }
-            while let Some(result) = ranges.join_next().await {
+            while let Some(result) = streams.join_next().await {
                 written += result.map_err(|e| e.to_string())??;
             }
             Ok::<u64, BoxError>(written)
@@ -122,11 +138,6 @@ impl Bench {
         let written = written?;
         let sum = self.db.checksum(self.sql.page).await?;
         if let Some(reference) = self.reference {
-            let figure = if side_by_side {
-                Figure::HandSplit(n as u32)
-            } else {
-                Figure::HandSerial(n as u32)
-            };
             self.check(figure, reference, sum);
         }
         Ok(Sample {
@@ -219,6 +230,11 @@ impl Bench {
         let rate = |f| self.median_rate(f).unwrap_or(f64::NAN);
         let ((limit, _), split) = (self.best_limit(), rate(Figure::HandSplit(2)));
         let (serial, split4) = (rate(Figure::HandSerial(2)), rate(Figure::HandSplit(4)));
+        let (q1, q2, q4) = (
+            rate(Figure::HandQueue(HAND_RANGES, 1)),
+            rate(Figure::HandQueue(HAND_RANGES, 2)),
+            rate(Figure::HandQueue(HAND_RANGES, 4)),
+        );
         let (w1, w2, w4) = (
             rate(Figure::Workers(1)),
             rate(Figure::Workers(2)),
@@ -246,18 +262,22 @@ impl Bench {
         let _ = writeln!(
             s,
             "- 2 workers ≥ 1.6× 1 worker: {:.2}× ({}); the engine's own on the same \
-             statements, the 2 hand-cut ranges side by side against one after the other: {:.2}×",
+             statements, the 2 hand-cut ranges side by side against one after the other: {:.2}×; \
+             {HAND_RANGES} hand-cut ranges on 2 connections against 1: {:.2}×",
             w2 / w1,
             met(w2 / w1 >= 1.6),
-            split / serial
+            split / serial,
+            q2 / q1
         );
         let _ = writeln!(
             s,
             "- 4 workers no slower than 2: {:.2}× ({}); the engine's own, 4 hand-cut ranges on \
-             4 connections against 2 on 2: {:.2}×",
+             4 connections against 2 on 2: {:.2}×; the same {HAND_RANGES} hand-cut ranges on 4 \
+             connections against 2 (the same statements and plans): {:.2}×",
             w4 / w2,
             met(w4 >= w2),
-            split4 / split
+            split4 / split,
+            q4 / q2
         );
         let twice = figures().into_iter().find_map(|f| match f {
             Figure::WorkersTime(4, ms) => Some(ms),

@@ -79,6 +79,12 @@ pub(crate) enum Figure {
     /// The same `n` ranges one after another on one connection: with [`Figure::HandSplit`],
     /// what the engine itself gains from more sessions on the same statements.
     HandSerial(u32),
+    /// The limit cut by hand into `ranges` ranges of users (the first field), taken in turn by
+    /// `connections` connections (the second), each starting the next range not yet started:
+    /// the same statements with the same plans whatever the connections, so what the engine
+    /// itself gains from more sessions, which the 2 and 4 ranges of [`Figure::HandSplit`] do not
+    /// show (a range of half the users may be planned differently from one of a quarter).
+    HandQueue(u32, u32),
     /// No backfill: the application's load alone for `--alone-secs`.
     LoadAlone,
     /// The limit's statement with a full scan of `events` forced (`strategies.rs`).
@@ -136,6 +142,12 @@ impl Figure {
             }
             Figure::HandSplit(n) => {
                 format!("single statement cut by hand into {n} key ranges on {n} connections, side by side")
+            }
+            Figure::HandQueue(ranges, 1) => {
+                format!("single statement cut by hand into {ranges} key ranges, one after another on 1 connection")
+            }
+            Figure::HandQueue(ranges, n) => {
+                format!("the same {ranges} key ranges taken in turn by {n} connections")
             }
             Figure::HandSerial(n) => {
                 format!("the same {n} key ranges one after another on 1 connection")
@@ -410,8 +422,9 @@ impl Bench {
                 let options = RunOptions::default().pause(Duration::from_millis(ms));
                 self.backfill(figure, options, true).await
             }
-            Figure::HandSplit(n) => self.hand_split(n, true).await,
-            Figure::HandSerial(n) => self.hand_split(n, false).await,
+            Figure::HandSplit(n) => self.hand_cut(figure, n, n).await,
+            Figure::HandSerial(n) => self.hand_cut(figure, n, 1).await,
+            Figure::HandQueue(ranges, n) => self.hand_cut(figure, ranges, n).await,
             Figure::LoadAlone => self.load_alone().await,
             Figure::LimitFullScan => self.limit_full_scan().await,
             Figure::Ranges => {
