@@ -15,7 +15,7 @@
 use backfill::RunOptions;
 use std::fmt::Write as _;
 
-use crate::load::{LoadStats, OP_NAMES};
+use crate::load::{LoadStats, LOAD_CONNECTIONS, OP_NAMES};
 use crate::measure::median;
 use crate::report::{thousands, Meta};
 use crate::upsert::{timed, Bench, Figure, Sample};
@@ -272,13 +272,14 @@ impl Bench {
             "\nWhat the sessions waited on, sampled from the server every {} ms (`--waits`; \
              PostgreSQL: `pg_stat_activity`'s `wait_event_type:wait_event` of every active \
              session, `on CPU` when it waits on nothing the server tracks; MySQL/MariaDB: the \
-             processlist's `STATE`); a sample is piled when {} or more of the load's 8 \
+             processlist's `STATE`); a sample is piled when {} or more of the load's {} \
              connections were busy at once, a stall; each list gives a wait's share of the \
              sessions sampled; WAL is what the server wrote during the figure (PostgreSQL, \
              `pg_current_wal_lsn()` before and after, the load's included; median of the runs, \
              and per second of the run):\n",
             INTERVAL.as_millis(),
             PILED,
+            LOAD_CONNECTIONS,
         );
         let _ = writeln!(
             s,

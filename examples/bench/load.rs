@@ -28,7 +28,7 @@ use crate::waits::{Sampler, Sampling, Waits, LOAD_APPLICATION};
 use crate::BoxError;
 
 /// Connections of the load's own pool: the application's, not the backfill's.
-const LOAD_CONNECTIONS: u32 = 8;
+pub(crate) const LOAD_CONNECTIONS: u32 = 8;
 
 /// The four operations, in the order they rotate; every one binds one key.
 pub(crate) const OPS: [(&str, &str); 4] = [
@@ -151,14 +151,15 @@ impl Load {
         let (pool, sampler) = match db {
             Db::Postgres(p) => {
                 let options = p.connect_options().as_ref().clone();
-                let sampler = match waits {
-                    true => Some(Sampler::Postgres(
+                let sampler = if waits {
+                    Some(Sampler::Postgres(
                         PgPoolOptions::new()
                             .max_connections(1)
                             .connect_with(options.clone())
                             .await?,
-                    )),
-                    false => None,
+                    ))
+                } else {
+                    None
                 };
                 let pool = PgPoolOptions::new()
                     .min_connections(LOAD_CONNECTIONS)
@@ -169,14 +170,15 @@ impl Load {
             }
             Db::MySql(p) => {
                 let options = p.connect_options().as_ref().clone();
-                let sampler = match waits {
-                    true => Some(Sampler::MySql(
+                let sampler = if waits {
+                    Some(Sampler::MySql(
                         MySqlPoolOptions::new()
                             .max_connections(1)
                             .connect_with(options.clone())
                             .await?,
-                    )),
-                    false => None,
+                    ))
+                } else {
+                    None
                 };
                 let pool = MySqlPoolOptions::new()
                     .min_connections(LOAD_CONNECTIONS)

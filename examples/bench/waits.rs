@@ -11,7 +11,7 @@
 //! - MySQL/MariaDB: `information_schema.PROCESSLIST`'s `STATE` of every session running a
 //!   statement, the load's told by its statement text.
 //!
-//! A sample in which [`PILED`] or more of the load's 8 connections are busy at once is a stall
+//! A sample in which [`PILED`] or more of the load's connections are busy at once is a stall
 //! (at 500 operations a second of about 1 ms each, half a connection is busy on average): what
 //! the load's sessions wait on in those samples is what its p99 is made of.
 
@@ -25,19 +25,20 @@ use backfill::sqlx::{self, MySqlPool, PgPool, Row};
 use tokio::task::JoinHandle;
 
 use crate::db::own_sql;
-use crate::load::OPS;
+use crate::load::{LOAD_CONNECTIONS, OPS};
 
 /// How often the server is sampled.
 pub(crate) const INTERVAL: Duration = Duration::from_millis(20);
 
-/// Busy load sessions in one sample that make it a stall.
-pub(crate) const PILED: usize = 4;
+/// Busy load sessions in one sample that make it a stall: half the load's pool.
+pub(crate) const PILED: usize = LOAD_CONNECTIONS as usize / 2;
 
 /// The `application_name` of the load's PostgreSQL connections.
 pub(crate) const LOAD_APPLICATION: &str = "backfill-bench-load";
 
-/// The busy sessions, one row each: `(is the load's, what it waits on)`; the server's own
-/// processes as `(false, "walwriter IO:WALWrite")` and the like, told apart by [`Who`].
+/// The busy sessions, one row each: whether it is the load's, its `backend_type` (which tells
+/// the backfill's client sessions and parallel workers from the server's own processes) and
+/// what it waits on.
 const PG_SAMPLE: &str = "SELECT application_name = $1 AS load, backend_type, \
      coalesce(wait_event_type || ':' || wait_event, 'on CPU') AS wait \
      FROM pg_stat_activity \
@@ -159,9 +160,9 @@ pub(crate) struct Sampling {
 }
 
 impl Sampler {
-    /// Starts sampling every [`INTERVAL`] until [`Sampling::stop`]. A sample that fails (the
-    /// server busy past the interval is not a failure: the next sample waits for it) ends the
-    /// sampling with what it has, so a diagnostic never fails the benchmark.
+    /// Starts sampling every [`INTERVAL`] until [`Sampling::stop`]. A sample slower than the
+    /// interval delays the next one; a sample that fails ends the sampling with what it has,
+    /// so the diagnostic never fails the benchmark.
     pub(crate) fn start(&self) -> Sampling {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
