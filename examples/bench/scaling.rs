@@ -5,9 +5,10 @@
 //! side on 2 connections and the same 2 one after another on 1, and into 4 ranges on 4
 //! connections (what the engine itself gains from a second and a fourth session on this
 //! machine, on the same statements, with no runtime in between), and into 16 ranges taken in
-//! turn by 1, 2 and 4 connections (the same statements and plans whatever the sessions), and for every figure the CPU
-//! the server and the bench used and how busy the machine was (`cpu.rs`), which is what bounds
-//! the scaling when the server shares the cores with the client.
+//! turn by 1, 2 and 4 connections (the same statements and plans whatever the sessions), and
+//! for every figure the CPU the server and the bench used and how busy the machine was
+//! (`cpu.rs`), which is what bounds the scaling when the server shares the cores with the
+//! client.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, Ordering};
