@@ -148,48 +148,35 @@ impl Load {
         users: i64,
         waits: bool,
     ) -> Result<Load, BoxError> {
-        let (pool, sampler) = match db {
+        let pool = match db {
             Db::Postgres(p) => {
                 let options = p.connect_options().as_ref().clone();
-                let sampler = if waits {
-                    Some(Sampler::Postgres(
-                        PgPoolOptions::new()
-                            .max_connections(1)
-                            .connect_with(options.clone())
-                            .await?,
-                    ))
-                } else {
-                    None
-                };
-                let pool = PgPoolOptions::new()
-                    .min_connections(LOAD_CONNECTIONS)
-                    .max_connections(LOAD_CONNECTIONS)
-                    .connect_with(options.application_name(LOAD_APPLICATION))
-                    .await?;
-                (LoadPool::Postgres(pool), sampler)
+                LoadPool::Postgres(
+                    PgPoolOptions::new()
+                        .min_connections(LOAD_CONNECTIONS)
+                        .max_connections(LOAD_CONNECTIONS)
+                        .connect_with(options.application_name(LOAD_APPLICATION))
+                        .await?,
+                )
             }
             Db::MySql(p) => {
                 let options = p.connect_options().as_ref().clone();
-                let sampler = if waits {
-                    Some(Sampler::MySql(
-                        MySqlPoolOptions::new()
-                            .max_connections(1)
-                            .connect_with(options.clone())
-                            .await?,
-                    ))
-                } else {
-                    None
-                };
-                let pool = MySqlPoolOptions::new()
-                    .min_connections(LOAD_CONNECTIONS)
-                    .max_connections(LOAD_CONNECTIONS)
-                    .connect_with(options)
-                    .await?;
-                (LoadPool::MySql(pool), sampler)
+                LoadPool::MySql(
+                    MySqlPoolOptions::new()
+                        .min_connections(LOAD_CONNECTIONS)
+                        .max_connections(LOAD_CONNECTIONS)
+                        .connect_with(options)
+                        .await?,
+                )
             }
             Db::Sqlite(_) => {
                 return Err("the load generator runs on PostgreSQL and MySQL/MariaDB".into())
             }
+        };
+        let sampler = if waits {
+            Some(Sampler::connect(db).await?)
+        } else {
+            None
         };
         let load = Load {
             pool,

@@ -21,11 +21,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use backfill::sqlx::mysql::MySqlPoolOptions;
+use backfill::sqlx::postgres::PgPoolOptions;
 use backfill::sqlx::{self, MySqlPool, PgPool, Row};
 use tokio::task::JoinHandle;
 
-use crate::db::own_sql;
+use crate::db::{own_sql, Db};
 use crate::load::{LOAD_CONNECTIONS, OPS};
+use crate::BoxError;
 
 /// How often the server is sampled.
 pub(crate) const INTERVAL: Duration = Duration::from_millis(20);
@@ -160,6 +163,25 @@ pub(crate) struct Sampling {
 }
 
 impl Sampler {
+    /// Opens the sampler's own connection to `db`'s server (PostgreSQL or MySQL/MariaDB).
+    pub(crate) async fn connect(db: &Db) -> Result<Sampler, BoxError> {
+        Ok(match db {
+            Db::Postgres(p) => Sampler::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(p.connect_options().as_ref().clone())
+                    .await?,
+            ),
+            Db::MySql(p) => Sampler::MySql(
+                MySqlPoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(p.connect_options().as_ref().clone())
+                    .await?,
+            ),
+            Db::Sqlite(_) => return Err("waits are sampled on PostgreSQL and MySQL/MariaDB".into()),
+        })
+    }
+
     /// Starts sampling every [`INTERVAL`] until [`Sampling::stop`]. A sample slower than the
     /// interval delays the next one; a sample that fails ends the sampling with what it has,
     /// so the diagnostic never fails the benchmark.
