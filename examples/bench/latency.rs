@@ -273,7 +273,9 @@ impl Bench {
              PostgreSQL: `pg_stat_activity`'s `wait_event_type:wait_event` of every active \
              session, `on CPU` when it waits on nothing the server tracks; MySQL/MariaDB: the \
              processlist's `STATE`); a sample is piled when {} or more of the load's {} \
-             connections were busy at once, a stall; each list gives a wait's share of the \
+             connections were busy at once, a stall; busy, mean: the sessions busy in a sample \
+             on average (the backfill's include PostgreSQL's parallel workers: above 1, it \
+             takes more than one core while on CPU); each list gives a wait's share of the \
              sessions sampled; WAL is what the server wrote during the figure (PostgreSQL, \
              `pg_current_wal_lsn()` before and after, the load's included; median of the runs, \
              and per second of the run):\n",
@@ -283,9 +285,9 @@ impl Bench {
         );
         let _ = writeln!(
             s,
-            "| during | samples | load busy, mean | piled samples | the load's waits | the load's waits, piled | the backfill's waits | the server's processes | WAL |"
+            "| during | samples | load busy, mean | backfill busy, mean | piled samples | the load's waits | the load's waits, piled | the backfill's waits | the server's processes | WAL |"
         );
-        let _ = writeln!(s, "|---|---:|---:|---:|---|---|---|---|---:|");
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---|---|---|---|---:|");
         for figure in figures() {
             let Some(w) = self.pooled(figure).and_then(|l| l.waits) else {
                 continue;
@@ -302,10 +304,11 @@ impl Bench {
                 });
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.2} | {} ({:.1}%) | {} | {} | {} | {} | {} |",
+                "| {} | {} | {:.2} | {:.2} | {} ({:.1}%) | {} | {} | {} | {} | {} |",
                 figure.label(self.args.hand_loop),
                 thousands(w.samples),
                 w.load_busy as f64 / w.samples.max(1) as f64,
+                w.backfill.values().sum::<u64>() as f64 / w.samples.max(1) as f64,
                 thousands(w.piled_samples),
                 w.piled_samples as f64 * 100.0 / w.samples.max(1) as f64,
                 Waits::top(&w.load, 3),
