@@ -4,8 +4,9 @@
 //! the default backfill, the default with every batch of 100, 250 and 500 ms
 //! (`target_batch_time` and, for a scan's merge, `merge_batch_time`: the default bounds
 //! MySQL/MariaDB's merges to 25 ms), the default with a pause between batches as long as its
-//! target batch time, and 2 and 4 workers, every figure `--repeat` times, interleaved; each
-//! figure's latencies are pooled over its runs. The section shows the load's p50, p99 and max
+//! target batch time, and 1, 2 and 4 workers on ranges (1: the default's cost without the
+//! scan's staging table), every figure `--repeat` times, interleaved; each figure's latencies
+//! are pooled over its runs. The section shows the load's p50, p99 and max
 //! latency and its errors per figure beside the backfill's throughput, the median over a
 //! figure's runs of each run's own p99 (which one stall of the machine in one run does not
 //! move), each operation's p99 (what the backfill slows: a row lock its batch holds, or every
@@ -44,6 +45,7 @@ pub(crate) fn figures() -> Vec<Figure> {
     all.extend(TARGETS_MS.into_iter().map(Figure::TargetTime));
     all.extend([
         Figure::Paused(default_ms()),
+        Figure::Workers(1),
         Figure::Workers(2),
         Figure::Workers(4),
     ]);

@@ -30,7 +30,7 @@
 //!   (`scaling.rs`, `cpu.rs`); section `ENGINE-workers`.
 //! - `latency` (PostgreSQL, MySQL/MariaDB): a steady application load (`load.rs`) alone and
 //!   during the limit, the default backfill, batches of 100/250/500 ms (`target_batch_time`
-//!   and `merge_batch_time`) and 2 and 4 workers, with its p50, p99, max latency and errors
+//!   and `merge_batch_time`) and 1, 2 and 4 workers, with its p50, p99, max latency and errors
 //!   (`latency.rs`); section `ENGINE-latency`. With `--waits` the section also shows what the
 //!   load's sessions, the backfill's and the server's own processes waited on, sampled from
 //!   the server every 20 ms (`waits.rs`).
