@@ -24,8 +24,9 @@ scenarios:
   latency    the application's latency: a steady load of --load-rate single-row reads and
              writes per second (default 500) alone for --alone-secs (default 10), during the
              limit, the default backfill, batches of 100/250/500 ms (target and merge), 1, 2
-             and 4 workers on ranges; --repeat defaults to 9 here (a p99 needs the operations of several runs);
-             --waits samples what every session waits on every 20 ms and adds it to the section
+             and 4 workers on ranges; --repeat defaults to 9 here (a p99 needs the operations of
+             several runs); --waits samples what every session waits on every 20 ms and adds it
+             to the section
   strategies the limit with the optimizer's plan and with a forced full scan (the faster is
              the limit), ranges, ranges with the covering index, scan and auto side by side,
              with what plan says; on PostgreSQL and MySQL also on a scratch server with a

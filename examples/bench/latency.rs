@@ -6,12 +6,12 @@
 //! MySQL/MariaDB's merges to 25 ms), the default with a pause between batches as long as its
 //! target batch time, and 1, 2 and 4 workers on ranges (1: the default's cost without the
 //! scan's staging table), every figure `--repeat` times, interleaved; each figure's latencies
-//! are pooled over its runs. The section shows the load's p50, p99 and max
-//! latency and its errors per figure beside the backfill's throughput, the median over a
-//! figure's runs of each run's own p99 (which one stall of the machine in one run does not
-//! move), each operation's p99 (what the backfill slows: a row lock its batch holds, or every
-//! statement alike), with `--waits` what the sessions waited on (`waits.rs`), and which batch
-//! time keeps the application's p99 within 2× its p99 alone at the best throughput.
+//! are pooled over its runs. The section shows the load's p50, p99 and max latency and its
+//! errors per figure beside the backfill's throughput, the median over a figure's runs of each
+//! run's own p99 (which one stall of the machine in one run does not move), each operation's
+//! p99 (what the backfill slows: a row lock its batch holds, or every statement alike), with
+//! `--waits` what the sessions waited on (`waits.rs`), and which batch time keeps the
+//! application's p99 within 2× its p99 alone at the best throughput.
 
 use backfill::RunOptions;
 use std::fmt::Write as _;
