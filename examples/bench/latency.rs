@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use crate::load::{LoadStats, LOAD_CONNECTIONS, OP_NAMES};
 use crate::measure::median;
 use crate::report::{thousands, Meta};
-use crate::upsert::{timed, Bench, Figure, Sample};
+use crate::upsert::{Bench, Figure, Sample};
 use crate::waits::{Waits, INTERVAL, PILED};
 use crate::BoxError;
 
@@ -56,22 +56,14 @@ impl Bench {
     /// The load alone for `--alone-secs`, nothing else running.
     pub(crate) async fn load_alone(&mut self) -> Result<Sample, BoxError> {
         self.db.quiesce().await?;
-        let wal_before = self.db.wal_position().await?;
-        let wait = self.args.alone;
-        let ((), t) = timed(
-            self.args.engine,
-            self.load.as_ref(),
-            tokio::time::sleep(wait),
-        )
-        .await;
-        let wal_after = self.db.wal_position().await?;
+        let ((), t) = self.timed(tokio::time::sleep(self.args.alone)).await?;
         Ok(Sample {
             elapsed: t.elapsed,
             rows: 0,
             written: 0,
             batches: None,
             rss_kib: t.rss_kib,
-            wal_bytes: wal_before.zip(wal_after).map(|(a, b)| b - a),
+            wal_bytes: t.wal_bytes,
             cpu: t.cpu,
             load: t.load,
             report: None,

@@ -22,11 +22,12 @@ use tokio::task::JoinSet;
 use crate::db::{on_pool, own_sql, Db};
 use crate::measure::median;
 use crate::report::{mib, thousands, Meta};
-use crate::upsert::{timed, Bench, Figure, Sample};
+use crate::upsert::{Bench, Figure, Sample};
 use crate::BoxError;
 
-/// The ranges of users the limit is cut into for [`Figure::HandQueue`]: 12,500 users each at
-/// the default scale, about the keys of one batch of 4 workers at the default batch time.
+/// The ranges of users the limit is cut into for [`Figure::HandCut`] on 1, 2 and 4
+/// connections: 12,500 users each at the default scale, about the keys of one batch of 4
+/// workers at the default batch time.
 const HAND_RANGES: u32 = 16;
 
 /// The figures of the workers scenario, in the order of a round: 4 workers also with twice
@@ -36,12 +37,12 @@ pub(crate) fn figures() -> Vec<Figure> {
     vec![
         Figure::Limit,
         Figure::LimitFullScan,
-        Figure::HandSerial(2),
-        Figure::HandSplit(2),
-        Figure::HandSplit(4),
-        Figure::HandQueue(HAND_RANGES, 1),
-        Figure::HandQueue(HAND_RANGES, 2),
-        Figure::HandQueue(HAND_RANGES, 4),
+        Figure::HandCut(2, 1),
+        Figure::HandCut(2, 2),
+        Figure::HandCut(4, 4),
+        Figure::HandCut(HAND_RANGES, 1),
+        Figure::HandCut(HAND_RANGES, 2),
+        Figure::HandCut(HAND_RANGES, 4),
         Figure::Workers(1),
         Figure::Workers(2),
         Figure::Workers(4),
@@ -92,7 +93,6 @@ impl Bench {
     /// `ranges` on as many connections, all at once, or one after another on one.
     pub(crate) async fn hand_cut(
         &mut self,
-        figure: Figure,
         ranges: u32,
         connections: u32,
     ) -> Result<Sample, BoxError> {
@@ -113,7 +113,7 @@ impl Bench {
         let n = i64::from(ranges.max(1));
         let next = Arc::new(AtomicI64::new(0));
         let db = self.db.clone();
-        let (written, t) = timed(self.args.engine, self.load.as_ref(), async move {
+        let work = async move {
             let mut streams = JoinSet::new();
             for _ in 0..connections.clamp(1, ranges.max(1)) {
                 let (db, next) = (db.clone(), Arc::clone(&next));
@@ -134,12 +134,12 @@ impl Bench {
                 written += result.map_err(|e| e.to_string())??;
             }
             Ok::<u64, BoxError>(written)
-        })
-        .await;
+        };
+        let (written, t) = self.timed(work).await?;
         let written = written?;
         let sum = self.db.checksum(self.sql.page).await?;
         if let Some(reference) = self.reference {
-            self.check(figure, reference, sum);
+            self.check(Figure::HandCut(ranges, connections), reference, sum);
         }
         Ok(Sample {
             elapsed: t.elapsed,
@@ -147,7 +147,7 @@ impl Bench {
             written,
             batches: Some(n as u64),
             rss_kib: t.rss_kib,
-            wal_bytes: None,
+            wal_bytes: t.wal_bytes,
             cpu: t.cpu,
             load: t.load,
             report: None,
@@ -229,12 +229,12 @@ impl Bench {
     /// Issue 14's goals from the same medians.
     fn scaling_goals(&self, s: &mut String) {
         let rate = |f| self.median_rate(f).unwrap_or(f64::NAN);
-        let ((limit, _), split) = (self.best_limit(), rate(Figure::HandSplit(2)));
-        let (serial, split4) = (rate(Figure::HandSerial(2)), rate(Figure::HandSplit(4)));
+        let ((limit, _), split) = (self.best_limit(), rate(Figure::HandCut(2, 2)));
+        let (serial, split4) = (rate(Figure::HandCut(2, 1)), rate(Figure::HandCut(4, 4)));
         let (q1, q2, q4) = (
-            rate(Figure::HandQueue(HAND_RANGES, 1)),
-            rate(Figure::HandQueue(HAND_RANGES, 2)),
-            rate(Figure::HandQueue(HAND_RANGES, 4)),
+            rate(Figure::HandCut(HAND_RANGES, 1)),
+            rate(Figure::HandCut(HAND_RANGES, 2)),
+            rate(Figure::HandCut(HAND_RANGES, 4)),
         );
         let (w1, w2, w4) = (
             rate(Figure::Workers(1)),

@@ -29,7 +29,7 @@ use crate::db::{on_pool, own_sql, Db};
 use crate::measure::median;
 use crate::report::{git_commit, mib, thousands};
 use crate::scratch::{os_cached_bytes, Scratch, SCRATCH_CACHE};
-use crate::upsert::{capped, timed, Bench, Figure, Opened, Sample, UserStats};
+use crate::upsert::{capped, Bench, Figure, Opened, Sample, UserStats};
 use crate::BoxError;
 
 /// The figures, in the order of the first round (later rounds rotate the middle three, see
@@ -195,14 +195,11 @@ impl Bench {
         let sql = full_scan_sql(self.args.engine, self.upsert_all)?;
         self.empty_target().await?;
         self.quiesce().await?;
-        let wal_before = self.db.wal_position().await?;
         let reads_before = self.db.pool_reads().await;
         let db = self.db.clone();
         let cap = self.args.cap;
-        let (written, t) = timed(
-            self.args.engine,
-            self.load.as_ref(),
-            capped(cap, async move {
+        let (written, t) = self
+            .timed(capped(cap, async move {
                 match &db {
                     Db::Postgres(p) => {
                         let mut conn = p.acquire().await?;
@@ -220,15 +217,13 @@ impl Bench {
                     }
                     _ => db.exec(&sql, &[]).await,
                 }
-            }),
-        )
-        .await;
+            }))
+            .await?;
         let Some(written) = written else {
             println!("    stopped at --cap-secs: the forced full scan is slower than that");
             return Ok(self.capped_sample(t.elapsed));
         };
         let written = written?;
-        let wal_after = self.db.wal_position().await?;
         let reads = self.db.pool_reads_since(reads_before).await;
         let sum = self.db.checksum(self.sql.page).await?;
         match self.reference {
@@ -243,7 +238,7 @@ impl Bench {
             written,
             batches: Some(1),
             rss_kib: t.rss_kib,
-            wal_bytes: wal_before.zip(wal_after).map(|(a, b)| b - a),
+            wal_bytes: t.wal_bytes,
             cpu: t.cpu,
             load: t.load,
             report: None,

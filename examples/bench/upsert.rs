@@ -74,17 +74,14 @@ pub(crate) enum Figure {
     /// resting between batches gives the application its latency back on a server with no core
     /// to spare, and what throughput it costs.
     Paused(u64),
-    /// The limit cut by hand into `n` ranges of users, run side by side on `n` connections.
-    HandSplit(u32),
-    /// The same `n` ranges one after another on one connection: with [`Figure::HandSplit`],
-    /// what the engine itself gains from more sessions on the same statements.
-    HandSerial(u32),
-    /// The limit cut by hand into `ranges` ranges of users (the first field), taken in turn by
-    /// `connections` connections (the second), each starting the next range not yet started:
-    /// the same statements with the same plans whatever the connections, so what the engine
-    /// itself gains from more sessions, which the 2 and 4 ranges of [`Figure::HandSplit`] do not
-    /// show (a range of half the users may be planned differently from one of a quarter).
-    HandQueue(u32, u32),
+    /// The limit cut by hand into `ranges` equal ranges of users (the first field), each its own
+    /// statement, taken in turn by `connections` connections (the second), each starting the
+    /// next range not yet started: as many connections as ranges run them side by side, one
+    /// runs them one after another. The same ranges on more connections are what the engine
+    /// itself gains from more sessions, with no runtime in between; only the same number of
+    /// ranges keeps the plans alike (PostgreSQL plans a range of half the users differently
+    /// from one of a quarter).
+    HandCut(u32, u32),
     /// No backfill: the application's load alone for `--alone-secs`.
     LoadAlone,
     /// The limit's statement with a full scan of `events` forced (`strategies.rs`).
@@ -140,17 +137,14 @@ impl Figure {
             Figure::Paused(ms) => {
                 format!("backfill, default options, pause {ms} ms between batches")
             }
-            Figure::HandSplit(n) => {
+            Figure::HandCut(ranges, n) if n == ranges => {
                 format!("single statement cut by hand into {n} key ranges on {n} connections, side by side")
             }
-            Figure::HandQueue(ranges, 1) => {
+            Figure::HandCut(ranges, 1) => {
                 format!("single statement cut by hand into {ranges} key ranges, one after another on 1 connection")
             }
-            Figure::HandQueue(ranges, n) => {
+            Figure::HandCut(ranges, n) => {
                 format!("the same {ranges} key ranges taken in turn by {n} connections")
-            }
-            Figure::HandSerial(n) => {
-                format!("the same {n} key ranges one after another on 1 connection")
             }
             Figure::LoadAlone => "no backfill: the load alone".to_string(),
             Figure::LimitFullScan => "single statement, full scan forced".to_string(),
@@ -422,9 +416,7 @@ impl Bench {
                 let options = RunOptions::default().pause(Duration::from_millis(ms));
                 self.backfill(figure, options, true).await
             }
-            Figure::HandSplit(n) => self.hand_cut(figure, n, n).await,
-            Figure::HandSerial(n) => self.hand_cut(figure, n, 1).await,
-            Figure::HandQueue(ranges, n) => self.hand_cut(figure, ranges, n).await,
+            Figure::HandCut(ranges, n) => self.hand_cut(ranges, n).await,
             Figure::LoadAlone => self.load_alone().await,
             Figure::LimitFullScan => self.limit_full_scan().await,
             Figure::Ranges => {
@@ -443,20 +435,15 @@ impl Bench {
     async fn limit(&mut self) -> Result<Sample, BoxError> {
         self.empty_target().await?;
         self.quiesce().await?;
-        let wal_before = self.db.wal_position().await?;
         let reads_before = self.db.pool_reads().await;
-        let (written, t) = timed(
-            self.args.engine,
-            self.load.as_ref(),
-            capped(self.args.cap, self.db.exec(self.upsert_all, &[])),
-        )
-        .await;
+        let (written, t) = self
+            .timed(capped(self.args.cap, self.db.exec(self.upsert_all, &[])))
+            .await?;
         let Some(written) = written else {
             println!("    stopped at --cap-secs: the single statement is slower than that");
             return Ok(self.capped_sample(t.elapsed));
         };
         let written = written?;
-        let wal_after = self.db.wal_position().await?;
         let pool_reads = self.db.pool_reads_since(reads_before).await;
         let sum = self.db.checksum(self.sql.page).await?;
         match self.reference {
@@ -472,7 +459,7 @@ impl Bench {
             written,
             batches: Some(1),
             rss_kib: t.rss_kib,
-            wal_bytes: wal_before.zip(wal_after).map(|(a, b)| b - a),
+            wal_bytes: t.wal_bytes,
             cpu: t.cpu,
             load: t.load,
             report: None,
@@ -491,14 +478,10 @@ impl Bench {
             self.empty_target().await?;
         }
         self.quiesce().await?;
-        let wal_before = self.db.wal_position().await?;
         let reads_before = self.db.pool_reads().await;
-        let (report, t) = timed(
-            self.args.engine,
-            self.load.as_ref(),
-            capped(self.args.cap, self.db.backfill(options)),
-        )
-        .await;
+        let (report, t) = self
+            .timed(capped(self.args.cap, self.db.backfill(options)))
+            .await?;
         let Some(report) = report else {
             println!(
                 "    stopped at --cap-secs {}: {} is slower than that",
@@ -508,7 +491,6 @@ impl Bench {
             return Ok(self.capped_sample(t.elapsed));
         };
         let report = report?;
-        let wal_after = self.db.wal_position().await?;
         let pool_reads = self.db.pool_reads_since(reads_before).await;
         if report.stop != StopReason::Done {
             self.failures.push(format!(
@@ -527,7 +509,7 @@ impl Bench {
             written: report.rows_written,
             batches: Some(report.batches),
             rss_kib: t.rss_kib,
-            wal_bytes: wal_before.zip(wal_after).map(|(a, b)| b - a),
+            wal_bytes: t.wal_bytes,
             cpu: t.cpu,
             load: t.load,
             report: Some(report),
@@ -612,35 +594,42 @@ pub(crate) struct Timed {
     pub(crate) rss_kib: Option<u64>,
     pub(crate) cpu: Option<CpuUse>,
     pub(crate) load: Option<LoadStats>,
+    /// The WAL the server wrote meanwhile, every session's (PostgreSQL; `None` elsewhere).
+    pub(crate) wal_bytes: Option<i64>,
 }
 
-/// Runs `work` timed, with the memory sampler, the CPU counters and (when set) the
-/// application's load around exactly the timed part: the untimed quiesce and checks before and
-/// after a run are not in any of them.
-pub(crate) async fn timed<T>(
-    engine: backfill::Engine,
-    load: Option<&Load>,
-    work: impl std::future::Future<Output = T>,
-) -> (T, Timed) {
-    let running = load.map(Load::start);
-    let cpu_before = cpu::read(engine);
-    let rss = RssSampler::start();
-    let started = Instant::now();
-    let out = work.await;
-    let elapsed = started.elapsed();
-    let rss_kib = rss.stop();
-    let cpu = cpu_before.zip(cpu::read(engine)).map(|(a, b)| a.until(b));
-    let load = match running {
-        Some(running) => Some(running.stop().await),
-        None => None,
-    };
-    (
-        out,
-        Timed {
-            elapsed,
-            rss_kib,
-            cpu,
-            load,
-        },
-    )
+impl Bench {
+    /// Runs `work` timed, with the memory sampler, the CPU counters, the WAL position
+    /// (PostgreSQL) and (when set) the application's load around exactly the timed part: the
+    /// untimed quiesce and checks before and after a run are not in any of them.
+    pub(crate) async fn timed<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<(T, Timed), BoxError> {
+        let engine = self.args.engine;
+        let wal_before = self.db.wal_position().await?;
+        let running = self.load.as_ref().map(Load::start);
+        let cpu_before = cpu::read(engine);
+        let rss = RssSampler::start();
+        let started = Instant::now();
+        let out = work.await;
+        let elapsed = started.elapsed();
+        let rss_kib = rss.stop();
+        let cpu = cpu_before.zip(cpu::read(engine)).map(|(a, b)| a.until(b));
+        let load = match running {
+            Some(running) => Some(running.stop().await),
+            None => None,
+        };
+        let wal_after = self.db.wal_position().await?;
+        Ok((
+            out,
+            Timed {
+                elapsed,
+                rss_kib,
+                cpu,
+                load,
+                wal_bytes: wal_before.zip(wal_after).map(|(a, b)| b - a),
+            },
+        ))
+    }
 }

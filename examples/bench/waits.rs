@@ -55,7 +55,7 @@ const MYSQL_SAMPLE: &str = "SELECT COALESCE(INFO, '') AS info, COALESCE(STATE, '
      WHERE COMMAND IN ('Query', 'Execute') AND ID <> CONNECTION_ID()";
 
 /// Whose session a sampled wait is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
     Load,
     Backfill,

@@ -199,9 +199,9 @@ impl<D: Driver> Run<'_, D> {
     /// the engine writes the chunk on one core (`count_beside`: MySQL/MariaDB's partials phase
     /// of one shard under `workers(n)`), beside the write on a second connection of the pool
     /// (when one comes within [`SIDE_CONNECTION_WAIT`]), in an idle worker's stead: so a run
-    /// keeps no more statements running than its workers. The count reads the chunk's range a second time; on MariaDB,
-    /// whose chunk statement runs on one core, the count of 2M events took 0.22-0.47 s after a
-    /// 0.85-1.23 s write. Beside the write it sees the source as committed when it runs rather
+    /// keeps no more statements running than its workers. The count reads the chunk's range a
+    /// second time; on MariaDB, whose chunk statement runs on one core, the count of 2M events
+    /// took 0.22-0.47 s after a 0.85-1.23 s write. Beside the write it sees the source as committed when it runs rather
     /// than the transaction's view: the same rows unless the chunk's range changes meanwhile,
     /// and the count is the progress the chunk reports, not what it writes.
     pub(super) async fn write_chunk(
